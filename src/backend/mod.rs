@@ -1,0 +1,1 @@
+//! Driver backends: where the driver under test comes from.

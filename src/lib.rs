@@ -1,0 +1,10 @@
+//! miracast-sim: a simulator of the Windows WDDM Miracast driver stack.
+
+pub mod backend;
+pub mod ddi;
+pub mod net;
+pub mod sched;
+pub mod status;
+pub mod time;
+pub mod trace;
+pub mod wfd;

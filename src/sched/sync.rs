@@ -1,0 +1,270 @@
+//! Simulated synchronization: mutexes and events that block simulated threads, carry
+//! happens-before edges, and time out in virtual time.
+
+use super::clock::VectorClock;
+use super::{Sched, ThreadId, WaitFor};
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+struct MutexState {
+    name: String,
+    owner: Option<ThreadId>,
+    waiters: Vec<ThreadId>,
+    released: VectorClock,
+}
+
+/// A mutex between simulated threads. Taking it is a choice point.
+#[derive(Clone)]
+pub struct SimMutex {
+    sched: Sched,
+    state: Rc<RefCell<MutexState>>,
+}
+
+impl SimMutex {
+    /// A new, free mutex; `name` appears in deadlock reports.
+    pub fn new(sched: &Sched, name: impl Into<String>) -> Self {
+        SimMutex {
+            sched: sched.clone(),
+            state: Rc::new(RefCell::new(MutexState {
+                name: name.into(),
+                owner: None,
+                waiters: Vec::new(),
+                released: VectorClock::default(),
+            })),
+        }
+    }
+
+    /// Takes the mutex, waiting while another thread holds it.
+    pub async fn lock(&self) -> SimMutexGuard {
+        self.sched.yield_now().await;
+        LockFuture { mutex: self }.await;
+        SimMutexGuard { mutex: self.clone() }
+    }
+
+    /// Takes the mutex if it is free, without waiting.
+    pub fn try_lock(&self) -> Option<SimMutexGuard> {
+        let me = self.sched.current();
+        let mut st = self.state.borrow_mut();
+        if st.owner.is_some() {
+            return None;
+        }
+        st.owner = Some(me);
+        let released = st.released.clone();
+        drop(st);
+        self.sched.acquire(&released);
+        Some(SimMutexGuard { mutex: self.clone() })
+    }
+
+    /// The thread holding it.
+    pub fn owner(&self) -> Option<ThreadId> {
+        self.state.borrow().owner
+    }
+}
+
+struct LockFuture<'a> {
+    mutex: &'a SimMutex,
+}
+
+impl Future for LockFuture<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        let sched = &self.mutex.sched;
+        let me = sched.current();
+        let mut st = self.mutex.state.borrow_mut();
+        match st.owner {
+            None => {
+                st.owner = Some(me);
+                st.waiters.retain(|w| *w != me);
+                let released = st.released.clone();
+                drop(st);
+                sched.acquire(&released);
+                Poll::Ready(())
+            }
+            Some(owner) => {
+                assert_ne!(owner, me, "simulated mutex `{}` taken twice by one thread", st.name);
+                if !st.waiters.contains(&me) {
+                    st.waiters.push(me);
+                }
+                let wait = WaitFor { object: format!("mutex {}", st.name), held_by: Some(owner) };
+                drop(st);
+                sched.block_current(wait, None);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Holds a [`SimMutex`]; releases it when dropped.
+#[must_use = "dropping the guard releases the mutex at once"]
+pub struct SimMutexGuard {
+    mutex: SimMutex,
+}
+
+impl Drop for SimMutexGuard {
+    fn drop(&mut self) {
+        // Outside a simulated thread (a run abandoned at a deadlock drops its futures) there is
+        // no clock to publish.
+        let clock = self.mutex.sched.try_current().map(|_| self.mutex.sched.release());
+        let waiters = {
+            let mut st = self.mutex.state.borrow_mut();
+            st.owner = None;
+            if let Some(clock) = clock {
+                st.released = clock;
+            }
+            std::mem::take(&mut st.waiters)
+        };
+        // Every waiter retries; which one wins is the scheduler's choice.
+        for w in waiters {
+            self.mutex.sched.wake(w);
+        }
+    }
+}
+
+struct EventState {
+    name: String,
+    signalled: bool,
+    auto_reset: bool,
+    waiters: Vec<ThreadId>,
+    released: VectorClock,
+}
+
+/// An event between simulated threads (like a Win32 event): threads wait until it is set.
+#[derive(Clone)]
+pub struct SimEvent {
+    sched: Sched,
+    state: Rc<RefCell<EventState>>,
+}
+
+impl SimEvent {
+    /// A new, unset event. An auto-reset event lets one waiter through per `set`.
+    pub fn new(sched: &Sched, name: impl Into<String>, auto_reset: bool) -> Self {
+        SimEvent {
+            sched: sched.clone(),
+            state: Rc::new(RefCell::new(EventState {
+                name: name.into(),
+                signalled: false,
+                auto_reset,
+                waiters: Vec::new(),
+                released: VectorClock::default(),
+            })),
+        }
+    }
+
+    /// Sets the event and wakes its waiters. Callable from a simulated thread.
+    pub fn set(&self) {
+        let clock = self.sched.try_current().map(|_| self.sched.release());
+        let waiters = {
+            let mut st = self.state.borrow_mut();
+            st.signalled = true;
+            if let Some(c) = clock {
+                st.released.join(&c);
+            }
+            std::mem::take(&mut st.waiters)
+        };
+        for w in waiters {
+            self.sched.wake(w);
+        }
+    }
+
+    /// Clears the event.
+    pub fn reset(&self) {
+        self.state.borrow_mut().signalled = false;
+    }
+
+    /// True while set.
+    pub fn is_set(&self) -> bool {
+        self.state.borrow().signalled
+    }
+
+    /// Waits until set. With `timeout`, gives up after that much virtual time and returns false.
+    pub async fn wait(&self, timeout: Option<Duration>) -> bool {
+        WaitFuture { event: self, timeout, blocked: false }.await
+    }
+}
+
+struct WaitFuture<'a> {
+    event: &'a SimEvent,
+    timeout: Option<Duration>,
+    blocked: bool,
+}
+
+impl Future for WaitFuture<'_> {
+    type Output = bool;
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<bool> {
+        let sched = self.event.sched.clone();
+        let me = sched.current();
+        let mut st = self.event.state.borrow_mut();
+        if st.signalled {
+            if st.auto_reset {
+                st.signalled = false;
+            }
+            st.waiters.retain(|w| *w != me);
+            let released = st.released.clone();
+            drop(st);
+            sched.acquire(&released);
+            if self.blocked {
+                let _ = sched.take_timed_out();
+            }
+            return Poll::Ready(true);
+        }
+        if self.blocked && sched.take_timed_out() {
+            st.waiters.retain(|w| *w != me);
+            return Poll::Ready(false);
+        }
+        if !st.waiters.contains(&me) {
+            st.waiters.push(me);
+        }
+        let wait = WaitFor { object: format!("event {}", st.name), held_by: None };
+        drop(st);
+        // Re-blocking after a spurious wake keeps the remaining timeout approximately: the
+        // scheduler only wakes a waiter when the event is set or its timer fires, so the
+        // first block is the one that counts.
+        let timeout = if self.blocked { None } else { self.timeout };
+        self.blocked = true;
+        sched.block_current(wait, timeout);
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sched::{FirstStrategy, RunEnd, RunLimits};
+    use crate::time::SimTime;
+    use std::cell::Cell;
+
+    #[test]
+    fn event_wait_times_out_in_virtual_time() {
+        let sched = Sched::new(Box::new(FirstStrategy));
+        let ev = SimEvent::new(&sched, "never", false);
+        let (s, e) = (sched.clone(), ev.clone());
+        let got = Rc::new(Cell::new(None));
+        let g = got.clone();
+        sched.spawn("waiter", false, async move {
+            let ok = e.wait(Some(Duration::from_secs(5))).await;
+            g.set(Some((ok, s.now())));
+        });
+        assert_eq!(sched.run(RunLimits::default()), RunEnd::Completed);
+        assert_eq!(got.get(), Some((false, SimTime::from_millis(5_000))));
+    }
+
+    #[test]
+    fn event_set_wakes_waiter() {
+        let sched = Sched::new(Box::new(FirstStrategy));
+        let ev = SimEvent::new(&sched, "go", true);
+        let got = Rc::new(Cell::new(false));
+        let (e, g) = (ev.clone(), got.clone());
+        sched.spawn("waiter", false, async move { g.set(e.wait(None).await) });
+        let (e, s) = (ev.clone(), sched.clone());
+        sched.spawn("setter", false, async move {
+            s.sleep(Duration::from_millis(10)).await;
+            e.set();
+        });
+        assert_eq!(sched.run(RunLimits::default()), RunEnd::Completed);
+        assert!(got.get());
+    }
+}
