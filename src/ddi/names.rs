@@ -57,6 +57,9 @@ ddis! {
     DxgkDdiQueryDeviceDescriptor => OsToKmd, "DXGKDDI_QUERY_DEVICE_DESCRIPTOR",
     DxgkDdiCommitVidPn => OsToKmd, "DXGKDDI_COMMITVIDPN",
     DxgkDdiSetPowerState => OsToKmd, "DXGKDDI_SET_POWER_STATE",
+    /// Used by the simulator for the test escape `D3DKMT_ESCAPE_MIRACAST_DISPLAY_REQUEST` (20,
+    /// "test only"): the scenario asks the KMD to send a message to the UMD.
+    DxgkDdiEscape => OsToKmd, "DXGKDDI_ESCAPE",
     DxgkDdiCreateContext => OsToKmd, "DXGKDDI_CREATECONTEXT",
     DxgkDdiDestroyContext => OsToKmd, "DXGKDDI_DESTROYCONTEXT",
     DxgkDdiInterruptRoutine => OsToKmd, "DXGKDDI_INTERRUPT_ROUTINE",
@@ -93,7 +96,9 @@ impl Ddi {
     pub fn is_miracast_class(self) -> bool {
         matches!(
             self,
-            Ddi::DxgkDdiMiracastCreateContext | Ddi::DxgkDdiMiracastDestroyContext | Ddi::DxgkDdiMiracastIoControl
+            Ddi::DxgkDdiMiracastCreateContext
+                | Ddi::DxgkDdiMiracastDestroyContext
+                | Ddi::DxgkDdiMiracastIoControl
         )
     }
 
@@ -142,7 +147,10 @@ impl FromStr for Ddi {
             .iter()
             .copied()
             .find(|d| d.name() == text)
-            .ok_or_else(|| ParseDdiError { text: text.to_owned(), suggestion: Ddi::closest_name(text) })
+            .ok_or_else(|| ParseDdiError {
+                text: text.to_owned(),
+                suggestion: Ddi::closest_name(text),
+            })
     }
 }
 

@@ -22,8 +22,12 @@ pub const MAX_ADDITIONAL_EVENTS: u32 = 4;
 /// Win32 `INFINITE` for `GetNextChunkData`'s timeout (G31).
 pub const INFINITE: u32 = 0xFFFF_FFFF;
 /// `GUID_DEVINTERFACE_MIRACAST_DISPLAY` {AF03F190-22AF-48CB-94BB-B78E76A25107}.
-pub const GUID_DEVINTERFACE_MIRACAST_DISPLAY: Guid =
-    Guid(0xAF03_F190, 0x22AF, 0x48CB, [0x94, 0xBB, 0xB7, 0x8E, 0x76, 0xA2, 0x51, 0x07]);
+pub const GUID_DEVINTERFACE_MIRACAST_DISPLAY: Guid = Guid(
+    0xAF03_F190,
+    0x22AF,
+    0x48CB,
+    [0x94, 0xBB, 0xB7, 0x8E, 0x76, 0xA2, 0x51, 0x07],
+);
 /// x64 offset of `MIRACAST_CHUNK_DATA.PrivateDriverData`: a chunk record is this many bytes plus
 /// its private data (G27: no padding between records).
 pub const MIRACAST_CHUNK_DATA_HEADER_SIZE: u32 = 28;
@@ -33,7 +37,19 @@ pub const MIRACAST_CHUNK_DATA_HEADER_SIZE: u32 = 28;
 pub struct Guid(pub u32, pub u16, pub u16, pub [u8; 8]);
 
 /// `D3DKMDT_VIDEO_OUTPUT_TECHNOLOGY` (d3dkmdt.h), a 32-bit enum.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[allow(missing_docs)]
 #[repr(i32)]
@@ -206,7 +222,9 @@ impl ChildStatusKind {
 }
 
 /// `DXGK_MIRACAST_CAPS`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct MiracastCaps {
     /// `MaxChunkPrivateDriverDataSize`.
@@ -234,7 +252,9 @@ pub struct SessionInfo(pub u32);
 impl SessionInfo {
     /// Builds the value from its two documented bits.
     pub fn new(monitor_connected: bool, reduced_mode_list_due_to_bandwidth: bool) -> Self {
-        SessionInfo(u32::from(monitor_connected) | (u32::from(reduced_mode_list_due_to_bandwidth) << 1))
+        SessionInfo(
+            u32::from(monitor_connected) | (u32::from(reduced_mode_list_due_to_bandwidth) << 1),
+        )
     }
     /// `MonitorConnected`.
     pub fn monitor_connected(self) -> bool {
@@ -295,7 +315,9 @@ impl MiracastStatus {
             Self::MissingKeepalive => "MIRACAST_STATUS_MISSING_KEEPALIVE",
             Self::SinkDisocnnectRequest => "MIRACAST_STATUS_SINK_DISOCNNECT_REQUEST",
             Self::InsufficientBandwidth => "MIRACAST_STATUS_INSUFFICIENT_BANDWIDTH",
-            Self::SinkFailedStandardModeChange => "MIRACAST_STATUS_SINK_FAILED_STANDARD_MODE_CHANGE",
+            Self::SinkFailedStandardModeChange => {
+                "MIRACAST_STATUS_SINK_FAILED_STANDARD_MODE_CHANGE"
+            }
             Self::CompanionDriverDisconnect => "MIRACAST_STATUS_COMPANION_DRIVER_DISCONNECT",
         }
     }
@@ -313,7 +335,19 @@ pub enum ProtocolEvent {
 }
 
 /// `DXGK_MIRACAST_CHUNK_TYPE` / `MIRACAST_CHUNK_TYPE` (same values).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[allow(missing_docs)]
 #[repr(u32)]
@@ -328,7 +362,9 @@ pub enum ChunkType {
 }
 
 /// `DXGK_MIRACAST_CHUNK_ID` / `MIRACAST_CHUNK_ID`: `FrameNumber : 40` (low bits), `PartNumber : 24`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct ChunkId(pub u64);
 
@@ -444,7 +480,9 @@ pub struct CreateContextArgs {
 }
 
 /// An opaque driver-side handle (`PVOID` context or `HANDLE`) as the OS sees it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Handle(pub u64);
 

@@ -1,0 +1,144 @@
+//! The rule catalogue R1..R74 and the checks.
+//!
+//! A violation is data in a list, never a panic and never an `Err` that ends a run. Checks run
+//! in two places:
+//! - *online*, in the OS model, at the exact call where the model sees the behaviour (a KMD
+//!   writing past `MiracastCapsSize`, a second `DxgkDdiMiracastQueryCaps`, ...), through
+//!   [`Findings`];
+//! - *over the trace* after the run ([`trace_checks`]), for ordering rules (a monitor reported
+//!   before the session started, a message delivered before start returned, two Miracast-class
+//!   calls overlapping, ...). These hold the OS model itself to the documented contract: they
+//!   do not trust it.
+//!
+//! Map:
+//! - [`catalogue`]: every rule with its id, title, severity, group, source doc and whether and
+//!   how it is checked.
+//! - [`trace_checks`]: the checks over a finished trace.
+
+pub mod catalogue;
+pub mod trace_checks;
+
+use serde::Serialize;
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
+
+pub use catalogue::{Rule, RuleGroup, Severity, CATALOGUE};
+
+/// A rule id, `R1`..`R74`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleId(pub u8);
+
+impl RuleId {
+    /// The catalogue entry.
+    pub fn rule(self) -> &'static Rule {
+        catalogue::rule(self)
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "R{}", self.0)
+    }
+}
+
+impl std::str::FromStr for RuleId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let n: u8 = s
+            .strip_prefix('R')
+            .or_else(|| s.strip_prefix('r'))
+            .and_then(|n| n.parse().ok())
+            .filter(|n| (1..=74).contains(n))
+            .ok_or_else(|| format!("unknown rule `{s}` (rules are R1 to R74; `miracast-sim rules` lists them)"))?;
+        Ok(RuleId(n))
+    }
+}
+
+impl Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RuleId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for RuleId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RuleId".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "pattern": "^R([1-9]|[1-6][0-9]|7[0-4])$", "description": "A rule id, R1..R74 (`miracast-sim rules`)." })
+    }
+}
+
+/// Who caused a violation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Culprit {
+    /// The display miniport under test.
+    Kmd,
+    /// The Miracast UMD under test.
+    Umd,
+    /// The simulated operating system (a simulator bug, or an OS-model fault knob).
+    OsModel,
+    /// The simulated Wi-Fi Display sink.
+    Sink,
+}
+
+impl fmt::Display for Culprit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Culprit::Kmd => "KMD",
+            Culprit::Umd => "UMD",
+            Culprit::OsModel => "OS model",
+            Culprit::Sink => "sink",
+        })
+    }
+}
+
+/// One broken rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Which rule.
+    pub rule: RuleId,
+    /// Who caused it.
+    pub culprit: Culprit,
+    /// What happened, in one sentence.
+    pub finding: String,
+    /// The trace events (by `seq`) that show it.
+    pub events: Vec<u32>,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} ({}): {}", self.rule, self.rule.rule().title, self.culprit, self.finding)
+    }
+}
+
+/// The shared list online checks append to. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Findings {
+    list: Rc<RefCell<Vec<Violation>>>,
+}
+
+impl Findings {
+    /// Records a violation.
+    pub fn report(&self, rule: u8, culprit: Culprit, finding: impl Into<String>, events: Vec<u32>) {
+        self.list.borrow_mut().push(Violation { rule: RuleId(rule), culprit, finding: finding.into(), events });
+    }
+
+    /// Everything recorded so far.
+    pub fn snapshot(&self) -> Vec<Violation> {
+        self.list.borrow().clone()
+    }
+
+    /// True when a violation of `rule` was recorded.
+    pub fn has(&self, rule: u8) -> bool {
+        self.list.borrow().iter().any(|v| v.rule.0 == rule)
+    }
+}
