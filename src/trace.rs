@@ -150,22 +150,40 @@ impl fmt::Display for TraceEvent {
             }
             EventKind::Phase { from, to } => write!(f, "phase {from:?} -> {to:?}"),
             EventKind::MessageQueued { id, held } => {
-                write!(f, "message-queued #{id}{}", if *held { " (held until start returns)" } else { "" })
+                write!(
+                    f,
+                    "message-queued #{id}{}",
+                    if *held {
+                        " (held until start returns)"
+                    } else {
+                        ""
+                    }
+                )
             }
             EventKind::MessageDelivered { id } => write!(f, "message-delivered #{id}"),
-            EventKind::MessageDropped { id, status } => write!(f, "message-dropped #{id} completion {status}"),
+            EventKind::MessageDropped { id, status } => {
+                write!(f, "message-dropped #{id} completion {status}")
+            }
             EventKind::BufferReleased { id } => write!(f, "buffer-released #{id}"),
             EventKind::BufferUseAfterRelease { id } => write!(f, "buffer-use-after-release #{id}"),
             EventKind::ChunkQueued { frame, part, depth } => {
                 write!(f, "chunk-queued frame={frame} part={part} depth={depth}")
             }
-            EventKind::ChunkOverflow { discarded } => write!(f, "chunk-overflow discarded={discarded}"),
+            EventKind::ChunkOverflow { discarded } => {
+                write!(f, "chunk-overflow discarded={discarded}")
+            }
             EventKind::Sink { what } => write!(f, "sink {what}"),
             EventKind::TimeAdvance { to } => write!(f, "time -> {to}"),
             EventKind::Step { index, op } => write!(f, "step {index} {op}"),
             EventKind::Note { text } => write!(f, "note {text}"),
         }
     }
+}
+
+/// The value of `key` in an `args`/`out` summary written as space-separated `key=value` pairs
+/// (the convention every OS-model event follows).
+pub fn arg<'a>(summary: &'a str, key: &str) -> Option<&'a str> {
+    summary.split(' ').find_map(|pair| pair.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
 }
 
 /// A whole trace with a stable text form and a hash for determinism checks.
@@ -198,7 +216,10 @@ impl Trace {
     }
 
     /// The first position where two traces differ, for determinism reports.
-    pub fn first_difference<'a>(&'a self, other: &'a Trace) -> Option<(usize, Option<&'a TraceEvent>, Option<&'a TraceEvent>)> {
+    pub fn first_difference<'a>(
+        &'a self,
+        other: &'a Trace,
+    ) -> Option<(usize, Option<&'a TraceEvent>, Option<&'a TraceEvent>)> {
         let n = self.events.len().max(other.events.len());
         (0..n).find_map(|i| {
             let (a, b) = (self.events.get(i), other.events.get(i));
