@@ -6,7 +6,17 @@ use super::{ParamError, clip, hex_exact, is_none, names, split_list};
 
 /// Audio coding format of one `wfd_audio_codecs` entry.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
 )]
 pub enum AudioFormat {
     /// Linear PCM.
