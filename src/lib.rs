@@ -3,6 +3,7 @@
 pub mod backend;
 pub mod ddi;
 pub mod net;
+pub mod os;
 pub mod rules;
 pub mod sched;
 pub mod status;

@@ -25,8 +25,10 @@ pub mod strategy;
 pub mod sync;
 pub mod tracked;
 
-pub use strategy::{Choice, ChoiceKind, Divergence, FirstStrategy, RandomStrategy, ReplayStrategy, Strategy};
-pub use sync::{SimEvent, SimMutex, SimMutexGuard};
+pub use strategy::{
+    Choice, ChoiceKind, Divergence, FirstStrategy, RandomStrategy, ReplayStrategy, Strategy,
+};
+pub use sync::{SimEvent, SimMutex, SimMutexGuard, SimRwGuard, SimRwLock, wait_any};
 pub use tracked::{RaceReport, Tracked};
 
 use crate::ddi::Ddi;
@@ -87,7 +89,10 @@ pub struct RunLimits {
 
 impl Default for RunLimits {
     fn default() -> Self {
-        RunLimits { max_steps: 2_000_000, max_time: SimTime::from_millis(3_600_000) }
+        RunLimits {
+            max_steps: 2_000_000,
+            max_time: SimTime::from_millis(3_600_000),
+        }
     }
 }
 
@@ -185,7 +190,11 @@ impl Sched {
 
     /// The running simulated thread. Panics outside a simulated thread (our bug, not the driver's).
     pub fn current(&self) -> ThreadId {
-        self.inner.state.borrow().current.expect("no simulated thread is running")
+        self.inner
+            .state
+            .borrow()
+            .current
+            .expect("no simulated thread is running")
     }
 
     /// The running simulated thread, if any.
@@ -195,17 +204,23 @@ impl Sched {
 
     /// A thread's name.
     pub fn thread_name(&self, thread: ThreadId) -> String {
-        self.inner.state.borrow().threads[thread as usize].name.clone()
+        self.inner.state.borrow().threads[thread as usize]
+            .name
+            .clone()
     }
 
     /// The DDIs the given thread is inside, outermost first.
     pub fn frames(&self, thread: ThreadId) -> Vec<Ddi> {
-        self.inner.state.borrow().threads[thread as usize].frames.clone()
+        self.inner.state.borrow().threads[thread as usize]
+            .frames
+            .clone()
     }
 
     /// True while `thread` is inside `ddi`.
     pub fn is_inside(&self, thread: ThreadId, ddi: Ddi) -> bool {
-        self.inner.state.borrow().threads[thread as usize].frames.contains(&ddi)
+        self.inner.state.borrow().threads[thread as usize]
+            .frames
+            .contains(&ddi)
     }
 
     /// Marks the current thread as inside `ddi` (the OS model calls this around each call).
@@ -224,7 +239,12 @@ impl Sched {
 
     /// Creates a simulated thread running `fut`. It starts runnable; it inherits the creator's
     /// happens-before knowledge.
-    pub fn spawn(&self, name: impl Into<String>, daemon: bool, fut: impl Future<Output = ()> + 'static) -> ThreadId {
+    pub fn spawn(
+        &self,
+        name: impl Into<String>,
+        daemon: bool,
+        fut: impl Future<Output = ()> + 'static,
+    ) -> ThreadId {
         let id = self.inner.next_id.get();
         self.inner.next_id.set(id + 1);
         let name = name.into();
@@ -249,7 +269,12 @@ impl Sched {
             });
             debug_assert_eq!(st.threads.len(), id as usize + 1);
             let (now, thread) = (st.now, parent.unwrap_or(id));
-            push_event(&mut st, now, thread, EventKind::ThreadStart { name, parent });
+            push_event(
+                &mut st,
+                now,
+                thread,
+                EventKind::ThreadStart { name, parent },
+            );
         }
         self.inner.spawned.borrow_mut().push((id, Box::pin(fut)));
         id
@@ -287,7 +312,11 @@ impl Sched {
 
     /// Suspends the current thread for `duration` of virtual time.
     pub fn sleep(&self, duration: Duration) -> Sleep {
-        Sleep { sched: self.clone(), until: None, duration }
+        Sleep {
+            sched: self.clone(),
+            until: None,
+            duration,
+        }
     }
 
     /// A data choice among `options` values, recorded like thread choices. `label` says what is
@@ -297,9 +326,17 @@ impl Sched {
             return 0;
         }
         let index = self.inner.state.borrow().schedule.len();
-        let chosen = self.inner.strategy.borrow_mut().pick_value(options, label, index);
+        let chosen = self
+            .inner
+            .strategy
+            .borrow_mut()
+            .pick_value(options, label, index);
         let chosen = chosen.min(options - 1);
-        self.inner.state.borrow_mut().schedule.push(Choice { kind: ChoiceKind::Value, options, chosen });
+        self.inner.state.borrow_mut().schedule.push(Choice {
+            kind: ChoiceKind::Value,
+            options,
+            chosen,
+        });
         chosen
     }
 
@@ -330,7 +367,9 @@ impl Sched {
 
     /// Takes the trace out of the scheduler.
     pub fn take_trace(&self) -> Trace {
-        Trace { events: std::mem::take(&mut self.inner.state.borrow_mut().trace) }
+        Trace {
+            events: std::mem::take(&mut self.inner.state.borrow_mut().trace),
+        }
     }
 
     /// Number of polls so far.
@@ -431,7 +470,11 @@ impl Sched {
             let pick = {
                 let st = self.inner.state.borrow();
                 runnable.extend(
-                    st.threads.iter().enumerate().filter(|(_, t)| t.status == Status::Runnable).map(|(i, _)| i as ThreadId),
+                    st.threads
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, t)| t.status == Status::Runnable)
+                        .map(|(i, _)| i as ThreadId),
                 );
                 let last = st.last_ran.filter(|l| runnable.contains(l));
                 let index = st.schedule.len();
@@ -440,8 +483,17 @@ impl Sched {
                     0 => None,
                     1 => Some(runnable[0]),
                     n => {
-                        let decision = strategy::ThreadDecision { runnable: &runnable, last, index };
-                        let chosen = self.inner.strategy.borrow_mut().pick_thread(&decision).min(n - 1);
+                        let decision = strategy::ThreadDecision {
+                            runnable: &runnable,
+                            last,
+                            index,
+                        };
+                        let chosen = self
+                            .inner
+                            .strategy
+                            .borrow_mut()
+                            .pick_thread(&decision)
+                            .min(n - 1);
                         self.inner.state.borrow_mut().schedule.push(Choice {
                             kind: ChoiceKind::Thread,
                             options: n as u32,
@@ -465,7 +517,9 @@ impl Sched {
                 }
                 st.current = Some(thread);
             }
-            let fut = tasks[thread as usize].as_mut().expect("runnable thread without a future");
+            let fut = tasks[thread as usize]
+                .as_mut()
+                .expect("runnable thread without a future");
             let done = fut.as_mut().poll(&mut cx).is_ready();
             let mut st = self.inner.state.borrow_mut();
             st.current = None;
@@ -522,13 +576,22 @@ impl Sched {
                 waiting_for: t.waiting.clone(),
             })
             .collect();
-        if blocked.is_empty() { Some(RunEnd::Completed) } else { Some(RunEnd::Deadlock { chain: blocked }) }
+        if blocked.is_empty() {
+            Some(RunEnd::Completed)
+        } else {
+            Some(RunEnd::Deadlock { chain: blocked })
+        }
     }
 }
 
 fn push_event(st: &mut State, time: SimTime, thread: ThreadId, kind: EventKind) {
     let seq = st.trace.len() as u32;
-    st.trace.push(TraceEvent { seq, time, thread, kind });
+    st.trace.push(TraceEvent {
+        seq,
+        time,
+        thread,
+        kind,
+    });
 }
 
 /// Future returned by [`Sched::yield_now`].
@@ -567,7 +630,10 @@ impl Future for Sleep {
             return Poll::Pending;
         }
         self.until = Some(());
-        let wait = WaitFor { object: format!("sleep {:?}", self.duration), held_by: None };
+        let wait = WaitFor {
+            object: format!("sleep {:?}", self.duration),
+            held_by: None,
+        };
         self.sched.block_current(wait, Some(self.duration));
         Poll::Pending
     }

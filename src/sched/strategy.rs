@@ -65,7 +65,10 @@ pub struct RandomStrategy {
 impl RandomStrategy {
     /// A strategy whose every choice follows from `seed`.
     pub fn new(seed: u64) -> Self {
-        RandomStrategy { seed, rng: Pcg64Mcg::seed_from_u64(seed) }
+        RandomStrategy {
+            seed,
+            rng: Pcg64Mcg::seed_from_u64(seed),
+        }
     }
 
     fn below(&mut self, n: u32) -> u32 {
@@ -111,7 +114,12 @@ pub struct ReplayStrategy {
 impl ReplayStrategy {
     /// Replays `choices`, then continues with `fallback`.
     pub fn new(choices: Vec<Choice>, fallback: Box<dyn Strategy>) -> Self {
-        ReplayStrategy { choices, next: 0, divergence: None, fallback }
+        ReplayStrategy {
+            choices,
+            next: 0,
+            divergence: None,
+            fallback,
+        }
     }
 
     /// True when every recorded choice was consumed without divergence.
@@ -125,8 +133,12 @@ impl ReplayStrategy {
         }
         let expected = *self.choices.get(self.next)?;
         if expected.kind != kind || expected.options != options || expected.chosen >= options {
-            self.divergence =
-                Some(Divergence { index: self.next, expected, found_kind: kind, found_options: options });
+            self.divergence = Some(Divergence {
+                index: self.next,
+                expected,
+                found_kind: kind,
+                found_options: options,
+            });
             return None;
         }
         self.next += 1;
@@ -148,7 +160,11 @@ impl Strategy for ReplayStrategy {
         }
     }
     fn describe(&self) -> String {
-        format!("replay({} choices, then {})", self.choices.len(), self.fallback.describe())
+        format!(
+            "replay({} choices, then {})",
+            self.choices.len(),
+            self.fallback.describe()
+        )
     }
     fn divergence(&self) -> Option<&Divergence> {
         self.divergence.as_ref()
@@ -162,7 +178,10 @@ pub struct FirstStrategy;
 
 impl Strategy for FirstStrategy {
     fn pick_thread(&mut self, decision: &ThreadDecision<'_>) -> usize {
-        decision.last.and_then(|l| decision.runnable.iter().position(|r| *r == l)).unwrap_or(0)
+        decision
+            .last
+            .and_then(|l| decision.runnable.iter().position(|r| *r == l))
+            .unwrap_or(0)
     }
     fn pick_value(&mut self, _options: u32, _label: &str, _index: usize) -> u32 {
         0
@@ -189,11 +208,22 @@ mod tests {
 
     #[test]
     fn replay_reports_the_first_divergent_choice() {
-        let rec = vec![Choice { kind: ChoiceKind::Value, options: 2, chosen: 1 }];
+        let rec = vec![Choice {
+            kind: ChoiceKind::Value,
+            options: 2,
+            chosen: 1,
+        }];
         let mut r = ReplayStrategy::new(rec, Box::new(FirstStrategy));
-        let d = ThreadDecision { runnable: &[0, 1, 2], last: None, index: 0 };
+        let d = ThreadDecision {
+            runnable: &[0, 1, 2],
+            last: None,
+            index: 0,
+        };
         assert_eq!(r.pick_thread(&d), 0);
         let div = r.divergence().unwrap();
-        assert_eq!((div.index, div.found_kind, div.found_options), (0, ChoiceKind::Thread, 3));
+        assert_eq!(
+            (div.index, div.found_kind, div.found_options),
+            (0, ChoiceKind::Thread, 3)
+        );
     }
 }

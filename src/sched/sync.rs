@@ -42,7 +42,9 @@ impl SimMutex {
     pub async fn lock(&self) -> SimMutexGuard {
         self.sched.yield_now().await;
         LockFuture { mutex: self }.await;
-        SimMutexGuard { mutex: self.clone() }
+        SimMutexGuard {
+            mutex: self.clone(),
+        }
     }
 
     /// Takes the mutex if it is free, without waiting.
@@ -56,7 +58,9 @@ impl SimMutex {
         let released = st.released.clone();
         drop(st);
         self.sched.acquire(&released);
-        Some(SimMutexGuard { mutex: self.clone() })
+        Some(SimMutexGuard {
+            mutex: self.clone(),
+        })
     }
 
     /// The thread holding it.
@@ -85,11 +89,18 @@ impl Future for LockFuture<'_> {
                 Poll::Ready(())
             }
             Some(owner) => {
-                assert_ne!(owner, me, "simulated mutex `{}` taken twice by one thread", st.name);
+                assert_ne!(
+                    owner, me,
+                    "simulated mutex `{}` taken twice by one thread",
+                    st.name
+                );
                 if !st.waiters.contains(&me) {
                     st.waiters.push(me);
                 }
-                let wait = WaitFor { object: format!("mutex {}", st.name), held_by: Some(owner) };
+                let wait = WaitFor {
+                    object: format!("mutex {}", st.name),
+                    held_by: Some(owner),
+                };
                 drop(st);
                 sched.block_current(wait, None);
                 Poll::Pending
@@ -108,7 +119,11 @@ impl Drop for SimMutexGuard {
     fn drop(&mut self) {
         // Outside a simulated thread (a run abandoned at a deadlock drops its futures) there is
         // no clock to publish.
-        let clock = self.mutex.sched.try_current().map(|_| self.mutex.sched.release());
+        let clock = self
+            .mutex
+            .sched
+            .try_current()
+            .map(|_| self.mutex.sched.release());
         let waiters = {
             let mut st = self.mutex.state.borrow_mut();
             st.owner = None;
@@ -182,7 +197,12 @@ impl SimEvent {
 
     /// Waits until set. With `timeout`, gives up after that much virtual time and returns false.
     pub async fn wait(&self, timeout: Option<Duration>) -> bool {
-        WaitFuture { event: self, timeout, blocked: false }.await
+        WaitFuture {
+            event: self,
+            timeout,
+            blocked: false,
+        }
+        .await
     }
 }
 
@@ -218,7 +238,10 @@ impl Future for WaitFuture<'_> {
         if !st.waiters.contains(&me) {
             st.waiters.push(me);
         }
-        let wait = WaitFor { object: format!("event {}", st.name), held_by: None };
+        let wait = WaitFor {
+            object: format!("event {}", st.name),
+            held_by: None,
+        };
         drop(st);
         // Re-blocking after a spurious wake keeps the remaining timeout approximately: the
         // scheduler only wakes a waiter when the event is set or its timer fires, so the
@@ -266,5 +289,186 @@ mod tests {
         });
         assert_eq!(sched.run(RunLimits::default()), RunEnd::Completed);
         assert!(got.get());
+    }
+}
+
+struct RwState {
+    name: String,
+    readers: Vec<ThreadId>,
+    writer: Option<ThreadId>,
+    waiters: Vec<ThreadId>,
+    released: VectorClock,
+}
+
+/// A reader-writer lock between simulated threads. The OS model uses it for rules of the form
+/// "these calls never overlap those, but may overlap each other" (Level 3 vs. the rest;
+/// `HandleKernelModeMessage` vs. the four serialized UMD functions).
+#[derive(Clone)]
+pub struct SimRwLock {
+    sched: Sched,
+    state: Rc<RefCell<RwState>>,
+}
+
+impl SimRwLock {
+    /// A new, free lock.
+    pub fn new(sched: &Sched, name: impl Into<String>) -> Self {
+        SimRwLock {
+            sched: sched.clone(),
+            state: Rc::new(RefCell::new(RwState {
+                name: name.into(),
+                readers: Vec::new(),
+                writer: None,
+                waiters: Vec::new(),
+                released: VectorClock::default(),
+            })),
+        }
+    }
+
+    /// Takes the lock shared.
+    pub async fn read(&self) -> SimRwGuard {
+        self.sched.yield_now().await;
+        RwFuture { lock: self, exclusive: false }.await;
+        SimRwGuard { lock: self.clone(), exclusive: false }
+    }
+
+    /// Takes the lock exclusively.
+    pub async fn write(&self) -> SimRwGuard {
+        self.sched.yield_now().await;
+        RwFuture { lock: self, exclusive: true }.await;
+        SimRwGuard { lock: self.clone(), exclusive: true }
+    }
+
+    /// True while some thread holds it exclusively.
+    pub fn writer(&self) -> Option<ThreadId> {
+        self.state.borrow().writer
+    }
+}
+
+struct RwFuture<'a> {
+    lock: &'a SimRwLock,
+    exclusive: bool,
+}
+
+impl Future for RwFuture<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        let sched = &self.lock.sched;
+        let me = sched.current();
+        let mut st = self.lock.state.borrow_mut();
+        let free = if self.exclusive { st.writer.is_none() && st.readers.is_empty() } else { st.writer.is_none() };
+        if free {
+            if self.exclusive {
+                st.writer = Some(me);
+            } else {
+                st.readers.push(me);
+            }
+            st.waiters.retain(|w| *w != me);
+            let released = st.released.clone();
+            drop(st);
+            sched.acquire(&released);
+            return Poll::Ready(());
+        }
+        assert!(st.writer != Some(me), "simulated rw-lock `{}` re-entered by its writer", st.name);
+        if !st.waiters.contains(&me) {
+            st.waiters.push(me);
+        }
+        let held_by = st.writer.or_else(|| st.readers.first().copied());
+        let wait = WaitFor {
+            object: format!("{} {}", if self.exclusive { "exclusive" } else { "shared" }, st.name),
+            held_by,
+        };
+        drop(st);
+        sched.block_current(wait, None);
+        Poll::Pending
+    }
+}
+
+/// Holds a [`SimRwLock`]; releases it when dropped.
+#[must_use = "dropping the guard releases the lock at once"]
+pub struct SimRwGuard {
+    lock: SimRwLock,
+    exclusive: bool,
+}
+
+impl Drop for SimRwGuard {
+    fn drop(&mut self) {
+        let clock = self.lock.sched.try_current().map(|_| self.lock.sched.release());
+        let waiters = {
+            let mut st = self.lock.state.borrow_mut();
+            if self.exclusive {
+                st.writer = None;
+            } else if let Some(me) = self.lock.sched.try_current() {
+                if let Some(pos) = st.readers.iter().position(|r| *r == me) {
+                    st.readers.remove(pos);
+                } else {
+                    st.readers.pop();
+                }
+            } else {
+                st.readers.pop();
+            }
+            if let Some(c) = clock {
+                st.released.join(&c);
+            }
+            std::mem::take(&mut st.waiters)
+        };
+        for w in waiters {
+            self.lock.sched.wake(w);
+        }
+    }
+}
+
+/// Waits until any of `events` is set (consuming it if auto-reset), or `timeout` of virtual time
+/// passes. Returns the index of the event, or `None` on timeout.
+pub async fn wait_any(sched: &Sched, events: &[&SimEvent], timeout: Option<Duration>) -> Option<usize> {
+    WaitAny { sched: sched.clone(), events, timeout, blocked: false }.await
+}
+
+struct WaitAny<'a> {
+    sched: Sched,
+    events: &'a [&'a SimEvent],
+    timeout: Option<Duration>,
+    blocked: bool,
+}
+
+impl Future for WaitAny<'_> {
+    type Output = Option<usize>;
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Option<usize>> {
+        let me = self.sched.current();
+        for (i, ev) in self.events.iter().enumerate() {
+            let mut st = ev.state.borrow_mut();
+            if st.signalled {
+                if st.auto_reset {
+                    st.signalled = false;
+                }
+                let released = st.released.clone();
+                drop(st);
+                for other in self.events {
+                    other.state.borrow_mut().waiters.retain(|w| *w != me);
+                }
+                self.sched.acquire(&released);
+                if self.blocked {
+                    let _ = self.sched.take_timed_out();
+                }
+                return Poll::Ready(Some(i));
+            }
+        }
+        if self.blocked && self.sched.take_timed_out() {
+            for ev in self.events {
+                ev.state.borrow_mut().waiters.retain(|w| *w != me);
+            }
+            return Poll::Ready(None);
+        }
+        let mut names = Vec::new();
+        for ev in self.events {
+            let mut st = ev.state.borrow_mut();
+            if !st.waiters.contains(&me) {
+                st.waiters.push(me);
+            }
+            names.push(st.name.clone());
+        }
+        let timeout = if self.blocked { None } else { self.timeout };
+        self.blocked = true;
+        self.sched.block_current(WaitFor { object: format!("any of events {}", names.join(", ")), held_by: None }, timeout);
+        Poll::Pending
     }
 }

@@ -62,7 +62,11 @@ impl<T> Tracked<T> {
             sched: sched.clone(),
             name: name.into(),
             value: RefCell::new(value),
-            meta: RefCell::new(Meta { last_write: None, reads: Vec::new(), reported: false }),
+            meta: RefCell::new(Meta {
+                last_write: None,
+                reads: Vec::new(),
+                reported: false,
+            }),
         }
     }
 
@@ -84,7 +88,9 @@ impl<T> Tracked<T> {
     }
 
     fn record(&self, write: bool) {
-        let Some(me) = self.sched.try_current() else { return };
+        let Some(me) = self.sched.try_current() else {
+            return;
+        };
         let clock: VectorClock = self.sched.clock_of_current();
         let my_epoch = clock.get(me as usize);
         let access = Access {
@@ -95,17 +101,32 @@ impl<T> Tracked<T> {
             trace_seq: self.sched.trace_len(),
         };
         let mut meta = self.meta.borrow_mut();
-        let unordered = |(prev, epoch): &(Access, u32)| prev.thread != me && clock.get(prev.thread as usize) < *epoch;
+        let unordered = |(prev, epoch): &(Access, u32)| {
+            prev.thread != me && clock.get(prev.thread as usize) < *epoch
+        };
         let conflict = meta
             .last_write
             .as_ref()
             .filter(|w| unordered(w))
             .map(|(a, _)| a.clone())
-            .or_else(|| if write { meta.reads.iter().find(|r| unordered(r)).map(|(a, _)| a.clone()) } else { None });
+            .or_else(|| {
+                if write {
+                    meta.reads
+                        .iter()
+                        .find(|r| unordered(r))
+                        .map(|(a, _)| a.clone())
+                } else {
+                    None
+                }
+            });
         if let Some(first) = conflict {
             if !meta.reported {
                 meta.reported = true;
-                self.sched.report_race(RaceReport { cell: self.name.clone(), first, second: access.clone() });
+                self.sched.report_race(RaceReport {
+                    cell: self.name.clone(),
+                    first,
+                    second: access.clone(),
+                });
             }
         }
         if write {

@@ -1,0 +1,828 @@
+//! What a scenario asks the OS to do: bring the adapter up, create and destroy contexts, start
+//! and stop sessions, create GPU contexts, commit power states, raise encoder interrupts, issue a
+//! UMD `MiracastIoControl` from another thread, and act on the sink.
+//!
+//! Each action is an `async fn` run on a simulated OS thread. Actions that make no sense in the
+//! current state (stop when nothing started) do nothing, say so in the trace, and return
+//! `None`; a scenario's validation rejects the ones that can never happen.
+
+use super::kmd_side::{KmdServices, MiracastCallbacks, child_status_out};
+use super::umd_side::UmdServices;
+use super::{Os, SimRtspLink};
+use crate::ddi::*;
+use crate::rules::Culprit;
+use crate::status::NtStatus;
+use crate::trace::EventKind;
+use std::rc::Rc;
+
+impl Os {
+    fn note(&self, text: impl Into<String>) {
+        self.inner.sched.emit(EventKind::Note { text: text.into() });
+    }
+
+    /// Adapter bring-up, in the order ddi-facts G9 suggests: `DxgkDdiQueryInterface` (Miracast),
+    /// `DxgkDdiStartDevice`, `DxgkDdiMiracastQueryCaps`, `DxgkDdiQueryChildRelations`,
+    /// `DxgkDdiQueryChildStatus` for each child. Returns the bring-up status.
+    pub async fn bring_up_adapter(&self) -> NtStatus {
+        let kmd = self.inner.kmd.clone();
+        let config = self.inner.config.clone();
+        let queries = config.queries_miracast && config.wddm_version >= DXGKDDI_INTERFACE_VERSION_WDDM1_3;
+        let mut interface = None;
+        if queries {
+            let guard = self.inner.adapter.read().await;
+            let ((status, iface), _, leave) = self
+                .call(
+                    Ddi::DxgkDdiQueryInterface,
+                    format!("guid=GUID_DEVINTERFACE_MIRACAST_DISPLAY size={DXGK_MIRACAST_DISPLAY_INTERFACE_SIZE} version=1"),
+                    kmd.query_miracast_interface(DXGK_MIRACAST_DISPLAY_INTERFACE_SIZE, DXGK_MIRACAST_DISPLAY_INTERFACE_VERSION_1),
+                    |(s, i)| (Some(*s), i.map_or_else(String::new, |i| format!("size={} version={}", i.size, i.version))),
+                )
+                .await;
+            drop(guard);
+            match (status, iface) {
+                (NtStatus::STATUS_SUCCESS, Some(i)) => {
+                    let nulls = i.null_entries();
+                    if i.size != DXGK_MIRACAST_DISPLAY_INTERFACE_SIZE || i.version != DXGK_MIRACAST_DISPLAY_INTERFACE_VERSION_1 || !nulls.is_empty() {
+                        self.report(
+                            1,
+                            Culprit::Kmd,
+                            format!(
+                                "DxgkDdiQueryInterface returned an incomplete DXGK_MIRACAST_DISPLAY_INTERFACE (Size {}, Version {}, NULL: {})",
+                                i.size,
+                                i.version,
+                                if nulls.is_empty() { "none".to_owned() } else { nulls.join(", ") }
+                            ),
+                            vec![leave],
+                        );
+                    } else {
+                        interface = Some(i);
+                    }
+                }
+                (NtStatus::STATUS_SUCCESS, None) => {
+                    self.report(1, Culprit::Kmd, "DxgkDdiQueryInterface returned STATUS_SUCCESS without an interface", vec![leave]);
+                }
+                (NtStatus::STATUS_NOT_SUPPORTED, _) => self.note("the KMD does not support Miracast (STATUS_NOT_SUPPORTED)"),
+                (other, _) => self.report(
+                    1,
+                    Culprit::Kmd,
+                    format!("DxgkDdiQueryInterface for the Miracast interface returned {other}; it must return STATUS_SUCCESS or STATUS_NOT_SUPPORTED"),
+                    vec![leave],
+                ),
+            }
+        } else {
+            self.note("the OS does not query the Miracast interface (no Miracast support, or WDDM below 1.3)");
+        }
+        let services: Rc<dyn DxgkrnlServices> = KmdServices::new(self);
+        let level3 = self.inner.adapter.write().await;
+        let ((status, children), _, _) = self
+            .call(Ddi::DxgkDdiStartDevice, String::new(), kmd.start_device(services), |(s, n)| {
+                (Some(*s), format!("number_of_children={n}"))
+            })
+            .await;
+        drop(level3);
+        if status != NtStatus::STATUS_SUCCESS {
+            return status;
+        }
+        let mut caps = MiracastCaps::default();
+        if interface.is_some() {
+            let level3 = self.inner.adapter.write().await;
+            let ((status, got, written), _, leave) = self
+                .call(
+                    Ddi::DxgkDdiMiracastQueryCaps,
+                    format!("caps_size={DXGK_MIRACAST_CAPS_SIZE}"),
+                    kmd.miracast_query_caps(DXGK_MIRACAST_CAPS_SIZE),
+                    |(s, c, w)| (Some(*s), format!("bytes_written={w} max_chunk_private={} hdcp={}", c.max_chunk_private_driver_data_size, c.hdcp_support())),
+                )
+                .await;
+            drop(level3);
+            self.inner.state.borrow_mut().query_caps_calls += 1;
+            if written > DXGK_MIRACAST_CAPS_SIZE {
+                self.report(8, Culprit::Kmd, format!("DxgkDdiMiracastQueryCaps wrote {written} bytes into a {DXGK_MIRACAST_CAPS_SIZE}-byte buffer"), vec![leave]);
+            }
+            if got.reserved() != 0 {
+                self.report(8, Culprit::Kmd, format!("DXGK_MIRACAST_CAPS.Flags.Reserved is {:#x}; it must be 0", got.reserved()), vec![leave]);
+            }
+            if status == NtStatus::STATUS_SUCCESS {
+                if !got.hdcp_support() {
+                    self.report(2, Culprit::Kmd, "the KMD exposes the Miracast interface but DXGK_MIRACAST_CAPS.Flags.HdcpSupport is 0", vec![leave]);
+                }
+                caps = got;
+            }
+        }
+        let mut relations = vec![ChildDescriptor::default(); children as usize + 1];
+        let level3 = self.inner.adapter.write().await;
+        let (status, _, leave) = self
+            .call(
+                Ddi::DxgkDdiQueryChildRelations,
+                format!("descriptors={}", relations.len()),
+                kmd.query_child_relations(&mut relations),
+                |s| (Some(*s), String::new()),
+            )
+            .await;
+        drop(level3);
+        if status != NtStatus::STATUS_SUCCESS {
+            return status;
+        }
+        if relations.last().is_some_and(|t| !t.is_zeroed()) {
+            self.report(6, Culprit::Kmd, format!("DxgkDdiQueryChildRelations wrote into the zero terminator (entry {children})"), vec![leave]);
+        }
+        let described = &relations[..children as usize];
+        let miracast: Vec<&ChildDescriptor> = described
+            .iter()
+            .filter(|d| d.child_device_type == ChildDeviceType::VideoOutput && d.interface_technology == VideoOutputTechnology::Miracast)
+            .collect();
+        if !miracast.is_empty() && interface.is_none() {
+            self.report(
+                3,
+                Culprit::Kmd,
+                "the KMD reported a D3DKMDT_VOT_MIRACAST target although the OS never obtained its Miracast interface",
+                vec![leave],
+            );
+        }
+        if miracast.len() > 1 {
+            self.report(4, Culprit::Kmd, format!("the KMD reported {} Miracast targets; at most one is allowed and the OS fails the adapter start", miracast.len()), vec![leave]);
+            // Status not documented (G6): the simulator's choice.
+            return NtStatus::STATUS_INVALID_DEVICE_STATE;
+        }
+        if interface.is_some() && miracast.is_empty() {
+            self.report(5, Culprit::Kmd, "the KMD exposes the Miracast interface but reports no D3DKMDT_VOT_MIRACAST child in DxgkDdiQueryChildRelations", vec![leave]);
+        }
+        if let Some(d) = miracast.first() {
+            if d.hpd_awareness != HpdAwareness::Interruptible {
+                self.report(5, Culprit::Kmd, format!("the Miracast target has HpdAwareness {:?}; it must be HpdAwarenessInterruptible (4)", d.hpd_awareness), vec![leave]);
+            }
+        }
+        let target = miracast.first().map(|d| d.child_uid);
+        {
+            let mut st = self.inner.state.borrow_mut();
+            st.adapter_started = true;
+            st.number_of_children = children;
+            st.miracast_available = interface.is_some() && target.is_some();
+            st.miracast_target = target;
+            st.caps = caps;
+        }
+        // The OS asks the status of interruptible children once (R9: Miracast answers "not connected").
+        for d in described.iter().filter(|d| d.child_device_type == ChildDeviceType::VideoOutput) {
+            let kind = if Some(d.child_uid) == target {
+                ChildStatusKind::MiracastConnection { connected: false, monitor_type: VideoOutputTechnology::Uninitialized }
+            } else {
+                ChildStatusKind::Connection { connected: false }
+            };
+            let _ = self.query_child_status(d.child_uid, kind).await;
+        }
+        NtStatus::STATUS_SUCCESS
+    }
+
+    /// `DxgkDdiQueryChildStatus` for one child; checks R16 for the Miracast target.
+    pub async fn query_child_status(&self, child_uid: u32, kind: ChildStatusKind) -> (NtStatus, ChildStatus) {
+        let kmd = self.inner.kmd.clone();
+        let mut status = ChildStatus { child_uid, status: kind };
+        let _adapter = self.inner.adapter.read().await;
+        let (result, _, leave) = self
+            .call(
+                Ddi::DxgkDdiQueryChildStatus,
+                format!("child_uid={child_uid} non_destructive_only=true"),
+                async {
+                    let s = kmd.query_child_status(&mut status, true).await;
+                    (s, status)
+                },
+                |(s, cs)| (Some(*s), child_status_out(cs)),
+            )
+            .await;
+        let (st, answered) = result;
+        let target = self.inner.state.borrow().miracast_target;
+        if Some(child_uid) == target && st == NtStatus::STATUS_SUCCESS {
+            let last = self.inner.state.borrow().last_miracast_indication;
+            match (answered.status, last) {
+                (ChildStatusKind::MiracastConnection { connected, monitor_type }, Some((last_connected, last_type, seq))) => {
+                    if connected != last_connected || (connected && monitor_type != last_type) {
+                        self.report(
+                            16,
+                            Culprit::Kmd,
+                            format!(
+                                "DxgkDdiQueryChildStatus answered connected={connected} {} but the last indication was connected={last_connected} {}",
+                                monitor_type.c_name(),
+                                last_type.c_name()
+                            ),
+                            vec![seq, leave],
+                        );
+                    }
+                }
+                (ChildStatusKind::MiracastConnection { .. }, None) => {}
+                (other, _) => self.report(
+                    16,
+                    Culprit::Kmd,
+                    format!("DxgkDdiQueryChildStatus for the Miracast target answered with {:?} instead of StatusMiracastConnection", other.status_type()),
+                    vec![leave],
+                ),
+            }
+        }
+        (st, answered)
+    }
+
+    /// `DxgkDdiMiracastCreateContext` (Miracast class). Returns its status, or `None` when the
+    /// adapter has no Miracast target or a context already exists (R22).
+    pub async fn kmd_create_context(&self) -> Option<NtStatus> {
+        let (available, exists, target) = {
+            let st = self.inner.state.borrow();
+            (st.miracast_available, st.kmd_context.is_some(), st.miracast_target)
+        };
+        if !available {
+            self.note("DxgkDdiMiracastCreateContext not called: the adapter has no Miracast target");
+            return None;
+        }
+        if exists {
+            self.note("DxgkDdiMiracastCreateContext not called: a Miracast context already exists (R22)");
+            return None;
+        }
+        let handle = self.new_handle();
+        let callbacks: Rc<dyn MiracastDisplayServices> = MiracastCallbacks::new(self, handle);
+        let kmd = self.inner.kmd.clone();
+        let class = self.inner.miracast_class.lock().await;
+        let adapter = self.inner.adapter.read().await;
+        // The handle is live from the call on, so messages sent from inside it are accepted.
+        {
+            let mut st = self.inner.state.borrow_mut();
+            st.miracast_handle = handle;
+            st.kmd_context = Some(Handle(0));
+            st.kmd_destroyed_early = false;
+        }
+        let ((status, context, target_id), _, leave) = self
+            .call(
+                Ddi::DxgkDdiMiracastCreateContext,
+                format!("miracast_handle={:#x}", handle.0),
+                kmd.miracast_create_context(callbacks),
+                |(s, c, t)| (Some(*s), format!("context={:#x} target_id={t}", c.0)),
+            )
+            .await;
+        drop(adapter);
+        drop(class);
+        if status == NtStatus::STATUS_SUCCESS {
+            if Some(target_id) != target {
+                self.report(
+                    17,
+                    Culprit::Kmd,
+                    format!(
+                        "DxgkDdiMiracastCreateContext returned TargetId {target_id}, but the Miracast target reported as D3DKMDT_VOT_MIRACAST is {}",
+                        target.map_or("(none)".to_owned(), |t| t.to_string())
+                    ),
+                    vec![leave],
+                );
+            }
+            self.inner.state.borrow_mut().kmd_context = Some(context);
+        } else {
+            self.inner.state.borrow_mut().kmd_context = None;
+        }
+        Some(status)
+    }
+
+    /// `DxgkDdiMiracastDestroyContext` (Miracast class); checks R12 after it returns.
+    pub async fn kmd_destroy_context(&self) -> Option<()> {
+        let context = self.inner.state.borrow().kmd_context;
+        let Some(context) = context else {
+            self.note("DxgkDdiMiracastDestroyContext not called: no KMD Miracast context");
+            return None;
+        };
+        let kmd = self.inner.kmd.clone();
+        let class = self.inner.miracast_class.lock().await;
+        let adapter = self.inner.adapter.read().await;
+        let (_, _, leave) = self
+            .call(Ddi::DxgkDdiMiracastDestroyContext, format!("context={:#x}", context.0), kmd.miracast_destroy_context(context), |_| {
+                (None, String::new())
+            })
+            .await;
+        drop(adapter);
+        drop(class);
+        let last = {
+            let mut st = self.inner.state.borrow_mut();
+            st.kmd_context = None;
+            st.last_miracast_indication
+        };
+        if let Some((true, _, seq)) = last {
+            self.report(
+                12,
+                Culprit::Kmd,
+                "after DxgkDdiMiracastDestroyContext the Miracast target is still reported connected; the KMD must report departure (Connected = FALSE)",
+                vec![seq, leave],
+            );
+            self.inner.state.borrow_mut().last_miracast_indication = None;
+        }
+        Some(())
+    }
+
+    /// `QueryMiracastDriverInterface` (R33, R34). Returns the load status.
+    pub async fn umd_load(&self) -> NtStatus {
+        let umd = self.inner.umd.clone();
+        self.inner.sched.yield_now().await;
+        let enter = self.inner.sched.trace_len();
+        self.inner.sched.emit(EventKind::Enter {
+            ddi: Ddi::QueryMiracastDriverInterface,
+            args: format!("version={MIRACAST_DRIVER_INTERFACE_VERSION_1} size={}", MiracastDriverInterface::SIZE),
+        });
+        let answer = umd.query_driver_interface(MIRACAST_DRIVER_INTERFACE_VERSION_1, MiracastDriverInterface::SIZE);
+        let status = match answer {
+            None => {
+                self.report(33, Culprit::Umd, "the UMD does not export QueryMiracastDriverInterface; the OS fails the Miracast display device", vec![enter]);
+                NtStatus::STATUS_NOT_SUPPORTED
+            }
+            Some((status, iface)) => {
+                let nulls = iface.null_entries();
+                if status == NtStatus::STATUS_SUCCESS && (iface.size > MiracastDriverInterface::SIZE || !nulls.is_empty()) {
+                    self.report(
+                        34,
+                        Culprit::Umd,
+                        format!(
+                            "QueryMiracastDriverInterface returned Size {} (buffer {}) with NULL entries: {}",
+                            iface.size,
+                            MiracastDriverInterface::SIZE,
+                            if nulls.is_empty() { "none".to_owned() } else { nulls.join(", ") }
+                        ),
+                        vec![enter],
+                    );
+                    NtStatus::STATUS_INVALID_PARAMETER
+                } else {
+                    status
+                }
+            }
+        };
+        self.inner.sched.emit(EventKind::Leave { ddi: Ddi::QueryMiracastDriverInterface, status: Some(status), out: String::new() });
+        self.inner.sched.yield_now().await;
+        self.inner.state.borrow_mut().umd_loaded = status == NtStatus::STATUS_SUCCESS;
+        status
+    }
+
+    /// `CreateMiracastContext` (serialized). `None` if the UMD is not loaded or a context exists.
+    pub async fn umd_create_context(&self) -> Option<NtStatus> {
+        let (loaded, exists) = {
+            let st = self.inner.state.borrow();
+            (st.umd_loaded, st.umd_context.is_some())
+        };
+        if !loaded || exists {
+            self.note("CreateMiracastContext not called: the UMD is not loaded or a context exists");
+            return None;
+        }
+        let device = self.new_handle();
+        let callbacks: Rc<dyn MiracastUmdServices> = UmdServices::new(self);
+        let umd = self.inner.umd.clone();
+        let guard = self.inner.umd_lock.write().await;
+        {
+            let mut st = self.inner.state.borrow_mut();
+            st.device_handle = device;
+            st.umd_destroyed = false;
+            st.serialized_call = Some((self.inner.sched.current(), Ddi::CreateMiracastContext));
+            st.stop_begun = false;
+            st.teardown_requested = false;
+        }
+        let ((status, context), _, _) = self
+            .call(Ddi::CreateMiracastContext, format!("device={:#x}", device.0), umd.create_miracast_context(device, callbacks), |(s, c)| {
+                (Some(*s), format!("context={:#x}", c.0))
+            })
+            .await;
+        {
+            let mut st = self.inner.state.borrow_mut();
+            st.serialized_call = None;
+            if status == NtStatus::STATUS_SUCCESS {
+                st.umd_context = Some(context);
+            }
+        }
+        drop(guard);
+        Some(status)
+    }
+
+    /// `StartMiracastSession` over a new RTSP socket connected to the attached sink.
+    pub async fn start_session(&self) -> Option<NtStatus> {
+        let (context, phase) = {
+            let st = self.inner.state.borrow();
+            (st.umd_context, st.phase)
+        };
+        let Some(context) = context.filter(|_| phase == SessionPhase::Stopped) else {
+            self.note("StartMiracastSession not called: no UMD context, or a session is not stopped");
+            return None;
+        };
+        let Some(peer) = self.inner.sink.borrow().clone() else {
+            self.note("StartMiracastSession not called: no sink attached");
+            return None;
+        };
+        let umd = self.inner.umd.clone();
+        let guard = self.inner.umd_lock.write().await;
+        let raw = self.new_handle().0;
+        let link = SimRtspLink::connect(&self.inner.sched, &self.inner.findings, raw, peer);
+        {
+            let mut st = self.inner.state.borrow_mut();
+            st.link = Some(link.clone());
+            st.serialized_call = Some((self.inner.sched.current(), Ddi::StartMiracastSession));
+            st.stop_begun = false;
+            st.chunks = Default::default();
+        }
+        self.inner.start_finished.reset();
+        self.inner.session_gone.reset();
+        self.set_phase(SessionPhase::StartPending);
+        let config = &self.inner.config;
+        let stats = WfdConnectionStats {
+            current_bit_rate: config.suggested_bitrate,
+            local_max_bit_rate: config.local_max_bitrate,
+            remote_max_bit_rate: config.remote_max_bitrate,
+        };
+        let socket: Rc<dyn crate::ddi::RtspSocket> = link.clone();
+        let ((status, info), _, leave) = self
+            .call(
+                Ddi::StartMiracastSession,
+                format!("socket={raw} current_bit_rate={} local_max={} remote_max={}", stats.current_bit_rate, stats.local_max_bit_rate, stats.remote_max_bit_rate),
+                umd.start_miracast_session(context, socket, stats),
+                |(s, i)| {
+                    (Some(*s), format!("monitor_connected={} reduced_mode_list={} reserved={}", i.monitor_connected(), i.reduced_mode_list_due_to_bandwidth(), i.reserved()))
+                },
+            )
+            .await;
+        self.check_start_result(status, info, leave);
+        self.inner.state.borrow_mut().serialized_call = None;
+        if status == NtStatus::STATUS_SUCCESS {
+            self.set_phase(SessionPhase::Started);
+            self.release_held_messages();
+        } else {
+            self.set_phase(SessionPhase::Stopped);
+            self.drop_held_messages();
+            link.close_by_os();
+            self.inner.state.borrow_mut().link = None;
+        }
+        self.inner.start_finished.set();
+        drop(guard);
+        Some(status)
+    }
+
+    /// R39, R40 on what `StartMiracastSession` returned.
+    fn check_start_result(&self, status: NtStatus, info: SessionInfo, leave: u32) {
+        let facts = self.inner.sink_facts.borrow().clone();
+        let threshold = self.inner.config.min_bitrate_1024x768;
+        let too_low = threshold.is_some_and(|t| self.inner.config.suggested_bitrate < t);
+        if facts.monitor_present && too_low && status != NtStatus::STATUS_DEVICE_INSUFFICIENT_RESOURCES {
+            self.report(
+                39,
+                Culprit::Umd,
+                format!(
+                    "the suggested bit rate {} bit/s cannot carry 1024x768 (needs {} bit/s) with a monitor behind the sink, yet StartMiracastSession returned {status} instead of STATUS_DEVICE_INSUFFICIENT_RESOURCES",
+                    self.inner.config.suggested_bitrate,
+                    threshold.unwrap_or(0)
+                ),
+                vec![leave],
+            );
+        }
+        if status == NtStatus::STATUS_SUCCESS {
+            if info.reserved() != 0 {
+                self.report(40, Culprit::Umd, format!("MIRACAST_SESSION_INFO.Reserved is {:#x}; it must be 0", info.reserved()), vec![leave]);
+            }
+            if info.monitor_connected() != facts.monitor_present {
+                self.report(
+                    40,
+                    Culprit::Umd,
+                    format!(
+                        "MIRACAST_SESSION_INFO.MonitorConnected is {} but the sink {} a monitor",
+                        u8::from(info.monitor_connected()),
+                        if facts.monitor_present { "reported" } else { "did not report" }
+                    ),
+                    vec![leave],
+                );
+            }
+        }
+    }
+
+    /// `StopMiracastSession` (serialized), with the stop budget (R20, R45). The OS closes the
+    /// RTSP socket after it returns.
+    pub async fn stop_session(&self) -> Option<()> {
+        let (context, phase) = {
+            let st = self.inner.state.borrow();
+            (st.umd_context, st.phase)
+        };
+        let Some(context) = context.filter(|_| phase == SessionPhase::Started) else {
+            self.note("StopMiracastSession not called: no started session");
+            return None;
+        };
+        let guard = self.inner.umd_lock.write().await;
+        if self.inner.state.borrow().phase != SessionPhase::Started {
+            self.note("StopMiracastSession not called: the session was already stopped");
+            return None;
+        }
+        self.set_phase(SessionPhase::StopPending);
+        let link = {
+            let mut st = self.inner.state.borrow_mut();
+            st.stop_begun = true;
+            st.link.clone()
+        };
+        if let Some(link) = &link {
+            link.note_stop_begun();
+        }
+        self.inner.session_gone.set();
+        self.drop_held_messages();
+        // The call runs on its own thread so the OS can act when it overruns the budget (R20).
+        let done = crate::sched::SimEvent::new(&self.inner.sched, "stop-returned", false);
+        let (os, done2) = (self.clone(), done.clone());
+        let started_at = self.inner.sched.now();
+        self.inner.sched.spawn("os-stop", false, async move {
+            {
+                let mut st = os.inner.state.borrow_mut();
+                st.serialized_call = Some((os.inner.sched.current(), Ddi::StopMiracastSession));
+            }
+            let umd = os.inner.umd.clone();
+            os.call(Ddi::StopMiracastSession, format!("context={:#x}", context.0), umd.stop_miracast_session(context), |_| (None, String::new()))
+                .await;
+            os.finish_datarate().await;
+            os.inner.state.borrow_mut().serialized_call = None;
+            done2.set();
+        });
+        let budget = Self::ms(self.inner.config.stop_budget_ms);
+        if !done.wait(Some(budget)).await {
+            let seq = self.inner.sched.trace_len();
+            self.report(
+                45,
+                Culprit::Umd,
+                format!("StopMiracastSession did not return within the stop budget of {} ms", self.inner.config.stop_budget_ms),
+                vec![seq],
+            );
+            self.note("stop budget exceeded: the OS destroys the KMD Miracast context while the UMD still runs, and blocks its MiracastIoControl calls (R20)");
+            self.inner.state.borrow_mut().kmd_destroyed_early = true;
+            self.kmd_destroy_context().await;
+            done.wait(None).await;
+            let took = self.inner.sched.now() - started_at;
+            self.note(format!("StopMiracastSession returned after {} ms", took.as_millis()));
+        }
+        self.set_phase(SessionPhase::Stopped);
+        if let Some(link) = link {
+            link.close_by_os();
+        }
+        self.inner.state.borrow_mut().link = None;
+        drop(guard);
+        Some(())
+    }
+
+    /// `DestroyMiracastContext` (serialized), with its 3 s budget and the "nothing survives"
+    /// check (R46).
+    pub async fn umd_destroy_context(&self) -> Option<()> {
+        let context = self.inner.state.borrow().umd_context;
+        let Some(context) = context else {
+            self.note("DestroyMiracastContext not called: no UMD context");
+            return None;
+        };
+        if self.phase() == SessionPhase::Started {
+            self.stop_session().await;
+        }
+        let umd = self.inner.umd.clone();
+        let guard = self.inner.umd_lock.write().await;
+        if self.inner.state.borrow().umd_context.is_none() {
+            return None;
+        }
+        self.inner.state.borrow_mut().serialized_call = Some((self.inner.sched.current(), Ddi::DestroyMiracastContext));
+        let started_at = self.inner.sched.now();
+        let (_, _, leave) = self
+            .call(Ddi::DestroyMiracastContext, format!("context={:#x}", context.0), umd.destroy_miracast_context(context), |_| (None, String::new()))
+            .await;
+        let took = self.inner.sched.now() - started_at;
+        {
+            let mut st = self.inner.state.borrow_mut();
+            st.serialized_call = None;
+            st.umd_context = None;
+            st.umd_destroyed = true;
+            st.stop_begun = true;
+        }
+        self.inner.session_gone.set();
+        drop(guard);
+        if took > Self::ms(self.inner.config.destroy_budget_ms) {
+            self.report(
+                46,
+                Culprit::Umd,
+                format!("DestroyMiracastContext took {} ms; it should finish within {} ms", took.as_millis(), self.inner.config.destroy_budget_ms),
+                vec![leave],
+            );
+        }
+        let survivors: Vec<String> = self
+            .inner
+            .sched
+            .live_threads()
+            .into_iter()
+            .filter(|t| t.name.starts_with("umd-"))
+            .map(|t| format!("{} (t{})", t.name, t.thread))
+            .collect();
+        if !survivors.is_empty() {
+            self.report(
+                46,
+                Culprit::Umd,
+                format!("UMD threads still alive after DestroyMiracastContext returned (the OS unloads the DLL): {}", survivors.join(", ")),
+                vec![leave],
+            );
+        }
+        Some(())
+    }
+
+    /// The whole connection: KMD context, UMD load and context, start. Returns the first
+    /// status that is not `STATUS_SUCCESS`, or success.
+    pub async fn connect(&self) -> NtStatus {
+        if let Some(s) = self.kmd_create_context().await {
+            if s != NtStatus::STATUS_SUCCESS {
+                return s;
+            }
+        }
+        if !self.inner.state.borrow().umd_loaded {
+            let s = self.umd_load().await;
+            if s != NtStatus::STATUS_SUCCESS {
+                return s;
+            }
+        }
+        if let Some(s) = self.umd_create_context().await {
+            if s != NtStatus::STATUS_SUCCESS {
+                return s;
+            }
+        }
+        self.start_session().await.unwrap_or(NtStatus::STATUS_INVALID_DEVICE_STATE)
+    }
+
+    /// The whole disconnection: stop, UMD destroy, KMD destroy (steps 14-16 of the lifecycle).
+    pub async fn disconnect(&self) {
+        self.stop_session().await;
+        self.umd_destroy_context().await;
+        self.kmd_destroy_context().await;
+    }
+
+    /// `DxgkDdiCreateContext` `count` times (GPU contexts, Level 0). Returns the first status
+    /// other than `STATUS_SUCCESS` (or success) and how many were created. Checks R71.
+    pub async fn create_gpu_contexts(&self, count: u32, incompatible_umd: bool) -> (NtStatus, u32) {
+        let kmd = self.inner.kmd.clone();
+        let mut created = 0;
+        for _ in 0..count {
+            let args = CreateContextArgs {
+                node_ordinal: 0,
+                engine_affinity: 1,
+                flags: CreateContextFlags(0),
+                private_driver_data: if incompatible_umd { b"D3DUMD-INCOMPATIBLE".to_vec() } else { b"D3DUMD-1.3".to_vec() },
+            };
+            self.inner.state.borrow_mut().call_pool = Some((0, 0));
+            let _adapter = self.inner.adapter.read().await;
+            let ((status, handle), _, leave) = self
+                .call(Ddi::DxgkDdiCreateContext, format!("node_ordinal=0 private_size={}", args.private_driver_data.len()), kmd.create_context(&args), |(s, h)| {
+                    (Some(*s), format!("context={:#x}", h.0))
+                })
+                .await;
+            let (allocated, exhausted) = {
+                let mut st = self.inner.state.borrow_mut();
+                let (a, f) = st.call_pool.take().unwrap_or((0, 0));
+                (a.saturating_sub(f), st.pool_exhausted)
+            };
+            if status == NtStatus::STATUS_SUCCESS {
+                let mut st = self.inner.state.borrow_mut();
+                let id = st.next_gpu_context;
+                st.next_gpu_context += 1;
+                st.gpu_contexts.insert(id, (handle, allocated));
+                created += 1;
+                continue;
+            }
+            let legitimate = (status == NtStatus::STATUS_NO_MEMORY && exhausted)
+                || (status == NtStatus::STATUS_GRAPHICS_DRIVER_MISMATCH && incompatible_umd);
+            if !legitimate {
+                self.report(
+                    71,
+                    Culprit::Kmd,
+                    format!(
+                        "DxgkDdiCreateContext refused GPU context {} with {status}; the only legitimate refusal is STATUS_NO_MEMORY when memory is exhausted (it was {})",
+                        created + 1,
+                        if exhausted { "exhausted" } else { "available" }
+                    ),
+                    vec![leave],
+                );
+            }
+            return (status, created);
+        }
+        (NtStatus::STATUS_SUCCESS, created)
+    }
+
+    /// `DxgkDdiDestroyContext` for every GPU context; checks R72 (what it allocated is freed).
+    pub async fn destroy_gpu_contexts(&self) -> NtStatus {
+        let kmd = self.inner.kmd.clone();
+        let contexts: Vec<(u64, (Handle, u64))> = std::mem::take(&mut self.inner.state.borrow_mut().gpu_contexts).into_iter().collect();
+        let mut first = NtStatus::STATUS_SUCCESS;
+        for (_, (handle, allocated)) in contexts {
+            self.inner.state.borrow_mut().call_pool = Some((0, 0));
+            let _adapter = self.inner.adapter.read().await;
+            let (status, _, leave) = self
+                .call(Ddi::DxgkDdiDestroyContext, format!("context={:#x}", handle.0), kmd.destroy_context(handle), |s| (Some(*s), String::new()))
+                .await;
+            let (a, f) = self.inner.state.borrow_mut().call_pool.take().unwrap_or((0, 0));
+            let freed = f.saturating_sub(a);
+            if freed < allocated {
+                self.report(
+                    72,
+                    Culprit::Kmd,
+                    format!("DxgkDdiDestroyContext freed {freed} of the {allocated} bytes GPU context {:#x} allocated", handle.0),
+                    vec![leave],
+                );
+            }
+            if status != NtStatus::STATUS_SUCCESS && first == NtStatus::STATUS_SUCCESS {
+                first = status;
+            }
+        }
+        first
+    }
+
+    /// `DxgkDdiCommitVidPn`; with `monitor_power_off` the KMD must tell the UMD (R31).
+    pub async fn commit_vidpn(&self, monitor_power_off: bool) -> Option<NtStatus> {
+        let target = self.inner.state.borrow().miracast_target?;
+        let kmd = self.inner.kmd.clone();
+        let _level2 = self.inner.adapter.read().await;
+        let (status, _, _) = self
+            .call(
+                Ddi::DxgkDdiCommitVidPn,
+                format!("target={target} monitor_power_off={monitor_power_off}"),
+                kmd.commit_vidpn(VidPnCommit { target_id: target, monitor_power_off }),
+                |s| (Some(*s), String::new()),
+            )
+            .await;
+        Some(status)
+    }
+
+    /// The test escape asking the KMD to send `payload` to the UMD.
+    pub async fn escape_send_message(&self, payload: &[u8], output_size: u32) -> NtStatus {
+        let kmd = self.inner.kmd.clone();
+        let _adapter = self.inner.adapter.read().await;
+        let (status, _, _) = self
+            .call(
+                Ddi::DxgkDdiEscape,
+                format!("type=D3DKMT_ESCAPE_MIRACAST_DISPLAY_REQUEST payload_size={} output_size={output_size}", payload.len()),
+                kmd.escape_send_message(payload, output_size),
+                |s| (Some(*s), String::new()),
+            )
+            .await;
+        status
+    }
+
+    /// The encoder finished a chunk: `DxgkDdiInterruptRoutine` on the `isr` context, then
+    /// `DxgkDdiDpcRoutine` if the KMD asked for it. Checks R53 (overflow needs `DxgkCbNotifyDpc`).
+    pub async fn raise_chunk_interrupt(&self, chunk_info: ChunkInfo, private_driver_data: Vec<u8>) -> bool {
+        let kmd = self.inner.kmd.clone();
+        {
+            let mut st = self.inner.state.borrow_mut();
+            st.chunks.overflowed_in_isr = false;
+            st.chunks.dpc_requested = false;
+        }
+        let (mine, _, leave) = self
+            .call(
+                Ddi::DxgkDdiInterruptRoutine,
+                format!("message=0 chunk_type={:?} frame={} part={}", chunk_info.chunk_type, chunk_info.chunk_id.frame_number(), chunk_info.chunk_id.part_number()),
+                kmd.interrupt_routine(HardwareEvent::ChunkProcessed { chunk_info, private_driver_data }),
+                |m| (None, format!("claimed={m}")),
+            )
+            .await;
+        let (overflowed, dpc) = {
+            let st = self.inner.state.borrow();
+            (st.chunks.overflowed_in_isr, st.chunks.dpc_requested)
+        };
+        if overflowed && !dpc {
+            self.report(
+                53,
+                Culprit::Kmd,
+                "the chunk queue overflowed (MiracastEncodeChunkCompleted.Status = STATUS_NO_MEMORY) and the KMD did not call DxgkCbNotifyDpc",
+                vec![leave],
+            );
+        }
+        if dpc {
+            let _adapter = self.inner.adapter.read().await;
+            self.call(Ddi::DxgkDdiDpcRoutine, String::new(), kmd.dpc_routine(), |_| (None, String::new())).await;
+        }
+        mine
+    }
+
+    /// A `MiracastIoControl` issued by a UMD thread that is not running any UMD function (the
+    /// scenario's "IOCTL from another thread", R42/R44). Runs on the calling simulated thread,
+    /// which should be named `umd-...`.
+    pub async fn io_control_from_umd_thread(&self, hardware_access: bool, input: &[u8], output_size: u32) -> Option<(NtStatus, u32)> {
+        let device = self.inner.state.borrow().device_handle;
+        if self.inner.state.borrow().umd_context.is_none() {
+            self.note("MiracastIoControl not issued: no UMD context");
+            return None;
+        }
+        let services = UmdServices::new(self);
+        let mut output = vec![0u8; output_size as usize];
+        Some(services.miracast_io_control(device, hardware_access, input, &mut output).await)
+    }
+
+    /// Sleep (S3 or connected standby): the OS tears an active session down (HLK "Sleep").
+    pub async fn power_sleep(&self) {
+        self.note("system enters sleep: the OS tears the Miracast session down");
+        self.disconnect().await;
+    }
+
+    /// Acts on the sink (monitor arrives or departs, IDR request, disconnect, ...).
+    pub fn with_sink<R>(&self, f: impl FnOnce(&mut dyn super::SinkPeer, crate::time::SimTime) -> R) -> Option<R> {
+        let link = self.inner.state.borrow().link.clone();
+        match link {
+            Some(link) => Some(link.with_peer(f)),
+            None => {
+                let peer = self.inner.sink.borrow().clone()?;
+                let now = self.inner.sched.now();
+                let r = f(peer.borrow_mut().as_mut(), now);
+                Some(r)
+            }
+        }
+    }
+
+    /// Records that the sink reported its monitor gone (R13 allows a departure IOCTL then).
+    pub fn note_sink_departure(&self) {
+        self.inner.state.borrow_mut().sink_departure_reported = true;
+    }
+}

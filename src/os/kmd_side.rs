@@ -1,0 +1,482 @@
+//! The services the KMD calls: `DXGKRNL_INTERFACE` (child status, interrupts, DPC, pool memory)
+//! and `DXGK_MIRACAST_DISPLAY_CALLBACKS` (send message, report chunk info), plus the delivery of
+//! kernel-to-user messages and the completion routine.
+
+use super::{Inner, Irql, Message, Os};
+use crate::ddi::*;
+use crate::rules::Culprit;
+use crate::status::NtStatus;
+use crate::trace::EventKind;
+use async_trait::async_trait;
+use std::rc::{Rc, Weak};
+
+/// The OS side of the KMD's callbacks. Holds the OS weakly: the KMD keeps these for its whole
+/// life, and the OS owns the KMD.
+pub(crate) struct KmdServices {
+    os: Weak<Inner>,
+}
+
+impl KmdServices {
+    pub(crate) fn new(os: &Os) -> Rc<Self> {
+        Rc::new(KmdServices { os: Rc::downgrade(&os.inner) })
+    }
+
+    fn os(&self) -> Os {
+        Os { inner: self.os.upgrade().expect("a KMD callback outlived the simulated OS") }
+    }
+}
+
+#[async_trait(?Send)]
+impl DxgkrnlServices for KmdServices {
+    async fn indicate_child_status(&self, status: ChildStatus) -> NtStatus {
+        let os = self.os();
+        let args = child_status_args(&status);
+        let enter = os.service_enter(Ddi::DxgkCbIndicateChildStatus, args).await;
+        let irql = os.current_irql();
+        if irql > Irql::Dispatch {
+            os.report(
+                69,
+                Culprit::Kmd,
+                format!("DxgkCbIndicateChildStatus called at {}; it requires IRQL <= DISPATCH_LEVEL", irql.name()),
+                vec![enter],
+            );
+        }
+        let target = os.inner.state.borrow().miracast_target;
+        let mut result = NtStatus::STATUS_SUCCESS;
+        if Some(status.child_uid) == target {
+            match status.status {
+                ChildStatusKind::MiracastConnection { connected, monitor_type } => {
+                    if connected && monitor_type == VideoOutputTechnology::Uninitialized {
+                        os.report(
+                            10,
+                            Culprit::Kmd,
+                            "monitor arrival indicated with MiracastMonitorType D3DKMDT_VOT_UNINITIALIZED",
+                            vec![enter],
+                        );
+                    }
+                    os.inner.state.borrow_mut().last_miracast_indication = Some((connected, monitor_type, enter));
+                }
+                ChildStatusKind::Connection { .. } => {
+                    os.report(
+                        10,
+                        Culprit::Kmd,
+                        format!(
+                            "the Miracast target {} was reported with StatusConnection; it must use StatusMiracastConnection",
+                            status.child_uid
+                        ),
+                        vec![enter],
+                    );
+                }
+                _ => {}
+            }
+        } else if target.is_none() && matches!(status.status, ChildStatusKind::MiracastConnection { .. }) {
+            result = NtStatus::STATUS_INVALID_PARAMETER;
+        }
+        os.service_leave(Ddi::DxgkCbIndicateChildStatus, Some(result), String::new()).await;
+        result
+    }
+
+    async fn notify_interrupt(&self, data: MiracastEncodeChunkCompleted) -> NtStatus {
+        let os = self.os();
+        let args = format!(
+            "type=DXGK_INTERRUPT_MICACAST_CHUNK_PROCESSING_COMPLETE target={} chunk_type={:?} frame={} part={} private_size={}",
+            data.vidpn_target_id,
+            data.chunk_info.chunk_type,
+            data.chunk_info.chunk_id.frame_number(),
+            data.chunk_info.chunk_id.part_number(),
+            data.private_driver_data.len()
+        );
+        let enter = os.service_enter(Ddi::DxgkCbNotifyInterrupt, args).await;
+        let status = os.queue_chunk(&data, enter);
+        os.service_leave(Ddi::DxgkCbNotifyInterrupt, Some(status), String::new()).await;
+        status
+    }
+
+    async fn notify_dpc(&self) {
+        let os = self.os();
+        let enter = os.service_enter(Ddi::DxgkCbNotifyDpc, String::new()).await;
+        if os.current_irql() != Irql::Dirql {
+            os.report(69, Culprit::Kmd, "DxgkCbNotifyDpc called outside the KMD's interrupt routine", vec![enter]);
+        }
+        os.inner.state.borrow_mut().chunks.dpc_requested = true;
+        os.service_leave(Ddi::DxgkCbNotifyDpc, None, String::new()).await;
+    }
+
+    fn allocate_pool(&self, bytes: u64) -> bool {
+        let os = self.os();
+        let mut st = os.inner.state.borrow_mut();
+        if st.pool_used.saturating_add(bytes) > os.inner.config.memory_budget_bytes {
+            st.pool_exhausted = true;
+            return false;
+        }
+        st.pool_used += bytes;
+        if let Some((allocated, _)) = st.call_pool.as_mut() {
+            *allocated += bytes;
+        }
+        true
+    }
+
+    fn free_pool(&self, bytes: u64) {
+        let os = self.os();
+        let mut st = os.inner.state.borrow_mut();
+        st.pool_used = st.pool_used.saturating_sub(bytes);
+        st.pool_exhausted = false;
+        if let Some((_, freed)) = st.call_pool.as_mut() {
+            *freed += bytes;
+        }
+    }
+}
+
+fn child_status_args(status: &ChildStatus) -> String {
+    match status.status {
+        ChildStatusKind::MiracastConnection { connected, monitor_type } => format!(
+            "type=StatusMiracastConnection child_uid={} connected={connected} monitor_type={}",
+            status.child_uid,
+            monitor_type.c_name()
+        ),
+        ChildStatusKind::Connection { connected } => {
+            format!("type=StatusConnection child_uid={} connected={connected}", status.child_uid)
+        }
+        ChildStatusKind::Rotation { angle } => format!("type=StatusRotation child_uid={} angle={angle}", status.child_uid),
+        ChildStatusKind::Uninitialized => format!("type=StatusUninitialized child_uid={}", status.child_uid),
+    }
+}
+
+pub(crate) fn child_status_out(status: &ChildStatus) -> String {
+    child_status_args(status)
+}
+
+/// `DXGK_MIRACAST_DISPLAY_CALLBACKS` for one KMD Miracast context.
+pub(crate) struct MiracastCallbacks {
+    os: Weak<Inner>,
+    handle: Handle,
+}
+
+impl MiracastCallbacks {
+    pub(crate) fn new(os: &Os, handle: Handle) -> Rc<Self> {
+        Rc::new(MiracastCallbacks { os: Rc::downgrade(&os.inner), handle })
+    }
+
+    fn os(&self) -> Os {
+        Os { inner: self.os.upgrade().expect("a KMD callback outlived the simulated OS") }
+    }
+}
+
+#[async_trait(?Send)]
+impl MiracastDisplayServices for MiracastCallbacks {
+    fn miracast_handle(&self) -> Handle {
+        self.handle
+    }
+
+    async fn send_message(&self, miracast_handle: Handle, buffers: Rc<MessageBuffers>, callback_context: Option<Handle>) -> NtStatus {
+        let os = self.os();
+        let id = {
+            let mut st = os.inner.state.borrow_mut();
+            let id = st.next_message;
+            st.next_message += 1;
+            id
+        };
+        let args = format!(
+            "id={id} input_size={} output_size={} callback={}",
+            buffers.input.len(),
+            buffers.output.borrow().len(),
+            callback_context.is_some()
+        );
+        let enter = os.service_enter(Ddi::DxgkCbMiracastSendMessage, args).await;
+        let status = os.accept_message(id, miracast_handle, buffers, callback_context, enter);
+        os.service_leave(Ddi::DxgkCbMiracastSendMessage, Some(status), String::new()).await;
+        status
+    }
+
+    async fn report_chunk_info(&self, miracast_handle: Handle, chunk_info: ChunkInfo, private_driver_data: Option<Vec<u8>>) -> NtStatus {
+        let os = self.os();
+        let args = format!(
+            "chunk_type={:?} frame={} part={} private={}",
+            chunk_info.chunk_type,
+            chunk_info.chunk_id.frame_number(),
+            chunk_info.chunk_id.part_number(),
+            private_driver_data.as_ref().map_or(0, Vec::len)
+        );
+        let enter = os.service_enter(Ddi::DxgkCbReportChunkInfo, args).await;
+        let mut status = NtStatus::STATUS_SUCCESS;
+        if !os.miracast_handle_valid(miracast_handle) {
+            os.report(19, Culprit::Kmd, format!("DxgkCbReportChunkInfo with stale MiracastHandle {:#x}", miracast_handle.0), vec![enter]);
+            status = NtStatus::STATUS_INVALID_HANDLE;
+        } else if private_driver_data.is_some() {
+            os.report(
+                57,
+                Culprit::Kmd,
+                "DxgkCbReportChunkInfo called with pPrivateDriverData/PrivateDataDriverSize set; both are reserved (NULL, 0)",
+                vec![enter],
+            );
+            status = NtStatus::STATUS_INVALID_PARAMETER;
+        } else {
+            os.check_chunk_identity(&chunk_info, enter);
+        }
+        // Logging only: never queued for GetNextChunkData (R57).
+        os.service_leave(Ddi::DxgkCbReportChunkInfo, Some(status), String::new()).await;
+        status
+    }
+}
+
+impl Os {
+    pub(crate) fn miracast_handle_valid(&self, handle: Handle) -> bool {
+        let st = self.inner.state.borrow();
+        st.kmd_context.is_some() && st.miracast_handle == handle
+    }
+
+    /// `DxgkCbMiracastSendMessage` after its entry: decide hold / deliver / drop.
+    fn accept_message(&self, id: u64, handle: Handle, buffers: Rc<MessageBuffers>, callback_context: Option<Handle>, enter: u32) -> NtStatus {
+        let irql = self.current_irql();
+        if irql != Irql::Passive {
+            self.report(
+                69,
+                Culprit::Kmd,
+                format!("DxgkCbMiracastSendMessage called at {}; it requires PASSIVE_LEVEL", irql.name()),
+                vec![enter],
+            );
+            return NtStatus::STATUS_INVALID_DEVICE_STATE;
+        }
+        if !self.miracast_handle_valid(handle) {
+            self.report(
+                19,
+                Culprit::Kmd,
+                format!("DxgkCbMiracastSendMessage with a MiracastHandle ({:#x}) that is not a live Miracast context's", handle.0),
+                vec![enter],
+            );
+            return NtStatus::STATUS_INVALID_HANDLE;
+        }
+        if !buffers.input.is_empty() && callback_context.is_none() {
+            self.inner.sched.emit(EventKind::Note {
+                text: format!("message #{id} passes buffers without a completion routine: their lifetime is undefined (G15)"),
+            });
+        }
+        let (phase, stop_begun) = {
+            let st = self.inner.state.borrow();
+            (st.phase, st.stop_begun)
+        };
+        self.inner.state.borrow_mut().messages.insert(id, Message { buffers, callback_context, sent_at: enter });
+        if stop_begun {
+            // R29: dropped; the completion routine gets an error status.
+            self.inner.sched.emit(EventKind::MessageDropped { id, status: NtStatus::STATUS_CANCELLED });
+            self.spawn_completion_for_drop(id);
+        } else if phase == SessionPhase::Started {
+            self.inner.sched.emit(EventKind::MessageQueued { id, held: false });
+            self.spawn_delivery(id);
+        } else {
+            // R28: held until StartMiracastSession has returned.
+            self.inner.sched.emit(EventKind::MessageQueued { id, held: true });
+            self.inner.state.borrow_mut().held.push(id);
+        }
+        NtStatus::STATUS_PENDING
+    }
+
+    /// Delivers held messages (FIFO, G13) after a successful start.
+    pub(crate) fn release_held_messages(&self) {
+        let held = std::mem::take(&mut self.inner.state.borrow_mut().held);
+        for id in held {
+            self.spawn_delivery(id);
+        }
+    }
+
+    /// Drops held messages after a failed start or a stop (G13, R29).
+    pub(crate) fn drop_held_messages(&self) {
+        let held = std::mem::take(&mut self.inner.state.borrow_mut().held);
+        for id in held {
+            self.inner.sched.emit(EventKind::MessageDropped { id, status: NtStatus::STATUS_CANCELLED });
+            self.spawn_completion_for_drop(id);
+        }
+    }
+
+    fn spawn_delivery(&self, id: u64) {
+        let os = self.clone();
+        self.inner.sched.spawn(format!("msg-delivery-{id}"), false, async move { os.deliver(id).await });
+    }
+
+    fn spawn_completion_for_drop(&self, id: u64) {
+        let os = self.clone();
+        self.inner.sched.spawn(format!("completion-{id}"), false, async move {
+            os.complete(id, IoStatusBlock { status: NtStatus::STATUS_CANCELLED, information: 0 }).await;
+        });
+    }
+
+    /// Checks that the KMD still owns the buffers of message `id` when the OS touches them (R26).
+    fn touch_buffers(&self, id: u64, what: &str) -> bool {
+        let Some((released, sent_at)) =
+            self.inner.state.borrow().messages.get(&id).map(|m| (m.buffers.is_released(), m.sent_at))
+        else {
+            return false;
+        };
+        if released {
+            let seq = self.inner.sched.trace_len();
+            self.inner.sched.emit(EventKind::BufferUseAfterRelease { id });
+            self.report(
+                26,
+                Culprit::Kmd,
+                format!(
+                    "the KMD released the buffers of message #{id} before its completion routine ran; the OS {what} freed memory"
+                ),
+                vec![sent_at, seq],
+            );
+        }
+        !released
+    }
+
+    /// The `msg-delivery-N` thread: `HandleKernelModeMessage`, then the completion routine.
+    async fn deliver(&self, id: u64) {
+        let guard = self.inner.umd_lock.read().await;
+        let (stop_begun, context) = {
+            let st = self.inner.state.borrow();
+            (st.stop_begun, st.umd_context)
+        };
+        let Some(context) = context.filter(|_| !stop_begun) else {
+            drop(guard);
+            self.inner.sched.emit(EventKind::MessageDropped { id, status: NtStatus::STATUS_CANCELLED });
+            self.complete(id, IoStatusBlock { status: NtStatus::STATUS_CANCELLED, information: 0 }).await;
+            return;
+        };
+        let readable = self.touch_buffers(id, "read the input of");
+        let (input, output_size) = {
+            let st = self.inner.state.borrow();
+            let m = &st.messages[&id];
+            (if readable { m.buffers.input.clone() } else { vec![0xDD; m.buffers.input.len()] }, m.buffers.output.borrow().len())
+        };
+        self.inner.sched.emit(EventKind::MessageDelivered { id });
+        let mut output = vec![0u8; output_size];
+        let umd = self.inner.umd.clone();
+        let ((status, bytes), _, leave) = self
+            .call(
+                Ddi::HandleKernelModeMessage,
+                format!("id={id} input_size={} output_size={output_size}", input.len()),
+                umd.handle_kernel_mode_message(context, &input, &mut output),
+                |(s, b)| (Some(*s), format!("bytes_returned={b}")),
+            )
+            .await;
+        drop(guard);
+        let mut information = u64::from(bytes);
+        if bytes as usize > output_size {
+            self.inner.sched.emit(EventKind::Note {
+                text: format!(
+                    "HandleKernelModeMessage returned *pBytesReturned={bytes} for a {output_size}-byte output buffer; the OS copies {output_size}"
+                ),
+            });
+            self.report(
+                23,
+                Culprit::Umd,
+                format!("HandleKernelModeMessage set *pBytesReturned to {bytes}, larger than OutputBufferSize {output_size}"),
+                vec![leave],
+            );
+            information = output_size as u64;
+        }
+        if self.touch_buffers(id, "wrote the UMD's output into") {
+            if let Some(m) = self.inner.state.borrow().messages.get(&id) {
+                let mut out = m.buffers.output.borrow_mut();
+                let n = (information as usize).min(out.len());
+                out[..n].copy_from_slice(&output[..n]);
+            }
+        }
+        // Documented freedom (R27): the completion routine runs on this thread or another one.
+        if self.inner.sched.choose(2, "completion routine on the delivery thread (0) or another thread (1)") == 0 {
+            self.complete(id, IoStatusBlock { status, information }).await;
+        } else {
+            let os = self.clone();
+            self.inner.sched.spawn(format!("completion-{id}"), false, async move {
+                os.complete(id, IoStatusBlock { status, information }).await;
+            });
+        }
+    }
+
+    /// Calls the KMD's completion routine for message `id`, if it passed one.
+    async fn complete(&self, id: u64, io_status: IoStatusBlock) {
+        let Some(message) = self.inner.state.borrow_mut().messages.remove(&id) else { return };
+        let Some(callback_context) = message.callback_context else { return };
+        // Put it back while the routine runs so buffer checks still see it.
+        self.inner.state.borrow_mut().messages.insert(id, message);
+        let kmd = self.inner.kmd.clone();
+        let guard = self.inner.adapter.read().await;
+        let args = format!("id={id} status={} information={}", status_name(io_status.status), io_status.information);
+        self.call(Ddi::DxgkCbMiracastSendMessageCallback, args, kmd.send_message_callback(callback_context, io_status), |_| {
+            (None, String::new())
+        })
+        .await;
+        drop(guard);
+        self.inner.state.borrow_mut().messages.remove(&id);
+    }
+
+    /// `DxgkCbNotifyInterrupt` body: checks and the chunk queue (R51, R52, R53).
+    fn queue_chunk(&self, data: &MiracastEncodeChunkCompleted, enter: u32) -> NtStatus {
+        if self.current_irql() != Irql::Dirql {
+            self.report(
+                51,
+                Culprit::Kmd,
+                "DxgkCbNotifyInterrupt called outside the KMD's interrupt routine (IRQL is not DIRQL)",
+                vec![enter],
+            );
+        }
+        let (target, max_private, capacity, session_up) = {
+            let st = self.inner.state.borrow();
+            (st.miracast_target, st.caps.max_chunk_private_driver_data_size, self.inner.config.chunk_queue_capacity, st.umd_context.is_some())
+        };
+        if Some(data.vidpn_target_id) != target {
+            self.report(
+                51,
+                Culprit::Kmd,
+                format!(
+                    "chunk-complete interrupt for VidPnTargetId {} which is not the Miracast target {}",
+                    data.vidpn_target_id,
+                    target.map_or("(none)".to_owned(), |t| t.to_string())
+                ),
+                vec![enter],
+            );
+            return NtStatus::STATUS_INVALID_PARAMETER;
+        }
+        if data.private_driver_data.len() as u64 > u64::from(max_private) {
+            self.report(
+                52,
+                Culprit::Kmd,
+                format!(
+                    "PrivateDataDriverSize {} exceeds DXGK_MIRACAST_CAPS.MaxChunkPrivateDriverDataSize {max_private}",
+                    data.private_driver_data.len()
+                ),
+                vec![enter],
+            );
+            return NtStatus::STATUS_INVALID_PARAMETER;
+        }
+        self.check_chunk_identity(&data.chunk_info, enter);
+        if !session_up {
+            return NtStatus::STATUS_INVALID_PARAMETER;
+        }
+        let mut st = self.inner.state.borrow_mut();
+        if st.chunks.queue.len() as u32 >= capacity {
+            let discarded = st.chunks.queue.len() as u32;
+            st.chunks.queue.clear();
+            st.chunks.reset_pending = true;
+            st.chunks.overflowed_in_isr = true;
+            drop(st);
+            self.inner.sched.emit(EventKind::ChunkOverflow { discarded });
+            self.inner.chunk_arrived.set();
+            return NtStatus::STATUS_NO_MEMORY;
+        }
+        st.chunks.queue.push_back(ChunkData { chunk_info: data.chunk_info, private_driver_data: data.private_driver_data.clone() });
+        let depth = st.chunks.queue.len() as u32;
+        drop(st);
+        self.inner.sched.emit(EventKind::ChunkQueued {
+            frame: data.chunk_info.chunk_id.frame_number(),
+            part: data.chunk_info.chunk_id.part_number(),
+            depth,
+        });
+        self.inner.chunk_arrived.set();
+        NtStatus::STATUS_SUCCESS
+    }
+
+    /// R58/R59 on what the KMD reports.
+    pub(crate) fn check_chunk_identity(&self, info: &ChunkInfo, seq: u32) {
+        if info.chunk_type == ChunkType::EncodeComplete && info.encode_rate == 0 {
+            self.report(59, Culprit::Kmd, "ENCODE_COMPLETE chunk reported with EncodeRate 0", vec![seq]);
+        }
+    }
+}
+
+pub(crate) fn status_name(status: NtStatus) -> String {
+    status.name().map_or_else(|| format!("0x{:08X}", status.as_u32()), str::to_owned)
+}

@@ -1,0 +1,420 @@
+//! The OS model: dxgkrnl and the Miracast user-mode host, sans-IO, in virtual time.
+//!
+//! [`Os`] plays Windows against a driver: it brings the adapter up, creates and destroys the KMD
+//! and UMD Miracast contexts, starts and stops sessions, carries kernel-to-user messages, queues
+//! encode chunks, sends data-rate notifications, and implements every service a driver calls
+//! back (`DxgkCbMiracastSendMessage`, `MIRACAST_CALLBACKS`, ...). It does no I/O, reads no clock
+//! and owns no OS thread: each of its activities is a simulated thread on the [`Sched`].
+//!
+//! Session phases (`D3DKMT_MIRACAST_DISPLAY_DEVICE_STATE`):
+//!
+//! ```text
+//!            StartMiracastSession entered            Start left with STATUS_SUCCESS
+//!   Stopped ─────────────────────────────▶ StartPending ───────────────────────▶ Started
+//!      ▲                                        │ Start failed: held messages       │
+//!      │◀───────────────────────────────────────┘ dropped, socket closed            │
+//!      │          StopMiracastSession left                 StopMiracastSession entered
+//!      └──────────────────────────────── StopPending ◀────────────────────────────────┘
+//!
+//!   while StartPending: KMD messages are held; other threads' MiracastIoControl block (R28, R42)
+//!   while Started:      messages are delivered to HandleKernelModeMessage (R30)
+//!   from StopPending:   messages are dropped, completion gets STATUS_CANCELLED; other threads'
+//!                       MiracastIoControl fail with STATUS_INVALID_DEVICE_STATE (R29, R44)
+//! ```
+//!
+//! Synchronization the model enforces (and [`crate::rules::trace_checks`] verifies from the trace):
+//! the Miracast class mutex (R67); the adapter lock taken exclusively by Level-3 calls (R68);
+//! the UMD lock taken exclusively by Create/Destroy/Start/Stop and shared by
+//! `HandleKernelModeMessage` (R28, R37).
+//!
+//! Map:
+//! - [`link`]: the in-memory RTSP socket to a sans-IO sink.
+//! - `kmd_side`: the services the KMD calls (messages, chunks, child status, memory).
+//! - `umd_side`: `MIRACAST_CALLBACKS` (IOCTL gating, session status, chunks, data rate).
+//! - `actions`: what a scenario asks the OS to do (bring-up, contexts, start, stop, power, ...).
+
+mod actions;
+mod kmd_side;
+pub mod link;
+mod umd_side;
+
+pub use link::{SimRtspLink, SinkPeer};
+
+use crate::ddi::*;
+use crate::rules::{Culprit, Findings};
+use crate::sched::{Sched, SimEvent, SimMutex, SimRwLock, ThreadId};
+use crate::status::NtStatus;
+use crate::time::SimTime;
+use crate::trace::EventKind;
+use serde::{Deserialize, Serialize};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// What the scenario says about the simulated operating system.
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct OsConfig {
+    /// The driver's `DXGKDDI_INTERFACE_VERSION`; below 0x4002 (WDDM 1.3) the OS never asks for
+    /// the Miracast interface (R74).
+    pub wddm_version: u32,
+    /// The OS supports Miracast and queries the interface (false models an OS without it, R3).
+    pub queries_miracast: bool,
+    /// How long the OS waits for `StopMiracastSession` before destroying the KMD context anyway
+    /// (R20; the docs give no number, G7).
+    pub stop_budget_ms: u64,
+    /// `DestroyMiracastContext` should finish within this (3 s documented, R46).
+    pub destroy_budget_ms: u64,
+    /// Free chunk packets in the chunk queue before overflow (R53).
+    pub chunk_queue_capacity: u32,
+    /// System memory the KMD may allocate, in bytes (R71).
+    pub memory_budget_bytes: u64,
+    /// Bit rate the OS suggests to `StartMiracastSession` (`CurrentBitRate`), bit/s.
+    pub suggested_bitrate: u64,
+    /// `LocalMaxBitRate`, bit/s.
+    pub local_max_bitrate: u64,
+    /// `RemoteMaxBitRate`, bit/s.
+    pub remote_max_bitrate: u64,
+    /// Bit rate a 1024x768 mode needs, bit/s, for checking R39; `None` uses the Wi-Fi Display
+    /// source's documented table.
+    pub min_bitrate_1024x768: Option<u64>,
+    /// Allowed distance of data-rate notifications from one virtual second (R50), ms.
+    pub datarate_tolerance_ms: u64,
+}
+
+impl Default for OsConfig {
+    fn default() -> Self {
+        OsConfig {
+            wddm_version: DXGKDDI_INTERFACE_VERSION_WDDM1_3,
+            queries_miracast: true,
+            stop_budget_ms: 3_000,
+            destroy_budget_ms: 3_000,
+            chunk_queue_capacity: 64,
+            memory_budget_bytes: 8 << 30,
+            suggested_bitrate: 20_000_000,
+            local_max_bitrate: 300_000_000,
+            remote_max_bitrate: 300_000_000,
+            min_bitrate_1024x768: None,
+            datarate_tolerance_ms: 100,
+        }
+    }
+}
+
+/// What the OS knows about the sink at the far end, for checks (R39, R40).
+#[derive(Clone, Debug, Default)]
+pub struct SinkFacts {
+    /// A monitor is behind the sink.
+    pub monitor_present: bool,
+    /// The largest mode the sink supports is at least 1024x768.
+    pub supports_1024x768: bool,
+}
+
+/// One kernel-to-user message in flight.
+struct Message {
+    buffers: Rc<MessageBuffers>,
+    callback_context: Option<Handle>,
+    /// Trace seq of the send, for findings.
+    sent_at: u32,
+}
+
+/// Chunk-queue state (R53, R54).
+#[derive(Default)]
+struct ChunkQueue {
+    queue: VecDeque<ChunkData>,
+    reset_pending: bool,
+    overflowed_in_isr: bool,
+    dpc_requested: bool,
+    getters: u32,
+}
+
+/// Mutable OS state. Never borrowed across an `.await`.
+struct State {
+    adapter_started: bool,
+    miracast_available: bool,
+    miracast_target: Option<u32>,
+    caps: MiracastCaps,
+    query_caps_calls: u32,
+    number_of_children: u32,
+    kmd_context: Option<Handle>,
+    miracast_handle: Handle,
+    next_handle: u64,
+    kmd_destroyed_early: bool,
+    umd_loaded: bool,
+    umd_context: Option<Handle>,
+    umd_destroyed: bool,
+    device_handle: Handle,
+    phase: SessionPhase,
+    stop_begun: bool,
+    /// The thread running one of the four serialized UMD functions, and which.
+    serialized_call: Option<(ThreadId, Ddi)>,
+    link: Option<Rc<SimRtspLink>>,
+    messages: BTreeMap<u64, Message>,
+    held: Vec<u64>,
+    next_message: u64,
+    chunks: ChunkQueue,
+    datarate: Option<Handle>,
+    datarate_generation: u64,
+    /// Last `StatusMiracastConnection` the KMD indicated: (connected, type, seq).
+    last_miracast_indication: Option<(bool, VideoOutputTechnology, u32)>,
+    pool_used: u64,
+    pool_exhausted: bool,
+    gpu_contexts: BTreeMap<u64, (Handle, u64)>,
+    next_gpu_context: u64,
+    /// Pool bytes (allocated, freed) during the GPU-context call in progress (R71, R72).
+    call_pool: Option<(u64, u64)>,
+    teardown_requested: bool,
+    sink_departure_reported: bool,
+}
+
+pub(crate) struct Inner {
+    sched: Sched,
+    findings: Findings,
+    config: OsConfig,
+    kmd: Rc<dyn MiracastKmd>,
+    umd: Rc<dyn MiracastUmd>,
+    sink: RefCell<Option<Rc<RefCell<Box<dyn SinkPeer>>>>>,
+    sink_facts: RefCell<SinkFacts>,
+    state: RefCell<State>,
+    /// Miracast-class mutex (R67).
+    miracast_class: SimMutex,
+    /// Adapter lock: shared by every KMD call, exclusive for Level 3 (R68).
+    adapter: SimRwLock,
+    /// UMD lock: exclusive for the four serialized calls, shared for HandleKernelModeMessage.
+    umd_lock: SimRwLock,
+    start_finished: SimEvent,
+    chunk_arrived: SimEvent,
+    session_gone: SimEvent,
+    ioctl_describer: Cell<Option<umd_side::IoctlDescriber>>,
+}
+
+/// The simulated operating system. Cheap to clone.
+#[derive(Clone)]
+pub struct Os {
+    pub(crate) inner: Rc<Inner>,
+}
+
+/// The session-level view the scenario checks at the end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OsSnapshot {
+    /// The session phase.
+    pub phase: SessionPhase,
+    /// A KMD Miracast context exists.
+    pub kmd_context: bool,
+    /// A UMD Miracast context exists.
+    pub umd_context: bool,
+    /// The Miracast target id the KMD reported.
+    pub miracast_target: Option<u32>,
+    /// The last Miracast connection state the KMD indicated.
+    pub monitor_connected: bool,
+    /// GPU contexts alive.
+    pub gpu_contexts: usize,
+    /// Chunk packets waiting.
+    pub chunks_waiting: usize,
+}
+
+impl Os {
+    /// An OS for `kmd` and `umd` on `sched`. Violations go to `findings`.
+    pub fn new(sched: &Sched, findings: &Findings, config: OsConfig, kmd: Rc<dyn MiracastKmd>, umd: Rc<dyn MiracastUmd>) -> Self {
+        Os {
+            inner: Rc::new(Inner {
+                sched: sched.clone(),
+                findings: findings.clone(),
+                config,
+                kmd,
+                umd,
+                sink: RefCell::new(None),
+                sink_facts: RefCell::new(SinkFacts::default()),
+                state: RefCell::new(State {
+                    adapter_started: false,
+                    miracast_available: false,
+                    miracast_target: None,
+                    caps: MiracastCaps::default(),
+                    query_caps_calls: 0,
+                    number_of_children: 0,
+                    kmd_context: None,
+                    miracast_handle: Handle(0),
+                    next_handle: 0x100,
+                    kmd_destroyed_early: false,
+                    umd_loaded: false,
+                    umd_context: None,
+                    umd_destroyed: false,
+                    device_handle: Handle(0),
+                    phase: SessionPhase::Stopped,
+                    stop_begun: false,
+                    serialized_call: None,
+                    link: None,
+                    messages: BTreeMap::new(),
+                    held: Vec::new(),
+                    next_message: 1,
+                    chunks: ChunkQueue::default(),
+                    datarate: None,
+                    datarate_generation: 0,
+                    last_miracast_indication: None,
+                    pool_used: 0,
+                    pool_exhausted: false,
+                    gpu_contexts: BTreeMap::new(),
+                    next_gpu_context: 1,
+                    call_pool: None,
+                    teardown_requested: false,
+                    sink_departure_reported: false,
+                }),
+                miracast_class: SimMutex::new(sched, "miracast-class"),
+                adapter: SimRwLock::new(sched, "adapter-level3"),
+                umd_lock: SimRwLock::new(sched, "umd-serialized"),
+                start_finished: SimEvent::new(sched, "start-finished", false),
+                chunk_arrived: SimEvent::new(sched, "chunk-arrived", false),
+                session_gone: SimEvent::new(sched, "session-gone", false),
+                ioctl_describer: Cell::new(None),
+            }),
+        }
+    }
+
+    /// Attaches the sink the RTSP socket of each session connects to, and what the OS may
+    /// assume about it for checks.
+    pub fn attach_sink(&self, peer: Box<dyn SinkPeer>, facts: SinkFacts) {
+        *self.inner.sink.borrow_mut() = Some(Rc::new(RefCell::new(peer)));
+        *self.inner.sink_facts.borrow_mut() = facts;
+    }
+
+    /// Lets traces name IOCTL operations (`op=MONITOR_ARRIVED`) of a known private protocol.
+    pub fn set_ioctl_describer(&self, describer: fn(&[u8]) -> Option<&'static str>) {
+        self.inner.ioctl_describer.set(Some(describer));
+    }
+
+    /// The scheduler.
+    pub fn sched(&self) -> &Sched {
+        &self.inner.sched
+    }
+
+    /// The violation list.
+    pub fn findings(&self) -> &Findings {
+        &self.inner.findings
+    }
+
+    /// The OS configuration.
+    pub fn config(&self) -> &OsConfig {
+        &self.inner.config
+    }
+
+    /// The end-of-run view.
+    pub fn snapshot(&self) -> OsSnapshot {
+        let st = self.inner.state.borrow();
+        OsSnapshot {
+            phase: st.phase,
+            kmd_context: st.kmd_context.is_some(),
+            umd_context: st.umd_context.is_some(),
+            miracast_target: st.miracast_target,
+            monitor_connected: st.last_miracast_indication.is_some_and(|(c, _, _)| c),
+            gpu_contexts: st.gpu_contexts.len(),
+            chunks_waiting: st.chunks.queue.len(),
+        }
+    }
+
+    /// The current session phase.
+    pub fn phase(&self) -> SessionPhase {
+        self.inner.state.borrow().phase
+    }
+
+    fn set_phase(&self, to: SessionPhase) {
+        let from = std::mem::replace(&mut self.inner.state.borrow_mut().phase, to);
+        if from != to {
+            self.inner.sched.emit(EventKind::Phase { from, to });
+        }
+    }
+
+    fn new_handle(&self) -> Handle {
+        let mut st = self.inner.state.borrow_mut();
+        st.next_handle += 0x10;
+        Handle(st.next_handle)
+    }
+
+    fn report(&self, rule: u8, culprit: Culprit, finding: impl Into<String>, events: Vec<u32>) {
+        self.inner.findings.report(rule, culprit, finding, events);
+    }
+
+    /// Calls into a driver: a choice point on entry, `Enter`, the call inside the DDI's frame,
+    /// `Leave` with what `summarize` says, a choice point on exit.
+    async fn call<T>(
+        &self,
+        ddi: Ddi,
+        args: String,
+        fut: impl Future<Output = T>,
+        summarize: impl FnOnce(&T) -> (Option<NtStatus>, String),
+    ) -> (T, u32, u32) {
+        let sched = &self.inner.sched;
+        sched.yield_now().await;
+        let enter = sched.trace_len();
+        sched.emit(EventKind::Enter { ddi, args });
+        sched.push_frame(ddi);
+        let result = fut.await;
+        sched.pop_frame();
+        let (status, out) = summarize(&result);
+        let leave = sched.trace_len();
+        sched.emit(EventKind::Leave { ddi, status, out });
+        sched.yield_now().await;
+        (result, enter, leave)
+    }
+
+    /// Entry half of a driver-to-OS callback: a choice point, then `Enter`.
+    async fn service_enter(&self, ddi: Ddi, args: String) -> u32 {
+        let sched = &self.inner.sched;
+        sched.yield_now().await;
+        let seq = sched.trace_len();
+        sched.emit(EventKind::Enter { ddi, args });
+        sched.push_frame(ddi);
+        seq
+    }
+
+    /// Exit half of a driver-to-OS callback: `Leave`, then a choice point (so, for example, a
+    /// completion routine can run before `DxgkCbMiracastSendMessage` returns).
+    async fn service_leave(&self, ddi: Ddi, status: Option<NtStatus>, out: String) -> u32 {
+        let sched = &self.inner.sched;
+        sched.pop_frame();
+        let seq = sched.trace_len();
+        sched.emit(EventKind::Leave { ddi, status, out });
+        sched.yield_now().await;
+        seq
+    }
+
+    /// The simulated IRQL of the current thread, from the DDI it is inside (R69).
+    fn current_irql(&self) -> Irql {
+        let frames = self.inner.sched.frames(self.inner.sched.current());
+        if frames.contains(&Ddi::DxgkDdiInterruptRoutine) {
+            Irql::Dirql
+        } else if frames.contains(&Ddi::DxgkDdiDpcRoutine) {
+            Irql::Dispatch
+        } else {
+            Irql::Passive
+        }
+    }
+
+    /// How long the run's virtual clock says it is.
+    pub fn now(&self) -> SimTime {
+        self.inner.sched.now()
+    }
+
+    /// A duration in ms of virtual time.
+    fn ms(ms: u64) -> Duration {
+        Duration::from_millis(ms)
+    }
+}
+
+/// Simulated interrupt request levels (R69).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Irql {
+    Passive,
+    Dispatch,
+    Dirql,
+}
+
+impl Irql {
+    fn name(self) -> &'static str {
+        match self {
+            Irql::Passive => "PASSIVE_LEVEL",
+            Irql::Dispatch => "DISPATCH_LEVEL",
+            Irql::Dirql => "DIRQL",
+        }
+    }
+}

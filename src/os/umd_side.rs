@@ -1,0 +1,359 @@
+//! `MIRACAST_CALLBACKS`: the services the UMD calls. `MiracastIoControl` is gated by the session
+//! phase and the calling thread (R42, R44, R20); `ReportSessionStatus` tears the session down
+//! (R47); `GetNextChunkData` implements every outcome of R54; data-rate notifications run once
+//! per virtual second (R50).
+
+use super::{Inner, Os};
+use crate::ddi::*;
+use crate::rules::Culprit;
+use crate::sched::{SimEvent, wait_any};
+use crate::status::NtStatus;
+use crate::trace::EventKind;
+use async_trait::async_trait;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+/// Decodes an IOCTL payload's operation name when it follows the reference drivers' private
+/// protocol, for traces (`op=MONITOR_ARRIVED`). Vendors' payloads are private (G12).
+pub type IoctlDescriber = fn(&[u8]) -> Option<&'static str>;
+
+/// `MIRACAST_CALLBACKS` for one UMD context. Holds the OS weakly: the UMD keeps these for the
+/// context's life, and the OS owns the UMD.
+pub(crate) struct UmdServices {
+    os: Weak<Inner>,
+}
+
+impl UmdServices {
+    pub(crate) fn new(os: &Os) -> Rc<Self> {
+        Rc::new(UmdServices { os: Rc::downgrade(&os.inner) })
+    }
+
+    fn os(&self) -> Os {
+        Os { inner: self.os.upgrade().expect("a UMD callback outlived the simulated OS") }
+    }
+}
+
+impl Os {
+    /// R36: callbacks are valid only during the life of the context (and with its handle).
+    fn check_umd_callback(&self, ddi: Ddi, device: Handle, enter: u32) -> bool {
+        let (destroyed, current) = {
+            let st = self.inner.state.borrow();
+            (st.umd_destroyed, st.device_handle)
+        };
+        if destroyed {
+            self.report(36, Culprit::Umd, format!("{ddi} called after DestroyMiracastContext returned"), vec![enter]);
+            return false;
+        }
+        if device != current {
+            self.report(36, Culprit::Umd, format!("{ddi} called with a foreign device handle {:#x}", device.0), vec![enter]);
+            return false;
+        }
+        true
+    }
+
+    /// Starts the OS teardown after `ReportSessionStatus` (R47): Stop, UMD destroy, KMD destroy.
+    fn request_teardown(&self) {
+        if std::mem::replace(&mut self.inner.state.borrow_mut().teardown_requested, true) {
+            return;
+        }
+        let os = self.clone();
+        self.inner.sched.spawn("os-teardown", false, async move {
+            os.stop_session().await;
+            os.umd_destroy_context().await;
+            os.kmd_destroy_context().await;
+        });
+    }
+
+    /// Spawns the `datarate` thread for the registration `generation`.
+    fn start_datarate_thread(&self, context: Handle, generation: u64) {
+        let os = self.clone();
+        self.inner.sched.spawn("datarate", true, async move {
+            loop {
+                os.inner.sched.sleep(Duration::from_secs(1)).await;
+                let (registered, phase) = {
+                    let st = os.inner.state.borrow();
+                    (st.datarate == Some(context) && st.datarate_generation == generation, st.phase)
+                };
+                if !registered || phase != SessionPhase::Started {
+                    return;
+                }
+                let stats = DataRateStats {
+                    encoder_bit_rate: os.inner.config.suggested_bitrate,
+                    current_max_tx_data_rate: os.inner.config.local_max_bitrate,
+                    transmitted_frame_count: 1_000,
+                    ..DataRateStats::default()
+                };
+                let umd = os.inner.umd.clone();
+                os.call(Ddi::PfnDataRateNotify, "stats=present".to_owned(), umd.data_rate_notify(context, Some(stats)), |_| {
+                    (None, String::new())
+                })
+                .await;
+            }
+        });
+    }
+
+    /// At stop: the last data-rate call, with no stats (R50).
+    pub(crate) async fn finish_datarate(&self) {
+        let context = {
+            let mut st = self.inner.state.borrow_mut();
+            st.datarate_generation += 1;
+            st.datarate.take()
+        };
+        if let Some(context) = context {
+            let umd = self.inner.umd.clone();
+            self.call(Ddi::PfnDataRateNotify, "stats=null".to_owned(), umd.data_rate_notify(context, None), |_| (None, String::new()))
+                .await;
+        }
+    }
+
+    /// `DxgkDdiMiracastIoControl` with the locks its level needs.
+    pub(crate) async fn kmd_io_control(&self, hardware_access: bool, input: &[u8], output: &mut [u8], op: &str) -> (NtStatus, u32) {
+        let context = self.inner.state.borrow().kmd_context;
+        let Some(context) = context else {
+            return (NtStatus::STATUS_INVALID_DEVICE_STATE, 0);
+        };
+        let kmd = self.inner.kmd.clone();
+        let args = format!("hardware_access={hardware_access} input_size={} output_size={}{op}", input.len(), output.len());
+        let output_size = output.len() as u32;
+        let ((status, bytes), _, leave) = if hardware_access {
+            let _level3 = self.inner.adapter.write().await;
+            self.call(Ddi::DxgkDdiMiracastIoControl, args, kmd.miracast_io_control(context, true, input, output), |(s, b)| {
+                (Some(*s), format!("bytes_returned={b}"))
+            })
+            .await
+        } else {
+            let _class = self.inner.miracast_class.lock().await;
+            let _adapter = self.inner.adapter.read().await;
+            self.call(Ddi::DxgkDdiMiracastIoControl, args, kmd.miracast_io_control(context, false, input, output), |(s, b)| {
+                (Some(*s), format!("bytes_returned={b}"))
+            })
+            .await
+        };
+        if bytes > output_size {
+            self.report(
+                23,
+                Culprit::Kmd,
+                format!("DxgkDdiMiracastIoControl set *BytesReturned to {bytes}, larger than OutputBufferSize {output_size}"),
+                vec![leave],
+            );
+        }
+        (status, bytes.min(output_size))
+    }
+}
+
+#[async_trait(?Send)]
+impl MiracastUmdServices for UmdServices {
+    async fn report_session_status(&self, device: Handle, status: MiracastStatus, diagnostic: NtStatus) {
+        let os = self.os();
+        let enter = os
+            .service_enter(
+                Ddi::ReportSessionStatus,
+                format!("status={} diagnostic=0x{:08X}", status.c_name(), diagnostic.as_u32()),
+            )
+            .await;
+        if os.check_umd_callback(Ddi::ReportSessionStatus, device, enter) {
+            // G18: every MIRACAST_STATUS value is a termination cause.
+            let started = os.inner.state.borrow().umd_context.is_some();
+            if started {
+                os.request_teardown();
+            }
+        }
+        os.service_leave(Ddi::ReportSessionStatus, None, String::new()).await;
+    }
+
+    async fn miracast_io_control(&self, device: Handle, hardware_access: bool, input: &[u8], output: &mut [u8]) -> (NtStatus, u32) {
+        let os = self.os();
+        let op = os.inner.ioctl_describer.get().and_then(|d| d(input)).map(|op| format!(" op={op}")).unwrap_or_default();
+        let args = format!("hardware_access={hardware_access} input_size={} output_size={}{op}", input.len(), output.len());
+        let enter = os.service_enter(Ddi::MiracastIoControl, args).await;
+        let me = os.inner.sched.current();
+        let result = 'call: {
+            if !os.check_umd_callback(Ddi::MiracastIoControl, device, enter) {
+                break 'call (NtStatus::STATUS_INVALID_HANDLE, 0);
+            }
+            loop {
+                let (phase, serialized, early) = {
+                    let st = os.inner.state.borrow();
+                    (st.phase, st.serialized_call, st.kmd_destroyed_early)
+                };
+                let own_thread = serialized.is_some_and(|(t, _)| t == me);
+                if early {
+                    // R20: after a stop overrun the OS destroyed the KMD context; no IOCTL may
+                    // reach the KMD any more.
+                    break 'call (NtStatus::STATUS_INVALID_DEVICE_STATE, 0);
+                }
+                match phase {
+                    SessionPhase::StartPending if !own_thread => {
+                        // R42: other threads block until the start finishes.
+                        os.inner.sched.emit(EventKind::Note {
+                            text: "MiracastIoControl from another thread blocks until StartMiracastSession returns".to_owned(),
+                        });
+                        os.inner.start_finished.wait(None).await;
+                        continue;
+                    }
+                    SessionPhase::StopPending if !own_thread => {
+                        // R44: other threads fail during stop (code: simulator choice, G6).
+                        break 'call (NtStatus::STATUS_INVALID_DEVICE_STATE, 0);
+                    }
+                    _ => {}
+                }
+                let stop_done = {
+                    let st = os.inner.state.borrow();
+                    st.stop_begun && !own_thread && st.phase == SessionPhase::Stopped && st.umd_context.is_some()
+                };
+                if stop_done {
+                    // Between stop and destroy only the destroying thread's calls go through.
+                    break 'call (NtStatus::STATUS_INVALID_DEVICE_STATE, 0);
+                }
+                break;
+            }
+            os.kmd_io_control(hardware_access, input, output, &op).await
+        };
+        os.service_leave(Ddi::MiracastIoControl, Some(result.0), format!("bytes_returned={}", result.1)).await;
+        result
+    }
+
+    async fn report_statistic(&self, device: Handle, data: StatisticData) {
+        let os = self.os();
+        let args = match data {
+            StatisticData::ChunkProcessingComplete(info) => format!(
+                "type=CHUNK_PROCESSING_COMPLETE frame={} part={}",
+                info.chunk_id.frame_number(),
+                info.chunk_id.part_number()
+            ),
+            StatisticData::ChunkSent(id) => format!("type=CHUNK_SENT frame={} part={}", id.frame_number(), id.part_number()),
+            StatisticData::Event(e) => format!("type=EVENT event={e:?}"),
+        };
+        let enter = os.service_enter(Ddi::ReportStatistic, args).await;
+        if os.check_umd_callback(Ddi::ReportStatistic, device, enter)
+            && data == StatisticData::Event(ProtocolEvent::SinkFailedPreferredModeChange)
+        {
+            os.report(
+                61,
+                Culprit::Umd,
+                "ReportStatistic used the reserved MIRACAST_PROTOCOL_EVENT_SINK_FAILED_PREFERRED_MODE_CHANGE",
+                vec![enter],
+            );
+        }
+        // Logging only (R48): no OS state changes here.
+        os.service_leave(Ddi::ReportStatistic, None, String::new()).await;
+    }
+
+    async fn get_next_chunk_data(&self, device: Handle, timeout_ms: u32, additional_wait_events: &[SimEvent], buffer_size: u32) -> ChunkDataResult {
+        let os = self.os();
+        let args = format!("timeout_ms={timeout_ms} events={} buffer_size={buffer_size}", additional_wait_events.len());
+        let enter = os.service_enter(Ddi::GetNextChunkData, args).await;
+        let result = if !os.check_umd_callback(Ddi::GetNextChunkData, device, enter) {
+            ChunkDataResult { status: NtStatus::STATUS_INSTANCE_NOT_AVAILABLE, size: 0, chunks: Vec::new(), outstanding: 0 }
+        } else if additional_wait_events.len() as u32 > MAX_ADDITIONAL_EVENTS {
+            ChunkDataResult { status: NtStatus::STATUS_INVALID_PARAMETER, size: 0, chunks: Vec::new(), outstanding: 0 }
+        } else {
+            os.inner.state.borrow_mut().chunks.getters += 1;
+            let r = os.next_chunks(timeout_ms, additional_wait_events, buffer_size).await;
+            os.inner.state.borrow_mut().chunks.getters -= 1;
+            r
+        };
+        let out = format!("size={} outstanding={} chunks={}", result.size, result.outstanding, result.chunks.len());
+        os.service_leave(Ddi::GetNextChunkData, Some(result.status), out).await;
+        result
+    }
+
+    async fn register_for_data_rate_notifications(&self, device: Handle, notification_context: Option<Handle>) -> NtStatus {
+        let os = self.os();
+        let enter = os
+            .service_enter(Ddi::RegisterForDataRateNotifications, format!("register={}", notification_context.is_some()))
+            .await;
+        let me = os.inner.sched.current();
+        let status = 'call: {
+            if !os.check_umd_callback(Ddi::RegisterForDataRateNotifications, device, enter) {
+                break 'call NtStatus::STATUS_INVALID_HANDLE;
+            }
+            let serialized = os.inner.state.borrow().serialized_call;
+            let on_start_or_stop = serialized
+                .is_some_and(|(t, ddi)| t == me && matches!(ddi, Ddi::StartMiracastSession | Ddi::StopMiracastSession));
+            if !on_start_or_stop {
+                os.report(
+                    49,
+                    Culprit::Umd,
+                    "RegisterForDataRateNotifications called on a thread that is not running StartMiracastSession or StopMiracastSession",
+                    vec![enter],
+                );
+                break 'call NtStatus::STATUS_NOT_SUPPORTED;
+            }
+            let mut st = os.inner.state.borrow_mut();
+            match (notification_context, st.datarate) {
+                // Double register / double unregister fail (code unstated: simulator choice, G6).
+                (Some(_), Some(_)) | (None, None) => NtStatus::STATUS_INVALID_DEVICE_STATE,
+                (Some(ctx), None) => {
+                    st.datarate = Some(ctx);
+                    st.datarate_generation += 1;
+                    let generation = st.datarate_generation;
+                    drop(st);
+                    os.start_datarate_thread(ctx, generation);
+                    NtStatus::STATUS_SUCCESS
+                }
+                (None, Some(_)) => {
+                    st.datarate = None;
+                    st.datarate_generation += 1;
+                    NtStatus::STATUS_SUCCESS
+                }
+            }
+        };
+        os.service_leave(Ddi::RegisterForDataRateNotifications, Some(status), String::new()).await;
+        status
+    }
+}
+
+impl Os {
+    /// The body of `GetNextChunkData` (R53, R54).
+    async fn next_chunks(&self, timeout_ms: u32, events: &[SimEvent], buffer_size: u32) -> ChunkDataResult {
+        let deadline = (timeout_ms != INFINITE).then(|| self.inner.sched.now() + Duration::from_millis(u64::from(timeout_ms)));
+        loop {
+            {
+                let mut st = self.inner.state.borrow_mut();
+                if st.umd_context.is_none() || st.stop_begun {
+                    return ChunkDataResult { status: NtStatus::STATUS_INSTANCE_NOT_AVAILABLE, size: 0, chunks: Vec::new(), outstanding: 0 };
+                }
+                if std::mem::take(&mut st.chunks.reset_pending) {
+                    return ChunkDataResult { status: NtStatus::STATUS_CONNECTION_RESET, size: 0, chunks: Vec::new(), outstanding: 0 };
+                }
+                if let Some(first) = st.chunks.queue.front() {
+                    if first.record_size() > buffer_size {
+                        return ChunkDataResult { status: NtStatus::STATUS_BUFFER_TOO_SMALL, size: 0, chunks: Vec::new(), outstanding: st.chunks.queue.len() as u32 };
+                    }
+                    let mut size = 0;
+                    let mut chunks = Vec::new();
+                    while let Some(next) = st.chunks.queue.front() {
+                        if size + next.record_size() > buffer_size {
+                            break;
+                        }
+                        size += next.record_size();
+                        chunks.push(st.chunks.queue.pop_front().expect("front exists"));
+                    }
+                    return ChunkDataResult { status: NtStatus::STATUS_SUCCESS, size, chunks, outstanding: st.chunks.queue.len() as u32 };
+                }
+            }
+            if let Some(i) = events.iter().position(SimEvent::is_set) {
+                events[i].reset();
+                return ChunkDataResult { status: NtStatus(i as i32), size: 0, chunks: Vec::new(), outstanding: 0 };
+            }
+            let remaining = match deadline {
+                Some(d) if d <= self.inner.sched.now() => {
+                    return ChunkDataResult { status: NtStatus::STATUS_TIMEOUT, size: 0, chunks: Vec::new(), outstanding: 0 };
+                }
+                Some(d) => Some(d.saturating_since(self.inner.sched.now())),
+                None => None,
+            };
+            self.inner.chunk_arrived.reset();
+            let mut waits: Vec<&SimEvent> = vec![&self.inner.chunk_arrived, &self.inner.session_gone];
+            waits.extend(events.iter());
+            if let Some(i) = wait_any(&self.inner.sched, &waits, remaining).await {
+                if i >= 2 {
+                    // Extra event i-2 fired: STATUS_WAIT_n with size 0 (WAIT_0 equals SUCCESS).
+                    return ChunkDataResult { status: NtStatus((i - 2) as i32), size: 0, chunks: Vec::new(), outstanding: 0 };
+                }
+            }
+        }
+    }
+}
+
