@@ -142,3 +142,42 @@ impl Findings {
         self.list.borrow().iter().any(|v| v.rule.0 == rule)
     }
 }
+
+/// Turns a race found by the scheduler's race detector into the rule it breaks: a race that
+/// involves the completion routine breaks R27 (it may run before `DxgkCbMiracastSendMessage`
+/// returns, on another thread); a race between `HandleKernelModeMessage` calls breaks R30 (the
+/// UMD must synchronize itself). Other races are attributed by which driver's state raced.
+pub fn race_violation(race: &crate::sched::RaceReport) -> Violation {
+    use crate::ddi::Ddi;
+    let inside = |ddi: Ddi| race.first.inside.contains(&ddi) || race.second.inside.contains(&ddi);
+    let describe = |a: &crate::sched::tracked::Access| {
+        let frames: Vec<&str> = a.inside.iter().map(|d| d.name()).collect();
+        format!(
+            "{} on {} (t{}){}",
+            if a.write { "a write" } else { "a read" },
+            a.thread_name,
+            a.thread,
+            if frames.is_empty() { String::new() } else { format!(" inside {}", frames.join(" > ")) }
+        )
+    };
+    let (rule, culprit) = if inside(Ddi::DxgkCbMiracastSendMessageCallback) || inside(Ddi::DxgkCbMiracastSendMessage) {
+        (27, Culprit::Kmd)
+    } else if inside(Ddi::HandleKernelModeMessage) {
+        (30, Culprit::Umd)
+    } else if race.cell.starts_with("kmd") {
+        (27, Culprit::Kmd)
+    } else {
+        (30, Culprit::Umd)
+    };
+    Violation {
+        rule: RuleId(rule),
+        culprit,
+        finding: format!(
+            "unsynchronized access to `{}`: {} and {} are not ordered by any lock or documented OS guarantee",
+            race.cell,
+            describe(&race.first),
+            describe(&race.second)
+        ),
+        events: vec![race.first.trace_seq, race.second.trace_seq],
+    }
+}
