@@ -657,6 +657,31 @@ impl fmt::Display for TransportHeader {
     }
 }
 
+/// Guesses which request a reply answers when the request itself is not at hand (a lone
+/// reply in a capture): `Public` → M1/M2 by direction, `Transport` + `Session` → M6, a
+/// parameter body from the sink → M3, `Session` alone from the source → M7. `Other` when
+/// nothing fits. With the request known, use its kind instead.
+pub fn guess_reply_kind(direction: Direction, reply: &RtspMessage) -> MessageKind {
+    let from_sink = direction == Direction::SinkToSource;
+    if reply.header("Public").is_some() {
+        return if from_sink {
+            MessageKind::M1
+        } else {
+            MessageKind::M2
+        };
+    }
+    if reply.header("Transport").is_some() && reply.header("Session").is_some() {
+        return MessageKind::M6;
+    }
+    if from_sink && !reply.body.is_empty() && reply.status() == Some(200) {
+        return MessageKind::M3;
+    }
+    if !from_sink && reply.header("Session").is_some() && reply.body.is_empty() {
+        return MessageKind::M7;
+    }
+    MessageKind::Other
+}
+
 /// The tokens of a `Public` header.
 pub fn public_tokens(value: &str) -> Vec<String> {
     value
