@@ -418,3 +418,6 @@ impl Irql {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
