@@ -15,7 +15,7 @@
 
 // The mirrors are read straight from their source file so that this test does not depend on how
 // `backend` exposes the `real` module. Unused items are expected here.
-#[allow(dead_code, unreachable_pub, clippy::all)]
+#[allow(dead_code)]
 #[path = "../../src/backend/real/ffi.rs"]
 mod ffi;
 

@@ -31,7 +31,12 @@
 //! The layout of every type is checked against the C compiler and against the documented x64
 //! numbers by `tests/it/ffi_layout.rs`. This module holds types only, no `unsafe` code.
 
-#![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
+#![allow(
+    non_camel_case_types,
+    non_snake_case,
+    non_upper_case_globals,
+    clippy::upper_case_acronyms
+)]
 
 use core::ffi::{CStr, c_void};
 
