@@ -13,17 +13,20 @@
 //! Map:
 //! - [`catalogue`]: every rule with its id, title, severity, group, source doc and whether and
 //!   how it is checked.
-//! - [`trace_checks`]: the checks over a finished trace.
+//! - [`trace_checks`]: the checks over a finished trace (its module doc lists each check and
+//!   the event conventions it relies on).
+//! - `trace_index` (private): the trace as DDI call intervals, for the trace checks.
 
 pub mod catalogue;
 pub mod trace_checks;
+mod trace_index;
 
 use serde::Serialize;
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 
-pub use catalogue::{Rule, RuleGroup, Severity, CATALOGUE};
+pub use catalogue::{CATALOGUE, CheckKind, Rule, RuleGroup, Severity, checked_count};
 
 /// A rule id, `R1`..`R74`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -50,7 +53,9 @@ impl std::str::FromStr for RuleId {
             .or_else(|| s.strip_prefix('r'))
             .and_then(|n| n.parse().ok())
             .filter(|n| (1..=74).contains(n))
-            .ok_or_else(|| format!("unknown rule `{s}` (rules are R1 to R74; `miracast-sim rules` lists them)"))?;
+            .ok_or_else(|| {
+                format!("unknown rule `{s}` (rules are R1 to R74; `miracast-sim rules` lists them)")
+            })?;
         Ok(RuleId(n))
     }
 }
@@ -116,7 +121,14 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} ({}): {}", self.rule, self.rule.rule().title, self.culprit, self.finding)
+        write!(
+            f,
+            "{} {} ({}): {}",
+            self.rule,
+            self.rule.rule().title,
+            self.culprit,
+            self.finding
+        )
     }
 }
 
@@ -129,7 +141,12 @@ pub struct Findings {
 impl Findings {
     /// Records a violation.
     pub fn report(&self, rule: u8, culprit: Culprit, finding: impl Into<String>, events: Vec<u32>) {
-        self.list.borrow_mut().push(Violation { rule: RuleId(rule), culprit, finding: finding.into(), events });
+        self.list.borrow_mut().push(Violation {
+            rule: RuleId(rule),
+            culprit,
+            finding: finding.into(),
+            events,
+        });
     }
 
     /// Everything recorded so far.
@@ -157,10 +174,16 @@ pub fn race_violation(race: &crate::sched::RaceReport) -> Violation {
             if a.write { "a write" } else { "a read" },
             a.thread_name,
             a.thread,
-            if frames.is_empty() { String::new() } else { format!(" inside {}", frames.join(" > ")) }
+            if frames.is_empty() {
+                String::new()
+            } else {
+                format!(" inside {}", frames.join(" > "))
+            }
         )
     };
-    let (rule, culprit) = if inside(Ddi::DxgkCbMiracastSendMessageCallback) || inside(Ddi::DxgkCbMiracastSendMessage) {
+    let (rule, culprit) = if inside(Ddi::DxgkCbMiracastSendMessageCallback)
+        || inside(Ddi::DxgkCbMiracastSendMessage)
+    {
         (27, Culprit::Kmd)
     } else if inside(Ddi::HandleKernelModeMessage) {
         (30, Culprit::Umd)
