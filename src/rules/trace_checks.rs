@@ -1,9 +1,1216 @@
 //! Checks over a finished trace.
+//!
+//! These hold the OS model (and, for a few rules, the drivers) to the documented ordering
+//! contract by reading only the event list: they never trust the model's own phase bookkeeping.
+//! Every check is a pure function of the trace and never panics, whatever the events are.
+//!
+//! Map (rule: what is looked for; who is blamed):
+//! - R7: a second `DxgkDdiMiracastQueryCaps` with no `DxgkDdiStartDevice` between; OS model.
+//! - R9: a Miracast `connected=true` (indication or `DxgkDdiQueryChildStatus` answer) before
+//!   `StartMiracastSession` has returned `STATUS_SUCCESS` for the current KMD context; KMD, or
+//!   the UMD when its own early IOCTL made the KMD report it.
+//! - R18 / R20: `DxgkDdiMiracastIoControl` after `DxgkDdiMiracastDestroyContext` (R20 when the
+//!   destroy came while the UMD context was still alive); OS model.
+//! - R21 / R31: during a `DxgkDdiCommitVidPn`, data to the UMD after the KMD learnt of a
+//!   disconnect (R21), or a power-off commit of the connected Miracast monitor with no
+//!   `DxgkCbMiracastSendMessage` (R31); KMD.
+//! - R24 / R68: a Level-3 call overlapping any other KMD DDI on another thread; OS model.
+//! - R28 / R29: message holding during start, never during Create/Destroy/Start/Stop, and
+//!   dropping after stop with an error completion; OS model.
+//! - R32: a UMD network send after `StopMiracastSession` began; UMD.
+//! - R37 / R38: the four serialized UMD functions overlapping or out of order; OS model.
+//! - R42 / R44: `MiracastIoControl` gating during start and stop; OS model.
+//! - R43: a monitor-arrived IOCTL from inside `StartMiracastSession` (warning); UMD.
+//! - R47: `ReportSessionStatus` not followed by the teardown; OS model.
+//! - R48: the OS changing state inside `ReportStatistic`; OS model.
+//! - R50: data-rate notifications after NULL stats or unregistering, or not about 1 s apart;
+//!   OS model.
+//! - R55: `GetNextChunkData` on two threads at once (warning); UMD.
+//! - R67: two Miracast-class KMD calls overlapping; OS model.
+//!
+//! Event conventions relied on (the OS model writes them; see the report of this module's
+//! author and `crate::trace`): `Enter`/`Leave` pairs per thread, nesting for calls made from
+//! inside a call; `key=value` summaries (`type=`, `connected=`, `child_uid=`, `target=`,
+//! `monitor_power_off=`, `hardware_access=`, `op=`, `id=`, `status=`, `callback=`, `stats=`,
+//! `register=`); `MessageQueued`/`MessageDelivered`/`MessageDropped` with the message id that
+//! `DxgkCbMiracastSendMessage`, `HandleKernelModeMessage` and the completion routine carry as
+//! `id=`; `Sink` events starting with `umd-send` for the UMD's network sends.
+//!
+//! A hung call overlaps everything after it, so one fault can produce hundreds of identical
+//! findings; each rule reports at most [`MAX_FINDINGS_PER_RULE`] and then one summary line.
 
-use super::Violation;
-use crate::trace::Trace;
+use super::trace_index::{Call, Index, is_error, number, parse_status};
+use super::{Culprit, RuleId, Violation};
+use crate::ddi::{Ddi, Direction};
+use crate::status::NtStatus;
+use crate::trace::{EventKind, Trace, arg};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// The period of `pfnDataRateNotify` calls: "about once per second" (R50).
+pub const DATARATE_PERIOD: Duration = Duration::from_secs(1);
+
+/// How far consecutive data-rate notifications may be from [`DATARATE_PERIOD`] by default
+/// (the docs say only "about"; this matches the OS model's default `datarate_tolerance_ms`).
+pub const DATARATE_TOLERANCE: Duration = Duration::from_millis(100);
+
+/// The most findings one rule contributes before the rest are summarized in one line.
+pub const MAX_FINDINGS_PER_RULE: usize = 32;
+
+/// Parameters of the trace checks that a scenario may change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceCheckConfig {
+    /// Allowed distance of consecutive data-rate notifications from one second (R50).
+    pub datarate_tolerance: Duration,
+}
+
+impl Default for TraceCheckConfig {
+    fn default() -> Self {
+        TraceCheckConfig {
+            datarate_tolerance: DATARATE_TOLERANCE,
+        }
+    }
+}
+
+/// Every trace-level check, in rule order, with the default parameters.
+pub fn check(trace: &Trace) -> Vec<Violation> {
+    check_with(trace, &TraceCheckConfig::default())
+}
 
 /// Every trace-level check, in rule order.
-pub fn check(_trace: &Trace) -> Vec<Violation> {
-    Vec::new()
+pub fn check_with(trace: &Trace, config: &TraceCheckConfig) -> Vec<Violation> {
+    let ix = Index::new(trace);
+    let mut out = Findings::default();
+    query_caps_once(&ix, &mut out);
+    target_disconnected_until_started(&ix, &mut out);
+    no_io_control_after_destroy(&ix, &mut out);
+    commit_vidpn_messages(&ix, &mut out);
+    level3_alone(&ix, &mut out);
+    message_holding_and_dropping(&ix, &mut out);
+    no_send_after_stop(&ix, &mut out);
+    umd_serialization(&ix, &mut out);
+    umd_call_order(&ix, &mut out);
+    io_control_during_start(&ix, &mut out);
+    io_control_during_stop(&ix, &mut out);
+    session_status_teardown(&ix, &mut out);
+    statistic_only_logs(&ix, &mut out);
+    datarate_notifications(&ix, config, &mut out);
+    chunk_reader_alone(&ix, &mut out);
+    miracast_class_alone(&ix, &mut out);
+    out.finish()
+}
+
+/// The violations found so far.
+#[derive(Default)]
+struct Findings(Vec<Violation>);
+
+impl Findings {
+    fn push(
+        &mut self,
+        ix: &Index<'_>,
+        rule: u8,
+        culprit: Culprit,
+        finding: String,
+        positions: &[usize],
+    ) {
+        let events: BTreeSet<u32> = positions.iter().map(|&p| ix.seq(p)).collect();
+        self.0.push(Violation {
+            rule: RuleId(rule),
+            culprit,
+            finding,
+            events: events.into_iter().collect(),
+        });
+    }
+
+    /// Rule order (stable within a rule), at most [`MAX_FINDINGS_PER_RULE`] per rule.
+    fn finish(mut self) -> Vec<Violation> {
+        self.0.sort_by_key(|v| v.rule);
+        let mut out: Vec<Violation> = Vec::with_capacity(self.0.len());
+        let mut per_rule: BTreeMap<RuleId, usize> = BTreeMap::new();
+        for v in self.0 {
+            let n = per_rule.entry(v.rule).or_default();
+            *n += 1;
+            if *n <= MAX_FINDINGS_PER_RULE {
+                out.push(v);
+            }
+        }
+        for (rule, n) in per_rule {
+            if n > MAX_FINDINGS_PER_RULE {
+                let culprit = out
+                    .iter()
+                    .rfind(|v| v.rule == rule)
+                    .map_or(Culprit::OsModel, |v| v.culprit);
+                let at = out
+                    .iter()
+                    .rposition(|v| v.rule == rule)
+                    .map_or(out.len(), |i| i + 1);
+                out.insert(
+                    at,
+                    Violation {
+                        rule,
+                        culprit,
+                        finding: format!(
+                            "{} more {rule} violations like the ones above are not listed",
+                            n - MAX_FINDINGS_PER_RULE
+                        ),
+                        events: Vec::new(),
+                    },
+                );
+            }
+        }
+        out
+    }
+}
+
+fn is_ddi(e: &EventKind, want: Ddi) -> bool {
+    matches!(e, EventKind::Enter { ddi, .. } | EventKind::Leave { ddi, .. } if *ddi == want)
+}
+
+fn entered(e: &EventKind, want: Ddi) -> bool {
+    matches!(e, EventKind::Enter { ddi, .. } if *ddi == want)
+}
+
+fn left(e: &EventKind, want: Ddi) -> bool {
+    matches!(e, EventKind::Leave { ddi, .. } if *ddi == want)
+}
+
+fn left_with(e: &EventKind, want: Ddi, status: NtStatus) -> bool {
+    matches!(e, EventKind::Leave { ddi, status: Some(s), .. } if *ddi == want && *s == status)
+}
+
+/// A Miracast child-status report (`type=StatusMiracastConnection`).
+fn is_miracast_status(call: &Call<'_>) -> bool {
+    call.value("type") == Some("StatusMiracastConnection")
+}
+
+/// R7: `DxgkDdiMiracastQueryCaps` once per adapter start.
+fn query_caps_once(ix: &Index<'_>, out: &mut Findings) {
+    let mut first: Option<usize> = None;
+    for call in &ix.calls {
+        match call.ddi {
+            Ddi::DxgkDdiStartDevice => first = None,
+            Ddi::DxgkDdiMiracastQueryCaps => match first {
+                Some(earlier) => out.push(
+                    ix,
+                    7,
+                    Culprit::OsModel,
+                    format!(
+                        "the OS called DxgkDdiMiracastQueryCaps again (#{}) after #{} with no DxgkDdiStartDevice between; it is called once per adapter start and its answer is kept",
+                        ix.seq(call.enter),
+                        ix.seq(earlier)
+                    ),
+                    &[earlier, call.enter],
+                ),
+                None => first = Some(call.enter),
+            },
+            _ => {}
+        }
+    }
+}
+
+/// R9: no Miracast monitor reported before `StartMiracastSession` returned `STATUS_SUCCESS`.
+fn target_disconnected_until_started(ix: &Index<'_>, out: &mut Findings) {
+    let mut started = false;
+    for (pos, e) in ix.events.iter().enumerate() {
+        let k = &e.kind;
+        if left_with(k, Ddi::StartMiracastSession, NtStatus::STATUS_SUCCESS) {
+            started = true;
+        } else if entered(k, Ddi::DxgkDdiMiracastCreateContext)
+            || entered(k, Ddi::CreateMiracastContext)
+            || left(k, Ddi::DxgkDdiMiracastDestroyContext)
+        {
+            started = false;
+        }
+        if started {
+            continue;
+        }
+        // A connected=true indication (its Enter) or QueryChildStatus answer (its Leave).
+        let report = match k {
+            EventKind::Enter {
+                ddi: Ddi::DxgkCbIndicateChildStatus,
+                ..
+            } => ix.call_entered_at(pos),
+            EventKind::Leave {
+                ddi: Ddi::DxgkDdiQueryChildStatus,
+                ..
+            } => ix.call_left_at(pos),
+            _ => None,
+        };
+        let Some(call) = report.filter(|c| is_miracast_status(c) && c.flag("connected")) else {
+            continue;
+        };
+        let how = if call.ddi == Ddi::DxgkCbIndicateChildStatus {
+            "indicated a connected Miracast monitor with DxgkCbIndicateChildStatus"
+        } else {
+            "answered DxgkDdiQueryChildStatus with a connected Miracast monitor"
+        };
+        // When the KMD only followed the UMD's IOCTL, the IOCTL is the cause.
+        let ioctl = ix
+            .enclosing(call, Ddi::DxgkDdiMiracastIoControl)
+            .and_then(|k| ix.enclosing(k, Ddi::MiracastIoControl));
+        match ioctl {
+            Some(m) => {
+                let during_start = ix
+                    .calls_of(Ddi::StartMiracastSession)
+                    .any(|s| ix.running_at(s, m.enter));
+                // Inside Start on the Start thread is R43; from another thread it is R42.
+                if !during_start {
+                    out.push(
+                        ix,
+                        9,
+                        Culprit::Umd,
+                        format!(
+                            "the UMD's MiracastIoControl (#{}) made the KMD report a monitor before StartMiracastSession had returned STATUS_SUCCESS; the Miracast target stays disconnected until a session has started",
+                            ix.seq(m.enter)
+                        ),
+                        &[m.enter, pos],
+                    );
+                }
+            }
+            None => out.push(
+                ix,
+                9,
+                Culprit::Kmd,
+                format!(
+                    "the KMD {how} (#{}) before StartMiracastSession had returned STATUS_SUCCESS; the Miracast target stays disconnected until a session has started",
+                    ix.seq(pos)
+                ),
+                &[call.enter, pos],
+            ),
+        }
+    }
+}
+
+/// R18 and R20: no `DxgkDdiMiracastIoControl` after `DxgkDdiMiracastDestroyContext`.
+fn no_io_control_after_destroy(ix: &Index<'_>, out: &mut Findings) {
+    let mut destroyed: Option<usize> = None;
+    let mut early_destroy: Option<usize> = None;
+    let mut umd_alive = false;
+    for (pos, e) in ix.events.iter().enumerate() {
+        let k = &e.kind;
+        if entered(k, Ddi::CreateMiracastContext) {
+            umd_alive = true;
+        } else if left(k, Ddi::DestroyMiracastContext) {
+            umd_alive = false;
+            early_destroy = None;
+        } else if left_with(
+            k,
+            Ddi::DxgkDdiMiracastCreateContext,
+            NtStatus::STATUS_SUCCESS,
+        ) {
+            destroyed = None;
+            early_destroy = None;
+        } else if entered(k, Ddi::DxgkDdiMiracastDestroyContext) && umd_alive {
+            early_destroy = Some(pos);
+        } else if left(k, Ddi::DxgkDdiMiracastDestroyContext) {
+            destroyed = Some(pos);
+        } else if entered(k, Ddi::DxgkDdiMiracastIoControl) {
+            let Some(call) = ix.call_entered_at(pos) else {
+                continue;
+            };
+            let from_umd = ix.enclosing(call, Ddi::MiracastIoControl);
+            if let (Some(d), Some(m)) = (early_destroy, from_umd) {
+                out.push(
+                    ix,
+                    20,
+                    Culprit::OsModel,
+                    format!(
+                        "the UMD's MiracastIoControl (#{}, on {}) reached DxgkDdiMiracastIoControl after the OS destroyed the KMD context (#{}) while the UMD context was still alive; from then on the UMD's IOCTLs are blocked",
+                        ix.seq(m.enter),
+                        ix.thread_label(m.thread),
+                        ix.seq(d)
+                    ),
+                    &[d, m.enter, pos],
+                );
+            } else if let Some(d) = destroyed {
+                out.push(
+                    ix,
+                    18,
+                    Culprit::OsModel,
+                    format!(
+                        "the OS called DxgkDdiMiracastIoControl (#{}) after DxgkDdiMiracastDestroyContext returned (#{}) with no successful DxgkDdiMiracastCreateContext since",
+                        ix.seq(pos),
+                        ix.seq(d)
+                    ),
+                    &[d, pos],
+                );
+            }
+        }
+    }
+}
+
+/// The point inside `[from, to)` where the KMD learnt that the Miracast monitor or device went
+/// away: its own departure indication, or a departure IOCTL it was handed (G32: the docs do
+/// not say how it learns; these are the two ways the simulator's KMD can).
+fn kmd_learns_disconnect(ix: &Index<'_>, from: usize, to: usize) -> Option<usize> {
+    ix.calls
+        .iter()
+        .filter(|c| c.enter > from && c.enter < to)
+        .find_map(|c| match c.ddi {
+            Ddi::DxgkCbIndicateChildStatus
+                if is_miracast_status(c) && c.value("connected") == Some("false") =>
+            {
+                Some(c.enter)
+            }
+            Ddi::DxgkDdiMiracastIoControl if c.value("op") == Some("MONITOR_DEPARTED") => {
+                Some(c.enter)
+            }
+            _ => None,
+        })
+}
+
+/// R21 and R31: what the KMD sends the UMD during `DxgkDdiCommitVidPn`.
+fn commit_vidpn_messages(ix: &Index<'_>, out: &mut Findings) {
+    for commit in ix.calls_of(Ddi::DxgkDdiCommitVidPn) {
+        let end = commit.end(ix.trace_len());
+        // The Miracast monitor's last reported state before the commit.
+        let last_status = ix.calls.iter().rev().find(|c| {
+            c.ddi == Ddi::DxgkCbIndicateChildStatus
+                && is_miracast_status(c)
+                && c.enter < commit.enter
+        });
+        let miracast_uid = last_status.and_then(|c| c.value("child_uid"));
+        let target = commit.value("target");
+        if let (Some(uid), Some(target)) = (miracast_uid, target)
+            && uid != target
+        {
+            continue; // a commit for another target
+        }
+        let disconnect = kmd_learns_disconnect(ix, commit.enter, end);
+        let data_to_umd = |after: usize| -> Option<usize> {
+            ix.events
+                .iter()
+                .enumerate()
+                .take(end)
+                .skip(after + 1)
+                .find(|(_, e)| {
+                    entered(&e.kind, Ddi::DxgkCbMiracastSendMessage)
+                        || matches!(e.kind, EventKind::ChunkQueued { .. })
+                })
+                .map(|(p, _)| p)
+        };
+        if let Some(d) = disconnect
+            && let Some(p) = data_to_umd(d)
+        {
+            let what = if ix
+                .events
+                .get(p)
+                .is_some_and(|e| is_ddi(&e.kind, Ddi::DxgkCbMiracastSendMessage))
+            {
+                "called DxgkCbMiracastSendMessage"
+            } else {
+                "queued an encode chunk for the UMD"
+            };
+            out.push(
+                    ix,
+                    21,
+                    Culprit::Kmd,
+                    format!(
+                        "the KMD {what} (#{}) after it learnt of the Miracast disconnect (#{}) while DxgkDdiCommitVidPn (#{}) was still running; no data may go to the UMD then",
+                        ix.seq(p),
+                        ix.seq(d),
+                        ix.seq(commit.enter)
+                    ),
+                    &[commit.enter, d, p],
+                );
+        }
+        let monitor_connected = last_status.is_some_and(|c| c.flag("connected"));
+        if commit.flag("monitor_power_off") && monitor_connected {
+            let Some(leave) = commit.leave else { continue };
+            let sent = ix
+                .calls_of(Ddi::DxgkCbMiracastSendMessage)
+                .any(|s| s.enter > commit.enter && s.enter < leave);
+            // A disconnect during the commit forbids the message (R21) instead.
+            if !sent && disconnect.is_none() {
+                out.push(
+                    ix,
+                    31,
+                    Culprit::Kmd,
+                    format!(
+                        "DxgkDdiCommitVidPn (#{}) powered off the connected Miracast monitor and returned (#{}) without the KMD calling DxgkCbMiracastSendMessage to tell the UMD",
+                        ix.seq(commit.enter),
+                        ix.seq(leave)
+                    ),
+                    &[commit.enter, leave],
+                );
+            }
+        }
+    }
+}
+
+/// The KMD DDIs that run at Level 3 in the Miracast flow: (rule, call) pairs.
+fn level3_rule(call: &Call<'_>) -> Option<u8> {
+    match call.ddi {
+        Ddi::DxgkDdiMiracastIoControl if call.flag("hardware_access") => Some(24),
+        Ddi::DxgkDdiMiracastQueryCaps
+        | Ddi::DxgkDdiAddDevice
+        | Ddi::DxgkDdiStartDevice
+        | Ddi::DxgkDdiQueryChildRelations
+        | Ddi::DxgkDdiSetPowerState => Some(68),
+        _ => None,
+    }
+}
+
+/// R24 and R68: a Level-3 call runs with no other KMD DDI on another thread.
+fn level3_alone(ix: &Index<'_>, out: &mut Findings) {
+    let kmd: Vec<usize> = (0..ix.calls.len())
+        .filter(|&i| ix.calls[i].is_kmd_ddi())
+        .collect();
+    for &l in &kmd {
+        let level3 = &ix.calls[l];
+        let Some(rule) = level3_rule(level3) else {
+            continue;
+        };
+        for &o in &kmd {
+            let other = &ix.calls[o];
+            // A pair of Level-3 calls is reported once, by the earlier one.
+            if o == l || other.thread == level3.thread || (level3_rule(other).is_some() && o < l) {
+                continue;
+            }
+            if !ix.overlap(level3, other) {
+                continue;
+            }
+            let what = if rule == 24 {
+                format!(
+                    "DxgkDdiMiracastIoControl with HardwareAccess TRUE (#{})",
+                    ix.seq(level3.enter)
+                )
+            } else {
+                format!("{} (#{})", level3.ddi, ix.seq(level3.enter))
+            };
+            out.push(
+                ix,
+                rule,
+                Culprit::OsModel,
+                format!(
+                    "{what} on {} overlapped {} (#{}) on {}; a Level-3 call runs with no other thread in the KMD",
+                    ix.thread_label(level3.thread),
+                    other.ddi,
+                    ix.seq(other.enter),
+                    ix.thread_label(other.thread)
+                ),
+                &[level3.enter, other.enter],
+            );
+        }
+    }
+}
+
+/// How a kernel-to-user message was classified when it was queued.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MessageClass {
+    /// Queued before `StartMiracastSession` returned: held until it does (R28).
+    Held,
+    /// Queued once `StopMiracastSession` had been called (the position): dropped (R29).
+    AfterStop(usize),
+    /// Queued during a started session.
+    Free,
+}
+
+/// R28 and R29: holding, delivery and dropping of kernel-to-user messages.
+fn message_holding_and_dropping(ix: &Index<'_>, out: &mut Findings) {
+    // HandleKernelModeMessage never overlaps the four serialized UMD functions.
+    let selected: Vec<usize> = (0..ix.calls.len())
+        .filter(|&i| {
+            let d = ix.calls[i].ddi;
+            d == Ddi::HandleKernelModeMessage || d.is_umd_serialized()
+        })
+        .collect();
+    for (a, b) in ix.overlapping_pairs(&selected, false) {
+        let (a, b) = (&ix.calls[a], &ix.calls[b]);
+        let (handler, other) = match (a.ddi, b.ddi) {
+            (Ddi::HandleKernelModeMessage, d) if d.is_umd_serialized() => (a, b),
+            (d, Ddi::HandleKernelModeMessage) if d.is_umd_serialized() => (b, a),
+            _ => continue,
+        };
+        out.push(
+            ix,
+            28,
+            Culprit::OsModel,
+            format!(
+                "HandleKernelModeMessage (#{}, on {}) ran while {} (#{}, on {}) was running; the OS never delivers a message during CreateMiracastContext, DestroyMiracastContext, StartMiracastSession or StopMiracastSession",
+                ix.seq(handler.enter),
+                ix.thread_label(handler.thread),
+                other.ddi,
+                ix.seq(other.enter),
+                ix.thread_label(other.thread)
+            ),
+            &[a.enter, b.enter],
+        );
+    }
+
+    // Classify messages when queued, judge them when delivered.
+    let mut start_returned = false;
+    let mut stop_begun: Option<usize> = None;
+    let mut messages: BTreeMap<u64, (usize, MessageClass)> = BTreeMap::new();
+    let mut delivered: BTreeSet<u64> = BTreeSet::new();
+    for (pos, e) in ix.events.iter().enumerate() {
+        let k = &e.kind;
+        if entered(k, Ddi::DxgkDdiMiracastCreateContext)
+            || entered(k, Ddi::CreateMiracastContext)
+            || entered(k, Ddi::StartMiracastSession)
+        {
+            start_returned = false;
+            stop_begun = None;
+        } else if left(k, Ddi::StartMiracastSession) {
+            start_returned = true;
+            for (_, class) in messages.values_mut() {
+                if *class == MessageClass::Held {
+                    *class = MessageClass::Free;
+                }
+            }
+        } else if entered(k, Ddi::StopMiracastSession) {
+            stop_begun.get_or_insert(pos);
+        }
+        let delivery = match k {
+            EventKind::MessageQueued { id, .. } => {
+                let class = match stop_begun {
+                    Some(stop) => MessageClass::AfterStop(stop),
+                    None if !start_returned => MessageClass::Held,
+                    None => MessageClass::Free,
+                };
+                messages.entry(*id).or_insert((pos, class));
+                None
+            }
+            EventKind::MessageDelivered { id } => Some(*id),
+            EventKind::Enter {
+                ddi: Ddi::HandleKernelModeMessage,
+                args,
+            } => number(args, "id"),
+            _ => None,
+        };
+        let Some(id) = delivery else { continue };
+        if !delivered.insert(id) {
+            continue;
+        }
+        match messages.get(&id) {
+            Some(&(queued, MessageClass::Held)) => out.push(
+                ix,
+                28,
+                Culprit::OsModel,
+                format!(
+                    "message #{id}, sent by the KMD with DxgkCbMiracastSendMessage before StartMiracastSession returned (#{}), was delivered (#{}) before StartMiracastSession returned",
+                    ix.seq(queued),
+                    ix.seq(pos)
+                ),
+                &[queued, pos],
+            ),
+            Some(&(queued, MessageClass::AfterStop(stop))) => out.push(
+                ix,
+                29,
+                Culprit::OsModel,
+                format!(
+                    "message #{id}, sent with DxgkCbMiracastSendMessage (#{}) after StopMiracastSession was called (#{}), reached HandleKernelModeMessage (#{}); it must be dropped",
+                    ix.seq(queued),
+                    ix.seq(stop),
+                    ix.seq(pos)
+                ),
+                &[stop, queued, pos],
+            ),
+            _ => {}
+        }
+    }
+
+    // Dropped messages (and messages sent after stop) complete with an error.
+    let mut completions: BTreeMap<u64, &Call<'_>> = BTreeMap::new();
+    for c in ix.calls_of(Ddi::DxgkCbMiracastSendMessageCallback) {
+        if let Some(id) = number(c.args, "id") {
+            completions.entry(id).or_insert(c); // the first completion of each message
+        }
+    }
+    let wants_callback: BTreeMap<u64, bool> = ix
+        .calls_of(Ddi::DxgkCbMiracastSendMessage)
+        .filter_map(|c| Some((c.value("id")?.parse().ok()?, c.flag("callback"))))
+        .collect();
+    let mut dropped: BTreeMap<u64, usize> = BTreeMap::new();
+    for (pos, e) in ix.events.iter().enumerate() {
+        if let EventKind::MessageDropped { id, status } = &e.kind {
+            dropped.entry(*id).or_insert(pos);
+            if !is_error(*status) {
+                out.push(
+                    ix,
+                    29,
+                    Culprit::OsModel,
+                    format!(
+                        "message #{id} was dropped (#{}) with completion status {status}, which is not an error; a dropped message's completion routine must get an error",
+                        ix.seq(pos)
+                    ),
+                    &[pos],
+                );
+            }
+        }
+    }
+    let after_stop = messages
+        .iter()
+        .filter(|(id, (_, class))| {
+            matches!(class, MessageClass::AfterStop(_)) && !delivered.contains(id)
+        })
+        .map(|(id, (queued, _))| (*id, *queued));
+    let must_fail: BTreeMap<u64, usize> = dropped
+        .iter()
+        .map(|(id, pos)| (*id, *pos))
+        .chain(after_stop)
+        .collect();
+    for (id, pos) in must_fail {
+        if wants_callback.get(&id) != Some(&true) {
+            continue; // no completion routine to call (G14/G15)
+        }
+        match completions.get(&id) {
+            None => out.push(
+                ix,
+                29,
+                Culprit::OsModel,
+                format!(
+                    "message #{id} was dropped (#{}) but the KMD's completion routine (DxgkCbMiracastSendMessageCallback) never ran by the end of the trace",
+                    ix.seq(pos)
+                ),
+                &[pos],
+            ),
+            Some(c) => {
+                let status = arg(c.args, "status").and_then(parse_status);
+                let dropped_with_error = ix.events.get(pos).is_some_and(|e| {
+                    matches!(e.kind, EventKind::MessageDropped { status, .. } if is_error(status))
+                });
+                if let Some(status) = status.filter(|s| !is_error(*s)) {
+                    // The dropped event's own status was already reported if it was wrong.
+                    if dropped_with_error || !dropped.contains_key(&id) {
+                        out.push(
+                            ix,
+                            29,
+                            Culprit::OsModel,
+                            format!(
+                                "the completion routine of dropped message #{id} got {status} (#{}), not an error",
+                                ix.seq(c.enter)
+                            ),
+                            &[pos, c.enter],
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// R32: no UMD network send once `StopMiracastSession` was called.
+fn no_send_after_stop(ix: &Index<'_>, out: &mut Findings) {
+    let mut stop: Option<usize> = None;
+    let mut reported = false;
+    for (pos, e) in ix.events.iter().enumerate() {
+        match &e.kind {
+            EventKind::Enter {
+                ddi: Ddi::StopMiracastSession,
+                ..
+            } if stop.is_none() => {
+                stop = Some(pos);
+                reported = false;
+            }
+            EventKind::Enter {
+                ddi: Ddi::StartMiracastSession,
+                ..
+            } => stop = None,
+            EventKind::Sink { what } if what.starts_with("umd-send") => {
+                if let (Some(s), false) = (stop, reported) {
+                    reported = true;
+                    out.push(
+                        ix,
+                        32,
+                        Culprit::Umd,
+                        format!(
+                            "the UMD sent on the network (#{}: {what}) after StopMiracastSession was called (#{}); it must stop all communication",
+                            ix.seq(pos),
+                            ix.seq(s)
+                        ),
+                        &[s, pos],
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// R37: the four serialized UMD functions never overlap.
+fn umd_serialization(ix: &Index<'_>, out: &mut Findings) {
+    let selected: Vec<usize> = (0..ix.calls.len())
+        .filter(|&i| ix.calls[i].ddi.is_umd_serialized())
+        .collect();
+    for (a, b) in ix.overlapping_pairs(&selected, false) {
+        let (a, b) = (&ix.calls[a], &ix.calls[b]);
+        out.push(
+            ix,
+            37,
+            Culprit::OsModel,
+            format!(
+                "{} (#{}, on {}) was called while {} (#{}, on {}) was running; the OS runs one of CreateMiracastContext, DestroyMiracastContext, StartMiracastSession and StopMiracastSession at a time",
+                b.ddi,
+                ix.seq(b.enter),
+                ix.thread_label(b.thread),
+                a.ddi,
+                ix.seq(a.enter),
+                ix.thread_label(a.thread)
+            ),
+            &[a.enter, b.enter],
+        );
+    }
+}
+
+/// The UMD context's life as R38 sees it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum UmdState {
+    NoContext,
+    /// Created; `true` once a `StartMiracastSession` failed.
+    Created(bool),
+    Starting,
+    Started,
+    Stopped,
+}
+
+/// R38: Create before Start before Stop before Destroy.
+fn umd_call_order(ix: &Index<'_>, out: &mut Findings) {
+    use UmdState::*;
+    let mut state = NoContext;
+    let mut last: Option<usize> = None;
+    for (pos, e) in ix.events.iter().enumerate() {
+        let ddi = match &e.kind {
+            EventKind::Enter { ddi, .. } if ddi.is_umd_serialized() => *ddi,
+            EventKind::Leave {
+                ddi: Ddi::StartMiracastSession,
+                status,
+                ..
+            } => {
+                if state == Starting {
+                    state = if *status == Some(NtStatus::STATUS_SUCCESS) {
+                        Started
+                    } else {
+                        Created(true)
+                    };
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        // Overlapping calls (state Starting) are R37's to report.
+        let (problem, next) = match (ddi, state) {
+            (Ddi::CreateMiracastContext, NoContext) => (None, Created(false)),
+            (Ddi::CreateMiracastContext, _) => (
+                Some("CreateMiracastContext was called while a UMD context already existed"),
+                Created(false),
+            ),
+            (Ddi::StartMiracastSession, Created(_) | Stopped) => (None, Starting),
+            (Ddi::StartMiracastSession, NoContext) => (
+                Some(
+                    "StartMiracastSession was called with no UMD context (no CreateMiracastContext before it)",
+                ),
+                Starting,
+            ),
+            (Ddi::StartMiracastSession, Started) => (
+                Some(
+                    "StartMiracastSession was called for a session that was already started and not stopped",
+                ),
+                Starting,
+            ),
+            (Ddi::StopMiracastSession, Started | Starting | Created(true)) => (None, Stopped),
+            (Ddi::StopMiracastSession, Created(false)) => (
+                Some("StopMiracastSession was called with no StartMiracastSession before it"),
+                Stopped,
+            ),
+            (Ddi::StopMiracastSession, Stopped) => (
+                Some("StopMiracastSession was called twice with no StartMiracastSession between"),
+                Stopped,
+            ),
+            (Ddi::StopMiracastSession, NoContext) => (
+                Some("StopMiracastSession was called with no UMD context"),
+                NoContext,
+            ),
+            (Ddi::DestroyMiracastContext, Created(_) | Stopped | Starting) => (None, NoContext),
+            (Ddi::DestroyMiracastContext, Started) => (
+                Some(
+                    "DestroyMiracastContext was called for a started session without StopMiracastSession first",
+                ),
+                NoContext,
+            ),
+            (Ddi::DestroyMiracastContext, NoContext) => (
+                Some("DestroyMiracastContext was called with no UMD context"),
+                NoContext,
+            ),
+            (_, s) => (None, s),
+        };
+        if let Some(problem) = problem {
+            let mut events = vec![pos];
+            let earlier = last
+                .map(|l| format!(" (previous call #{})", ix.seq(l)))
+                .unwrap_or_default();
+            events.extend(last);
+            out.push(
+                ix,
+                38,
+                Culprit::OsModel,
+                format!("{problem} (#{}){earlier}", ix.seq(pos)),
+                &events,
+            );
+        }
+        state = next;
+        last = Some(pos);
+    }
+}
+
+/// R42: `MiracastIoControl` while the OS starts a session.
+fn io_control_during_start(ix: &Index<'_>, out: &mut Findings) {
+    for m in ix.calls_of(Ddi::MiracastIoControl) {
+        if let Some(k) = ix.nested(m, Ddi::DxgkDdiMiracastIoControl).next()
+            && let Some(s) = ix
+                .calls_of(Ddi::StartMiracastSession)
+                .find(|s| s.thread != m.thread && ix.running_at(s, k.enter))
+        {
+            out.push(
+                    ix,
+                    42,
+                    Culprit::OsModel,
+                    format!(
+                        "a MiracastIoControl from {} (#{}) reached DxgkDdiMiracastIoControl (#{}) while StartMiracastSession (#{}) was running on {}; IOCTLs from other threads wait until Start returns",
+                        ix.thread_label(m.thread),
+                        ix.seq(m.enter),
+                        ix.seq(k.enter),
+                        ix.seq(s.enter),
+                        ix.thread_label(s.thread)
+                    ),
+                    &[s.enter, m.enter, k.enter],
+                );
+        }
+        if m.leave.is_none() {
+            let owner = ix
+                .enclosing(m, Ddi::StartMiracastSession)
+                .or_else(|| ix.enclosing(m, Ddi::CreateMiracastContext));
+            if let Some(s) = owner {
+                out.push(
+                    ix,
+                    42,
+                    Culprit::OsModel,
+                    format!(
+                        "the MiracastIoControl issued from inside {} on its own thread {} (#{}) never returned; IOCTLs from that thread are processed at once",
+                        s.ddi,
+                        ix.thread_label(m.thread),
+                        ix.seq(m.enter)
+                    ),
+                    &[s.enter, m.enter],
+                );
+            }
+        }
+    }
+}
+
+/// R43: monitor arrival requested from inside `StartMiracastSession` (warning).
+fn monitor_arrival_inside_start(ix: &Index<'_>, m: &Call<'_>, out: &mut Findings) {
+    if m.value("op") != Some("MONITOR_ARRIVED") {
+        return;
+    }
+    if let Some(s) = ix.enclosing(m, Ddi::StartMiracastSession) {
+        out.push(
+            ix,
+            43,
+            Culprit::Umd,
+            format!(
+                "the UMD asked the KMD to signal monitor arrival (MiracastIoControl #{}) from inside StartMiracastSession (#{}); it should return from Start first, since kernel-to-user messages cannot be delivered while Start runs",
+                ix.seq(m.enter),
+                ix.seq(s.enter)
+            ),
+            &[s.enter, m.enter],
+        );
+    }
+}
+
+/// R44 (and R43, which looks at the same calls): `MiracastIoControl` while the OS stops a
+/// session.
+fn io_control_during_stop(ix: &Index<'_>, out: &mut Findings) {
+    for m in ix.calls_of(Ddi::MiracastIoControl) {
+        monitor_arrival_inside_start(ix, m, out);
+        let exempt = ix.enclosing(m, Ddi::StopMiracastSession).is_some()
+            || ix.enclosing(m, Ddi::DestroyMiracastContext).is_some();
+        if exempt {
+            if m.leave.is_none() {
+                let owner = ix
+                    .enclosing(m, Ddi::StopMiracastSession)
+                    .or_else(|| ix.enclosing(m, Ddi::DestroyMiracastContext));
+                if let Some(s) = owner {
+                    out.push(
+                        ix,
+                        44,
+                        Culprit::OsModel,
+                        format!(
+                            "the MiracastIoControl issued from inside {} on its own thread {} (#{}) never returned; IOCTLs from that thread are processed",
+                            s.ddi,
+                            ix.thread_label(m.thread),
+                            ix.seq(m.enter)
+                        ),
+                        &[s.enter, m.enter],
+                    );
+                }
+            }
+            continue;
+        }
+        let Some(stop) = ix
+            .calls_of(Ddi::StopMiracastSession)
+            .find(|s| s.thread != m.thread && ix.running_at(s, m.enter))
+        else {
+            continue;
+        };
+        let reached = ix.nested(m, Ddi::DxgkDdiMiracastIoControl).next();
+        let succeeded = m.status.filter(|s| s.nt_success());
+        let (what, mut events) = match (reached, succeeded) {
+            (Some(k), _) => (
+                format!("reached DxgkDdiMiracastIoControl (#{})", ix.seq(k.enter)),
+                vec![k.enter],
+            ),
+            (None, Some(s)) => (format!("returned {s}"), vec![]),
+            (None, None) => continue,
+        };
+        events.extend([stop.enter, m.enter]);
+        events.extend(m.leave);
+        out.push(
+            ix,
+            44,
+            Culprit::OsModel,
+            format!(
+                "a MiracastIoControl from {} (#{}) issued while StopMiracastSession (#{}) was running on {} {what}; IOCTLs from other threads fail during stop",
+                ix.thread_label(m.thread),
+                ix.seq(m.enter),
+                ix.seq(stop.enter),
+                ix.thread_label(stop.thread)
+            ),
+            &events,
+        );
+    }
+}
+
+/// R47: `ReportSessionStatus` during a started session is followed by the teardown.
+fn session_status_teardown(ix: &Index<'_>, out: &mut Findings) {
+    let first_after =
+        |ddi: Ddi, after: usize| ix.calls_of(ddi).map(|c| c.enter).find(|&p| p > after);
+    let mut session_open: Option<usize> = None;
+    let mut handled_session: Option<usize> = None;
+    for (pos, e) in ix.events.iter().enumerate() {
+        let k = &e.kind;
+        if left_with(k, Ddi::StartMiracastSession, NtStatus::STATUS_SUCCESS) {
+            session_open = Some(pos);
+        } else if entered(k, Ddi::StopMiracastSession) || entered(k, Ddi::StartMiracastSession) {
+            session_open = None;
+        }
+        if !entered(k, Ddi::ReportSessionStatus) {
+            continue;
+        }
+        let Some(session) = session_open else {
+            continue;
+        };
+        if handled_session == Some(session) {
+            continue; // one teardown answers every report of a session
+        }
+        handled_session = Some(session);
+        let status = ix
+            .call_entered_at(pos)
+            .and_then(|c| c.value("status"))
+            .unwrap_or("a status");
+        let stop = first_after(Ddi::StopMiracastSession, pos);
+        let destroy = stop.and_then(|s| first_after(Ddi::DestroyMiracastContext, s));
+        let kmd_destroy = destroy.and_then(|d| first_after(Ddi::DxgkDdiMiracastDestroyContext, d));
+        let missing = match (stop, destroy, kmd_destroy) {
+            (None, _, _) => "StopMiracastSession",
+            (Some(_), None, _) => "DestroyMiracastContext after StopMiracastSession",
+            (Some(_), Some(_), None) => {
+                "DxgkDdiMiracastDestroyContext after DestroyMiracastContext"
+            }
+            (Some(_), Some(_), Some(_)) => continue,
+        };
+        let mut events = vec![pos];
+        events.extend(stop);
+        events.extend(destroy);
+        out.push(
+            ix,
+            47,
+            Culprit::OsModel,
+            format!(
+                "the UMD called ReportSessionStatus ({status}, #{}) during a started session, but the OS never called {missing}; a reported status tears the session down",
+                ix.seq(pos)
+            ),
+            &events,
+        );
+    }
+}
+
+/// R48: the OS changes no state inside `ReportStatistic`.
+fn statistic_only_logs(ix: &Index<'_>, out: &mut Findings) {
+    for rs in ix.calls_of(Ddi::ReportStatistic) {
+        let end = rs.end(ix.trace_len());
+        let effect = ix
+            .events
+            .iter()
+            .enumerate()
+            .take(end)
+            .skip(rs.enter + 1)
+            .find(|(_, e)| {
+                e.thread == rs.thread
+                    && match &e.kind {
+                        EventKind::Phase { .. } => true,
+                        EventKind::Enter { ddi, .. } => {
+                            matches!(ddi.direction(), Direction::OsToKmd | Direction::OsToUmd)
+                        }
+                        _ => false,
+                    }
+            });
+        if let Some((p, e)) = effect {
+            let what = match &e.kind {
+                EventKind::Enter { ddi, .. } => format!("called {ddi}"),
+                _ => "changed the session phase".to_owned(),
+            };
+            out.push(
+                ix,
+                48,
+                Culprit::OsModel,
+                format!(
+                    "inside ReportStatistic (#{}) the OS {what} (#{}); a statistic is only logged and changes no OS state",
+                    ix.seq(rs.enter),
+                    ix.seq(p)
+                ),
+                &[rs.enter, p],
+            );
+        }
+    }
+}
+
+/// R50: data-rate notifications.
+fn datarate_notifications(ix: &Index<'_>, config: &TraceCheckConfig, out: &mut Findings) {
+    let low = DATARATE_PERIOD.saturating_sub(config.datarate_tolerance);
+    let high = DATARATE_PERIOD.saturating_add(config.datarate_tolerance);
+    let mut registered = false;
+    let mut unregistered_at: Option<usize> = None;
+    let mut null_at: Option<usize> = None;
+    let mut previous: Option<usize> = None;
+    for (pos, e) in ix.events.iter().enumerate() {
+        if let Some(reg) = ix
+            .call_left_at(pos)
+            .filter(|c| c.ddi == Ddi::RegisterForDataRateNotifications)
+        {
+            if reg.status == Some(NtStatus::STATUS_SUCCESS) {
+                if reg.value("register") == Some("false") {
+                    registered = false;
+                    unregistered_at = Some(pos);
+                } else {
+                    registered = true;
+                    unregistered_at = None;
+                    null_at = None;
+                }
+                previous = None;
+            }
+            continue;
+        }
+        if !entered(&e.kind, Ddi::PfnDataRateNotify) {
+            continue;
+        }
+        let is_null = ix.call_entered_at(pos).and_then(|c| c.value("stats")) == Some("null");
+        let problem = if let Some(n) = null_at {
+            Some((
+                format!(
+                    "after the call with NULL stats (#{}), which is the last one",
+                    ix.seq(n)
+                ),
+                Some(n),
+            ))
+        } else if let Some(u) = unregistered_at {
+            Some((
+                format!("after the UMD unregistered (#{})", ix.seq(u)),
+                Some(u),
+            ))
+        } else if !registered {
+            Some((
+                "without a successful RegisterForDataRateNotifications".to_owned(),
+                None,
+            ))
+        } else {
+            None
+        };
+        if let Some((why, at)) = problem {
+            let mut events = vec![pos];
+            events.extend(at);
+            out.push(
+                ix,
+                50,
+                Culprit::OsModel,
+                format!("the OS called pfnDataRateNotify (#{}) {why}", ix.seq(pos)),
+                &events,
+            );
+            continue;
+        }
+        if let (Some(prev), false) = (previous, is_null) {
+            let gap = ix.time(pos).saturating_since(ix.time(prev));
+            if gap < low || gap > high {
+                out.push(
+                    ix,
+                    50,
+                    Culprit::OsModel,
+                    format!(
+                        "pfnDataRateNotify came {} ms after the previous one (#{} then #{}); it is called about once a second (1000 ms +/- {} ms)",
+                        gap.as_millis(),
+                        ix.seq(prev),
+                        ix.seq(pos),
+                        config.datarate_tolerance.as_millis()
+                    ),
+                    &[prev, pos],
+                );
+            }
+        }
+        previous = Some(pos);
+        if is_null {
+            null_at = Some(pos);
+        }
+    }
+}
+
+/// R55: one `GetNextChunkData` caller at a time (warning).
+fn chunk_reader_alone(ix: &Index<'_>, out: &mut Findings) {
+    let selected: Vec<usize> = (0..ix.calls.len())
+        .filter(|&i| ix.calls[i].ddi == Ddi::GetNextChunkData)
+        .collect();
+    for (a, b) in ix.overlapping_pairs(&selected, true) {
+        let (a, b) = (&ix.calls[a], &ix.calls[b]);
+        out.push(
+            ix,
+            55,
+            Culprit::Umd,
+            format!(
+                "GetNextChunkData was called on {} (#{}) while another call on {} (#{}) was waiting; with two callers, which one gets a chunk is unpredictable",
+                ix.thread_label(b.thread),
+                ix.seq(b.enter),
+                ix.thread_label(a.thread),
+                ix.seq(a.enter)
+            ),
+            &[a.enter, b.enter],
+        );
+    }
+}
+
+/// R67: the Miracast-class KMD calls never overlap.
+fn miracast_class_alone(ix: &Index<'_>, out: &mut Findings) {
+    let selected: Vec<usize> = (0..ix.calls.len())
+        .filter(|&i| {
+            let c = &ix.calls[i];
+            c.ddi.is_miracast_class()
+                && !(c.ddi == Ddi::DxgkDdiMiracastIoControl && c.flag("hardware_access"))
+        })
+        .collect();
+    for (a, b) in ix.overlapping_pairs(&selected, true) {
+        let (a, b) = (&ix.calls[a], &ix.calls[b]);
+        out.push(
+            ix,
+            67,
+            Culprit::OsModel,
+            format!(
+                "{} (#{}, on {}) was called while {} (#{}, on {}) was running; Miracast-class calls (DxgkDdiMiracastCreateContext, DxgkDdiMiracastDestroyContext, DxgkDdiMiracastIoControl without HardwareAccess) run one at a time",
+                b.ddi,
+                ix.seq(b.enter),
+                ix.thread_label(b.thread),
+                a.ddi,
+                ix.seq(a.enter),
+                ix.thread_label(a.thread)
+            ),
+            &[a.enter, b.enter],
+        );
+    }
 }
