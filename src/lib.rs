@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod ddi;
+pub mod model;
 pub mod net;
 pub mod os;
 pub mod rules;
