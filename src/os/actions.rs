@@ -413,6 +413,7 @@ impl Os {
             st.serialized_call = Some((self.inner.sched.current(), Ddi::StartMiracastSession));
             st.stop_begun = false;
             st.chunks = Default::default();
+            st.chunk_ids = Default::default();
         }
         self.inner.start_finished.reset();
         self.inner.session_gone.reset();

@@ -469,10 +469,49 @@ impl Os {
         NtStatus::STATUS_SUCCESS
     }
 
-    /// R58/R59 on what the KMD reports.
+    /// R58/R59 on the chunk stream the KMD reports (interrupts and `DxgkCbReportChunkInfo`).
     pub(crate) fn check_chunk_identity(&self, info: &ChunkInfo, seq: u32) {
+        let frame = info.chunk_id.frame_number();
+        let part = info.chunk_id.part_number();
         if info.chunk_type == ChunkType::EncodeComplete && info.encode_rate == 0 {
-            self.report(59, Culprit::Kmd, "ENCODE_COMPLETE chunk reported with EncodeRate 0", vec![seq]);
+            self.report(59, Culprit::Kmd, format!("ENCODE_COMPLETE for frame {frame} part {part} reported with EncodeRate 0"), vec![seq]);
+        }
+        let mut findings = Vec::new();
+        {
+            let mut st = self.inner.state.borrow_mut();
+            let ids = &mut st.chunk_ids;
+            match info.chunk_type {
+                ChunkType::FrameStart => {
+                    // A new pass over `frame`: its ids may repeat (G33). Earlier frames are done:
+                    // the last slice of each must have been part 0 (R58).
+                    ids.seen.retain(|(_, f, _)| *f != frame);
+                    ids.started.insert(frame);
+                    let done: Vec<u64> = ids.encoded.range(..frame).map(|(f, _)| *f).collect();
+                    for f in done {
+                        if ids.encoded.remove(&f) == Some(false) {
+                            findings.push((58, format!("frame {f} was encoded but no ENCODE_COMPLETE had PartNumber 0 (the last slice of every frame has PartNumber 0)")));
+                        }
+                    }
+                }
+                ChunkType::FrameDropped => {
+                    if ids.processed.contains(&frame) && !ids.started.contains(&frame) {
+                        findings.push((59, format!("FRAME_DROPPED for frame {frame}, which had partial processing but no FRAME_START")));
+                    }
+                }
+                ChunkType::EncodeComplete | ChunkType::ColorConvertComplete => {
+                    ids.processed.insert(frame);
+                    if info.chunk_type == ChunkType::EncodeComplete {
+                        *ids.encoded.entry(frame).or_insert(false) |= part == 0;
+                    }
+                }
+                _ => {}
+            }
+            if !ids.seen.insert((info.chunk_type as u32, frame, part)) && info.chunk_type != ChunkType::FrameStart {
+                findings.push((58, format!("chunk {:?} frame {frame} part {part} reported twice in one encode pass", info.chunk_type)));
+            }
+        }
+        for (rule, finding) in findings {
+            self.report(rule, Culprit::Kmd, finding, vec![seq]);
         }
     }
 }

@@ -129,6 +129,19 @@ struct ChunkQueue {
     getters: u32,
 }
 
+/// What the OS has seen of the KMD's chunk numbering (R58, R59).
+#[derive(Default)]
+struct ChunkIds {
+    /// (chunk type, frame, part) reported in the current encode pass of each frame.
+    seen: std::collections::BTreeSet<(u32, u64, u64)>,
+    /// Frames with a FRAME_START.
+    started: std::collections::BTreeSet<u64>,
+    /// Frames with colour conversion or encoding reported.
+    processed: std::collections::BTreeSet<u64>,
+    /// Frames with ENCODE_COMPLETE reported, and whether one had PartNumber 0.
+    encoded: BTreeMap<u64, bool>,
+}
+
 /// Mutable OS state. Never borrowed across an `.await`.
 struct State {
     adapter_started: bool,
@@ -154,6 +167,7 @@ struct State {
     held: Vec<u64>,
     next_message: u64,
     chunks: ChunkQueue,
+    chunk_ids: ChunkIds,
     datarate: Option<Handle>,
     datarate_generation: u64,
     /// Last `StatusMiracastConnection` the KMD indicated: (connected, type, seq).
@@ -249,6 +263,7 @@ impl Os {
                     held: Vec::new(),
                     next_message: 1,
                     chunks: ChunkQueue::default(),
+                    chunk_ids: ChunkIds::default(),
                     datarate: None,
                     datarate_generation: 0,
                     last_miracast_indication: None,
