@@ -98,7 +98,10 @@ impl NtStatus {
 
     /// Every documented name (aliases included), for validation messages and schemas.
     pub fn all_names() -> impl Iterator<Item = &'static str> {
-        NAMED.iter().map(|(n, _)| *n).chain(std::iter::once("STATUS_WAIT_0"))
+        NAMED
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(std::iter::once("STATUS_WAIT_0"))
     }
 
     /// The closest documented name to `text`, for "did you mean" hints.
@@ -150,12 +153,18 @@ impl FromStr for NtStatus {
         if let Some((_, status)) = NAMED.iter().find(|(n, _)| *n == trimmed) {
             return Ok(*status);
         }
-        if let Some(hex) = trimmed.strip_prefix("0x").or_else(|| trimmed.strip_prefix("0X")) {
+        if let Some(hex) = trimmed
+            .strip_prefix("0x")
+            .or_else(|| trimmed.strip_prefix("0X"))
+        {
             if let Ok(value) = u32::from_str_radix(&hex.replace('_', ""), 16) {
                 return Ok(NtStatus(value as i32));
             }
         }
-        Err(ParseStatusError { text: trimmed.to_owned(), suggestion: NtStatus::closest_name(trimmed) })
+        Err(ParseStatusError {
+            text: trimmed.to_owned(),
+            suggestion: NtStatus::closest_name(trimmed),
+        })
     }
 }
 
@@ -207,9 +216,18 @@ mod tests {
 
     #[test]
     fn parses_names_aliases_and_hex() {
-        assert_eq!("STATUS_PENDING".parse::<NtStatus>().unwrap(), NtStatus::STATUS_PENDING);
-        assert_eq!("STATUS_WAIT_0".parse::<NtStatus>().unwrap(), NtStatus::STATUS_SUCCESS);
-        assert_eq!("0xC0000708".parse::<NtStatus>().unwrap(), NtStatus::STATUS_RESOURCE_IN_USE);
+        assert_eq!(
+            "STATUS_PENDING".parse::<NtStatus>().unwrap(),
+            NtStatus::STATUS_PENDING
+        );
+        assert_eq!(
+            "STATUS_WAIT_0".parse::<NtStatus>().unwrap(),
+            NtStatus::STATUS_SUCCESS
+        );
+        assert_eq!(
+            "0xC0000708".parse::<NtStatus>().unwrap(),
+            NtStatus::STATUS_RESOURCE_IN_USE
+        );
         let err = "STATUS_PENDNG".parse::<NtStatus>().unwrap_err();
         assert_eq!(err.suggestion, Some("STATUS_PENDING"));
         assert!(err.to_string().contains("did you mean STATUS_PENDING?"));
@@ -227,7 +245,10 @@ mod tests {
             assert_ne!(s, NtStatus::STATUS_SUCCESS);
         }
         assert!(!NtStatus::STATUS_CONNECTION_RESET.nt_success());
-        assert_eq!(NtStatus::STATUS_GRAPHICS_DRIVER_MISMATCH.as_u32(), 0x401E_0117);
+        assert_eq!(
+            NtStatus::STATUS_GRAPHICS_DRIVER_MISMATCH.as_u32(),
+            0x401E_0117
+        );
     }
 
     #[test]

@@ -6,8 +6,19 @@ use std::ops::{Add, AddAssign, Sub};
 use std::time::Duration;
 
 /// A point in virtual time, in microseconds since the run started.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct SimTime(u64);
 
@@ -45,7 +56,10 @@ impl Add<Duration> for SimTime {
     type Output = SimTime;
     fn add(self, rhs: Duration) -> SimTime {
         // Durations beyond u64 microseconds (584,000 years) saturate.
-        SimTime(self.0.saturating_add(u64::try_from(rhs.as_micros()).unwrap_or(u64::MAX)))
+        SimTime(
+            self.0
+                .saturating_add(u64::try_from(rhs.as_micros()).unwrap_or(u64::MAX)),
+        )
     }
 }
 
@@ -78,7 +92,10 @@ mod tests {
         let t = SimTime::from_millis(1_500) + Duration::from_micros(7);
         assert_eq!(t.as_micros(), 1_500_007);
         assert_eq!(t.to_string(), "1.500007s");
-        assert_eq!(t - SimTime::from_millis(1_000), Duration::from_micros(500_007));
+        assert_eq!(
+            t - SimTime::from_millis(1_000),
+            Duration::from_micros(500_007)
+        );
         assert_eq!(SimTime::ZERO - t, Duration::ZERO);
     }
 }

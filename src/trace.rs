@@ -183,7 +183,10 @@ impl fmt::Display for TraceEvent {
 /// The value of `key` in an `args`/`out` summary written as space-separated `key=value` pairs
 /// (the convention every OS-model event follows).
 pub fn arg<'a>(summary: &'a str, key: &str) -> Option<&'a str> {
-    summary.split(' ').find_map(|pair| pair.strip_prefix(key).and_then(|rest| rest.strip_prefix('=')))
+    summary.split(' ').find_map(|pair| {
+        pair.strip_prefix(key)
+            .and_then(|rest| rest.strip_prefix('='))
+    })
 }
 
 /// A whole trace with a stable text form and a hash for determinism checks.

@@ -26,7 +26,8 @@ impl Os {
     pub async fn bring_up_adapter(&self) -> NtStatus {
         let kmd = self.inner.kmd.clone();
         let config = self.inner.config.clone();
-        let queries = config.queries_miracast && config.wddm_version >= DXGKDDI_INTERFACE_VERSION_WDDM1_3;
+        let queries =
+            config.queries_miracast && config.wddm_version >= DXGKDDI_INTERFACE_VERSION_WDDM1_3;
         let mut interface = None;
         if queries {
             let guard = self.inner.adapter.read().await;
@@ -75,9 +76,12 @@ impl Os {
         let services: Rc<dyn DxgkrnlServices> = KmdServices::new(self);
         let level3 = self.inner.adapter.write().await;
         let ((status, children), _, _) = self
-            .call(Ddi::DxgkDdiStartDevice, String::new(), kmd.start_device(services), |(s, n)| {
-                (Some(*s), format!("number_of_children={n}"))
-            })
+            .call(
+                Ddi::DxgkDdiStartDevice,
+                String::new(),
+                kmd.start_device(services),
+                |(s, n)| (Some(*s), format!("number_of_children={n}")),
+            )
             .await;
         drop(level3);
         if status != NtStatus::STATUS_SUCCESS {
@@ -91,7 +95,16 @@ impl Os {
                     Ddi::DxgkDdiMiracastQueryCaps,
                     format!("caps_size={DXGK_MIRACAST_CAPS_SIZE}"),
                     kmd.miracast_query_caps(DXGK_MIRACAST_CAPS_SIZE),
-                    |(s, c, w)| (Some(*s), format!("bytes_written={w} max_chunk_private={} hdcp={}", c.max_chunk_private_driver_data_size, c.hdcp_support())),
+                    |(s, c, w)| {
+                        (
+                            Some(*s),
+                            format!(
+                                "bytes_written={w} max_chunk_private={} hdcp={}",
+                                c.max_chunk_private_driver_data_size,
+                                c.hdcp_support()
+                            ),
+                        )
+                    },
                 )
                 .await;
             drop(level3);
@@ -100,7 +113,15 @@ impl Os {
                 self.report(8, Culprit::Kmd, format!("DxgkDdiMiracastQueryCaps wrote {written} bytes into a {DXGK_MIRACAST_CAPS_SIZE}-byte buffer"), vec![leave]);
             }
             if got.reserved() != 0 {
-                self.report(8, Culprit::Kmd, format!("DXGK_MIRACAST_CAPS.Flags.Reserved is {:#x}; it must be 0", got.reserved()), vec![leave]);
+                self.report(
+                    8,
+                    Culprit::Kmd,
+                    format!(
+                        "DXGK_MIRACAST_CAPS.Flags.Reserved is {:#x}; it must be 0",
+                        got.reserved()
+                    ),
+                    vec![leave],
+                );
             }
             if status == NtStatus::STATUS_SUCCESS {
                 if !got.hdcp_support() {
@@ -124,12 +145,22 @@ impl Os {
             return status;
         }
         if relations.last().is_some_and(|t| !t.is_zeroed()) {
-            self.report(6, Culprit::Kmd, format!("DxgkDdiQueryChildRelations wrote into the zero terminator (entry {children})"), vec![leave]);
+            self.report(
+                6,
+                Culprit::Kmd,
+                format!(
+                    "DxgkDdiQueryChildRelations wrote into the zero terminator (entry {children})"
+                ),
+                vec![leave],
+            );
         }
         let described = &relations[..children as usize];
         let miracast: Vec<&ChildDescriptor> = described
             .iter()
-            .filter(|d| d.child_device_type == ChildDeviceType::VideoOutput && d.interface_technology == VideoOutputTechnology::Miracast)
+            .filter(|d| {
+                d.child_device_type == ChildDeviceType::VideoOutput
+                    && d.interface_technology == VideoOutputTechnology::Miracast
+            })
             .collect();
         if !miracast.is_empty() && interface.is_none() {
             self.report(
@@ -162,9 +193,15 @@ impl Os {
             st.caps = caps;
         }
         // The OS asks the status of interruptible children once (R9: Miracast answers "not connected").
-        for d in described.iter().filter(|d| d.child_device_type == ChildDeviceType::VideoOutput) {
+        for d in described
+            .iter()
+            .filter(|d| d.child_device_type == ChildDeviceType::VideoOutput)
+        {
             let kind = if Some(d.child_uid) == target {
-                ChildStatusKind::MiracastConnection { connected: false, monitor_type: VideoOutputTechnology::Uninitialized }
+                ChildStatusKind::MiracastConnection {
+                    connected: false,
+                    monitor_type: VideoOutputTechnology::Uninitialized,
+                }
             } else {
                 ChildStatusKind::Connection { connected: false }
             };
@@ -174,9 +211,16 @@ impl Os {
     }
 
     /// `DxgkDdiQueryChildStatus` for one child; checks R16 for the Miracast target.
-    pub async fn query_child_status(&self, child_uid: u32, kind: ChildStatusKind) -> (NtStatus, ChildStatus) {
+    pub async fn query_child_status(
+        &self,
+        child_uid: u32,
+        kind: ChildStatusKind,
+    ) -> (NtStatus, ChildStatus) {
         let kmd = self.inner.kmd.clone();
-        let mut status = ChildStatus { child_uid, status: kind };
+        let mut status = ChildStatus {
+            child_uid,
+            status: kind,
+        };
         let _adapter = self.inner.adapter.read().await;
         let (result, _, leave) = self
             .call(
@@ -225,14 +269,22 @@ impl Os {
     pub async fn kmd_create_context(&self) -> Option<NtStatus> {
         let (available, exists, target) = {
             let st = self.inner.state.borrow();
-            (st.miracast_available, st.kmd_context.is_some(), st.miracast_target)
+            (
+                st.miracast_available,
+                st.kmd_context.is_some(),
+                st.miracast_target,
+            )
         };
         if !available {
-            self.note("DxgkDdiMiracastCreateContext not called: the adapter has no Miracast target");
+            self.note(
+                "DxgkDdiMiracastCreateContext not called: the adapter has no Miracast target",
+            );
             return None;
         }
         if exists {
-            self.note("DxgkDdiMiracastCreateContext not called: a Miracast context already exists (R22)");
+            self.note(
+                "DxgkDdiMiracastCreateContext not called: a Miracast context already exists (R22)",
+            );
             return None;
         }
         let handle = self.new_handle();
@@ -287,9 +339,12 @@ impl Os {
         let class = self.inner.miracast_class.lock().await;
         let adapter = self.inner.adapter.read().await;
         let (_, _, leave) = self
-            .call(Ddi::DxgkDdiMiracastDestroyContext, format!("context={:#x}", context.0), kmd.miracast_destroy_context(context), |_| {
-                (None, String::new())
-            })
+            .call(
+                Ddi::DxgkDdiMiracastDestroyContext,
+                format!("context={:#x}", context.0),
+                kmd.miracast_destroy_context(context),
+                |_| (None, String::new()),
+            )
             .await;
         drop(adapter);
         drop(class);
@@ -317,9 +372,15 @@ impl Os {
         let enter = self.inner.sched.trace_len();
         self.inner.sched.emit(EventKind::Enter {
             ddi: Ddi::QueryMiracastDriverInterface,
-            args: format!("version={MIRACAST_DRIVER_INTERFACE_VERSION_1} size={}", MiracastDriverInterface::SIZE),
+            args: format!(
+                "version={MIRACAST_DRIVER_INTERFACE_VERSION_1} size={}",
+                MiracastDriverInterface::SIZE
+            ),
         });
-        let answer = umd.query_driver_interface(MIRACAST_DRIVER_INTERFACE_VERSION_1, MiracastDriverInterface::SIZE);
+        let answer = umd.query_driver_interface(
+            MIRACAST_DRIVER_INTERFACE_VERSION_1,
+            MiracastDriverInterface::SIZE,
+        );
         let status = match answer {
             None => {
                 self.report(33, Culprit::Umd, "the UMD does not export QueryMiracastDriverInterface; the OS fails the Miracast display device", vec![enter]);
@@ -327,7 +388,9 @@ impl Os {
             }
             Some((status, iface)) => {
                 let nulls = iface.null_entries();
-                if status == NtStatus::STATUS_SUCCESS && (iface.size > MiracastDriverInterface::SIZE || !nulls.is_empty()) {
+                if status == NtStatus::STATUS_SUCCESS
+                    && (iface.size > MiracastDriverInterface::SIZE || !nulls.is_empty())
+                {
                     self.report(
                         34,
                         Culprit::Umd,
@@ -345,7 +408,11 @@ impl Os {
                 }
             }
         };
-        self.inner.sched.emit(EventKind::Leave { ddi: Ddi::QueryMiracastDriverInterface, status: Some(status), out: String::new() });
+        self.inner.sched.emit(EventKind::Leave {
+            ddi: Ddi::QueryMiracastDriverInterface,
+            status: Some(status),
+            out: String::new(),
+        });
         self.inner.sched.yield_now().await;
         self.inner.state.borrow_mut().umd_loaded = status == NtStatus::STATUS_SUCCESS;
         status
@@ -358,7 +425,9 @@ impl Os {
             (st.umd_loaded, st.umd_context.is_some())
         };
         if !loaded || exists {
-            self.note("CreateMiracastContext not called: the UMD is not loaded or a context exists");
+            self.note(
+                "CreateMiracastContext not called: the UMD is not loaded or a context exists",
+            );
             return None;
         }
         let device = self.new_handle();
@@ -374,9 +443,12 @@ impl Os {
             st.teardown_requested = false;
         }
         let ((status, context), _, _) = self
-            .call(Ddi::CreateMiracastContext, format!("device={:#x}", device.0), umd.create_miracast_context(device, callbacks), |(s, c)| {
-                (Some(*s), format!("context={:#x}", c.0))
-            })
+            .call(
+                Ddi::CreateMiracastContext,
+                format!("device={:#x}", device.0),
+                umd.create_miracast_context(device, callbacks),
+                |(s, c)| (Some(*s), format!("context={:#x}", c.0)),
+            )
             .await;
         {
             let mut st = self.inner.state.borrow_mut();
@@ -396,7 +468,9 @@ impl Os {
             (st.umd_context, st.phase)
         };
         let Some(context) = context.filter(|_| phase == SessionPhase::Stopped) else {
-            self.note("StartMiracastSession not called: no UMD context, or a session is not stopped");
+            self.note(
+                "StartMiracastSession not called: no UMD context, or a session is not stopped",
+            );
             return None;
         };
         let Some(peer) = self.inner.sink.borrow().clone() else {
@@ -428,10 +502,21 @@ impl Os {
         let ((status, info), _, leave) = self
             .call(
                 Ddi::StartMiracastSession,
-                format!("socket={raw} current_bit_rate={} local_max={} remote_max={}", stats.current_bit_rate, stats.local_max_bit_rate, stats.remote_max_bit_rate),
+                format!(
+                    "socket={raw} current_bit_rate={} local_max={} remote_max={}",
+                    stats.current_bit_rate, stats.local_max_bit_rate, stats.remote_max_bit_rate
+                ),
                 umd.start_miracast_session(context, socket, stats),
                 |(s, i)| {
-                    (Some(*s), format!("monitor_connected={} reduced_mode_list={} reserved={}", i.monitor_connected(), i.reduced_mode_list_due_to_bandwidth(), i.reserved()))
+                    (
+                        Some(*s),
+                        format!(
+                            "monitor_connected={} reduced_mode_list={} reserved={}",
+                            i.monitor_connected(),
+                            i.reduced_mode_list_due_to_bandwidth(),
+                            i.reserved()
+                        ),
+                    )
                 },
             )
             .await;
@@ -456,7 +541,10 @@ impl Os {
         let facts = self.inner.sink_facts.borrow().clone();
         let threshold = self.inner.config.min_bitrate_1024x768;
         let too_low = threshold.is_some_and(|t| self.inner.config.suggested_bitrate < t);
-        if facts.monitor_present && too_low && status != NtStatus::STATUS_DEVICE_INSUFFICIENT_RESOURCES {
+        if facts.monitor_present
+            && too_low
+            && status != NtStatus::STATUS_DEVICE_INSUFFICIENT_RESOURCES
+        {
             self.report(
                 39,
                 Culprit::Umd,
@@ -470,7 +558,15 @@ impl Os {
         }
         if status == NtStatus::STATUS_SUCCESS {
             if info.reserved() != 0 {
-                self.report(40, Culprit::Umd, format!("MIRACAST_SESSION_INFO.Reserved is {:#x}; it must be 0", info.reserved()), vec![leave]);
+                self.report(
+                    40,
+                    Culprit::Umd,
+                    format!(
+                        "MIRACAST_SESSION_INFO.Reserved is {:#x}; it must be 0",
+                        info.reserved()
+                    ),
+                    vec![leave],
+                );
             }
             if info.monitor_connected() != facts.monitor_present {
                 self.report(
@@ -479,7 +575,11 @@ impl Os {
                     format!(
                         "MIRACAST_SESSION_INFO.MonitorConnected is {} but the sink {} a monitor",
                         u8::from(info.monitor_connected()),
-                        if facts.monitor_present { "reported" } else { "did not report" }
+                        if facts.monitor_present {
+                            "reported"
+                        } else {
+                            "did not report"
+                        }
                     ),
                     vec![leave],
                 );
@@ -524,8 +624,13 @@ impl Os {
                 st.serialized_call = Some((os.inner.sched.current(), Ddi::StopMiracastSession));
             }
             let umd = os.inner.umd.clone();
-            os.call(Ddi::StopMiracastSession, format!("context={:#x}", context.0), umd.stop_miracast_session(context), |_| (None, String::new()))
-                .await;
+            os.call(
+                Ddi::StopMiracastSession,
+                format!("context={:#x}", context.0),
+                umd.stop_miracast_session(context),
+                |_| (None, String::new()),
+            )
+            .await;
             os.finish_datarate().await;
             os.inner.state.borrow_mut().serialized_call = None;
             done2.set();
@@ -536,7 +641,10 @@ impl Os {
             self.report(
                 45,
                 Culprit::Umd,
-                format!("StopMiracastSession did not return within the stop budget of {} ms", self.inner.config.stop_budget_ms),
+                format!(
+                    "StopMiracastSession did not return within the stop budget of {} ms",
+                    self.inner.config.stop_budget_ms
+                ),
                 vec![seq],
             );
             self.note("stop budget exceeded: the OS destroys the KMD Miracast context while the UMD still runs, and blocks its MiracastIoControl calls (R20)");
@@ -544,7 +652,10 @@ impl Os {
             self.kmd_destroy_context().await;
             done.wait(None).await;
             let took = self.inner.sched.now() - started_at;
-            self.note(format!("StopMiracastSession returned after {} ms", took.as_millis()));
+            self.note(format!(
+                "StopMiracastSession returned after {} ms",
+                took.as_millis()
+            ));
         }
         self.set_phase(SessionPhase::Stopped);
         if let Some(link) = link {
@@ -571,10 +682,16 @@ impl Os {
         if self.inner.state.borrow().umd_context.is_none() {
             return None;
         }
-        self.inner.state.borrow_mut().serialized_call = Some((self.inner.sched.current(), Ddi::DestroyMiracastContext));
+        self.inner.state.borrow_mut().serialized_call =
+            Some((self.inner.sched.current(), Ddi::DestroyMiracastContext));
         let started_at = self.inner.sched.now();
         let (_, _, leave) = self
-            .call(Ddi::DestroyMiracastContext, format!("context={:#x}", context.0), umd.destroy_miracast_context(context), |_| (None, String::new()))
+            .call(
+                Ddi::DestroyMiracastContext,
+                format!("context={:#x}", context.0),
+                umd.destroy_miracast_context(context),
+                |_| (None, String::new()),
+            )
             .await;
         let took = self.inner.sched.now() - started_at;
         {
@@ -590,7 +707,11 @@ impl Os {
             self.report(
                 46,
                 Culprit::Umd,
-                format!("DestroyMiracastContext took {} ms; it should finish within {} ms", took.as_millis(), self.inner.config.destroy_budget_ms),
+                format!(
+                    "DestroyMiracastContext took {} ms; it should finish within {} ms",
+                    took.as_millis(),
+                    self.inner.config.destroy_budget_ms
+                ),
                 vec![leave],
             );
         }
@@ -632,7 +753,9 @@ impl Os {
                 return s;
             }
         }
-        self.start_session().await.unwrap_or(NtStatus::STATUS_INVALID_DEVICE_STATE)
+        self.start_session()
+            .await
+            .unwrap_or(NtStatus::STATUS_INVALID_DEVICE_STATE)
     }
 
     /// The whole disconnection: stop, UMD destroy, KMD destroy (steps 14-16 of the lifecycle).
@@ -652,14 +775,24 @@ impl Os {
                 node_ordinal: 0,
                 engine_affinity: 1,
                 flags: CreateContextFlags(0),
-                private_driver_data: if incompatible_umd { b"D3DUMD-INCOMPATIBLE".to_vec() } else { b"D3DUMD-1.3".to_vec() },
+                private_driver_data: if incompatible_umd {
+                    b"D3DUMD-INCOMPATIBLE".to_vec()
+                } else {
+                    b"D3DUMD-1.3".to_vec()
+                },
             };
             self.inner.state.borrow_mut().call_pool = Some((0, 0));
             let _adapter = self.inner.adapter.read().await;
             let ((status, handle), _, leave) = self
-                .call(Ddi::DxgkDdiCreateContext, format!("node_ordinal=0 private_size={}", args.private_driver_data.len()), kmd.create_context(&args), |(s, h)| {
-                    (Some(*s), format!("context={:#x}", h.0))
-                })
+                .call(
+                    Ddi::DxgkDdiCreateContext,
+                    format!(
+                        "node_ordinal=0 private_size={}",
+                        args.private_driver_data.len()
+                    ),
+                    kmd.create_context(&args),
+                    |(s, h)| (Some(*s), format!("context={:#x}", h.0)),
+                )
                 .await;
             let (allocated, exhausted) = {
                 let mut st = self.inner.state.borrow_mut();
@@ -696,15 +829,29 @@ impl Os {
     /// `DxgkDdiDestroyContext` for every GPU context; checks R72 (what it allocated is freed).
     pub async fn destroy_gpu_contexts(&self) -> NtStatus {
         let kmd = self.inner.kmd.clone();
-        let contexts: Vec<(u64, (Handle, u64))> = std::mem::take(&mut self.inner.state.borrow_mut().gpu_contexts).into_iter().collect();
+        let contexts: Vec<(u64, (Handle, u64))> =
+            std::mem::take(&mut self.inner.state.borrow_mut().gpu_contexts)
+                .into_iter()
+                .collect();
         let mut first = NtStatus::STATUS_SUCCESS;
         for (_, (handle, allocated)) in contexts {
             self.inner.state.borrow_mut().call_pool = Some((0, 0));
             let _adapter = self.inner.adapter.read().await;
             let (status, _, leave) = self
-                .call(Ddi::DxgkDdiDestroyContext, format!("context={:#x}", handle.0), kmd.destroy_context(handle), |s| (Some(*s), String::new()))
+                .call(
+                    Ddi::DxgkDdiDestroyContext,
+                    format!("context={:#x}", handle.0),
+                    kmd.destroy_context(handle),
+                    |s| (Some(*s), String::new()),
+                )
                 .await;
-            let (a, f) = self.inner.state.borrow_mut().call_pool.take().unwrap_or((0, 0));
+            let (a, f) = self
+                .inner
+                .state
+                .borrow_mut()
+                .call_pool
+                .take()
+                .unwrap_or((0, 0));
             let freed = f.saturating_sub(a);
             if freed < allocated {
                 self.report(
@@ -730,7 +877,10 @@ impl Os {
             .call(
                 Ddi::DxgkDdiCommitVidPn,
                 format!("target={target} monitor_power_off={monitor_power_off}"),
-                kmd.commit_vidpn(VidPnCommit { target_id: target, monitor_power_off }),
+                kmd.commit_vidpn(VidPnCommit {
+                    target_id: target,
+                    monitor_power_off,
+                }),
                 |s| (Some(*s), String::new()),
             )
             .await;
@@ -754,7 +904,11 @@ impl Os {
 
     /// The encoder finished a chunk: `DxgkDdiInterruptRoutine` on the `isr` context, then
     /// `DxgkDdiDpcRoutine` if the KMD asked for it. Checks R53 (overflow needs `DxgkCbNotifyDpc`).
-    pub async fn raise_chunk_interrupt(&self, chunk_info: ChunkInfo, private_driver_data: Vec<u8>) -> bool {
+    pub async fn raise_chunk_interrupt(
+        &self,
+        chunk_info: ChunkInfo,
+        private_driver_data: Vec<u8>,
+    ) -> bool {
         let kmd = self.inner.kmd.clone();
         {
             let mut st = self.inner.state.borrow_mut();
@@ -764,8 +918,16 @@ impl Os {
         let (mine, _, leave) = self
             .call(
                 Ddi::DxgkDdiInterruptRoutine,
-                format!("message=0 chunk_type={:?} frame={} part={}", chunk_info.chunk_type, chunk_info.chunk_id.frame_number(), chunk_info.chunk_id.part_number()),
-                kmd.interrupt_routine(HardwareEvent::ChunkProcessed { chunk_info, private_driver_data }),
+                format!(
+                    "message=0 chunk_type={:?} frame={} part={}",
+                    chunk_info.chunk_type,
+                    chunk_info.chunk_id.frame_number(),
+                    chunk_info.chunk_id.part_number()
+                ),
+                kmd.interrupt_routine(HardwareEvent::ChunkProcessed {
+                    chunk_info,
+                    private_driver_data,
+                }),
                 |m| (None, format!("claimed={m}")),
             )
             .await;
@@ -783,7 +945,13 @@ impl Os {
         }
         if dpc {
             let _adapter = self.inner.adapter.read().await;
-            self.call(Ddi::DxgkDdiDpcRoutine, String::new(), kmd.dpc_routine(), |_| (None, String::new())).await;
+            self.call(
+                Ddi::DxgkDdiDpcRoutine,
+                String::new(),
+                kmd.dpc_routine(),
+                |_| (None, String::new()),
+            )
+            .await;
         }
         mine
     }
@@ -791,7 +959,12 @@ impl Os {
     /// A `MiracastIoControl` issued by a UMD thread that is not running any UMD function (the
     /// scenario's "IOCTL from another thread", R42/R44). Runs on the calling simulated thread,
     /// which should be named `umd-...`.
-    pub async fn io_control_from_umd_thread(&self, hardware_access: bool, input: &[u8], output_size: u32) -> Option<(NtStatus, u32)> {
+    pub async fn io_control_from_umd_thread(
+        &self,
+        hardware_access: bool,
+        input: &[u8],
+        output_size: u32,
+    ) -> Option<(NtStatus, u32)> {
         let device = self.inner.state.borrow().device_handle;
         if self.inner.state.borrow().umd_context.is_none() {
             self.note("MiracastIoControl not issued: no UMD context");
@@ -799,7 +972,11 @@ impl Os {
         }
         let services = UmdServices::new(self);
         let mut output = vec![0u8; output_size as usize];
-        Some(services.miracast_io_control(device, hardware_access, input, &mut output).await)
+        Some(
+            services
+                .miracast_io_control(device, hardware_access, input, &mut output)
+                .await,
+        )
     }
 
     /// Sleep (S3 or connected standby): the OS tears an active session down (HLK "Sleep").
@@ -809,7 +986,10 @@ impl Os {
     }
 
     /// Acts on the sink (monitor arrives or departs, IDR request, disconnect, ...).
-    pub fn with_sink<R>(&self, f: impl FnOnce(&mut dyn super::SinkPeer, crate::time::SimTime) -> R) -> Option<R> {
+    pub fn with_sink<R>(
+        &self,
+        f: impl FnOnce(&mut dyn super::SinkPeer, crate::time::SimTime) -> R,
+    ) -> Option<R> {
         let link = self.inner.state.borrow().link.clone();
         match link {
             Some(link) => Some(link.with_peer(f)),

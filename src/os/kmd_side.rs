@@ -18,11 +18,18 @@ pub(crate) struct KmdServices {
 
 impl KmdServices {
     pub(crate) fn new(os: &Os) -> Rc<Self> {
-        Rc::new(KmdServices { os: Rc::downgrade(&os.inner) })
+        Rc::new(KmdServices {
+            os: Rc::downgrade(&os.inner),
+        })
     }
 
     fn os(&self) -> Os {
-        Os { inner: self.os.upgrade().expect("a KMD callback outlived the simulated OS") }
+        Os {
+            inner: self
+                .os
+                .upgrade()
+                .expect("a KMD callback outlived the simulated OS"),
+        }
     }
 }
 
@@ -37,7 +44,10 @@ impl DxgkrnlServices for KmdServices {
             os.report(
                 69,
                 Culprit::Kmd,
-                format!("DxgkCbIndicateChildStatus called at {}; it requires IRQL <= DISPATCH_LEVEL", irql.name()),
+                format!(
+                    "DxgkCbIndicateChildStatus called at {}; it requires IRQL <= DISPATCH_LEVEL",
+                    irql.name()
+                ),
                 vec![enter],
             );
         }
@@ -45,7 +55,10 @@ impl DxgkrnlServices for KmdServices {
         let mut result = NtStatus::STATUS_SUCCESS;
         if Some(status.child_uid) == target {
             match status.status {
-                ChildStatusKind::MiracastConnection { connected, monitor_type } => {
+                ChildStatusKind::MiracastConnection {
+                    connected,
+                    monitor_type,
+                } => {
                     if connected && monitor_type == VideoOutputTechnology::Uninitialized {
                         os.report(
                             10,
@@ -54,7 +67,8 @@ impl DxgkrnlServices for KmdServices {
                             vec![enter],
                         );
                     }
-                    os.inner.state.borrow_mut().last_miracast_indication = Some((connected, monitor_type, enter));
+                    os.inner.state.borrow_mut().last_miracast_indication =
+                        Some((connected, monitor_type, enter));
                 }
                 ChildStatusKind::Connection { .. } => {
                     os.report(
@@ -69,10 +83,13 @@ impl DxgkrnlServices for KmdServices {
                 }
                 _ => {}
             }
-        } else if target.is_none() && matches!(status.status, ChildStatusKind::MiracastConnection { .. }) {
+        } else if target.is_none()
+            && matches!(status.status, ChildStatusKind::MiracastConnection { .. })
+        {
             result = NtStatus::STATUS_INVALID_PARAMETER;
         }
-        os.service_leave(Ddi::DxgkCbIndicateChildStatus, Some(result), String::new()).await;
+        os.service_leave(Ddi::DxgkCbIndicateChildStatus, Some(result), String::new())
+            .await;
         result
     }
 
@@ -88,7 +105,8 @@ impl DxgkrnlServices for KmdServices {
         );
         let enter = os.service_enter(Ddi::DxgkCbNotifyInterrupt, args).await;
         let status = os.queue_chunk(&data, enter);
-        os.service_leave(Ddi::DxgkCbNotifyInterrupt, Some(status), String::new()).await;
+        os.service_leave(Ddi::DxgkCbNotifyInterrupt, Some(status), String::new())
+            .await;
         status
     }
 
@@ -96,10 +114,16 @@ impl DxgkrnlServices for KmdServices {
         let os = self.os();
         let enter = os.service_enter(Ddi::DxgkCbNotifyDpc, String::new()).await;
         if os.current_irql() != Irql::Dirql {
-            os.report(69, Culprit::Kmd, "DxgkCbNotifyDpc called outside the KMD's interrupt routine", vec![enter]);
+            os.report(
+                69,
+                Culprit::Kmd,
+                "DxgkCbNotifyDpc called outside the KMD's interrupt routine",
+                vec![enter],
+            );
         }
         os.inner.state.borrow_mut().chunks.dpc_requested = true;
-        os.service_leave(Ddi::DxgkCbNotifyDpc, None, String::new()).await;
+        os.service_leave(Ddi::DxgkCbNotifyDpc, None, String::new())
+            .await;
     }
 
     fn allocate_pool(&self, bytes: u64) -> bool {
@@ -129,16 +153,27 @@ impl DxgkrnlServices for KmdServices {
 
 fn child_status_args(status: &ChildStatus) -> String {
     match status.status {
-        ChildStatusKind::MiracastConnection { connected, monitor_type } => format!(
+        ChildStatusKind::MiracastConnection {
+            connected,
+            monitor_type,
+        } => format!(
             "type=StatusMiracastConnection child_uid={} connected={connected} monitor_type={}",
             status.child_uid,
             monitor_type.c_name()
         ),
         ChildStatusKind::Connection { connected } => {
-            format!("type=StatusConnection child_uid={} connected={connected}", status.child_uid)
+            format!(
+                "type=StatusConnection child_uid={} connected={connected}",
+                status.child_uid
+            )
         }
-        ChildStatusKind::Rotation { angle } => format!("type=StatusRotation child_uid={} angle={angle}", status.child_uid),
-        ChildStatusKind::Uninitialized => format!("type=StatusUninitialized child_uid={}", status.child_uid),
+        ChildStatusKind::Rotation { angle } => format!(
+            "type=StatusRotation child_uid={} angle={angle}",
+            status.child_uid
+        ),
+        ChildStatusKind::Uninitialized => {
+            format!("type=StatusUninitialized child_uid={}", status.child_uid)
+        }
     }
 }
 
@@ -154,11 +189,19 @@ pub(crate) struct MiracastCallbacks {
 
 impl MiracastCallbacks {
     pub(crate) fn new(os: &Os, handle: Handle) -> Rc<Self> {
-        Rc::new(MiracastCallbacks { os: Rc::downgrade(&os.inner), handle })
+        Rc::new(MiracastCallbacks {
+            os: Rc::downgrade(&os.inner),
+            handle,
+        })
     }
 
     fn os(&self) -> Os {
-        Os { inner: self.os.upgrade().expect("a KMD callback outlived the simulated OS") }
+        Os {
+            inner: self
+                .os
+                .upgrade()
+                .expect("a KMD callback outlived the simulated OS"),
+        }
     }
 }
 
@@ -168,7 +211,12 @@ impl MiracastDisplayServices for MiracastCallbacks {
         self.handle
     }
 
-    async fn send_message(&self, miracast_handle: Handle, buffers: Rc<MessageBuffers>, callback_context: Option<Handle>) -> NtStatus {
+    async fn send_message(
+        &self,
+        miracast_handle: Handle,
+        buffers: Rc<MessageBuffers>,
+        callback_context: Option<Handle>,
+    ) -> NtStatus {
         let os = self.os();
         let id = {
             let mut st = os.inner.state.borrow_mut();
@@ -184,11 +232,17 @@ impl MiracastDisplayServices for MiracastCallbacks {
         );
         let enter = os.service_enter(Ddi::DxgkCbMiracastSendMessage, args).await;
         let status = os.accept_message(id, miracast_handle, buffers, callback_context, enter);
-        os.service_leave(Ddi::DxgkCbMiracastSendMessage, Some(status), String::new()).await;
+        os.service_leave(Ddi::DxgkCbMiracastSendMessage, Some(status), String::new())
+            .await;
         status
     }
 
-    async fn report_chunk_info(&self, miracast_handle: Handle, chunk_info: ChunkInfo, private_driver_data: Option<Vec<u8>>) -> NtStatus {
+    async fn report_chunk_info(
+        &self,
+        miracast_handle: Handle,
+        chunk_info: ChunkInfo,
+        private_driver_data: Option<Vec<u8>>,
+    ) -> NtStatus {
         let os = self.os();
         let args = format!(
             "chunk_type={:?} frame={} part={} private={}",
@@ -200,7 +254,15 @@ impl MiracastDisplayServices for MiracastCallbacks {
         let enter = os.service_enter(Ddi::DxgkCbReportChunkInfo, args).await;
         let mut status = NtStatus::STATUS_SUCCESS;
         if !os.miracast_handle_valid(miracast_handle) {
-            os.report(19, Culprit::Kmd, format!("DxgkCbReportChunkInfo with stale MiracastHandle {:#x}", miracast_handle.0), vec![enter]);
+            os.report(
+                19,
+                Culprit::Kmd,
+                format!(
+                    "DxgkCbReportChunkInfo with stale MiracastHandle {:#x}",
+                    miracast_handle.0
+                ),
+                vec![enter],
+            );
             status = NtStatus::STATUS_INVALID_HANDLE;
         } else if private_driver_data.is_some() {
             os.report(
@@ -214,7 +276,8 @@ impl MiracastDisplayServices for MiracastCallbacks {
             os.check_chunk_identity(&chunk_info, enter);
         }
         // Logging only: never queued for GetNextChunkData (R57).
-        os.service_leave(Ddi::DxgkCbReportChunkInfo, Some(status), String::new()).await;
+        os.service_leave(Ddi::DxgkCbReportChunkInfo, Some(status), String::new())
+            .await;
         status
     }
 }
@@ -226,13 +289,23 @@ impl Os {
     }
 
     /// `DxgkCbMiracastSendMessage` after its entry: decide hold / deliver / drop.
-    fn accept_message(&self, id: u64, handle: Handle, buffers: Rc<MessageBuffers>, callback_context: Option<Handle>, enter: u32) -> NtStatus {
+    fn accept_message(
+        &self,
+        id: u64,
+        handle: Handle,
+        buffers: Rc<MessageBuffers>,
+        callback_context: Option<Handle>,
+        enter: u32,
+    ) -> NtStatus {
         let irql = self.current_irql();
         if irql != Irql::Passive {
             self.report(
                 69,
                 Culprit::Kmd,
-                format!("DxgkCbMiracastSendMessage called at {}; it requires PASSIVE_LEVEL", irql.name()),
+                format!(
+                    "DxgkCbMiracastSendMessage called at {}; it requires PASSIVE_LEVEL",
+                    irql.name()
+                ),
                 vec![enter],
             );
             return NtStatus::STATUS_INVALID_DEVICE_STATE;
@@ -255,17 +328,31 @@ impl Os {
             let st = self.inner.state.borrow();
             (st.phase, st.stop_begun)
         };
-        self.inner.state.borrow_mut().messages.insert(id, Message { buffers, callback_context, sent_at: enter });
+        self.inner.state.borrow_mut().messages.insert(
+            id,
+            Message {
+                buffers,
+                callback_context,
+                sent_at: enter,
+            },
+        );
         if stop_begun {
             // R29: dropped; the completion routine gets an error status.
-            self.inner.sched.emit(EventKind::MessageDropped { id, status: NtStatus::STATUS_CANCELLED });
+            self.inner.sched.emit(EventKind::MessageDropped {
+                id,
+                status: NtStatus::STATUS_CANCELLED,
+            });
             self.spawn_completion_for_drop(id);
         } else if phase == SessionPhase::Started {
-            self.inner.sched.emit(EventKind::MessageQueued { id, held: false });
+            self.inner
+                .sched
+                .emit(EventKind::MessageQueued { id, held: false });
             self.spawn_delivery(id);
         } else {
             // R28: held until StartMiracastSession has returned.
-            self.inner.sched.emit(EventKind::MessageQueued { id, held: true });
+            self.inner
+                .sched
+                .emit(EventKind::MessageQueued { id, held: true });
             self.inner.state.borrow_mut().held.push(id);
         }
         NtStatus::STATUS_PENDING
@@ -283,33 +370,56 @@ impl Os {
     pub(crate) fn drop_held_messages(&self) {
         let held = std::mem::take(&mut self.inner.state.borrow_mut().held);
         for id in held {
-            self.inner.sched.emit(EventKind::MessageDropped { id, status: NtStatus::STATUS_CANCELLED });
+            self.inner.sched.emit(EventKind::MessageDropped {
+                id,
+                status: NtStatus::STATUS_CANCELLED,
+            });
             self.spawn_completion_for_drop(id);
         }
     }
 
     fn spawn_delivery(&self, id: u64) {
         let os = self.clone();
-        self.inner.sched.spawn(format!("msg-delivery-{id}"), false, async move { os.deliver(id).await });
+        self.inner
+            .sched
+            .spawn(format!("msg-delivery-{id}"), false, async move {
+                os.deliver(id).await
+            });
     }
 
     fn spawn_completion_for_drop(&self, id: u64) {
         let os = self.clone();
-        self.inner.sched.spawn(format!("completion-{id}"), false, async move {
-            os.complete(id, IoStatusBlock { status: NtStatus::STATUS_CANCELLED, information: 0 }).await;
-        });
+        self.inner
+            .sched
+            .spawn(format!("completion-{id}"), false, async move {
+                os.complete(
+                    id,
+                    IoStatusBlock {
+                        status: NtStatus::STATUS_CANCELLED,
+                        information: 0,
+                    },
+                )
+                .await;
+            });
     }
 
     /// Checks that the KMD still owns the buffers of message `id` when the OS touches them (R26).
     fn touch_buffers(&self, id: u64, what: &str) -> bool {
-        let Some((released, sent_at)) =
-            self.inner.state.borrow().messages.get(&id).map(|m| (m.buffers.is_released(), m.sent_at))
+        let Some((released, sent_at)) = self
+            .inner
+            .state
+            .borrow()
+            .messages
+            .get(&id)
+            .map(|m| (m.buffers.is_released(), m.sent_at))
         else {
             return false;
         };
         if released {
             let seq = self.inner.sched.trace_len();
-            self.inner.sched.emit(EventKind::BufferUseAfterRelease { id });
+            self.inner
+                .sched
+                .emit(EventKind::BufferUseAfterRelease { id });
             self.report(
                 26,
                 Culprit::Kmd,
@@ -331,15 +441,32 @@ impl Os {
         };
         let Some(context) = context.filter(|_| !stop_begun) else {
             drop(guard);
-            self.inner.sched.emit(EventKind::MessageDropped { id, status: NtStatus::STATUS_CANCELLED });
-            self.complete(id, IoStatusBlock { status: NtStatus::STATUS_CANCELLED, information: 0 }).await;
+            self.inner.sched.emit(EventKind::MessageDropped {
+                id,
+                status: NtStatus::STATUS_CANCELLED,
+            });
+            self.complete(
+                id,
+                IoStatusBlock {
+                    status: NtStatus::STATUS_CANCELLED,
+                    information: 0,
+                },
+            )
+            .await;
             return;
         };
         let readable = self.touch_buffers(id, "read the input of");
         let (input, output_size) = {
             let st = self.inner.state.borrow();
             let m = &st.messages[&id];
-            (if readable { m.buffers.input.clone() } else { vec![0xDD; m.buffers.input.len()] }, m.buffers.output.borrow().len())
+            (
+                if readable {
+                    m.buffers.input.clone()
+                } else {
+                    vec![0xDD; m.buffers.input.len()]
+                },
+                m.buffers.output.borrow().len(),
+            )
         };
         self.inner.sched.emit(EventKind::MessageDelivered { id });
         let mut output = vec![0u8; output_size];
@@ -347,7 +474,10 @@ impl Os {
         let ((status, bytes), _, leave) = self
             .call(
                 Ddi::HandleKernelModeMessage,
-                format!("id={id} input_size={} output_size={output_size}", input.len()),
+                format!(
+                    "id={id} input_size={} output_size={output_size}",
+                    input.len()
+                ),
                 umd.handle_kernel_mode_message(context, &input, &mut output),
                 |(s, b)| (Some(*s), format!("bytes_returned={b}")),
             )
@@ -376,28 +506,59 @@ impl Os {
             }
         }
         // Documented freedom (R27): the completion routine runs on this thread or another one.
-        if self.inner.sched.choose(2, "completion routine on the delivery thread (0) or another thread (1)") == 0 {
-            self.complete(id, IoStatusBlock { status, information }).await;
+        if self.inner.sched.choose(
+            2,
+            "completion routine on the delivery thread (0) or another thread (1)",
+        ) == 0
+        {
+            self.complete(
+                id,
+                IoStatusBlock {
+                    status,
+                    information,
+                },
+            )
+            .await;
         } else {
             let os = self.clone();
-            self.inner.sched.spawn(format!("completion-{id}"), false, async move {
-                os.complete(id, IoStatusBlock { status, information }).await;
-            });
+            self.inner
+                .sched
+                .spawn(format!("completion-{id}"), false, async move {
+                    os.complete(
+                        id,
+                        IoStatusBlock {
+                            status,
+                            information,
+                        },
+                    )
+                    .await;
+                });
         }
     }
 
     /// Calls the KMD's completion routine for message `id`, if it passed one.
     async fn complete(&self, id: u64, io_status: IoStatusBlock) {
-        let Some(message) = self.inner.state.borrow_mut().messages.remove(&id) else { return };
-        let Some(callback_context) = message.callback_context else { return };
+        let Some(message) = self.inner.state.borrow_mut().messages.remove(&id) else {
+            return;
+        };
+        let Some(callback_context) = message.callback_context else {
+            return;
+        };
         // Put it back while the routine runs so buffer checks still see it.
         self.inner.state.borrow_mut().messages.insert(id, message);
         let kmd = self.inner.kmd.clone();
         let guard = self.inner.adapter.read().await;
-        let args = format!("id={id} status={} information={}", status_name(io_status.status), io_status.information);
-        self.call(Ddi::DxgkCbMiracastSendMessageCallback, args, kmd.send_message_callback(callback_context, io_status), |_| {
-            (None, String::new())
-        })
+        let args = format!(
+            "id={id} status={} information={}",
+            status_name(io_status.status),
+            io_status.information
+        );
+        self.call(
+            Ddi::DxgkCbMiracastSendMessageCallback,
+            args,
+            kmd.send_message_callback(callback_context, io_status),
+            |_| (None, String::new()),
+        )
         .await;
         drop(guard);
         self.inner.state.borrow_mut().messages.remove(&id);
@@ -415,7 +576,12 @@ impl Os {
         }
         let (target, max_private, capacity, session_up) = {
             let st = self.inner.state.borrow();
-            (st.miracast_target, st.caps.max_chunk_private_driver_data_size, self.inner.config.chunk_queue_capacity, st.umd_context.is_some())
+            (
+                st.miracast_target,
+                st.caps.max_chunk_private_driver_data_size,
+                self.inner.config.chunk_queue_capacity,
+                st.umd_context.is_some(),
+            )
         };
         if Some(data.vidpn_target_id) != target {
             self.report(
@@ -453,11 +619,16 @@ impl Os {
             st.chunks.reset_pending = true;
             st.chunks.overflowed_in_isr = true;
             drop(st);
-            self.inner.sched.emit(EventKind::ChunkOverflow { discarded });
+            self.inner
+                .sched
+                .emit(EventKind::ChunkOverflow { discarded });
             self.inner.chunk_arrived.set();
             return NtStatus::STATUS_NO_MEMORY;
         }
-        st.chunks.queue.push_back(ChunkData { chunk_info: data.chunk_info, private_driver_data: data.private_driver_data.clone() });
+        st.chunks.queue.push_back(ChunkData {
+            chunk_info: data.chunk_info,
+            private_driver_data: data.private_driver_data.clone(),
+        });
         let depth = st.chunks.queue.len() as u32;
         drop(st);
         self.inner.sched.emit(EventKind::ChunkQueued {
@@ -474,7 +645,12 @@ impl Os {
         let frame = info.chunk_id.frame_number();
         let part = info.chunk_id.part_number();
         if info.chunk_type == ChunkType::EncodeComplete && info.encode_rate == 0 {
-            self.report(59, Culprit::Kmd, format!("ENCODE_COMPLETE for frame {frame} part {part} reported with EncodeRate 0"), vec![seq]);
+            self.report(
+                59,
+                Culprit::Kmd,
+                format!("ENCODE_COMPLETE for frame {frame} part {part} reported with EncodeRate 0"),
+                vec![seq],
+            );
         }
         let mut findings = Vec::new();
         {
@@ -506,8 +682,16 @@ impl Os {
                 }
                 _ => {}
             }
-            if !ids.seen.insert((info.chunk_type as u32, frame, part)) && info.chunk_type != ChunkType::FrameStart {
-                findings.push((58, format!("chunk {:?} frame {frame} part {part} reported twice in one encode pass", info.chunk_type)));
+            if !ids.seen.insert((info.chunk_type as u32, frame, part))
+                && info.chunk_type != ChunkType::FrameStart
+            {
+                findings.push((
+                    58,
+                    format!(
+                        "chunk {:?} frame {frame} part {part} reported twice in one encode pass",
+                        info.chunk_type
+                    ),
+                ));
             }
         }
         for (rule, finding) in findings {
@@ -517,5 +701,7 @@ impl Os {
 }
 
 pub(crate) fn status_name(status: NtStatus) -> String {
-    status.name().map_or_else(|| format!("0x{:08X}", status.as_u32()), str::to_owned)
+    status
+        .name()
+        .map_or_else(|| format!("0x{:08X}", status.as_u32()), str::to_owned)
 }

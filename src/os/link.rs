@@ -54,20 +54,33 @@ pub struct SimRtspLink {
 
 impl SimRtspLink {
     /// Connects a new link to `peer` and starts the `sink` daemon thread that runs its timers.
-    pub fn connect(sched: &Sched, findings: &Findings, raw: u64, peer: Rc<RefCell<Box<dyn SinkPeer>>>) -> Rc<Self> {
+    pub fn connect(
+        sched: &Sched,
+        findings: &Findings,
+        raw: u64,
+        peer: Rc<RefCell<Box<dyn SinkPeer>>>,
+    ) -> Rc<Self> {
         let link = Rc::new(SimRtspLink {
             sched: sched.clone(),
             findings: findings.clone(),
             raw,
             peer,
-            state: RefCell::new(LinkState { to_umd: VecDeque::new(), umd_closed: false, os_closed: false }),
+            state: RefCell::new(LinkState {
+                to_umd: VecDeque::new(),
+                umd_closed: false,
+                os_closed: false,
+            }),
             to_umd_ready: SimEvent::new(sched, format!("rtsp-{raw}-to-umd"), false),
             to_sink_ready: SimEvent::new(sched, format!("rtsp-{raw}-to-sink"), true),
             shutdown: SimEvent::new(sched, format!("rtsp-{raw}-shutdown"), false),
             stop_begun: Cell::new(false),
         });
         let pump = link.clone();
-        sched.spawn(format!("sink-{raw}"), true, async move { pump.run_sink().await });
+        sched.spawn(
+            format!("sink-{raw}"),
+            true,
+            async move { pump.run_sink().await },
+        );
         link
     }
 
@@ -81,7 +94,9 @@ impl SimRtspLink {
         self.state.borrow_mut().os_closed = true;
         self.shutdown.set();
         self.to_umd_ready.set();
-        self.sched.emit(EventKind::Sink { what: format!("os-close socket={}", self.raw) });
+        self.sched.emit(EventKind::Sink {
+            what: format!("os-close socket={}", self.raw),
+        });
     }
 
     /// True when the UMD closed the OS's socket (R41).
@@ -106,7 +121,9 @@ impl SimRtspLink {
         }
         let mut any = false;
         while let Some(bytes) = peer.poll_transmit(now) {
-            self.sched.emit(EventKind::Sink { what: format!("sink-send {}", first_line(&bytes)) });
+            self.sched.emit(EventKind::Sink {
+                what: format!("sink-send {}", first_line(&bytes)),
+            });
             self.state.borrow_mut().to_umd.extend(bytes);
             any = true;
         }
@@ -120,7 +137,11 @@ impl SimRtspLink {
             if self.state.borrow().os_closed {
                 return;
             }
-            let timeout = self.peer.borrow().poll_timeout().map(|t| t.saturating_since(self.sched.now()));
+            let timeout = self
+                .peer
+                .borrow()
+                .poll_timeout()
+                .map(|t| t.saturating_since(self.sched.now()));
             let woke = wait_any(&self.sched, &[&self.to_sink_ready, &self.shutdown], timeout).await;
             if woke == Some(1) {
                 return;
@@ -157,8 +178,14 @@ impl RtspSocket for SimRtspLink {
         if self.peer.borrow().is_closed() {
             return Err(SocketError::Closed);
         }
-        let after_stop = if self.stop_begun.get() { " after-stop" } else { "" };
-        self.sched.emit(EventKind::Sink { what: format!("umd-send{after_stop} {}", first_line(bytes)) });
+        let after_stop = if self.stop_begun.get() {
+            " after-stop"
+        } else {
+            ""
+        };
+        self.sched.emit(EventKind::Sink {
+            what: format!("umd-send{after_stop} {}", first_line(bytes)),
+        });
         let now = self.sched.now();
         self.peer.borrow_mut().handle_input(now, bytes);
         self.flush_peer();
@@ -179,7 +206,9 @@ impl RtspSocket for SimRtspLink {
                     let bytes: Vec<u8> = st.to_umd.drain(..).collect();
                     drop(st);
                     self.to_umd_ready.reset();
-                    self.sched.emit(EventKind::Sink { what: format!("umd-recv {}", first_line(&bytes)) });
+                    self.sched.emit(EventKind::Sink {
+                        what: format!("umd-recv {}", first_line(&bytes)),
+                    });
                     return Ok(bytes);
                 }
             }
@@ -192,7 +221,9 @@ impl RtspSocket for SimRtspLink {
                 Some(d) => Some(d.saturating_since(self.sched.now())),
                 None => None,
             };
-            if !self.to_umd_ready.wait(remaining).await && deadline.is_some_and(|d| d <= self.sched.now()) {
+            if !self.to_umd_ready.wait(remaining).await
+                && deadline.is_some_and(|d| d <= self.sched.now())
+            {
                 return Err(SocketError::TimedOut);
             }
         }
@@ -201,7 +232,9 @@ impl RtspSocket for SimRtspLink {
     fn close(&self) {
         let first = !std::mem::replace(&mut self.state.borrow_mut().umd_closed, true);
         let seq = self.sched.trace_len();
-        self.sched.emit(EventKind::Sink { what: format!("umd-close socket={}", self.raw) });
+        self.sched.emit(EventKind::Sink {
+            what: format!("umd-close socket={}", self.raw),
+        });
         if first {
             self.findings.report(
                 41,

@@ -230,7 +230,13 @@ pub struct OsSnapshot {
 
 impl Os {
     /// An OS for `kmd` and `umd` on `sched`. Violations go to `findings`.
-    pub fn new(sched: &Sched, findings: &Findings, config: OsConfig, kmd: Rc<dyn MiracastKmd>, umd: Rc<dyn MiracastUmd>) -> Self {
+    pub fn new(
+        sched: &Sched,
+        findings: &Findings,
+        config: OsConfig,
+        kmd: Rc<dyn MiracastKmd>,
+        umd: Rc<dyn MiracastUmd>,
+    ) -> Self {
         Os {
             inner: Rc::new(Inner {
                 sched: sched.clone(),

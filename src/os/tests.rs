@@ -39,8 +39,15 @@ impl MiracastKmd for FakeKmd {
         *self.dxgkrnl.borrow_mut() = Some(dxgkrnl);
         (NtStatus::STATUS_SUCCESS, 1)
     }
-    async fn query_miracast_interface(&self, _: u16, _: u16) -> (NtStatus, Option<MiracastDisplayInterface>) {
-        (NtStatus::STATUS_SUCCESS, Some(MiracastDisplayInterface::complete(Handle(1))))
+    async fn query_miracast_interface(
+        &self,
+        _: u16,
+        _: u16,
+    ) -> (NtStatus, Option<MiracastDisplayInterface>) {
+        (
+            NtStatus::STATUS_SUCCESS,
+            Some(MiracastDisplayInterface::complete(Handle(1))),
+        )
     }
     async fn query_child_relations(&self, relations: &mut [ChildDescriptor]) -> NtStatus {
         relations[0] = ChildDescriptor {
@@ -53,7 +60,10 @@ impl MiracastKmd for FakeKmd {
         NtStatus::STATUS_SUCCESS
     }
     async fn query_child_status(&self, status: &mut ChildStatus, _: bool) -> NtStatus {
-        status.status = ChildStatusKind::MiracastConnection { connected: false, monitor_type: VideoOutputTechnology::Miracast };
+        status.status = ChildStatusKind::MiracastConnection {
+            connected: false,
+            monitor_type: VideoOutputTechnology::Miracast,
+        };
         NtStatus::STATUS_SUCCESS
     }
     async fn query_device_descriptor(&self, _: u32) -> (NtStatus, Vec<u8>) {
@@ -75,20 +85,42 @@ impl MiracastKmd for FakeKmd {
     async fn escape_send_message(&self, payload: &[u8], output_size: u32) -> NtStatus {
         let cb = self.callbacks.borrow().clone().expect("context");
         let buffers = MessageBuffers::new(payload.to_vec(), output_size as usize);
-        let status = cb.send_message(cb.miracast_handle(), buffers.clone(), Some(Handle(payload.len() as u64))).await;
+        let status = cb
+            .send_message(
+                cb.miracast_handle(),
+                buffers.clone(),
+                Some(Handle(payload.len() as u64)),
+            )
+            .await;
         if self.release_early.get() {
             buffers.release();
         }
         status
     }
     async fn miracast_query_caps(&self, _: u32) -> (NtStatus, MiracastCaps, u32) {
-        (NtStatus::STATUS_SUCCESS, MiracastCaps { max_chunk_private_driver_data_size: 64, flags: 1 }, 8)
+        (
+            NtStatus::STATUS_SUCCESS,
+            MiracastCaps {
+                max_chunk_private_driver_data_size: 64,
+                flags: 1,
+            },
+            8,
+        )
     }
-    async fn miracast_create_context(&self, callbacks: Rc<dyn MiracastDisplayServices>) -> (NtStatus, Handle, u32) {
+    async fn miracast_create_context(
+        &self,
+        callbacks: Rc<dyn MiracastDisplayServices>,
+    ) -> (NtStatus, Handle, u32) {
         *self.callbacks.borrow_mut() = Some(callbacks);
         (NtStatus::STATUS_SUCCESS, Handle(0x77), 7)
     }
-    async fn miracast_io_control(&self, _: Handle, _: bool, _: &[u8], _: &mut [u8]) -> (NtStatus, u32) {
+    async fn miracast_io_control(
+        &self,
+        _: Handle,
+        _: bool,
+        _: &[u8],
+        _: &mut [u8],
+    ) -> (NtStatus, u32) {
         (NtStatus::STATUS_SUCCESS, 0)
     }
     async fn miracast_destroy_context(&self, _: Handle) {}
@@ -104,14 +136,30 @@ struct FakeUmd {
 
 #[async_trait(?Send)]
 impl MiracastUmd for FakeUmd {
-    fn query_driver_interface(&self, _: u32, _: u32) -> Option<(NtStatus, MiracastDriverInterface)> {
-        Some((NtStatus::STATUS_SUCCESS, MiracastDriverInterface::complete()))
+    fn query_driver_interface(
+        &self,
+        _: u32,
+        _: u32,
+    ) -> Option<(NtStatus, MiracastDriverInterface)> {
+        Some((
+            NtStatus::STATUS_SUCCESS,
+            MiracastDriverInterface::complete(),
+        ))
     }
-    async fn create_miracast_context(&self, _: Handle, _: Rc<dyn MiracastUmdServices>) -> (NtStatus, Handle) {
+    async fn create_miracast_context(
+        &self,
+        _: Handle,
+        _: Rc<dyn MiracastUmdServices>,
+    ) -> (NtStatus, Handle) {
         (NtStatus::STATUS_SUCCESS, Handle(0x55))
     }
     async fn destroy_miracast_context(&self, _: Handle) {}
-    async fn start_miracast_session(&self, _: Handle, _: Rc<dyn RtspSocket>, _: WfdConnectionStats) -> (NtStatus, SessionInfo) {
+    async fn start_miracast_session(
+        &self,
+        _: Handle,
+        _: Rc<dyn RtspSocket>,
+        _: WfdConnectionStats,
+    ) -> (NtStatus, SessionInfo) {
         // Negotiation takes a while: messages sent meanwhile must be held.
         self.sched.sleep(Duration::from_millis(200)).await;
         (NtStatus::STATUS_SUCCESS, SessionInfo::new(true, false))
@@ -119,7 +167,12 @@ impl MiracastUmd for FakeUmd {
     async fn stop_miracast_session(&self, _: Handle) {
         self.sched.sleep(self.stop_delay).await;
     }
-    async fn handle_kernel_mode_message(&self, _: Handle, input: &[u8], output: &mut [u8]) -> (NtStatus, u32) {
+    async fn handle_kernel_mode_message(
+        &self,
+        _: Handle,
+        input: &[u8],
+        output: &mut [u8],
+    ) -> (NtStatus, u32) {
         let n = input.len().min(output.len());
         output[..n].copy_from_slice(&input[..n]);
         (NtStatus::STATUS_SUCCESS, n as u32)
@@ -137,9 +190,18 @@ fn rig(seed: u64, stop_delay: Duration) -> Rig {
     let sched = Sched::new(Box::new(RandomStrategy::new(seed)));
     let findings = Findings::default();
     let kmd = Rc::new(FakeKmd::default());
-    let umd = Rc::new(FakeUmd { sched: sched.clone(), stop_delay });
+    let umd = Rc::new(FakeUmd {
+        sched: sched.clone(),
+        stop_delay,
+    });
     let os = Os::new(&sched, &findings, OsConfig::default(), kmd.clone(), umd);
-    os.attach_sink(Box::new(SilentSink), SinkFacts { monitor_present: true, supports_1024x768: true });
+    os.attach_sink(
+        Box::new(SilentSink),
+        SinkFacts {
+            monitor_present: true,
+            supports_1024x768: true,
+        },
+    );
     Rig { sched, os, kmd }
 }
 
@@ -150,28 +212,70 @@ fn message_sent_during_start_is_held_then_delivered() {
         let os = r.os.clone();
         r.sched.spawn("os-main", false, async move {
             assert_eq!(os.bring_up_adapter().await, NtStatus::STATUS_SUCCESS);
-            assert_eq!(os.kmd_create_context().await, Some(NtStatus::STATUS_SUCCESS));
+            assert_eq!(
+                os.kmd_create_context().await,
+                Some(NtStatus::STATUS_SUCCESS)
+            );
             assert_eq!(os.umd_load().await, NtStatus::STATUS_SUCCESS);
-            assert_eq!(os.umd_create_context().await, Some(NtStatus::STATUS_SUCCESS));
+            assert_eq!(
+                os.umd_create_context().await,
+                Some(NtStatus::STATUS_SUCCESS)
+            );
             let (a, b) = (os.clone(), os.clone());
             os.sched().spawn("os-start", false, async move {
                 assert_eq!(a.start_session().await, Some(NtStatus::STATUS_SUCCESS));
             });
             os.sched().spawn("os-escape", false, async move {
-                assert_eq!(b.escape_send_message(b"ping", 8).await, NtStatus::STATUS_PENDING);
+                assert_eq!(
+                    b.escape_send_message(b"ping", 8).await,
+                    NtStatus::STATUS_PENDING
+                );
             });
         });
-        assert_eq!(r.sched.run(RunLimits::default()), RunEnd::Completed, "seed {seed}");
+        assert_eq!(
+            r.sched.run(RunLimits::default()),
+            RunEnd::Completed,
+            "seed {seed}"
+        );
         let trace = r.sched.take_trace();
         let text = trace.to_text();
-        assert!(text.contains("message-delivered #1"), "seed {seed}:\n{text}");
-        let start_left = trace.events.iter().position(|e| matches!(&e.kind, EventKind::Leave { ddi: Ddi::StartMiracastSession, .. })).unwrap();
-        let delivered = trace.events.iter().position(|e| matches!(e.kind, EventKind::MessageDelivered { id: 1 })).unwrap();
+        assert!(
+            text.contains("message-delivered #1"),
+            "seed {seed}:\n{text}"
+        );
+        let start_left = trace
+            .events
+            .iter()
+            .position(|e| {
+                matches!(
+                    &e.kind,
+                    EventKind::Leave {
+                        ddi: Ddi::StartMiracastSession,
+                        ..
+                    }
+                )
+            })
+            .unwrap();
+        let delivered = trace
+            .events
+            .iter()
+            .position(|e| matches!(e.kind, EventKind::MessageDelivered { id: 1 }))
+            .unwrap();
         if text.contains("message-queued #1 (held until start returns)") {
-            assert!(delivered > start_left, "seed {seed}: a held message was delivered before start returned");
+            assert!(
+                delivered > start_left,
+                "seed {seed}: a held message was delivered before start returned"
+            );
         }
-        assert_eq!(r.kmd.completions.borrow().as_slice(), &[(Handle(4), NtStatus::STATUS_SUCCESS)]);
-        assert!(r.os.findings().snapshot().is_empty(), "{:?}", r.os.findings().snapshot());
+        assert_eq!(
+            r.kmd.completions.borrow().as_slice(),
+            &[(Handle(4), NtStatus::STATUS_SUCCESS)]
+        );
+        assert!(
+            r.os.findings().snapshot().is_empty(),
+            "{:?}",
+            r.os.findings().snapshot()
+        );
     }
 }
 
@@ -183,14 +287,23 @@ fn message_after_stop_is_dropped_with_an_error_completion() {
         os.bring_up_adapter().await;
         assert_eq!(os.connect().await, NtStatus::STATUS_SUCCESS);
         os.stop_session().await;
-        assert_eq!(os.escape_send_message(b"late", 4).await, NtStatus::STATUS_PENDING);
+        assert_eq!(
+            os.escape_send_message(b"late", 4).await,
+            NtStatus::STATUS_PENDING
+        );
         os.umd_destroy_context().await;
         os.kmd_destroy_context().await;
     });
     assert_eq!(r.sched.run(RunLimits::default()), RunEnd::Completed);
-    assert_eq!(r.kmd.completions.borrow().as_slice(), &[(Handle(4), NtStatus::STATUS_CANCELLED)]);
+    assert_eq!(
+        r.kmd.completions.borrow().as_slice(),
+        &[(Handle(4), NtStatus::STATUS_CANCELLED)]
+    );
     let text = r.sched.take_trace().to_text();
-    assert!(text.contains("message-dropped #1 completion STATUS_CANCELLED"), "{text}");
+    assert!(
+        text.contains("message-dropped #1 completion STATUS_CANCELLED"),
+        "{text}"
+    );
     assert!(!text.contains("message-delivered"));
 }
 
@@ -212,13 +325,25 @@ fn buffers_released_before_completion_are_reported() {
         let trace = r.sched.take_trace();
         // The OS touches the buffers at delivery; R26 is due exactly when it does so after the
         // KMD released them (the KMD here releases right after the send returns).
-        let released = trace.events.iter().position(|e| matches!(e.kind, EventKind::BufferReleased { .. }));
-        let touched_after = trace.events.iter().any(|e| matches!(e.kind, EventKind::BufferUseAfterRelease { id: 1 }));
-        assert_eq!(released, None, "the OS model does not trace KMD-side releases itself");
+        let released = trace
+            .events
+            .iter()
+            .position(|e| matches!(e.kind, EventKind::BufferReleased { .. }));
+        let touched_after = trace
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::BufferUseAfterRelease { id: 1 }));
+        assert_eq!(
+            released, None,
+            "the OS model does not trace KMD-side releases itself"
+        );
         assert_eq!(r.os.findings().has(26), touched_after, "seed {seed}");
         reported += usize::from(touched_after);
     }
-    assert!(reported > 0, "no seed delivered the message after the early release");
+    assert!(
+        reported > 0,
+        "no seed delivered the message after the early release"
+    );
 }
 
 #[test]
@@ -257,7 +382,14 @@ fn ioctl_from_another_thread_blocks_during_start_and_fails_during_stop() {
     assert_eq!(results[0].1, Some(NtStatus::STATUS_SUCCESS));
     assert!(results[0].2 >= SimTime::from_millis(200));
     // During the 500 ms stop: fails.
-    assert_eq!(results[1], ("stop", Some(NtStatus::STATUS_INVALID_DEVICE_STATE), SimTime::from_millis(1_100)));
+    assert_eq!(
+        results[1],
+        (
+            "stop",
+            Some(NtStatus::STATUS_INVALID_DEVICE_STATE),
+            SimTime::from_millis(1_100)
+        )
+    );
 }
 
 #[test]

@@ -25,11 +25,18 @@ pub(crate) struct UmdServices {
 
 impl UmdServices {
     pub(crate) fn new(os: &Os) -> Rc<Self> {
-        Rc::new(UmdServices { os: Rc::downgrade(&os.inner) })
+        Rc::new(UmdServices {
+            os: Rc::downgrade(&os.inner),
+        })
     }
 
     fn os(&self) -> Os {
-        Os { inner: self.os.upgrade().expect("a UMD callback outlived the simulated OS") }
+        Os {
+            inner: self
+                .os
+                .upgrade()
+                .expect("a UMD callback outlived the simulated OS"),
+        }
     }
 }
 
@@ -41,11 +48,21 @@ impl Os {
             (st.umd_destroyed, st.device_handle)
         };
         if destroyed {
-            self.report(36, Culprit::Umd, format!("{ddi} called after DestroyMiracastContext returned"), vec![enter]);
+            self.report(
+                36,
+                Culprit::Umd,
+                format!("{ddi} called after DestroyMiracastContext returned"),
+                vec![enter],
+            );
             return false;
         }
         if device != current {
-            self.report(36, Culprit::Umd, format!("{ddi} called with a foreign device handle {:#x}", device.0), vec![enter]);
+            self.report(
+                36,
+                Culprit::Umd,
+                format!("{ddi} called with a foreign device handle {:#x}", device.0),
+                vec![enter],
+            );
             return false;
         }
         true
@@ -72,7 +89,10 @@ impl Os {
                 os.inner.sched.sleep(Duration::from_secs(1)).await;
                 let (registered, phase) = {
                     let st = os.inner.state.borrow();
-                    (st.datarate == Some(context) && st.datarate_generation == generation, st.phase)
+                    (
+                        st.datarate == Some(context) && st.datarate_generation == generation,
+                        st.phase,
+                    )
                 };
                 if !registered || phase != SessionPhase::Started {
                     return;
@@ -84,9 +104,12 @@ impl Os {
                     ..DataRateStats::default()
                 };
                 let umd = os.inner.umd.clone();
-                os.call(Ddi::PfnDataRateNotify, "stats=present".to_owned(), umd.data_rate_notify(context, Some(stats)), |_| {
-                    (None, String::new())
-                })
+                os.call(
+                    Ddi::PfnDataRateNotify,
+                    "stats=present".to_owned(),
+                    umd.data_rate_notify(context, Some(stats)),
+                    |_| (None, String::new()),
+                )
                 .await;
             }
         });
@@ -101,32 +124,53 @@ impl Os {
         };
         if let Some(context) = context {
             let umd = self.inner.umd.clone();
-            self.call(Ddi::PfnDataRateNotify, "stats=null".to_owned(), umd.data_rate_notify(context, None), |_| (None, String::new()))
-                .await;
+            self.call(
+                Ddi::PfnDataRateNotify,
+                "stats=null".to_owned(),
+                umd.data_rate_notify(context, None),
+                |_| (None, String::new()),
+            )
+            .await;
         }
     }
 
     /// `DxgkDdiMiracastIoControl` with the locks its level needs.
-    pub(crate) async fn kmd_io_control(&self, hardware_access: bool, input: &[u8], output: &mut [u8], op: &str) -> (NtStatus, u32) {
+    pub(crate) async fn kmd_io_control(
+        &self,
+        hardware_access: bool,
+        input: &[u8],
+        output: &mut [u8],
+        op: &str,
+    ) -> (NtStatus, u32) {
         let context = self.inner.state.borrow().kmd_context;
         let Some(context) = context else {
             return (NtStatus::STATUS_INVALID_DEVICE_STATE, 0);
         };
         let kmd = self.inner.kmd.clone();
-        let args = format!("hardware_access={hardware_access} input_size={} output_size={}{op}", input.len(), output.len());
+        let args = format!(
+            "hardware_access={hardware_access} input_size={} output_size={}{op}",
+            input.len(),
+            output.len()
+        );
         let output_size = output.len() as u32;
         let ((status, bytes), _, leave) = if hardware_access {
             let _level3 = self.inner.adapter.write().await;
-            self.call(Ddi::DxgkDdiMiracastIoControl, args, kmd.miracast_io_control(context, true, input, output), |(s, b)| {
-                (Some(*s), format!("bytes_returned={b}"))
-            })
+            self.call(
+                Ddi::DxgkDdiMiracastIoControl,
+                args,
+                kmd.miracast_io_control(context, true, input, output),
+                |(s, b)| (Some(*s), format!("bytes_returned={b}")),
+            )
             .await
         } else {
             let _class = self.inner.miracast_class.lock().await;
             let _adapter = self.inner.adapter.read().await;
-            self.call(Ddi::DxgkDdiMiracastIoControl, args, kmd.miracast_io_control(context, false, input, output), |(s, b)| {
-                (Some(*s), format!("bytes_returned={b}"))
-            })
+            self.call(
+                Ddi::DxgkDdiMiracastIoControl,
+                args,
+                kmd.miracast_io_control(context, false, input, output),
+                |(s, b)| (Some(*s), format!("bytes_returned={b}")),
+            )
             .await
         };
         if bytes > output_size {
@@ -143,12 +187,21 @@ impl Os {
 
 #[async_trait(?Send)]
 impl MiracastUmdServices for UmdServices {
-    async fn report_session_status(&self, device: Handle, status: MiracastStatus, diagnostic: NtStatus) {
+    async fn report_session_status(
+        &self,
+        device: Handle,
+        status: MiracastStatus,
+        diagnostic: NtStatus,
+    ) {
         let os = self.os();
         let enter = os
             .service_enter(
                 Ddi::ReportSessionStatus,
-                format!("status={} diagnostic=0x{:08X}", status.c_name(), diagnostic.as_u32()),
+                format!(
+                    "status={} diagnostic=0x{:08X}",
+                    status.c_name(),
+                    diagnostic.as_u32()
+                ),
             )
             .await;
         if os.check_umd_callback(Ddi::ReportSessionStatus, device, enter) {
@@ -158,13 +211,30 @@ impl MiracastUmdServices for UmdServices {
                 os.request_teardown();
             }
         }
-        os.service_leave(Ddi::ReportSessionStatus, None, String::new()).await;
+        os.service_leave(Ddi::ReportSessionStatus, None, String::new())
+            .await;
     }
 
-    async fn miracast_io_control(&self, device: Handle, hardware_access: bool, input: &[u8], output: &mut [u8]) -> (NtStatus, u32) {
+    async fn miracast_io_control(
+        &self,
+        device: Handle,
+        hardware_access: bool,
+        input: &[u8],
+        output: &mut [u8],
+    ) -> (NtStatus, u32) {
         let os = self.os();
-        let op = os.inner.ioctl_describer.get().and_then(|d| d(input)).map(|op| format!(" op={op}")).unwrap_or_default();
-        let args = format!("hardware_access={hardware_access} input_size={} output_size={}{op}", input.len(), output.len());
+        let op = os
+            .inner
+            .ioctl_describer
+            .get()
+            .and_then(|d| d(input))
+            .map(|op| format!(" op={op}"))
+            .unwrap_or_default();
+        let args = format!(
+            "hardware_access={hardware_access} input_size={} output_size={}{op}",
+            input.len(),
+            output.len()
+        );
         let enter = os.service_enter(Ddi::MiracastIoControl, args).await;
         let me = os.inner.sched.current();
         let result = 'call: {
@@ -199,7 +269,10 @@ impl MiracastUmdServices for UmdServices {
                 }
                 let stop_done = {
                     let st = os.inner.state.borrow();
-                    st.stop_begun && !own_thread && st.phase == SessionPhase::Stopped && st.umd_context.is_some()
+                    st.stop_begun
+                        && !own_thread
+                        && st.phase == SessionPhase::Stopped
+                        && st.umd_context.is_some()
                 };
                 if stop_done {
                     // Between stop and destroy only the destroying thread's calls go through.
@@ -209,7 +282,12 @@ impl MiracastUmdServices for UmdServices {
             }
             os.kmd_io_control(hardware_access, input, output, &op).await
         };
-        os.service_leave(Ddi::MiracastIoControl, Some(result.0), format!("bytes_returned={}", result.1)).await;
+        os.service_leave(
+            Ddi::MiracastIoControl,
+            Some(result.0),
+            format!("bytes_returned={}", result.1),
+        )
+        .await;
         result
     }
 
@@ -221,7 +299,11 @@ impl MiracastUmdServices for UmdServices {
                 info.chunk_id.frame_number(),
                 info.chunk_id.part_number()
             ),
-            StatisticData::ChunkSent(id) => format!("type=CHUNK_SENT frame={} part={}", id.frame_number(), id.part_number()),
+            StatisticData::ChunkSent(id) => format!(
+                "type=CHUNK_SENT frame={} part={}",
+                id.frame_number(),
+                id.part_number()
+            ),
             StatisticData::Event(e) => format!("type=EVENT event={e:?}"),
         };
         let enter = os.service_enter(Ddi::ReportStatistic, args).await;
@@ -236,32 +318,67 @@ impl MiracastUmdServices for UmdServices {
             );
         }
         // Logging only (R48): no OS state changes here.
-        os.service_leave(Ddi::ReportStatistic, None, String::new()).await;
+        os.service_leave(Ddi::ReportStatistic, None, String::new())
+            .await;
     }
 
-    async fn get_next_chunk_data(&self, device: Handle, timeout_ms: u32, additional_wait_events: &[SimEvent], buffer_size: u32) -> ChunkDataResult {
+    async fn get_next_chunk_data(
+        &self,
+        device: Handle,
+        timeout_ms: u32,
+        additional_wait_events: &[SimEvent],
+        buffer_size: u32,
+    ) -> ChunkDataResult {
         let os = self.os();
-        let args = format!("timeout_ms={timeout_ms} events={} buffer_size={buffer_size}", additional_wait_events.len());
+        let args = format!(
+            "timeout_ms={timeout_ms} events={} buffer_size={buffer_size}",
+            additional_wait_events.len()
+        );
         let enter = os.service_enter(Ddi::GetNextChunkData, args).await;
         let result = if !os.check_umd_callback(Ddi::GetNextChunkData, device, enter) {
-            ChunkDataResult { status: NtStatus::STATUS_INSTANCE_NOT_AVAILABLE, size: 0, chunks: Vec::new(), outstanding: 0 }
+            ChunkDataResult {
+                status: NtStatus::STATUS_INSTANCE_NOT_AVAILABLE,
+                size: 0,
+                chunks: Vec::new(),
+                outstanding: 0,
+            }
         } else if additional_wait_events.len() as u32 > MAX_ADDITIONAL_EVENTS {
-            ChunkDataResult { status: NtStatus::STATUS_INVALID_PARAMETER, size: 0, chunks: Vec::new(), outstanding: 0 }
+            ChunkDataResult {
+                status: NtStatus::STATUS_INVALID_PARAMETER,
+                size: 0,
+                chunks: Vec::new(),
+                outstanding: 0,
+            }
         } else {
             os.inner.state.borrow_mut().chunks.getters += 1;
-            let r = os.next_chunks(timeout_ms, additional_wait_events, buffer_size).await;
+            let r = os
+                .next_chunks(timeout_ms, additional_wait_events, buffer_size)
+                .await;
             os.inner.state.borrow_mut().chunks.getters -= 1;
             r
         };
-        let out = format!("size={} outstanding={} chunks={}", result.size, result.outstanding, result.chunks.len());
-        os.service_leave(Ddi::GetNextChunkData, Some(result.status), out).await;
+        let out = format!(
+            "size={} outstanding={} chunks={}",
+            result.size,
+            result.outstanding,
+            result.chunks.len()
+        );
+        os.service_leave(Ddi::GetNextChunkData, Some(result.status), out)
+            .await;
         result
     }
 
-    async fn register_for_data_rate_notifications(&self, device: Handle, notification_context: Option<Handle>) -> NtStatus {
+    async fn register_for_data_rate_notifications(
+        &self,
+        device: Handle,
+        notification_context: Option<Handle>,
+    ) -> NtStatus {
         let os = self.os();
         let enter = os
-            .service_enter(Ddi::RegisterForDataRateNotifications, format!("register={}", notification_context.is_some()))
+            .service_enter(
+                Ddi::RegisterForDataRateNotifications,
+                format!("register={}", notification_context.is_some()),
+            )
             .await;
         let me = os.inner.sched.current();
         let status = 'call: {
@@ -269,8 +386,9 @@ impl MiracastUmdServices for UmdServices {
                 break 'call NtStatus::STATUS_INVALID_HANDLE;
             }
             let serialized = os.inner.state.borrow().serialized_call;
-            let on_start_or_stop = serialized
-                .is_some_and(|(t, ddi)| t == me && matches!(ddi, Ddi::StartMiracastSession | Ddi::StopMiracastSession));
+            let on_start_or_stop = serialized.is_some_and(|(t, ddi)| {
+                t == me && matches!(ddi, Ddi::StartMiracastSession | Ddi::StopMiracastSession)
+            });
             if !on_start_or_stop {
                 os.report(
                     49,
@@ -299,27 +417,53 @@ impl MiracastUmdServices for UmdServices {
                 }
             }
         };
-        os.service_leave(Ddi::RegisterForDataRateNotifications, Some(status), String::new()).await;
+        os.service_leave(
+            Ddi::RegisterForDataRateNotifications,
+            Some(status),
+            String::new(),
+        )
+        .await;
         status
     }
 }
 
 impl Os {
     /// The body of `GetNextChunkData` (R53, R54).
-    async fn next_chunks(&self, timeout_ms: u32, events: &[SimEvent], buffer_size: u32) -> ChunkDataResult {
-        let deadline = (timeout_ms != INFINITE).then(|| self.inner.sched.now() + Duration::from_millis(u64::from(timeout_ms)));
+    async fn next_chunks(
+        &self,
+        timeout_ms: u32,
+        events: &[SimEvent],
+        buffer_size: u32,
+    ) -> ChunkDataResult {
+        let deadline = (timeout_ms != INFINITE)
+            .then(|| self.inner.sched.now() + Duration::from_millis(u64::from(timeout_ms)));
         loop {
             {
                 let mut st = self.inner.state.borrow_mut();
                 if st.umd_context.is_none() || st.stop_begun {
-                    return ChunkDataResult { status: NtStatus::STATUS_INSTANCE_NOT_AVAILABLE, size: 0, chunks: Vec::new(), outstanding: 0 };
+                    return ChunkDataResult {
+                        status: NtStatus::STATUS_INSTANCE_NOT_AVAILABLE,
+                        size: 0,
+                        chunks: Vec::new(),
+                        outstanding: 0,
+                    };
                 }
                 if std::mem::take(&mut st.chunks.reset_pending) {
-                    return ChunkDataResult { status: NtStatus::STATUS_CONNECTION_RESET, size: 0, chunks: Vec::new(), outstanding: 0 };
+                    return ChunkDataResult {
+                        status: NtStatus::STATUS_CONNECTION_RESET,
+                        size: 0,
+                        chunks: Vec::new(),
+                        outstanding: 0,
+                    };
                 }
                 if let Some(first) = st.chunks.queue.front() {
                     if first.record_size() > buffer_size {
-                        return ChunkDataResult { status: NtStatus::STATUS_BUFFER_TOO_SMALL, size: 0, chunks: Vec::new(), outstanding: st.chunks.queue.len() as u32 };
+                        return ChunkDataResult {
+                            status: NtStatus::STATUS_BUFFER_TOO_SMALL,
+                            size: 0,
+                            chunks: Vec::new(),
+                            outstanding: st.chunks.queue.len() as u32,
+                        };
                     }
                     let mut size = 0;
                     let mut chunks = Vec::new();
@@ -330,30 +474,50 @@ impl Os {
                         size += next.record_size();
                         chunks.push(st.chunks.queue.pop_front().expect("front exists"));
                     }
-                    return ChunkDataResult { status: NtStatus::STATUS_SUCCESS, size, chunks, outstanding: st.chunks.queue.len() as u32 };
+                    return ChunkDataResult {
+                        status: NtStatus::STATUS_SUCCESS,
+                        size,
+                        chunks,
+                        outstanding: st.chunks.queue.len() as u32,
+                    };
                 }
             }
             if let Some(i) = events.iter().position(SimEvent::is_set) {
                 events[i].reset();
-                return ChunkDataResult { status: NtStatus(i as i32), size: 0, chunks: Vec::new(), outstanding: 0 };
+                return ChunkDataResult {
+                    status: NtStatus(i as i32),
+                    size: 0,
+                    chunks: Vec::new(),
+                    outstanding: 0,
+                };
             }
             let remaining = match deadline {
                 Some(d) if d <= self.inner.sched.now() => {
-                    return ChunkDataResult { status: NtStatus::STATUS_TIMEOUT, size: 0, chunks: Vec::new(), outstanding: 0 };
+                    return ChunkDataResult {
+                        status: NtStatus::STATUS_TIMEOUT,
+                        size: 0,
+                        chunks: Vec::new(),
+                        outstanding: 0,
+                    };
                 }
                 Some(d) => Some(d.saturating_since(self.inner.sched.now())),
                 None => None,
             };
             self.inner.chunk_arrived.reset();
-            let mut waits: Vec<&SimEvent> = vec![&self.inner.chunk_arrived, &self.inner.session_gone];
+            let mut waits: Vec<&SimEvent> =
+                vec![&self.inner.chunk_arrived, &self.inner.session_gone];
             waits.extend(events.iter());
             if let Some(i) = wait_any(&self.inner.sched, &waits, remaining).await {
                 if i >= 2 {
                     // Extra event i-2 fired: STATUS_WAIT_n with size 0 (WAIT_0 equals SUCCESS).
-                    return ChunkDataResult { status: NtStatus((i - 2) as i32), size: 0, chunks: Vec::new(), outstanding: 0 };
+                    return ChunkDataResult {
+                        status: NtStatus((i - 2) as i32),
+                        size: 0,
+                        chunks: Vec::new(),
+                        outstanding: 0,
+                    };
                 }
             }
         }
     }
 }
-

@@ -327,15 +327,29 @@ impl SimRwLock {
     /// Takes the lock shared.
     pub async fn read(&self) -> SimRwGuard {
         self.sched.yield_now().await;
-        RwFuture { lock: self, exclusive: false }.await;
-        SimRwGuard { lock: self.clone(), exclusive: false }
+        RwFuture {
+            lock: self,
+            exclusive: false,
+        }
+        .await;
+        SimRwGuard {
+            lock: self.clone(),
+            exclusive: false,
+        }
     }
 
     /// Takes the lock exclusively.
     pub async fn write(&self) -> SimRwGuard {
         self.sched.yield_now().await;
-        RwFuture { lock: self, exclusive: true }.await;
-        SimRwGuard { lock: self.clone(), exclusive: true }
+        RwFuture {
+            lock: self,
+            exclusive: true,
+        }
+        .await;
+        SimRwGuard {
+            lock: self.clone(),
+            exclusive: true,
+        }
     }
 
     /// True while some thread holds it exclusively.
@@ -355,7 +369,11 @@ impl Future for RwFuture<'_> {
         let sched = &self.lock.sched;
         let me = sched.current();
         let mut st = self.lock.state.borrow_mut();
-        let free = if self.exclusive { st.writer.is_none() && st.readers.is_empty() } else { st.writer.is_none() };
+        let free = if self.exclusive {
+            st.writer.is_none() && st.readers.is_empty()
+        } else {
+            st.writer.is_none()
+        };
         if free {
             if self.exclusive {
                 st.writer = Some(me);
@@ -368,13 +386,25 @@ impl Future for RwFuture<'_> {
             sched.acquire(&released);
             return Poll::Ready(());
         }
-        assert!(st.writer != Some(me), "simulated rw-lock `{}` re-entered by its writer", st.name);
+        assert!(
+            st.writer != Some(me),
+            "simulated rw-lock `{}` re-entered by its writer",
+            st.name
+        );
         if !st.waiters.contains(&me) {
             st.waiters.push(me);
         }
         let held_by = st.writer.or_else(|| st.readers.first().copied());
         let wait = WaitFor {
-            object: format!("{} {}", if self.exclusive { "exclusive" } else { "shared" }, st.name),
+            object: format!(
+                "{} {}",
+                if self.exclusive {
+                    "exclusive"
+                } else {
+                    "shared"
+                },
+                st.name
+            ),
             held_by,
         };
         drop(st);
@@ -392,7 +422,11 @@ pub struct SimRwGuard {
 
 impl Drop for SimRwGuard {
     fn drop(&mut self) {
-        let clock = self.lock.sched.try_current().map(|_| self.lock.sched.release());
+        let clock = self
+            .lock
+            .sched
+            .try_current()
+            .map(|_| self.lock.sched.release());
         let waiters = {
             let mut st = self.lock.state.borrow_mut();
             if self.exclusive {
@@ -419,8 +453,18 @@ impl Drop for SimRwGuard {
 
 /// Waits until any of `events` is set (consuming it if auto-reset), or `timeout` of virtual time
 /// passes. Returns the index of the event, or `None` on timeout.
-pub async fn wait_any(sched: &Sched, events: &[&SimEvent], timeout: Option<Duration>) -> Option<usize> {
-    WaitAny { sched: sched.clone(), events, timeout, blocked: false }.await
+pub async fn wait_any(
+    sched: &Sched,
+    events: &[&SimEvent],
+    timeout: Option<Duration>,
+) -> Option<usize> {
+    WaitAny {
+        sched: sched.clone(),
+        events,
+        timeout,
+        blocked: false,
+    }
+    .await
 }
 
 struct WaitAny<'a> {
@@ -468,7 +512,13 @@ impl Future for WaitAny<'_> {
         }
         let timeout = if self.blocked { None } else { self.timeout };
         self.blocked = true;
-        self.sched.block_current(WaitFor { object: format!("any of events {}", names.join(", ")), held_by: None }, timeout);
+        self.sched.block_current(
+            WaitFor {
+                object: format!("any of events {}", names.join(", ")),
+                held_by: None,
+            },
+            timeout,
+        );
         Poll::Pending
     }
 }

@@ -13,11 +13,7 @@
 //!   `dispmprt.h` and `miracast_sim_kmd.h` together, same flags; on Linux it is also linked as a
 //!   shared library.
 
-// The mirrors are read straight from their source file so that this test does not depend on how
-// `backend` exposes the `real` module. Unused items are expected here.
-#[allow(dead_code)]
-#[path = "../../src/backend/real/ffi.rs"]
-mod ffi;
+use miracast_sim::backend::real::ffi;
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
