@@ -61,7 +61,8 @@ pub struct SourceConfig {
     pub uibc: bool,
     /// Our UIBC TCP port for M4.
     pub uibc_port: u16,
-    /// Parameters asked in M3 (default: what Windows 10 asks).
+    /// Parameters asked in M3 (default: what Windows 10 asks, plus `microsoft_rtcp_capability`
+    /// and `microsoft_max_bitrate`).
     pub m3_parameters: Vec<String>,
     /// Session id returned in the SETUP reply.
     pub session_id: String,
@@ -92,7 +93,13 @@ impl Default for SourceConfig {
             hdcp: HdcpPolicy::default(),
             uibc: false,
             uibc_port: 7239,
-            m3_parameters: WINDOWS_M3_REQUEST.iter().map(|s| (*s).to_owned()).collect(),
+            // What Windows 10 asks, plus the two MS-WFDPE capabilities (2.8, 2.10) whose
+            // answers shape the SETUP reply and the bit rate.
+            m3_parameters: WINDOWS_M3_REQUEST
+                .iter()
+                .chain(&[names::MS_RTCP_CAPABILITY, names::MS_MAX_BITRATE])
+                .map(|s| (*s).to_owned())
+                .collect(),
             session_id: "6B8B4567".to_owned(),
             session_timeout_s: 60,
             keepalive_interval_ms: None,

@@ -1,4 +1,10 @@
 //! The one integration-test binary. Each module has a one-line scope.
 
+/// Wi-Fi Display codec vectors, property tests and loopback TCP sessions.
+mod wfd;
+
 /// Layout of the C headers in `include/` against the Rust FFI mirrors and the documented x64 sizes.
 mod ffi_layout;
+
+/// Wi-Fi Display source and sink state machines against each other in virtual time: faults and outcomes.
+mod wfd_sessions;
