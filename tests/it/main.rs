@@ -8,3 +8,6 @@ mod ffi_layout;
 
 /// Wi-Fi Display source and sink state machines against each other in virtual time: faults and outcomes.
 mod wfd_sessions;
+
+/// The reference KMD and UMD models: rules kept under the OS model, every bug knob, fake-service details.
+mod model;
