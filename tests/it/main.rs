@@ -11,3 +11,6 @@ mod wfd_sessions;
 
 /// The reference KMD and UMD models: rules kept under the OS model, every bug knob, fake-service details.
 mod model;
+
+/// Wi-Fi Display source and sink over loopback TCP (127.0.0.1 only), short timers.
+mod wfd_tcp;
