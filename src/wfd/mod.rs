@@ -9,6 +9,7 @@
 //! - [`sink`]: the simulated sink: personalities, faults, state machine.
 //! - [`event`]: what both state machines report, and why a session ends.
 //! - [`pair`]: a source and a sink pumped against each other in virtual time, no sockets.
+//! - [`capture`]: RTSP messages recovered from raw captures and text logs, labelled M1..M16.
 //!
 //! # Driving a state machine
 //!
@@ -19,6 +20,7 @@
 //! (bytes to write) and [`Endpoint::poll_event`] (what happened). Once [`Endpoint::is_closed`]
 //! is true and the transmit queue is empty, close the connection.
 
+pub mod capture;
 pub(crate) mod conn;
 pub mod event;
 pub mod message;
