@@ -75,8 +75,8 @@ struct KmdState {
     iframe_requests: u32,
     gpu_contexts: BTreeMap<u64, u64>,
     next_gpu_context: u64,
-    /// First chunk of the context, for the `Duplicate` chunk-id fault.
-    first_chunk: Option<(ChunkType, ChunkId)>,
+    /// First encoded slice of the current frame, for the `Duplicate` chunk-id fault.
+    first_slice: Option<ChunkId>,
     dpcs_requested: u32,
 }
 
@@ -133,7 +133,7 @@ impl ReferenceKmd {
                     iframe_requests: 0,
                     gpu_contexts: BTreeMap::new(),
                     next_gpu_context: 0,
-                    first_chunk: None,
+                    first_slice: None,
                     dpcs_requested: 0,
                 },
             ),
@@ -362,13 +362,14 @@ impl ReferenceKmd {
     fn apply_chunk_fault(&self, state: &mut KmdState, info: &mut ChunkInfo) {
         match self.knobs.chunk_id_fault {
             None => {}
-            Some(ChunkIdFault::Duplicate) => match state.first_chunk {
-                Some((chunk_type, chunk_id)) => {
-                    info.chunk_type = chunk_type;
-                    info.chunk_id = chunk_id;
+            Some(ChunkIdFault::Duplicate) if info.chunk_type == ChunkType::EncodeComplete => {
+                let frame = info.chunk_id.frame_number();
+                match state.first_slice {
+                    Some(first) if first.frame_number() == frame => info.chunk_id = first,
+                    _ => state.first_slice = Some(info.chunk_id),
                 }
-                None => state.first_chunk = Some((info.chunk_type, info.chunk_id)),
-            },
+            }
+            Some(ChunkIdFault::Duplicate) => {}
             Some(ChunkIdFault::Overflow) => {
                 info.chunk_id = ChunkId(info.chunk_id.0 | (1 << 40));
             }
@@ -749,7 +750,7 @@ impl MiracastKmd for ReferenceKmd {
                     services: callbacks,
                     miracast_handle,
                 });
-                s.first_chunk = None;
+                s.first_slice = None;
                 if self.knobs.monitor_before_session {
                     s.monitor.connected = true;
                     s.monitor.monitor_type = VideoOutputTechnology::Miracast;
@@ -802,7 +803,7 @@ impl MiracastKmd for ReferenceKmd {
                 }
                 s.sink_info = None;
                 s.monitor_powered_off = false;
-                s.first_chunk = None;
+                s.first_slice = None;
                 s.monitor.edid = None;
                 let was_connected = std::mem::replace(&mut s.monitor.connected, false);
                 Some(was_connected.then_some(s.monitor.monitor_type))

@@ -81,7 +81,8 @@ impl Default for UmdConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChunkIdFault {
-    /// Every chunk after the first reuses the first chunk's id and type in the encode pass.
+    /// Every `ENCODE_COMPLETE` of a frame after its first repeats that first slice's id (the
+    /// same type, frame and part twice in one pass, and no part-0 last slice).
     Duplicate,
     /// The frame number is not masked to 40 bits: bit 40 is set, spilling into `PartNumber`.
     Overflow,
