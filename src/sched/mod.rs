@@ -14,6 +14,8 @@
 //!
 //! Map:
 //! - [`clock`]: vector clocks (happens-before) for the race detector.
+//! - [`op`]: operation descriptors (what a thread's next step does, what a step touched) for
+//!   partial-order reduction in exploration.
 //! - [`strategy`]: the [`Strategy`] trait; seeded random, replay and first-choice strategies.
 //! - [`sync`]: simulated mutexes and events (blocking, with virtual-time timeouts).
 //! - [`tracked`]: [`Tracked`] cells that report unsynchronized concurrent access as a race.
@@ -21,12 +23,15 @@
 //! Time is virtual: it advances only when no thread can run and a timer is pending.
 
 pub mod clock;
+pub mod op;
 pub mod strategy;
 pub mod sync;
 pub mod tracked;
 
+pub use op::{ObjectId, Op, StepRecord, Touch};
 pub use strategy::{
     Choice, ChoiceKind, Divergence, FirstStrategy, RandomStrategy, ReplayStrategy, Strategy,
+    ThreadDecision,
 };
 pub use sync::{SimEvent, SimMutex, SimMutexGuard, SimRwGuard, SimRwLock, wait_any};
 pub use tracked::{RaceReport, Tracked};
@@ -76,6 +81,8 @@ struct ThreadInfo {
     /// Bumped at every block, so stale timers are ignored.
     block_epoch: u64,
     timed_out: bool,
+    /// What the next step of this thread is declared to do (`None`: unknown).
+    pending: Option<Op>,
 }
 
 /// Limits that turn a livelock into a reported end instead of a hang.
@@ -138,6 +145,10 @@ struct State {
     trace_enabled: bool,
     races: Vec<RaceReport>,
     steps: u64,
+    /// Steps run since the last thread decision (entries past `steps_since_len` are reused
+    /// buffers).
+    steps_since: Vec<StepRecord>,
+    steps_since_len: usize,
 }
 
 struct Inner {
@@ -145,6 +156,7 @@ struct Inner {
     strategy: RefCell<Box<dyn Strategy>>,
     spawned: RefCell<Vec<(ThreadId, TaskFuture)>>,
     next_id: Cell<u32>,
+    next_object: Cell<ObjectId>,
 }
 
 /// A handle to the scheduler. Cheap to clone; everything simulated holds one.
@@ -170,10 +182,13 @@ impl Sched {
                     trace_enabled: true,
                     races: Vec::new(),
                     steps: 0,
+                    steps_since: Vec::new(),
+                    steps_since_len: 0,
                 }),
                 strategy: RefCell::new(strategy),
                 spawned: RefCell::new(Vec::new()),
                 next_id: Cell::new(0),
+                next_object: Cell::new(0),
             }),
         }
     }
@@ -266,6 +281,7 @@ impl Sched {
                 waiting: None,
                 block_epoch: 0,
                 timed_out: false,
+                pending: None,
             });
             debug_assert_eq!(st.threads.len(), id as usize + 1);
             let (now, thread) = (st.now, parent.unwrap_or(id));
@@ -308,6 +324,45 @@ impl Sched {
     /// A choice point: gives the turn back to the scheduler, which may run another thread first.
     pub fn yield_now(&self) -> YieldNow {
         YieldNow { yielded: false }
+    }
+
+    /// A choice point whose following step is declared to do `op` (for partial-order reduction
+    /// in exploration; see [`op`]). Otherwise the same as [`Sched::yield_now`].
+    pub fn yield_op(&self, op: Op) -> YieldNow {
+        self.declare_current(op);
+        YieldNow { yielded: false }
+    }
+
+    /// Declares what the current thread's next step does (the step after its next choice point).
+    pub fn declare_current(&self, op: Op) {
+        let mut st = self.inner.state.borrow_mut();
+        if let Some(cur) = st.current {
+            st.threads[cur as usize].pending = Some(op);
+        }
+    }
+
+    /// Declares what `thread`'s next step does; used right after [`Sched::spawn`] to declare a
+    /// thread's first step.
+    pub fn declare_next(&self, thread: ThreadId, op: Op) {
+        self.inner.state.borrow_mut().threads[thread as usize].pending = Some(op);
+    }
+
+    /// A fresh object id for [`Op`] and [`Touch`] (simulated locks, events and tracked cells
+    /// take one each; a model may take its own for named state).
+    pub fn new_object_id(&self) -> ObjectId {
+        let id = self.inner.next_object.get();
+        self.inner.next_object.set(id + 1);
+        id
+    }
+
+    /// Records that the running step touched `object` (no-op outside a simulated thread).
+    pub fn touch(&self, object: ObjectId, write: bool) {
+        let mut st = self.inner.state.borrow_mut();
+        if st.current.is_none() || st.steps_since_len == 0 {
+            return;
+        }
+        let i = st.steps_since_len - 1;
+        st.steps_since[i].touches.push(Touch { object, write });
     }
 
     /// Suspends the current thread for `duration` of virtual time.
@@ -459,6 +514,8 @@ impl Sched {
         let mut tasks: Vec<Option<TaskFuture>> = Vec::new();
         let mut cx = Context::from_waker(Waker::noop());
         let mut runnable: Vec<ThreadId> = Vec::new();
+        let mut pending: Vec<Option<Op>> = Vec::new();
+        let mut since: Vec<StepRecord> = Vec::new();
         loop {
             for (id, fut) in self.inner.spawned.borrow_mut().drain(..) {
                 if tasks.len() <= id as usize {
@@ -483,10 +540,23 @@ impl Sched {
                     0 => None,
                     1 => Some(runnable[0]),
                     n => {
+                        {
+                            // Hand the strategy the pending ops and the steps since the last
+                            // decision without copying: swap the buffers out of the state.
+                            let mut st = self.inner.state.borrow_mut();
+                            pending.clear();
+                            pending
+                                .extend(runnable.iter().map(|t| st.threads[*t as usize].pending));
+                            std::mem::swap(&mut since, &mut st.steps_since);
+                            since.truncate(st.steps_since_len);
+                            st.steps_since_len = 0;
+                        }
                         let decision = strategy::ThreadDecision {
                             runnable: &runnable,
                             last,
                             index,
+                            pending: &pending,
+                            steps_since: &since,
                         };
                         let chosen = self
                             .inner
@@ -494,11 +564,13 @@ impl Sched {
                             .borrow_mut()
                             .pick_thread(&decision)
                             .min(n - 1);
-                        self.inner.state.borrow_mut().schedule.push(Choice {
+                        let mut st = self.inner.state.borrow_mut();
+                        st.schedule.push(Choice {
                             kind: ChoiceKind::Thread,
                             options: n as u32,
                             chosen: chosen as u32,
                         });
+                        std::mem::swap(&mut since, &mut st.steps_since);
                         Some(runnable[chosen])
                     }
                 }
@@ -516,6 +588,21 @@ impl Sched {
                     return RunEnd::StepLimit;
                 }
                 st.current = Some(thread);
+                let declared = st.threads[thread as usize].pending.take();
+                let i = st.steps_since_len;
+                if i < st.steps_since.len() {
+                    let rec = &mut st.steps_since[i];
+                    rec.thread = thread;
+                    rec.declared = declared;
+                    rec.touches.clear();
+                } else {
+                    st.steps_since.push(StepRecord {
+                        thread,
+                        declared,
+                        touches: Vec::new(),
+                    });
+                }
+                st.steps_since_len = i + 1;
             }
             let fut = tasks[thread as usize]
                 .as_mut()

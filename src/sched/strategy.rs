@@ -38,6 +38,12 @@ pub struct ThreadDecision<'a> {
     pub last: Option<u32>,
     /// How many choices were recorded before this one.
     pub index: usize,
+    /// What each runnable thread's next step is declared to do (parallel to `runnable`;
+    /// `None`: unknown).
+    pub pending: &'a [Option<super::Op>],
+    /// The steps run since the previous thread decision, in order (the first is the step of
+    /// the thread chosen there); what each was declared to do and what it touched.
+    pub steps_since: &'a [super::StepRecord],
 }
 
 /// Picks threads and values at choice points. Must be deterministic given its construction.
@@ -218,6 +224,8 @@ mod tests {
             runnable: &[0, 1, 2],
             last: None,
             index: 0,
+            pending: &[None, None, None],
+            steps_since: &[],
         };
         assert_eq!(r.pick_thread(&d), 0);
         let div = r.divergence().unwrap();

@@ -2,7 +2,7 @@
 //! happens-before edges, and time out in virtual time.
 
 use super::clock::VectorClock;
-use super::{Sched, ThreadId, WaitFor};
+use super::{ObjectId, Op, Sched, ThreadId, WaitFor};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 struct MutexState {
+    id: ObjectId,
     name: String,
     owner: Option<ThreadId>,
     waiters: Vec<ThreadId>,
@@ -30,6 +31,7 @@ impl SimMutex {
         SimMutex {
             sched: sched.clone(),
             state: Rc::new(RefCell::new(MutexState {
+                id: sched.new_object_id(),
                 name: name.into(),
                 owner: None,
                 waiters: Vec::new(),
@@ -40,7 +42,7 @@ impl SimMutex {
 
     /// Takes the mutex, waiting while another thread holds it.
     pub async fn lock(&self) -> SimMutexGuard {
-        self.sched.yield_now().await;
+        self.sched.yield_op(Op::Lock(self.id())).await;
         LockFuture { mutex: self }.await;
         SimMutexGuard {
             mutex: self.clone(),
@@ -55,12 +57,18 @@ impl SimMutex {
             return None;
         }
         st.owner = Some(me);
-        let released = st.released.clone();
+        let (released, id) = (st.released.clone(), st.id);
         drop(st);
+        self.sched.touch(id, true);
         self.sched.acquire(&released);
         Some(SimMutexGuard {
             mutex: self.clone(),
         })
+    }
+
+    /// Its object id (for [`Op`]s).
+    pub fn id(&self) -> ObjectId {
+        self.state.borrow().id
     }
 
     /// The thread holding it.
@@ -83,8 +91,9 @@ impl Future for LockFuture<'_> {
             None => {
                 st.owner = Some(me);
                 st.waiters.retain(|w| *w != me);
-                let released = st.released.clone();
+                let (released, id) = (st.released.clone(), st.id);
                 drop(st);
+                sched.touch(id, true);
                 sched.acquire(&released);
                 Poll::Ready(())
             }
@@ -101,7 +110,10 @@ impl Future for LockFuture<'_> {
                     object: format!("mutex {}", st.name),
                     held_by: Some(owner),
                 };
+                let id = st.id;
                 drop(st);
+                sched.touch(id, false);
+                sched.declare_current(Op::Lock(id));
                 sched.block_current(wait, None);
                 Poll::Pending
             }
@@ -126,6 +138,7 @@ impl Drop for SimMutexGuard {
             .map(|_| self.mutex.sched.release());
         let waiters = {
             let mut st = self.mutex.state.borrow_mut();
+            self.mutex.sched.touch(st.id, true);
             st.owner = None;
             if let Some(clock) = clock {
                 st.released = clock;
@@ -140,6 +153,7 @@ impl Drop for SimMutexGuard {
 }
 
 struct EventState {
+    id: ObjectId,
     name: String,
     signalled: bool,
     auto_reset: bool,
@@ -160,6 +174,7 @@ impl SimEvent {
         SimEvent {
             sched: sched.clone(),
             state: Rc::new(RefCell::new(EventState {
+                id: sched.new_object_id(),
                 name: name.into(),
                 signalled: false,
                 auto_reset,
@@ -174,6 +189,7 @@ impl SimEvent {
         let clock = self.sched.try_current().map(|_| self.sched.release());
         let waiters = {
             let mut st = self.state.borrow_mut();
+            self.sched.touch(st.id, true);
             st.signalled = true;
             if let Some(c) = clock {
                 st.released.join(&c);
@@ -187,12 +203,21 @@ impl SimEvent {
 
     /// Clears the event.
     pub fn reset(&self) {
-        self.state.borrow_mut().signalled = false;
+        let mut st = self.state.borrow_mut();
+        self.sched.touch(st.id, true);
+        st.signalled = false;
     }
 
     /// True while set.
     pub fn is_set(&self) -> bool {
-        self.state.borrow().signalled
+        let st = self.state.borrow();
+        self.sched.touch(st.id, false);
+        st.signalled
+    }
+
+    /// Its object id (for [`Op`]s).
+    pub fn id(&self) -> ObjectId {
+        self.state.borrow().id
     }
 
     /// Waits until set. With `timeout`, gives up after that much virtual time and returns false.
@@ -218,6 +243,7 @@ impl Future for WaitFuture<'_> {
         let sched = self.event.sched.clone();
         let me = sched.current();
         let mut st = self.event.state.borrow_mut();
+        sched.touch(st.id, true);
         if st.signalled {
             if st.auto_reset {
                 st.signalled = false;
@@ -242,7 +268,9 @@ impl Future for WaitFuture<'_> {
             object: format!("event {}", st.name),
             held_by: None,
         };
+        let id = st.id;
         drop(st);
+        sched.declare_current(Op::Wait(id));
         // Re-blocking after a spurious wake keeps the remaining timeout approximately: the
         // scheduler only wakes a waiter when the event is set or its timer fires, so the
         // first block is the one that counts.
@@ -293,6 +321,7 @@ mod tests {
 }
 
 struct RwState {
+    id: ObjectId,
     name: String,
     readers: Vec<ThreadId>,
     writer: Option<ThreadId>,
@@ -315,6 +344,7 @@ impl SimRwLock {
         SimRwLock {
             sched: sched.clone(),
             state: Rc::new(RefCell::new(RwState {
+                id: sched.new_object_id(),
                 name: name.into(),
                 readers: Vec::new(),
                 writer: None,
@@ -326,7 +356,7 @@ impl SimRwLock {
 
     /// Takes the lock shared.
     pub async fn read(&self) -> SimRwGuard {
-        self.sched.yield_now().await;
+        self.sched.yield_op(Op::ReadLock(self.id())).await;
         RwFuture {
             lock: self,
             exclusive: false,
@@ -340,7 +370,7 @@ impl SimRwLock {
 
     /// Takes the lock exclusively.
     pub async fn write(&self) -> SimRwGuard {
-        self.sched.yield_now().await;
+        self.sched.yield_op(Op::WriteLock(self.id())).await;
         RwFuture {
             lock: self,
             exclusive: true,
@@ -350,6 +380,11 @@ impl SimRwLock {
             lock: self.clone(),
             exclusive: true,
         }
+    }
+
+    /// Its object id (for [`Op`]s).
+    pub fn id(&self) -> ObjectId {
+        self.state.borrow().id
     }
 
     /// True while some thread holds it exclusively.
@@ -369,6 +404,7 @@ impl Future for RwFuture<'_> {
         let sched = &self.lock.sched;
         let me = sched.current();
         let mut st = self.lock.state.borrow_mut();
+        sched.touch(st.id, self.exclusive);
         let free = if self.exclusive {
             st.writer.is_none() && st.readers.is_empty()
         } else {
@@ -407,7 +443,13 @@ impl Future for RwFuture<'_> {
             ),
             held_by,
         };
+        let op = if self.exclusive {
+            Op::WriteLock(st.id)
+        } else {
+            Op::ReadLock(st.id)
+        };
         drop(st);
+        sched.declare_current(op);
         sched.block_current(wait, None);
         Poll::Pending
     }
@@ -429,6 +471,7 @@ impl Drop for SimRwGuard {
             .map(|_| self.lock.sched.release());
         let waiters = {
             let mut st = self.lock.state.borrow_mut();
+            self.lock.sched.touch(st.id, self.exclusive);
             if self.exclusive {
                 st.writer = None;
             } else if let Some(me) = self.lock.sched.try_current() {
@@ -480,6 +523,7 @@ impl Future for WaitAny<'_> {
         let me = self.sched.current();
         for (i, ev) in self.events.iter().enumerate() {
             let mut st = ev.state.borrow_mut();
+            self.sched.touch(st.id, true);
             if st.signalled {
                 if st.auto_reset {
                     st.signalled = false;

@@ -50,6 +50,7 @@ struct Meta {
 /// OS thread; the checking is about the *simulated* concurrency.
 pub struct Tracked<T> {
     sched: Sched,
+    id: super::ObjectId,
     name: String,
     value: RefCell<T>,
     meta: RefCell<Meta>,
@@ -60,6 +61,7 @@ impl<T> Tracked<T> {
     pub fn new(sched: &Sched, name: impl Into<String>, value: T) -> Self {
         Tracked {
             sched: sched.clone(),
+            id: sched.new_object_id(),
             name: name.into(),
             value: RefCell::new(value),
             meta: RefCell::new(Meta {
@@ -91,6 +93,7 @@ impl<T> Tracked<T> {
         let Some(me) = self.sched.try_current() else {
             return;
         };
+        self.sched.touch(self.id, write);
         let clock: VectorClock = self.sched.clock_of_current();
         let my_epoch = clock.get(me as usize);
         let access = Access {
