@@ -503,6 +503,15 @@ impl VideoFormats {
         table.mode(index).map(|m| (table, index, m))
     }
 
+    /// Every distinct (table, bit, mode) any codec entry advertises, in table then bit order.
+    pub fn modes(&self) -> Vec<(VideoTable, u8, VideoMode)> {
+        let mut all: Vec<(VideoTable, u8, VideoMode)> =
+            self.codecs.iter().flat_map(H264Codec::modes).collect();
+        all.sort_by_key(|(t, b, _)| (*t, *b));
+        all.dedup_by_key(|(t, b, _)| (*t, *b));
+        all
+    }
+
     /// Number of (profile, level, mode) combinations, counted as libwds does: one per mode
     /// per codec entry.
     pub fn combination_count(&self) -> usize {
