@@ -645,12 +645,18 @@ fn message_holding_and_dropping(ix: &Index<'_>, out: &mut Findings) {
             matches!(class, MessageClass::AfterStop(_)) && !delivered.contains(id)
         })
         .map(|(id, (queued, _))| (*id, *queued));
-    let must_fail: BTreeMap<u64, usize> = dropped
-        .iter()
-        .map(|(id, pos)| (*id, *pos))
-        .chain(after_stop)
-        .collect();
+    // A dropped message is judged at its drop; one sent after stop and never dropped, at its
+    // queueing.
+    let mut must_fail: BTreeMap<u64, usize> = dropped.clone();
+    for (id, queued) in after_stop {
+        must_fail.entry(id).or_insert(queued);
+    }
     for (id, pos) in must_fail {
+        let what = if dropped.contains_key(&id) {
+            "was dropped"
+        } else {
+            "was sent after StopMiracastSession was called"
+        };
         if wants_callback.get(&id) != Some(&true) {
             continue; // no completion routine to call (G14/G15)
         }
@@ -660,7 +666,7 @@ fn message_holding_and_dropping(ix: &Index<'_>, out: &mut Findings) {
                 29,
                 Culprit::OsModel,
                 format!(
-                    "message #{id} was dropped (#{}) but the KMD's completion routine (DxgkCbMiracastSendMessageCallback) never ran by the end of the trace",
+                    "message #{id} {what} (#{}) but the KMD's completion routine (DxgkCbMiracastSendMessageCallback) never ran by the end of the trace; it must get an error",
                     ix.seq(pos)
                 ),
                 &[pos],
@@ -678,7 +684,8 @@ fn message_holding_and_dropping(ix: &Index<'_>, out: &mut Findings) {
                             29,
                             Culprit::OsModel,
                             format!(
-                                "the completion routine of dropped message #{id} got {status} (#{}), not an error",
+                                "message #{id} {what} (#{}) but its completion routine got {status} (#{}), not an error",
+                                ix.seq(pos),
                                 ix.seq(c.enter)
                             ),
                             &[pos, c.enter],

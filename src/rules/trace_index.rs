@@ -253,3 +253,143 @@ pub(super) fn is_error(status: NtStatus) -> bool {
 pub(super) fn number(summary: &str, key: &str) -> Option<u64> {
     arg(summary, key).and_then(|v| v.parse().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace(events: &[(u32, EventKind)]) -> Trace {
+        Trace {
+            events: events
+                .iter()
+                .enumerate()
+                .map(|(i, (thread, kind))| TraceEvent {
+                    seq: i as u32 + 100,
+                    time: SimTime::ZERO,
+                    thread: *thread,
+                    kind: kind.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    fn enter(ddi: Ddi, args: &str) -> EventKind {
+        EventKind::Enter {
+            ddi,
+            args: args.into(),
+        }
+    }
+
+    fn leave(ddi: Ddi) -> EventKind {
+        EventKind::Leave {
+            ddi,
+            status: Some(NtStatus::STATUS_SUCCESS),
+            out: "bytes_returned=4".into(),
+        }
+    }
+
+    #[test]
+    fn calls_nest_per_thread_and_overlap_across_threads() {
+        let t = trace(&[
+            (1, enter(Ddi::MiracastIoControl, "hardware_access=true")),
+            (
+                1,
+                enter(Ddi::DxgkDdiMiracastIoControl, "hardware_access=true"),
+            ),
+            (2, enter(Ddi::DxgkDdiQueryChildStatus, "")),
+            (1, leave(Ddi::DxgkDdiMiracastIoControl)),
+            (2, leave(Ddi::DxgkDdiQueryChildStatus)),
+            (1, leave(Ddi::MiracastIoControl)),
+        ]);
+        let ix = Index::new(&t);
+        assert_eq!(ix.calls.len(), 3);
+        let kmd = &ix.calls[1];
+        assert_eq!(kmd.parent, Some(0));
+        assert_eq!((kmd.enter, kmd.leave), (1, Some(3)));
+        assert!(kmd.flag("hardware_access") && kmd.is_kmd_ddi());
+        assert_eq!(kmd.value("bytes_returned"), Some("4"));
+        assert_eq!(
+            ix.enclosing(kmd, Ddi::MiracastIoControl).map(|c| c.enter),
+            Some(0)
+        );
+        assert!(ix.overlap(kmd, &ix.calls[2]));
+        assert_eq!(
+            ix.nested(&ix.calls[0], Ddi::DxgkDdiMiracastIoControl)
+                .count(),
+            1
+        );
+        assert_eq!(
+            ix.overlapping_pairs(&[0, 1, 2], false),
+            vec![(0, 1), (0, 2), (1, 2)]
+        );
+        assert_eq!(ix.overlapping_pairs(&[0, 1, 2], true), vec![(0, 2), (1, 2)]);
+        assert_eq!(ix.seq(2), 102);
+        assert_eq!(
+            ix.call_left_at(3).map(|c| c.ddi),
+            Some(Ddi::DxgkDdiMiracastIoControl)
+        );
+    }
+
+    #[test]
+    fn malformed_leaves_are_tolerated() {
+        let t = trace(&[
+            (1, leave(Ddi::StartMiracastSession)), // never entered: ignored
+            (1, enter(Ddi::StartMiracastSession, "")),
+            (1, enter(Ddi::MiracastIoControl, "")),
+            (1, leave(Ddi::StartMiracastSession)), // skips the IOCTL's frame
+            (3, enter(Ddi::GetNextChunkData, "")), // still running at the end
+        ]);
+        let ix = Index::new(&t);
+        assert_eq!(ix.calls.len(), 3);
+        assert_eq!(ix.calls[0].leave, Some(3));
+        assert_eq!(ix.calls[1].leave, None);
+        assert_eq!(ix.calls[2].end(ix.trace_len()), 5);
+        assert!(ix.running_at(&ix.calls[2], 5) == false && ix.running_at(&ix.calls[1], 4));
+    }
+
+    #[test]
+    fn threads_are_named_from_their_start_events() {
+        let t = trace(&[
+            (
+                0,
+                EventKind::ThreadStart {
+                    name: "os-main".into(),
+                    parent: None,
+                },
+            ),
+            (
+                0,
+                EventKind::ThreadStart {
+                    name: "umd-ioctl-1".into(),
+                    parent: Some(0),
+                },
+            ),
+            (
+                5,
+                EventKind::ThreadStart {
+                    name: "dpc".into(),
+                    parent: Some(0),
+                },
+            ),
+        ]);
+        let ix = Index::new(&t);
+        assert_eq!(ix.thread_label(0), "t0 (os-main)");
+        assert_eq!(ix.thread_label(1), "t1 (umd-ioctl-1)");
+        assert_eq!(ix.thread_label(5), "t5 (dpc)");
+        assert_eq!(ix.thread_label(9), "t9");
+    }
+
+    #[test]
+    fn statuses_and_numbers_parse() {
+        assert_eq!(
+            parse_status("STATUS_CANCELLED"),
+            Some(NtStatus::STATUS_CANCELLED)
+        );
+        assert_eq!(parse_status("0xC0000120"), Some(NtStatus::STATUS_CANCELLED));
+        assert_eq!(parse_status("garbage"), None);
+        assert!(is_error(NtStatus::STATUS_CANCELLED));
+        assert!(!is_error(NtStatus::STATUS_PENDING) && !is_error(NtStatus::STATUS_BUFFER_OVERFLOW));
+        assert_eq!(number("id=7 callback=true", "id"), Some(7));
+        assert_eq!(number("id=x", "id"), None);
+    }
+}

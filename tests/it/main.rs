@@ -14,3 +14,6 @@ mod model;
 
 /// Wi-Fi Display source and sink over loopback TCP (127.0.0.1 only), short timers.
 mod wfd_tcp;
+
+/// The rule catalogue and the trace checks: keep/break traces per check, never-panic property.
+mod rules;
