@@ -247,3 +247,4 @@ impl RtspSocket for SimRtspLink {
         self.shutdown.set();
     }
 }
+
