@@ -1,0 +1,288 @@
+//! `run` and `validate`: find the scenario files, keep this partition's and the filtered ones,
+//! run them on a thread pool, and write every report asked for.
+//!
+//! Each scenario's simulation is single-threaded and `Rc`-based, so it is built and run
+//! entirely inside one worker thread; workers take the next file from a shared counter and put
+//! the finished [`ScenarioReport`] in that file's slot, so the report order is the path order
+//! whatever `--jobs` is.
+
+use super::exit_code;
+use crate::report::{self, Format, Outcome, RunReport, ScenarioReport};
+use crate::runner::{self, RunOptions};
+use crate::scenario::{self, Backend};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Arguments of `run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Scenario files or folders (searched recursively for *.json); default `scenarios`.
+    pub paths: Vec<PathBuf>,
+    /// Driver under test for every scenario: `model` or `real:PATH` (overrides the files).
+    #[arg(long, value_parser = parse_backend)]
+    pub backend: Option<Backend>,
+    /// Scheduler seed for every scenario (overrides `setup.seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Format of the report on stdout (or in --out).
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+    /// Write the --format report to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Also write a report in FORMAT to FILE; repeatable (`--report junit=out/junit.xml`).
+    #[arg(long, value_name = "FORMAT=FILE", value_parser = parse_report)]
+    pub report: Vec<(Format, PathBuf)>,
+    /// Scenarios run in parallel; default: every core.
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// Run only part K of N (1-based), split by a stable hash of each file's path.
+    #[arg(long, value_name = "K/N", value_parser = parse_partition)]
+    pub partition: Option<(u64, u64)>,
+    /// Run only scenarios whose name or one of whose tags contains this text.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Do not record traces (faster; trace checks and trace expectations do not run unless a
+    /// scenario's `expect` needs them).
+    #[arg(long)]
+    pub no_trace: bool,
+}
+
+/// Arguments of `validate`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ValidateArgs {
+    /// Scenario files or folders; default `scenarios`.
+    pub paths: Vec<PathBuf>,
+}
+
+fn parse_backend(s: &str) -> Result<Backend, String> {
+    scenario::parse_backend(s)
+}
+
+fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
+    let (format, file) = s.split_once('=').ok_or_else(|| format!("`{s}` is not FORMAT=FILE (e.g. junit=out/junit.xml)"))?;
+    let format = <Format as clap::ValueEnum>::from_str(format, true).map_err(|_| format!("unknown report format `{format}` (human, json, junit)"))?;
+    if file.is_empty() {
+        return Err("the report file is empty".to_owned());
+    }
+    Ok((format, PathBuf::from(file)))
+}
+
+/// `K/N` with 1 <= K <= N.
+pub fn parse_partition(s: &str) -> Result<(u64, u64), String> {
+    let (k, n) = s.split_once('/').ok_or_else(|| format!("`{s}` is not K/N (e.g. 2/4)"))?;
+    let k: u64 = k.trim().parse().map_err(|_| format!("`{k}` is not a number"))?;
+    let n: u64 = n.trim().parse().map_err(|_| format!("`{n}` is not a number"))?;
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("partition {k}/{n} must have 1 <= K <= N"));
+    }
+    Ok((k, n))
+}
+
+/// The part (1-based) of `n` a scenario path falls in: FNV-1a of the path with `/` separators.
+pub fn partition_of(path: &Path, n: u64) -> u64 {
+    let text = path.to_string_lossy().replace('\\', "/");
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h % n + 1
+}
+
+fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.is_empty() { vec![PathBuf::from("scenarios")] } else { paths.to_vec() }
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned())
+}
+
+/// Runs or skips one file.
+fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
+    let shown = path.display().to_string();
+    let mut entry = ScenarioReport {
+        path: shown,
+        name: stem(path),
+        tags: Vec::new(),
+        outcome: Outcome::Skipped,
+        skip_reason: None,
+        result: None,
+        verdict: None,
+        replay_token: None,
+        invalid: None,
+    };
+    if let Some((k, n)) = args.partition {
+        if partition_of(path, n) != k {
+            entry.skip_reason = Some(format!("not in partition {k}/{n}"));
+            return entry;
+        }
+    }
+    let scenario = match scenario::load(path) {
+        Ok((s, _)) => s,
+        Err(e) => {
+            entry.outcome = Outcome::Invalid;
+            entry.invalid = Some((&e).into());
+            return entry;
+        }
+    };
+    entry.name = scenario.name.clone();
+    entry.tags = scenario.tags.clone();
+    if let Some(f) = &args.filter {
+        if !(scenario.name.contains(f.as_str()) || scenario.tags.iter().any(|t| t.contains(f.as_str()))) {
+            entry.skip_reason = Some(format!("filtered out by `{f}`"));
+            return entry;
+        }
+    }
+    let result = runner::run_seeded(&scenario, options);
+    let verdict = runner::judge(&scenario, &result);
+    entry.outcome = if verdict.unavailable {
+        Outcome::Unavailable
+    } else if verdict.passed {
+        Outcome::Passed
+    } else {
+        Outcome::Failed
+    };
+    if !verdict.unavailable {
+        entry.replay_token = Some(result.replay_token());
+    }
+    entry.result = Some(result);
+    entry.verdict = Some(verdict);
+    entry
+}
+
+/// Runs `paths` with `jobs` workers; reports in path order.
+pub fn run_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> RunReport {
+    let options = RunOptions { trace: !args.no_trace, backend: args.backend.clone(), seed: args.seed, ..RunOptions::default() };
+    let slots: Vec<Mutex<Option<ScenarioReport>>> = files.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    // Progress only on a terminal, and only when there is something to wait for.
+    let progress = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() && files.len() > 1;
+    let jobs = jobs.clamp(1, files.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(path) = files.get(i) else { break };
+                    let entry = one(path, args, &options);
+                    if let Ok(mut slot) = slots[i].lock() {
+                        *slot = Some(entry);
+                    }
+                    let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                    if progress {
+                        let mut err = std::io::stderr().lock();
+                        let _ = write!(err, "\r[{n}/{}] {:<60.60}", files.len(), path.display());
+                        let _ = err.flush();
+                    }
+                }
+            });
+        }
+    });
+    if progress {
+        eprint!("\r{:80}\r", "");
+    }
+    let scenarios = slots
+        .into_iter()
+        .zip(files)
+        .map(|(slot, path)| {
+            slot.into_inner().ok().flatten().unwrap_or_else(|| ScenarioReport {
+                path: path.display().to_string(),
+                name: stem(path),
+                tags: Vec::new(),
+                outcome: Outcome::Failed,
+                skip_reason: None,
+                result: None,
+                verdict: Some(crate::runner::Verdict { reasons: vec!["the worker running this scenario stopped".to_owned()], ..Default::default() }),
+                replay_token: None,
+                invalid: None,
+            })
+        })
+        .collect();
+    RunReport { scenarios }
+}
+
+/// The exit code for a finished run.
+pub fn exit_for(report: &RunReport) -> u8 {
+    let c = report.counts();
+    if c.failed > c.invalid + c.unavailable {
+        exit_code::SCENARIO_FAILED
+    } else if c.invalid > 0 {
+        exit_code::INVALID
+    } else if c.unavailable > 0 {
+        exit_code::BACKEND_UNAVAILABLE
+    } else {
+        exit_code::OK
+    }
+}
+
+/// `miracast-sim run`.
+pub fn run(args: &RunArgs) -> u8 {
+    let files = match scenario::discover(&default_paths(&args.paths)) {
+        Ok(f) => f,
+        Err((p, e)) => {
+            eprintln!("error: cannot read {}: {e}", p.display());
+            return exit_code::INVALID;
+        }
+    };
+    if files.is_empty() {
+        eprintln!("error: no scenario files (*.json) found");
+        return exit_code::INVALID;
+    }
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let report = run_files(&files, args, jobs);
+    // Every report is written even when one cannot be: a failure to write is reported and
+    // turns the exit code into a usage error only if nothing else went wrong.
+    let mut write_failed = false;
+    let mut write = |format: Format, file: Option<&Path>| {
+        let text = report::render(&report, format);
+        match file {
+            None => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+            }
+            Some(f) => {
+                if let Some(dir) = f.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                if let Err(e) = std::fs::write(f, text) {
+                    eprintln!("error: cannot write {}: {e}", f.display());
+                    write_failed = true;
+                }
+            }
+        }
+    };
+    write(args.format, args.out.as_deref());
+    for (format, file) in &args.report {
+        write(*format, Some(file));
+    }
+    let code = exit_for(&report);
+    if code == exit_code::OK && write_failed { exit_code::INVALID } else { code }
+}
+
+/// `miracast-sim validate`.
+pub fn validate(args: &ValidateArgs) -> u8 {
+    let files = match scenario::discover(&default_paths(&args.paths)) {
+        Ok(f) => f,
+        Err((p, e)) => {
+            eprintln!("error: cannot read {}: {e}", p.display());
+            return exit_code::INVALID;
+        }
+    };
+    let mut invalid = 0;
+    for f in &files {
+        match scenario::load(f) {
+            Ok((s, _)) => println!("ok {} ({})", f.display(), s.name),
+            Err(e) => {
+                invalid += 1;
+                println!("{}", e.render());
+            }
+        }
+    }
+    println!("{} valid, {invalid} invalid", files.len() - invalid);
+    if invalid > 0 { exit_code::INVALID } else { exit_code::OK }
+}

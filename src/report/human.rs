@@ -1,0 +1,79 @@
+//! The human report: `PASS name (N events, seed S)` / `FAIL ...` per scenario, failure details,
+//! and the summary line.
+//!
+//! A failure shows, for each rule broken that the scenario does not expect: the rule id and
+//! title, the one-sentence finding, the culprit, and the trace events that show it (by seq,
+//! rendered as in the trace); then expected rules that were not broken, every other reason,
+//! and the exact replay command.
+
+use super::{Outcome, RunReport, ScenarioReport};
+use std::fmt::Write as _;
+
+/// Trace events shown per violation.
+const EVENTS_PER_VIOLATION: usize = 6;
+
+/// The whole report as text.
+pub fn render(report: &RunReport) -> String {
+    let mut out = String::new();
+    for s in &report.scenarios {
+        out.push_str(&scenario_line(s));
+        out.push('\n');
+    }
+    let failures: Vec<&ScenarioReport> = report.scenarios.iter().filter(|s| matches!(s.outcome, Outcome::Failed | Outcome::Invalid | Outcome::Unavailable)).collect();
+    for s in failures {
+        out.push('\n');
+        out.push_str(&details(s));
+    }
+    out.push('\n');
+    out.push_str(&report.summary_line());
+    out.push('\n');
+    out
+}
+
+/// The one line of a scenario.
+pub fn scenario_line(s: &ScenarioReport) -> String {
+    let stats = s.result.as_ref().map(|r| format!(" ({} events, seed {})", r.events(), r.seed)).unwrap_or_default();
+    match s.outcome {
+        Outcome::Passed => format!("PASS {}{stats}", s.name),
+        Outcome::Failed => format!("FAIL {}{stats}", s.name),
+        Outcome::Invalid => format!("INVALID {} ({})", s.name, s.path),
+        Outcome::Unavailable => format!("UNAVAILABLE {} ({})", s.name, s.path),
+        Outcome::Skipped => format!("SKIP {}{}", s.name, s.skip_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()),
+    }
+}
+
+/// The failure block of a scenario.
+pub fn details(s: &ScenarioReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "--- {} ({})", s.name, s.path);
+    if let Some(invalid) = &s.invalid {
+        out.push_str(&invalid.rendered);
+        if !invalid.rendered.ends_with('\n') {
+            out.push('\n');
+        }
+        return out;
+    }
+    let (Some(result), Some(verdict)) = (&s.result, &s.verdict) else {
+        return out;
+    };
+    for v in &verdict.unexpected {
+        let _ = writeln!(out, "  {} {}", v.rule, v.rule.rule().title);
+        let _ = writeln!(out, "    finding: {}", v.finding);
+        let _ = writeln!(out, "    culprit: {}", v.culprit);
+        for seq in v.events.iter().take(EVENTS_PER_VIOLATION) {
+            if let Some(e) = result.trace.events.get(*seq as usize) {
+                let _ = writeln!(out, "      {e}");
+            }
+        }
+    }
+    for r in &verdict.missing {
+        let _ = writeln!(out, "  expected {} ({}) to be broken, but it was not", r, r.rule().title);
+    }
+    for reason in &verdict.reasons {
+        let _ = writeln!(out, "  {reason}");
+    }
+    if let Some(cmd) = s.replay_command() {
+        let _ = writeln!(out, "  replay: {cmd}");
+    }
+    out
+}

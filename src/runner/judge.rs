@@ -1,0 +1,143 @@
+//! Judging a [`RunResult`] against the scenario's `expect`: pass or fail, with every reason.
+
+use super::{RunError, RunResult};
+use crate::rules::{RuleId, Violation};
+use crate::scenario::{Matcher, Scenario, Step, StepOp};
+use crate::sched::RunEnd;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// Pass or fail, and why.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Verdict {
+    /// Everything the scenario expects happened, and nothing else was broken.
+    pub passed: bool,
+    /// Violations of rules the scenario does not expect (one per rule: the first).
+    pub unexpected: Vec<Violation>,
+    /// Rules the scenario expects to be broken that were not.
+    pub missing: Vec<RuleId>,
+    /// Every other reason (step statuses, end state, trace assertions, run end), one sentence
+    /// each.
+    pub reasons: Vec<String>,
+    /// The run could not happen (backend unavailable).
+    pub unavailable: bool,
+}
+
+/// Compares `result` with `scenario.expect` and the steps' `expect_status`.
+pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
+    let mut v = Verdict::default();
+    match &result.error {
+        Some(RunError::BackendUnavailable(m)) => {
+            v.unavailable = true;
+            v.reasons.push(format!("backend unavailable: {m}"));
+            return v;
+        }
+        Some(e @ RunError::Panic(_)) => {
+            v.reasons.push(e.to_string());
+            return v;
+        }
+        None => {}
+    }
+    match &result.end {
+        RunEnd::Completed => {}
+        RunEnd::Deadlock { chain } => {
+            let who: Vec<String> = chain
+                .iter()
+                .map(|b| {
+                    let inside: Vec<&str> = b.inside.iter().map(|d| d.name()).collect();
+                    let waits = b.waiting_for.as_ref().map_or("nothing".to_owned(), |w| match w.held_by {
+                        Some(h) => format!("{} held by t{h}", w.object),
+                        None => w.object.clone(),
+                    });
+                    format!("{} (t{}){} waits for {waits}", b.name, b.thread, if inside.is_empty() { String::new() } else { format!(" inside {}", inside.join(" > ")) })
+                })
+                .collect();
+            v.reasons.push(format!("the run deadlocked: {}", who.join("; ")));
+        }
+        RunEnd::StepLimit => v.reasons.push("the run hit the scheduler's step limit (a livelock, or a scenario too long for the limit)".to_owned()),
+        RunEnd::TimeLimit => v.reasons.push("the run hit the virtual-time limit (something waits forever on a timer)".to_owned()),
+    }
+
+    let found: BTreeSet<RuleId> = result.violations.iter().map(|x| x.rule).collect();
+    let mut seen = BTreeSet::new();
+    for x in &result.violations {
+        if !scenario.expect.violations.contains(&x.rule) && seen.insert(x.rule) {
+            v.unexpected.push(x.clone());
+        }
+    }
+    v.missing = scenario.expect.violations.difference(&found).copied().collect();
+
+    check_steps(&scenario.steps, result, &mut v.reasons);
+
+    if let Some(snapshot) = &result.snapshot {
+        let expect = &scenario.expect;
+        if let Some(phase) = expect.final_phase {
+            if snapshot.phase != phase {
+                v.reasons.push(format!("the session ended in phase {:?}, expected {phase:?}", snapshot.phase));
+            }
+        }
+        if let Some(connected) = expect.final_monitor_connected {
+            if snapshot.monitor_connected != connected {
+                v.reasons.push(format!("the Miracast monitor ended {}, expected {}", connected_word(snapshot.monitor_connected), connected_word(connected)));
+            }
+        }
+        if let Some(n) = expect.final_gpu_contexts {
+            if snapshot.gpu_contexts != n as usize {
+                v.reasons.push(format!("{} GPU contexts alive at the end, expected {n}", snapshot.gpu_contexts));
+            }
+        }
+    }
+
+    if scenario.expect.needs_trace() {
+        check_trace(scenario, result, &mut v.reasons);
+    }
+    v.passed = v.unexpected.is_empty() && v.missing.is_empty() && v.reasons.is_empty();
+    v
+}
+
+fn connected_word(c: bool) -> &'static str {
+    if c { "connected" } else { "not connected" }
+}
+
+fn check_steps(steps: &[Step], result: &RunResult, reasons: &mut Vec<String>) {
+    for step in steps {
+        if let StepOp::Parallel(branches) = &step.op {
+            branches.iter().for_each(|b| check_steps(b, result, reasons));
+        }
+        let Some(want) = step.expect_status else { continue };
+        let Some(outcome) = result.steps.get(step.index) else { continue };
+        if !outcome.ran {
+            reasons.push(format!("{} (line {}) expected {want} but the run ended before the step", step.label(), step.line));
+            continue;
+        }
+        match outcome.status {
+            Some(got) if got == want => {}
+            Some(got) => reasons.push(format!("{} (line {}) returned {got}, expected {want}", step.label(), step.line)),
+            None => reasons.push(format!("{} (line {}) expected {want} but the OS did not make the call (see the trace note at the step)", step.label(), step.line)),
+        }
+    }
+}
+
+fn check_trace(scenario: &Scenario, result: &RunResult, reasons: &mut Vec<String>) {
+    let name = |t: u32| result.thread_names.get(t as usize).map_or("", String::as_str);
+    let first = |m: &Matcher| result.trace.events.iter().find(|e| m.matches(e, name(e.thread))).map(|e| e.seq);
+    let last = |m: &Matcher| result.trace.events.iter().rev().find(|e| m.matches(e, name(e.thread))).map(|e| e.seq);
+    for m in &scenario.expect.happens {
+        if first(m).is_none() {
+            reasons.push(format!("expected an event matching {} but none happened", m.source));
+        }
+    }
+    for (a, b) in &scenario.expect.before {
+        match (first(a), last(b)) {
+            (Some(x), Some(y)) if x < y => {}
+            (None, _) => reasons.push(format!("`before`: no event matches {}", a.source)),
+            (_, None) => reasons.push(format!("`before`: no event matches {}", b.source)),
+            (Some(x), Some(y)) => reasons.push(format!("`before`: the first {} (#{x}) is not before the last {} (#{y})", a.source, b.source)),
+        }
+    }
+    for m in &scenario.expect.never {
+        if let Some(e) = result.trace.events.iter().find(|e| m.matches(e, name(e.thread))) {
+            reasons.push(format!("`never` {} matched: {e}", m.source));
+        }
+    }
+}

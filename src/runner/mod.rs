@@ -1,0 +1,268 @@
+//! The runner: plays one scenario against a driver under one scheduling strategy, collects what
+//! happened, and judges it against the scenario's `expect`.
+//!
+//! [`run_once`] builds a fresh world per call (scheduler, findings, drivers, OS, sink), runs the
+//! steps as simulated OS threads, then gathers the online findings, the trace checks, the races
+//! the scheduler saw, the step statuses and the end state into a [`RunResult`]. It is
+//! deterministic (same scenario, options and strategy: byte-identical trace text), never panics
+//! on driver behaviour (a panic inside the simulation becomes a failed result), and can run
+//! with the trace off for exploration ([`RunOptions::trace`]).
+//!
+//! Map:
+//! - `exec`: the step interpreter (one simulated thread per step list).
+//! - [`judge`]: [`RunResult`] + `expect` -> [`Verdict`].
+//! - [`replay`]: replay tokens (`miracast-sim replay TOKEN`).
+
+mod exec;
+pub mod judge;
+pub mod replay;
+
+pub use judge::{Verdict, judge};
+pub use replay::ReplayToken;
+
+use crate::model::ReferenceDrivers;
+use crate::os::{Os, OsSnapshot};
+use crate::rules::trace_checks::{self, TraceCheckConfig};
+use crate::rules::{Findings, Violation, race_violation};
+use crate::scenario::{Backend, Scenario, SinkAdapter};
+use crate::sched::{Choice, Divergence, RandomStrategy, RunEnd, RunLimits, Sched, Strategy};
+use crate::status::NtStatus;
+use crate::trace::{EventKind, Trace};
+use serde::Serialize;
+use std::rc::Rc;
+use std::time::Duration;
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Record the trace. Off, the run is faster and still yields online findings and races,
+    /// but neither trace checks nor trace expectations (`happens`, `before`, `never`) run.
+    pub trace: bool,
+    /// Overrides the scenario's `setup.driver.backend`.
+    pub backend: Option<Backend>,
+    /// The seed the strategy was built from, for reports and replay tokens; `None` means the
+    /// scenario's `setup.seed`.
+    pub seed: Option<u64>,
+    /// Step and virtual-time limits.
+    pub limits: RunLimits,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { trace: true, backend: None, seed: None, limits: RunLimits::default() }
+    }
+}
+
+/// What one step did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StepOutcome {
+    /// Step index (pre-order).
+    pub index: usize,
+    /// `step 3 StartMiracastSession (start)`.
+    pub label: String,
+    /// The step ran (it was reached before the run ended).
+    pub ran: bool,
+    /// The status of the step's DDI; `None` when it returns none or was not called because
+    /// the state did not allow it.
+    pub status: Option<NtStatus>,
+}
+
+/// Everything one run produced.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunResult {
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario file.
+    pub path: String,
+    /// Scenario content hash.
+    pub content_hash: String,
+    /// The seed of the strategy.
+    pub seed: u64,
+    /// The strategy, as it describes itself (`random(seed=7)`).
+    pub strategy: String,
+    /// How the scheduler's run ended.
+    pub end: RunEnd,
+    /// Every rule broken: online findings, trace checks, races.
+    pub violations: Vec<Violation>,
+    /// Per-step outcome, by step index.
+    pub steps: Vec<StepOutcome>,
+    /// The OS's view at the end.
+    pub snapshot: Option<OsSnapshot>,
+    /// Every choice the scheduler made, for replay.
+    #[serde(skip)]
+    pub schedule: Vec<Choice>,
+    /// The trace (empty when recording was off).
+    pub trace: Trace,
+    /// Simulated thread names by id.
+    pub thread_names: Vec<String>,
+    /// Where a replay stopped fitting, when replaying.
+    pub divergence: Option<Divergence>,
+    /// Scheduler polls.
+    pub polls: u64,
+    /// Set when the run could not happen at all (backend unavailable) or the simulator
+    /// itself failed; the text says why.
+    pub error: Option<RunError>,
+}
+
+/// A run that did not produce a meaningful result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "message", rename_all = "snake_case")]
+pub enum RunError {
+    /// The requested backend is not in this build.
+    BackendUnavailable(String),
+    /// The simulator panicked (a bug in miracast-sim or in a Rust driver under test).
+    Panic(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::BackendUnavailable(m) => write!(f, "backend unavailable: {m}"),
+            RunError::Panic(m) => write!(f, "the simulation panicked: {m}"),
+        }
+    }
+}
+
+impl RunResult {
+    /// The replay token of this run.
+    pub fn replay_token(&self) -> String {
+        ReplayToken::from_result(self).encode()
+    }
+
+    /// Number of trace events.
+    pub fn events(&self) -> usize {
+        self.trace.events.len()
+    }
+}
+
+/// Runs `scenario` with the seeded random strategy (`options.seed`, else the scenario's seed).
+pub fn run_seeded(scenario: &Scenario, options: &RunOptions) -> RunResult {
+    let seed = options.seed.unwrap_or(scenario.setup.seed);
+    let options = RunOptions { seed: Some(seed), ..options.clone() };
+    run_once(scenario, &options, Box::new(RandomStrategy::new(seed)))
+}
+
+/// Plays `scenario` once with `strategy` choosing at every choice point.
+pub fn run_once(scenario: &Scenario, options: &RunOptions, strategy: Box<dyn Strategy>) -> RunResult {
+    let seed = options.seed.unwrap_or(scenario.setup.seed);
+    let description = strategy.describe();
+    let mut result = RunResult {
+        scenario: scenario.name.clone(),
+        path: scenario.path.clone(),
+        content_hash: scenario.content_hash.clone(),
+        seed,
+        strategy: description,
+        end: RunEnd::Completed,
+        violations: Vec::new(),
+        steps: Vec::new(),
+        snapshot: None,
+        schedule: Vec::new(),
+        trace: Trace::default(),
+        thread_names: Vec::new(),
+        divergence: None,
+        polls: 0,
+        error: None,
+    };
+    let backend = options.backend.clone().unwrap_or_else(|| scenario.setup.backend.clone());
+    if let Backend::Real(path) = &backend {
+        result.error = Some(RunError::BackendUnavailable(real_backend_unavailable(path)));
+        return result;
+    }
+    // The simulation is single-threaded and `Rc`-based; a panic inside it (a bug in the
+    // simulator or in a Rust driver) must not take the other scenarios of the run down.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| simulate(scenario, options, strategy)));
+    match outcome {
+        Ok(sim) => {
+            result.end = sim.end;
+            result.violations = sim.violations;
+            result.steps = sim.steps;
+            result.snapshot = Some(sim.snapshot);
+            result.schedule = sim.schedule;
+            result.thread_names = thread_names(&sim.trace);
+            result.trace = sim.trace;
+            result.divergence = sim.divergence;
+            result.polls = sim.polls;
+        }
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            result.error = Some(RunError::Panic(message));
+        }
+    }
+    result
+}
+
+fn real_backend_unavailable(path: &std::path::Path) -> String {
+    if cfg!(feature = "real-driver") {
+        format!("`real:{}`: the real-driver backend is not available in this build yet (only its C ABI mirrors are); use the `model` backend", path.display())
+    } else {
+        format!("`real:{}`: this build has no real-driver backend; rebuild with `--features real-driver`, or use the `model` backend", path.display())
+    }
+}
+
+struct Simulated {
+    end: RunEnd,
+    violations: Vec<Violation>,
+    steps: Vec<StepOutcome>,
+    snapshot: OsSnapshot,
+    schedule: Vec<Choice>,
+    trace: Trace,
+    divergence: Option<Divergence>,
+    polls: u64,
+}
+
+fn simulate(scenario: &Scenario, options: &RunOptions, strategy: Box<dyn Strategy>) -> Simulated {
+    let sched = Sched::new(strategy);
+    sched.set_trace_enabled(options.trace || scenario.expect.needs_trace());
+    let findings = Findings::default();
+    let setup = &scenario.setup;
+    let drivers = ReferenceDrivers::new(&sched, setup.adapter.clone(), setup.umd.clone(), &setup.knobs);
+    let os = Os::new(&sched, &findings, setup.os.clone(), drivers.kmd.clone(), drivers.umd.clone());
+    os.set_ioctl_describer(crate::model::protocol::describe_ioctl);
+    let (adapter, sink) = SinkAdapter::new(setup.sink.clone());
+    let facts = crate::os::SinkFacts { monitor_present: setup.sink_facts.monitor_present, supports_1024x768: setup.sink_facts.supports_1024x768 };
+    os.attach_sink(Box::new(adapter), facts);
+    let enabled = setup.knobs.enabled();
+    if !enabled.is_empty() {
+        sched.emit(EventKind::Note { text: format!("bug knobs on: {}", enabled.join(", ")) });
+    }
+
+    let exec = Rc::new(exec::Exec::new(os.clone(), sink, scenario));
+    let steps = Rc::new(scenario.steps.clone());
+    let runner = exec.clone();
+    sched.spawn("os-scenario", false, async move { exec::run_steps(runner, steps).await });
+    let end = sched.run(options.limits);
+
+    let trace = sched.take_trace();
+    let mut violations = findings.snapshot();
+    if !trace.events.is_empty() {
+        let config = TraceCheckConfig { datarate_tolerance: Duration::from_millis(setup.os.datarate_tolerance_ms) };
+        violations.extend(trace_checks::check_with(&trace, &config));
+    }
+    violations.extend(sched.races().iter().map(race_violation));
+    Simulated {
+        end,
+        violations,
+        steps: exec.outcomes(),
+        snapshot: os.snapshot(),
+        schedule: sched.schedule(),
+        trace,
+        divergence: sched.divergence(),
+        polls: sched.steps(),
+    }
+}
+
+fn thread_names(trace: &Trace) -> Vec<String> {
+    let mut names = Vec::new();
+    for e in &trace.events {
+        if let EventKind::ThreadStart { name, .. } = &e.kind {
+            // Thread ids are dense and assigned in creation order; the start event of thread n
+            // is attributed to its parent, so count starts instead of reading `e.thread`.
+            names.push(name.clone());
+        }
+    }
+    names
+}

@@ -1,0 +1,444 @@
+//! Scenario files: the JSON format (version 1), its validation, and the sink adapter.
+//!
+//! A scenario says what the OS and the Wi-Fi Display sink do (`steps`), in which world
+//! (`setup`: adapter, sink, driver under test, OS) and what must come of it (`expect`). Loading
+//! is two stages: [`raw`] mirrors the JSON exactly (serde, `deny_unknown_fields`, steps tagged
+//! by `"op"`), then `resolve` checks meaning and yields a [`Scenario`] that everything after
+//! can trust. Every mistake is a [`ScenarioError`] naming file, line and column, with a hint.
+//!
+//! Map:
+//! - [`raw`]: the serde structs; the JSON Schema is generated from them ([`schema`]).
+//! - `resolve`: raw -> [`Scenario`]: defaults, payloads, durations, names, phase reachability.
+//! - [`error`]: [`ScenarioError`], a miette diagnostic with the JSON span.
+//! - [`span`]: a spanned JSON parse used to point semantic errors at their line.
+//! - [`sink`]: [`SinkAdapter`], the Wi-Fi Display sink state machine behind
+//!   [`crate::os::SinkPeer`].
+
+pub mod error;
+pub mod raw;
+mod resolve;
+pub mod sink;
+pub mod span;
+
+pub use error::{ScenarioError, ScenarioErrorKind};
+pub use resolve::{content_hash, parse_backend, parse_duration};
+pub use sink::SinkAdapter;
+
+use crate::ddi::{ChunkType, Ddi, SessionPhase};
+use crate::model::{KmdConfig, Knobs, UmdConfig};
+use crate::os::OsConfig;
+use crate::rules::RuleId;
+use crate::status::NtStatus;
+use crate::trace::{EventKind, TraceEvent};
+use crate::wfd::SinkConfig;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The file it came from, as given.
+    pub path: String,
+    /// Its name.
+    pub name: String,
+    /// What it checks.
+    pub description: String,
+    /// HLK job names and rule ids.
+    pub tags: Vec<String>,
+    /// First 16 hex digits of the SHA-256 of the file text (replay tokens check it).
+    pub content_hash: String,
+    /// The world.
+    pub setup: Setup,
+    /// The steps, nested for `Parallel`.
+    pub steps: Vec<Step>,
+    /// Number of steps including nested ones; step indexes run `0..step_count`.
+    pub step_count: usize,
+    /// What must come of it.
+    pub expect: Expect,
+}
+
+/// The resolved `setup` section.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    /// The adapter as the reference KMD presents it.
+    pub adapter: KmdConfig,
+    /// The sink.
+    pub sink: SinkConfig,
+    /// What the OS may assume about the sink, derived from its capabilities.
+    pub sink_facts: SinkFacts,
+    /// Which driver runs.
+    pub backend: Backend,
+    /// Reference-driver faults.
+    pub knobs: Knobs,
+    /// Reference-UMD configuration.
+    pub umd: UmdConfig,
+    /// The OS.
+    pub os: OsConfig,
+    /// Default seed.
+    pub seed: u64,
+}
+
+/// What the OS may assume about the sink (for R39, R40).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SinkFacts {
+    /// A monitor is behind the sink (it announces an EDID).
+    pub monitor_present: bool,
+    /// The sink decodes a mode of at least 1024x768.
+    pub supports_1024x768: bool,
+}
+
+/// Which driver a scenario runs against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The bundled reference drivers.
+    Model,
+    /// A driver binary through the C ABI (feature `real-driver`).
+    Real(PathBuf),
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Model => f.write_str("model"),
+            Backend::Real(p) => write!(f, "real:{}", p.display()),
+        }
+    }
+}
+
+/// One resolved step.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// Position in pre-order over all steps (nested ones included), from 0.
+    pub index: usize,
+    /// The `id` the author gave.
+    pub id: Option<String>,
+    /// What it does.
+    pub op: StepOp,
+    /// The exact status its DDI must return.
+    pub expect_status: Option<NtStatus>,
+    /// 1-based line of the step in the file (0 if unknown).
+    pub line: usize,
+}
+
+impl Step {
+    /// `#3 StartMiracastSession (start)` for reports.
+    pub fn label(&self) -> String {
+        match &self.id {
+            Some(id) => format!("step {} {} ({id})", self.index, self.op.name()),
+            None => format!("step {} {}", self.index, self.op.name()),
+        }
+    }
+}
+
+/// What a step does.
+#[derive(Clone, Debug)]
+pub enum StepOp {
+    /// Adapter start.
+    AdapterBringUp,
+    /// `DxgkDdiMiracastCreateContext`.
+    KmdCreateContext,
+    /// `QueryMiracastDriverInterface`.
+    UmdLoad,
+    /// `CreateMiracastContext`.
+    UmdCreateContext,
+    /// `StartMiracastSession`.
+    StartSession,
+    /// `StopMiracastSession`.
+    StopSession,
+    /// `DestroyMiracastContext`.
+    UmdDestroyContext,
+    /// `DxgkDdiMiracastDestroyContext`.
+    KmdDestroyContext,
+    /// The whole connection.
+    Connect,
+    /// The whole teardown.
+    Disconnect,
+    /// The test escape.
+    KmdSendMessage {
+        /// Message bytes.
+        payload: Vec<u8>,
+        /// Output buffer size.
+        output_size: u32,
+    },
+    /// `MiracastIoControl` from a UMD thread of its own.
+    MiracastIoControl {
+        /// `HardwareAccess`.
+        hardware_access: bool,
+        /// Input bytes.
+        payload: Vec<u8>,
+        /// Output buffer size.
+        output_size: u32,
+    },
+    /// `DxgkDdiCreateContext` `count` times.
+    CreateGpuContexts {
+        /// How many.
+        count: u32,
+        /// The D3D UMD is incompatible.
+        incompatible_umd: bool,
+    },
+    /// `DxgkDdiDestroyContext` for all.
+    DestroyGpuContexts,
+    /// `DxgkDdiCommitVidPn`.
+    CommitVidPn {
+        /// Power the monitor off.
+        monitor_power_off: bool,
+    },
+    /// Encoder interrupts.
+    EncodeChunks {
+        /// Frames.
+        frames: u32,
+        /// Parts per encoded frame.
+        parts: u32,
+        /// Chunk types per frame.
+        chunk_types: Vec<ChunkType>,
+        /// Private bytes per chunk.
+        private_data_size: u32,
+        /// First frame number.
+        first_frame: u64,
+    },
+    /// The sink's monitor arrives.
+    SinkMonitorArrives,
+    /// The sink's monitor departs.
+    SinkMonitorDeparts,
+    /// The sink asks for an IDR picture.
+    SinkIdrRequest,
+    /// The sink tears down.
+    SinkDisconnect,
+    /// System sleep.
+    Sleep,
+    /// System resume.
+    Resume,
+    /// Virtual time passes.
+    Advance(Duration),
+    /// Concurrent branches.
+    Parallel(Vec<Vec<Step>>),
+}
+
+impl StepOp {
+    /// The `op` as written in JSON.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepOp::AdapterBringUp => "AdapterBringUp",
+            StepOp::KmdCreateContext => "DxgkDdiMiracastCreateContext",
+            StepOp::UmdLoad => "QueryMiracastDriverInterface",
+            StepOp::UmdCreateContext => "CreateMiracastContext",
+            StepOp::StartSession => "StartMiracastSession",
+            StepOp::StopSession => "StopMiracastSession",
+            StepOp::UmdDestroyContext => "DestroyMiracastContext",
+            StepOp::KmdDestroyContext => "DxgkDdiMiracastDestroyContext",
+            StepOp::Connect => "Connect",
+            StepOp::Disconnect => "Disconnect",
+            StepOp::KmdSendMessage { .. } => "KmdSendMessage",
+            StepOp::MiracastIoControl { .. } => "MiracastIoControl",
+            StepOp::CreateGpuContexts { .. } => "DxgkDdiCreateContext",
+            StepOp::DestroyGpuContexts => "DxgkDdiDestroyContext",
+            StepOp::CommitVidPn { .. } => "DxgkDdiCommitVidPn",
+            StepOp::EncodeChunks { .. } => "EncodeChunks",
+            StepOp::SinkMonitorArrives => "SinkMonitorArrives",
+            StepOp::SinkMonitorDeparts => "SinkMonitorDeparts",
+            StepOp::SinkIdrRequest => "SinkIdrRequest",
+            StepOp::SinkDisconnect => "SinkDisconnect",
+            StepOp::Sleep => "Sleep",
+            StepOp::Resume => "Resume",
+            StepOp::Advance(_) => "Advance",
+            StepOp::Parallel(_) => "Parallel",
+        }
+    }
+}
+
+/// The resolved `expect` section.
+#[derive(Clone, Debug, Default)]
+pub struct Expect {
+    /// Exactly these rules must be broken.
+    pub violations: BTreeSet<RuleId>,
+    /// Session phase at the end.
+    pub final_phase: Option<SessionPhase>,
+    /// Monitor connected at the end.
+    pub final_monitor_connected: Option<bool>,
+    /// GPU contexts alive at the end.
+    pub final_gpu_contexts: Option<u32>,
+    /// Must each match some event.
+    pub happens: Vec<Matcher>,
+    /// (A, B): some A before some B.
+    pub before: Vec<(Matcher, Matcher)>,
+    /// Must match no event.
+    pub never: Vec<Matcher>,
+}
+
+impl Expect {
+    /// True when the expectations read the trace (so the runner must record it).
+    pub fn needs_trace(&self) -> bool {
+        !(self.happens.is_empty() && self.before.is_empty() && self.never.is_empty())
+    }
+}
+
+/// Which kind of trace event a matcher looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Event {
+    Any,
+    Enter,
+    Leave,
+    MessageQueued,
+    MessageDelivered,
+    MessageDropped,
+    BufferReleased,
+    Phase,
+    Sink,
+    Note,
+    ChunkQueued,
+    ChunkOverflow,
+}
+
+impl Event {
+    /// The names a matcher's `event` accepts.
+    pub const NAMES: &'static [&'static str] =
+        &["any", "enter", "leave", "message_queued", "message_delivered", "message_dropped", "buffer_released", "phase", "sink", "note", "chunk_queued", "chunk_overflow"];
+
+    fn from_name(name: &str) -> Option<Event> {
+        Some(match name {
+            "any" => Event::Any,
+            "enter" => Event::Enter,
+            "leave" => Event::Leave,
+            "message_queued" => Event::MessageQueued,
+            "message_delivered" => Event::MessageDelivered,
+            "message_dropped" => Event::MessageDropped,
+            "buffer_released" => Event::BufferReleased,
+            "phase" => Event::Phase,
+            "sink" => Event::Sink,
+            "note" => Event::Note,
+            "chunk_queued" => Event::ChunkQueued,
+            "chunk_overflow" => Event::ChunkOverflow,
+            _ => return None,
+        })
+    }
+}
+
+/// A resolved trace-event matcher.
+#[derive(Clone, Debug)]
+pub struct Matcher {
+    /// DDI.
+    pub ddi: Option<Ddi>,
+    /// Event kind.
+    pub event: Event,
+    /// Thread-name prefix.
+    pub thread: Option<String>,
+    /// Exact status.
+    pub status: Option<NtStatus>,
+    /// `key=value` in args or out.
+    pub arg: Option<String>,
+    /// Substring of the rendered event.
+    pub text: Option<String>,
+    /// The matcher as written, for failure reasons.
+    pub source: String,
+}
+
+impl Matcher {
+    /// True when `event` (on a thread called `thread_name`) matches.
+    pub fn matches(&self, event: &TraceEvent, thread_name: &str) -> bool {
+        if self.thread.as_deref().is_some_and(|p| !thread_name.starts_with(p)) {
+            return false;
+        }
+        let (ddi, status, summary) = match &event.kind {
+            EventKind::Enter { ddi, args } => (Some(*ddi), None, Some(args.as_str())),
+            EventKind::Leave { ddi, status, out } => (Some(*ddi), *status, Some(out.as_str())),
+            _ => (None, None, None),
+        };
+        let kind_ok = match self.event {
+            Event::Any => true,
+            Event::Enter => matches!(event.kind, EventKind::Enter { .. }),
+            Event::Leave => matches!(event.kind, EventKind::Leave { .. }),
+            Event::MessageQueued => matches!(event.kind, EventKind::MessageQueued { .. }),
+            Event::MessageDelivered => matches!(event.kind, EventKind::MessageDelivered { .. }),
+            Event::MessageDropped => matches!(event.kind, EventKind::MessageDropped { .. }),
+            Event::BufferReleased => matches!(event.kind, EventKind::BufferReleased { .. }),
+            Event::Phase => matches!(event.kind, EventKind::Phase { .. }),
+            Event::Sink => matches!(event.kind, EventKind::Sink { .. }),
+            Event::Note => matches!(event.kind, EventKind::Note { .. }),
+            Event::ChunkQueued => matches!(event.kind, EventKind::ChunkQueued { .. }),
+            Event::ChunkOverflow => matches!(event.kind, EventKind::ChunkOverflow { .. }),
+        };
+        if !kind_ok {
+            return false;
+        }
+        if self.ddi.is_some() && self.ddi != ddi {
+            return false;
+        }
+        if self.status.is_some() && self.status != status {
+            return false;
+        }
+        if let Some(pair) = &self.arg {
+            let Some((key, value)) = pair.split_once('=') else { return false };
+            if summary.and_then(|s| crate::trace::arg(s, key)) != Some(value) {
+                return false;
+            }
+        }
+        if let Some(text) = &self.text {
+            if !event.to_string().contains(text.as_str()) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Parses and validates scenario text. `path` names it in errors.
+///
+/// # Errors
+/// A [`ScenarioError`] locating the first problem.
+pub fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let tree = span::parse(text);
+    let raw: raw::RawScenario = serde_json::from_str(text).map_err(|e| ScenarioError::from_serde(path, text, &e, tree.as_ref()))?;
+    resolve::resolve(raw, path, text, tree.as_ref())
+}
+
+/// Reads, parses and validates a scenario file.
+///
+/// # Errors
+/// A [`ScenarioError`] when the file cannot be read or is invalid.
+pub fn load(path: &Path) -> Result<(Scenario, String), ScenarioError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::io(&shown, &e))?;
+    let scenario = parse(&shown, &text)?;
+    Ok((scenario, text))
+}
+
+/// Every `*.json` scenario under `paths` (files as given, folders recursively), sorted and
+/// without duplicates. `schema.json` files are not scenarios and are skipped.
+///
+/// # Errors
+/// The first path that does not exist or cannot be listed.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, (PathBuf, std::io::Error)> {
+    let mut found = BTreeSet::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| (p.clone(), e))?;
+        if meta.is_dir() {
+            walk(p, &mut found).map_err(|e| (p.clone(), e))?;
+        } else {
+            found.insert(p.clone());
+        }
+    }
+    Ok(found.into_iter().collect())
+}
+
+fn walk(dir: &Path, found: &mut BTreeSet<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, found)?;
+        } else if path.extension().is_some_and(|e| e == "json") && path.file_name().is_some_and(|n| n != "schema.json") {
+            found.insert(path);
+        }
+    }
+    Ok(())
+}
+
+/// The JSON Schema of the format, generated from [`raw::RawScenario`], pretty-printed with a
+/// trailing newline (what `scenarios/schema.json` holds).
+pub fn schema() -> String {
+    let schema = schemars::schema_for!(raw::RawScenario);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
