@@ -17,3 +17,6 @@ mod wfd_tcp;
 
 /// The rule catalogue and the trace checks: keep/break traces per check, never-panic property.
 mod rules;
+
+/// Wi-Fi Display codec properties: round trips for every parameter type, no panics on any input.
+mod wfd_props;

@@ -18,9 +18,10 @@ impl DisplayEdid {
     /// An EDID value carrying `bytes` (whose length should be a multiple of 128).
     pub fn from_bytes(bytes: Vec<u8>) -> Self {
         let block_count = u16::try_from(bytes.len() / 128).unwrap_or(u16::MAX);
+        let payload = (!bytes.is_empty()).then_some(bytes);
         DisplayEdid {
             block_count,
-            payload: Some(bytes),
+            payload,
         }
     }
 
@@ -94,8 +95,9 @@ impl fmt::Display for DisplayEdid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04X} ", self.block_count)?;
         match &self.payload {
-            Some(bytes) => f.write_str(&encode_hex(bytes)),
-            None => f.write_str("none"),
+            // An empty payload has no hex spelling; `none` is how the grammar says it.
+            Some(bytes) if !bytes.is_empty() => f.write_str(&encode_hex(bytes)),
+            _ => f.write_str("none"),
         }
     }
 }
