@@ -379,23 +379,23 @@ pub struct RawBefore {
 #[serde(deny_unknown_fields)]
 pub struct RawMatcher {
     /// The DDI or callback, by its documented name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ddi: Option<String>,
     /// `enter` or `leave` (of `ddi`), or another event kind: `message_queued`,
     /// `message_delivered`, `message_dropped`, `buffer_released`, `phase`, `sink`, `note`,
     /// `chunk_queued`, `chunk_overflow`. Default: `leave` when `status` is given, else `enter`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
     /// Prefix of the simulated thread's name (`os-`, `umd-`, `msg-`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<String>,
     /// Exact NTSTATUS the DDI returned (implies `leave`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<NtStatus>,
     /// A `key=value` pair of the event's arguments or out-values (`op=MONITOR_ARRIVED`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arg: Option<String>,
     /// Text the event's rendered line must contain.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
