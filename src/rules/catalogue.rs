@@ -820,7 +820,7 @@ pub static CATALOGUE: &[Rule] = &[
         G::L,
         Error,
         Unchecked(
-            "mode enumeration is not modelled: the simulated OS commits a VidPN without building source or target mode sets, so there is no offered mode to compare with bandwidth or decoder limits",
+            "mode enumeration is not modelled: the simulated OS builds no VidPN source or target mode sets, so there is no offered mode to compare with bandwidth or decoder limits (the reference UMD's Wi-Fi Display mode choice is only observed by a model test)",
         ),
         "Modes limited by encoder, network and sink",
         kmd_tasks!(),

@@ -28,13 +28,23 @@
 //! - R55: `GetNextChunkData` on two threads at once (warning); UMD.
 //! - R67: two Miracast-class KMD calls overlapping; OS model.
 //!
-//! Event conventions relied on (the OS model writes them; see the report of this module's
-//! author and `crate::trace`): `Enter`/`Leave` pairs per thread, nesting for calls made from
-//! inside a call; `key=value` summaries (`type=`, `connected=`, `child_uid=`, `target=`,
-//! `monitor_power_off=`, `hardware_access=`, `op=`, `id=`, `status=`, `callback=`, `stats=`,
-//! `register=`); `MessageQueued`/`MessageDelivered`/`MessageDropped` with the message id that
-//! `DxgkCbMiracastSendMessage`, `HandleKernelModeMessage` and the completion routine carry as
-//! `id=`; `Sink` events starting with `umd-send` for the UMD's network sends.
+//! Event conventions relied on (what the OS model writes):
+//! - every call is an `Enter` and a `Leave` on one thread; a call made from inside another
+//!   (a callback from inside a DDI) nests between them; overlap across threads is one call's
+//!   `Enter` falling between another's `Enter` and `Leave` (a call never left runs to the end);
+//! - `DxgkCbIndicateChildStatus` args and `DxgkDdiQueryChildStatus` args or out carry
+//!   `type=StatusMiracastConnection child_uid=N connected=true|false`;
+//! - `DxgkDdiCommitVidPn` args: `target=N monitor_power_off=true|false`;
+//! - `MiracastIoControl` and `DxgkDdiMiracastIoControl` args: `hardware_access=true|false` and,
+//!   for the reference protocol, `op=MONITOR_ARRIVED|MONITOR_DEPARTED|...`;
+//! - `DxgkCbMiracastSendMessage` args `id=N callback=true|false`; `HandleKernelModeMessage` and
+//!   `DxgkCbMiracastSendMessageCallback` args `id=N` (the callback also `status=STATUS_...`);
+//!   the same id in `MessageQueued`, `MessageDelivered` and `MessageDropped`;
+//! - `ReportSessionStatus` args `status=MIRACAST_STATUS_...`; `PfnDataRateNotify` args
+//!   `stats=present|null`; `RegisterForDataRateNotifications` args `register=true|false`;
+//! - the UMD's network sends are `Sink` events whose text starts with `umd-send`;
+//! - the KMD "learns of a disconnect" (R21, G32) by indicating `connected=false` itself or by
+//!   receiving a `DxgkDdiMiracastIoControl` with `op=MONITOR_DEPARTED`.
 //!
 //! A hung call overlaps everything after it, so one fault can produce hundreds of identical
 //! findings; each rule reports at most [`MAX_FINDINGS_PER_RULE`] and then one summary line.
@@ -217,6 +227,7 @@ fn target_disconnected_until_started(ix: &Index<'_>, out: &mut Findings) {
             started = true;
         } else if entered(k, Ddi::DxgkDdiMiracastCreateContext)
             || entered(k, Ddi::CreateMiracastContext)
+            || entered(k, Ddi::StartMiracastSession)
             || left(k, Ddi::DxgkDdiMiracastDestroyContext)
         {
             started = false;
@@ -452,9 +463,16 @@ fn level3_rule(call: &Call<'_>) -> Option<u8> {
 }
 
 /// R24 and R68: a Level-3 call runs with no other KMD DDI on another thread.
+///
+/// The interrupt and DPC routines are not counted: the synchronization levels do not cover
+/// them (they run at raised IRQL and the driver synchronizes with them itself).
 fn level3_alone(ix: &Index<'_>, out: &mut Findings) {
     let kmd: Vec<usize> = (0..ix.calls.len())
-        .filter(|&i| ix.calls[i].is_kmd_ddi())
+        .filter(|&i| {
+            let c = &ix.calls[i];
+            c.is_kmd_ddi()
+                && !matches!(c.ddi, Ddi::DxgkDdiInterruptRoutine | Ddi::DxgkDdiDpcRoutine)
+        })
         .collect();
     for &l in &kmd {
         let level3 = &ix.calls[l];
