@@ -536,43 +536,47 @@ impl Sched {
                 let last = st.last_ran.filter(|l| runnable.contains(l));
                 let index = st.schedule.len();
                 drop(st);
-                match runnable.len() {
-                    0 => None,
-                    1 => Some(runnable[0]),
-                    n => {
-                        {
-                            // Hand the strategy the pending ops and the steps since the last
-                            // decision without copying: swap the buffers out of the state.
-                            let mut st = self.inner.state.borrow_mut();
-                            pending.clear();
-                            pending
-                                .extend(runnable.iter().map(|t| st.threads[*t as usize].pending));
-                            std::mem::swap(&mut since, &mut st.steps_since);
-                            since.truncate(st.steps_since_len);
-                            st.steps_since_len = 0;
-                        }
-                        let decision = strategy::ThreadDecision {
-                            runnable: &runnable,
-                            last,
-                            index,
-                            pending: &pending,
-                            steps_since: &since,
-                        };
+                if runnable.is_empty() {
+                    None
+                } else {
+                    {
+                        // Hand the strategy the pending ops and the steps since the last
+                        // decision without copying: swap the buffers out of the state.
+                        let mut st = self.inner.state.borrow_mut();
+                        pending.clear();
+                        pending.extend(runnable.iter().map(|t| st.threads[*t as usize].pending));
+                        std::mem::swap(&mut since, &mut st.steps_since);
+                        since.truncate(st.steps_since_len);
+                        st.steps_since_len = 0;
+                    }
+                    let decision = strategy::ThreadDecision {
+                        runnable: &runnable,
+                        last,
+                        index,
+                        pending: &pending,
+                        steps_since: &since,
+                    };
+                    let n = runnable.len();
+                    let chosen = if n == 1 {
+                        // Not a choice (not recorded), but exploration strategies see it.
+                        self.inner.strategy.borrow_mut().observe_forced(&decision);
+                        0
+                    } else {
                         let chosen = self
                             .inner
                             .strategy
                             .borrow_mut()
                             .pick_thread(&decision)
                             .min(n - 1);
-                        let mut st = self.inner.state.borrow_mut();
-                        st.schedule.push(Choice {
+                        self.inner.state.borrow_mut().schedule.push(Choice {
                             kind: ChoiceKind::Thread,
                             options: n as u32,
                             chosen: chosen as u32,
                         });
-                        std::mem::swap(&mut since, &mut st.steps_since);
-                        Some(runnable[chosen])
-                    }
+                        chosen
+                    };
+                    std::mem::swap(&mut since, &mut self.inner.state.borrow_mut().steps_since);
+                    Some(runnable[chosen])
                 }
             };
             let Some(thread) = pick else {

@@ -41,8 +41,8 @@ pub struct ThreadDecision<'a> {
     /// What each runnable thread's next step is declared to do (parallel to `runnable`;
     /// `None`: unknown).
     pub pending: &'a [Option<super::Op>],
-    /// The steps run since the previous thread decision, in order (the first is the step of
-    /// the thread chosen there); what each was declared to do and what it touched.
+    /// The steps run since the previous call to the strategy (thread decision or forced
+    /// observation), in order; what each was declared to do and what it touched.
     pub steps_since: &'a [super::StepRecord],
 }
 
@@ -50,6 +50,9 @@ pub struct ThreadDecision<'a> {
 pub trait Strategy {
     /// Index into `decision.runnable` of the thread to run.
     fn pick_thread(&mut self, decision: &ThreadDecision<'_>) -> usize;
+    /// Called where only one thread can run (not a choice, nothing recorded): lets exploration
+    /// strategies follow every step (`decision.runnable` has one entry).
+    fn observe_forced(&mut self, _decision: &ThreadDecision<'_>) {}
     /// A value in `0..options` for a data choice; `label` says what is being chosen.
     fn pick_value(&mut self, options: u32, label: &str, index: usize) -> u32;
     /// A short description for reports and replay tokens (`random(seed=7)`).
@@ -164,6 +167,9 @@ impl Strategy for ReplayStrategy {
             Some(chosen) => chosen,
             None => self.fallback.pick_value(options, label, index),
         }
+    }
+    fn observe_forced(&mut self, decision: &ThreadDecision<'_>) {
+        self.fallback.observe_forced(decision);
     }
     fn describe(&self) -> String {
         format!(
