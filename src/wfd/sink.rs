@@ -1099,33 +1099,33 @@ impl Sink {
         };
         self.conn.log_received(now, &msg, pending.kind);
         let status = msg.status().unwrap_or(0);
+        // gst-rtsp-server (GNOME) answers 460 to PLAY/PAUSE/TEARDOWN on the stream URL:
+        // retry once on the aggregate URL.
         if status == 460
             && matches!(
                 pending.kind,
                 MessageKind::M7 | MessageKind::M8 | MessageKind::M9
             )
+            && let Some(p) = self.presentation
+            && pending.request.uri() != Some(p.aggregate().as_str())
         {
-            if let Some(p) = self.presentation {
-                let aggregate = p.aggregate();
-                if pending.request.uri() != Some(aggregate.as_str()) {
-                    self.conn.warn(format!(
-                        "{} on the stream URL answered 460 (only aggregate operation allowed); retrying on {aggregate}",
-                        pending.kind
-                    ));
-                    let mut retry = pending.request.clone();
-                    if let super::message::StartLine::Request { uri, .. } = &mut retry.start {
-                        *uri = aggregate;
-                    }
-                    let new_cseq = self.conn.alloc_cseq();
-                    for h in &mut retry.headers {
-                        if h.0.eq_ignore_ascii_case("CSeq") {
-                            h.1 = new_cseq.to_string();
-                        }
-                    }
-                    self.conn.send_request(now, pending.kind, retry);
-                    return;
+            let aggregate = p.aggregate();
+            self.conn.warn(format!(
+                "{} on the stream URL answered 460 (only aggregate operation allowed); retrying on {aggregate}",
+                pending.kind
+            ));
+            let mut retry = pending.request.clone();
+            if let super::message::StartLine::Request { uri, .. } = &mut retry.start {
+                *uri = aggregate;
+            }
+            let new_cseq = self.conn.alloc_cseq();
+            for h in &mut retry.headers {
+                if h.0.eq_ignore_ascii_case("CSeq") {
+                    h.1 = new_cseq.to_string();
                 }
             }
+            self.conn.send_request(now, pending.kind, retry);
+            return;
         }
         if pending.kind == MessageKind::M8 {
             // Any final reply ends the session (reference: a non-2xx still ends it in practice).

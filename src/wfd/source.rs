@@ -563,16 +563,14 @@ impl Source {
                     }
                 }
             }
-            MessageKind::M4 => {
-                if self.phase == SourcePhase::Configure {
-                    if let Some(n) = &self.negotiated {
-                        self.conn
-                            .events
-                            .push_back(Event::Negotiated(Box::new(n.clone())));
-                    }
-                    self.phase = SourcePhase::Setup;
-                    self.send_trigger(now, TriggerMethod::Setup);
+            MessageKind::M4 if self.phase == SourcePhase::Configure => {
+                if let Some(n) = &self.negotiated {
+                    self.conn
+                        .events
+                        .push_back(Event::Negotiated(Box::new(n.clone())));
                 }
+                self.phase = SourcePhase::Setup;
+                self.send_trigger(now, TriggerMethod::Setup);
             }
             MessageKind::M5 => {
                 let trigger = pending.request.params().ok().and_then(|l| {

@@ -109,7 +109,7 @@ pub fn encode_hex(bytes: &[u8]) -> String {
 
 /// Bytes of an even-length hex string, `None` if it is not one.
 pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())
