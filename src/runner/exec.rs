@@ -27,7 +27,12 @@ impl Exec {
         let mut outcomes = Vec::with_capacity(scenario.step_count);
         fn collect(steps: &[Step], out: &mut Vec<StepOutcome>) {
             for s in steps {
-                out.push(StepOutcome { index: s.index, label: s.label(), ran: false, status: None });
+                out.push(StepOutcome {
+                    index: s.index,
+                    label: s.label(),
+                    ran: false,
+                    status: None,
+                });
                 if let StepOp::Parallel(branches) = &s.op {
                     branches.iter().for_each(|b| collect(b, out));
                 }
@@ -35,7 +40,11 @@ impl Exec {
         }
         collect(&scenario.steps, &mut outcomes);
         outcomes.sort_by_key(|o| o.index);
-        Exec { os, sink, outcomes: RefCell::new(outcomes) }
+        Exec {
+            os,
+            sink,
+            outcomes: RefCell::new(outcomes),
+        }
     }
 
     pub(super) fn outcomes(&self) -> Vec<StepOutcome> {
@@ -53,7 +62,9 @@ impl Exec {
     fn fresh_sink_if_stopped(&self) {
         if self.os.phase() == SessionPhase::Stopped {
             if let Err(e) = self.sink.reconnect(self.os.now()) {
-                self.os.sched().emit(EventKind::Note { text: format!("sink configuration rejected: {e}") });
+                self.os.sched().emit(EventKind::Note {
+                    text: format!("sink configuration rejected: {e}"),
+                });
             }
         }
     }
@@ -81,7 +92,10 @@ pub(super) fn run_steps(exec: Rc<Exec>, steps: Rc<Vec<Step>>) -> LocalFuture {
 async fn run_step(exec: &Rc<Exec>, step: &Step) {
     let os = &exec.os;
     let sched = os.sched().clone();
-    sched.emit(EventKind::Step { index: step.index, op: step.op.name().to_owned() });
+    sched.emit(EventKind::Step {
+        index: step.index,
+        op: step.op.name().to_owned(),
+    });
     let status: Option<NtStatus> = match &step.op {
         StepOp::AdapterBringUp => Some(os.bring_up_adapter().await),
         StepOp::KmdCreateContext => os.kmd_create_context().await,
@@ -105,7 +119,9 @@ async fn run_step(exec: &Rc<Exec>, step: &Step) {
         }
         StepOp::Connect | StepOp::Resume => {
             if matches!(step.op, StepOp::Resume) {
-                sched.emit(EventKind::Note { text: "system resumes: the OS connects the Miracast session again".to_owned() });
+                sched.emit(EventKind::Note {
+                    text: "system resumes: the OS connects the Miracast session again".to_owned(),
+                });
             }
             exec.fresh_sink_if_stopped();
             Some(os.connect().await)
@@ -114,11 +130,25 @@ async fn run_step(exec: &Rc<Exec>, step: &Step) {
             os.disconnect().await;
             None
         }
-        StepOp::KmdSendMessage { payload, output_size } => Some(os.escape_send_message(payload, *output_size).await),
-        StepOp::MiracastIoControl { hardware_access, payload, output_size } => {
+        StepOp::KmdSendMessage {
+            payload,
+            output_size,
+        } => Some(os.escape_send_message(payload, *output_size).await),
+        StepOp::MiracastIoControl {
+            hardware_access,
+            payload,
+            output_size,
+        } => {
             let done = SimEvent::new(&sched, format!("ioctl-{}-done", step.index), false);
             let answer: Rc<Cell<Option<NtStatus>>> = Rc::new(Cell::new(None));
-            let (os2, done2, answer2, payload, hw, size) = (os.clone(), done.clone(), answer.clone(), payload.clone(), *hardware_access, *output_size);
+            let (os2, done2, answer2, payload, hw, size) = (
+                os.clone(),
+                done.clone(),
+                answer.clone(),
+                payload.clone(),
+                *hardware_access,
+                *output_size,
+            );
             sched.spawn(format!("umd-ioctl-{}", step.index), false, async move {
                 let r = os2.io_control_from_umd_thread(hw, &payload, size).await;
                 answer2.set(r.map(|(s, _)| s));
@@ -127,23 +157,40 @@ async fn run_step(exec: &Rc<Exec>, step: &Step) {
             done.wait(None).await;
             answer.get()
         }
-        StepOp::CreateGpuContexts { count, incompatible_umd } => Some(os.create_gpu_contexts(*count, *incompatible_umd).await.0),
+        StepOp::CreateGpuContexts {
+            count,
+            incompatible_umd,
+        } => Some(os.create_gpu_contexts(*count, *incompatible_umd).await.0),
         StepOp::DestroyGpuContexts => Some(os.destroy_gpu_contexts().await),
         StepOp::CommitVidPn { monitor_power_off } => os.commit_vidpn(*monitor_power_off).await,
-        StepOp::EncodeChunks { frames, parts, chunk_types, private_data_size, first_frame } => {
+        StepOp::EncodeChunks {
+            frames,
+            parts,
+            chunk_types,
+            private_data_size,
+            first_frame,
+        } => {
             for frame in *first_frame..*first_frame + u64::from(*frames) {
                 for chunk_type in chunk_types {
                     // Slices of an encoded frame count up and the last one is part 0 (R58).
-                    let part_numbers: Vec<u64> =
-                        if *chunk_type == ChunkType::EncodeComplete { (1..u64::from(*parts)).chain(std::iter::once(0)).collect() } else { vec![0] };
+                    let part_numbers: Vec<u64> = if *chunk_type == ChunkType::EncodeComplete {
+                        (1..u64::from(*parts)).chain(std::iter::once(0)).collect()
+                    } else {
+                        vec![0]
+                    };
                     for part in part_numbers {
                         let info = ChunkInfo {
                             chunk_type: *chunk_type,
                             chunk_id: ChunkId::new(frame, part).unwrap_or_default(),
                             processing_time: 1_000,
-                            encode_rate: if *chunk_type == ChunkType::EncodeComplete { 8_000 } else { 0 },
+                            encode_rate: if *chunk_type == ChunkType::EncodeComplete {
+                                8_000
+                            } else {
+                                0
+                            },
                         };
-                        os.raise_chunk_interrupt(info, vec![0xA5; *private_data_size as usize]).await;
+                        os.raise_chunk_interrupt(info, vec![0xA5; *private_data_size as usize])
+                            .await;
                     }
                 }
             }

@@ -65,7 +65,12 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
             v.unexpected.push(x.clone());
         }
     }
-    v.missing = scenario.expect.violations.difference(&found).copied().collect();
+    v.missing = scenario
+        .expect
+        .violations
+        .difference(&found)
+        .copied()
+        .collect();
 
     check_steps(&scenario.steps, result, &mut v.reasons);
 
@@ -73,17 +78,27 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
         let expect = &scenario.expect;
         if let Some(phase) = expect.final_phase {
             if snapshot.phase != phase {
-                v.reasons.push(format!("the session ended in phase {:?}, expected {phase:?}", snapshot.phase));
+                v.reasons.push(format!(
+                    "the session ended in phase {:?}, expected {phase:?}",
+                    snapshot.phase
+                ));
             }
         }
         if let Some(connected) = expect.final_monitor_connected {
             if snapshot.monitor_connected != connected {
-                v.reasons.push(format!("the Miracast monitor ended {}, expected {}", connected_word(snapshot.monitor_connected), connected_word(connected)));
+                v.reasons.push(format!(
+                    "the Miracast monitor ended {}, expected {}",
+                    connected_word(snapshot.monitor_connected),
+                    connected_word(connected)
+                ));
             }
         }
         if let Some(n) = expect.final_gpu_contexts {
             if snapshot.gpu_contexts != n as usize {
-                v.reasons.push(format!("{} GPU contexts alive at the end, expected {n}", snapshot.gpu_contexts));
+                v.reasons.push(format!(
+                    "{} GPU contexts alive at the end, expected {n}",
+                    snapshot.gpu_contexts
+                ));
             }
         }
     }
@@ -102,12 +117,22 @@ fn connected_word(c: bool) -> &'static str {
 fn check_steps(steps: &[Step], result: &RunResult, reasons: &mut Vec<String>) {
     for step in steps {
         if let StepOp::Parallel(branches) = &step.op {
-            branches.iter().for_each(|b| check_steps(b, result, reasons));
+            branches
+                .iter()
+                .for_each(|b| check_steps(b, result, reasons));
         }
-        let Some(want) = step.expect_status else { continue };
-        let Some(outcome) = result.steps.get(step.index) else { continue };
+        let Some(want) = step.expect_status else {
+            continue;
+        };
+        let Some(outcome) = result.steps.get(step.index) else {
+            continue;
+        };
         if !outcome.ran {
-            reasons.push(format!("{} (line {}) expected {want} but the run ended before the step", step.label(), step.line));
+            reasons.push(format!(
+                "{} (line {}) expected {want} but the run ended before the step",
+                step.label(),
+                step.line
+            ));
             continue;
         }
         match outcome.status {
@@ -119,12 +144,35 @@ fn check_steps(steps: &[Step], result: &RunResult, reasons: &mut Vec<String>) {
 }
 
 fn check_trace(scenario: &Scenario, result: &RunResult, reasons: &mut Vec<String>) {
-    let name = |t: u32| result.thread_names.get(t as usize).map_or("", String::as_str);
-    let first = |m: &Matcher| result.trace.events.iter().find(|e| m.matches(e, name(e.thread))).map(|e| e.seq);
-    let last = |m: &Matcher| result.trace.events.iter().rev().find(|e| m.matches(e, name(e.thread))).map(|e| e.seq);
+    let name = |t: u32| {
+        result
+            .thread_names
+            .get(t as usize)
+            .map_or("", String::as_str)
+    };
+    let first = |m: &Matcher| {
+        result
+            .trace
+            .events
+            .iter()
+            .find(|e| m.matches(e, name(e.thread)))
+            .map(|e| e.seq)
+    };
+    let last = |m: &Matcher| {
+        result
+            .trace
+            .events
+            .iter()
+            .rev()
+            .find(|e| m.matches(e, name(e.thread)))
+            .map(|e| e.seq)
+    };
     for m in &scenario.expect.happens {
         if first(m).is_none() {
-            reasons.push(format!("expected an event matching {} but none happened", m.source));
+            reasons.push(format!(
+                "expected an event matching {} but none happened",
+                m.source
+            ));
         }
     }
     for (a, b) in &scenario.expect.before {
@@ -132,11 +180,19 @@ fn check_trace(scenario: &Scenario, result: &RunResult, reasons: &mut Vec<String
             (Some(x), Some(y)) if x < y => {}
             (None, _) => reasons.push(format!("`before`: no event matches {}", a.source)),
             (_, None) => reasons.push(format!("`before`: no event matches {}", b.source)),
-            (Some(x), Some(y)) => reasons.push(format!("`before`: the first {} (#{x}) is not before the last {} (#{y})", a.source, b.source)),
+            (Some(x), Some(y)) => reasons.push(format!(
+                "`before`: the first {} (#{x}) is not before the last {} (#{y})",
+                a.source, b.source
+            )),
         }
     }
     for m in &scenario.expect.never {
-        if let Some(e) = result.trace.events.iter().find(|e| m.matches(e, name(e.thread))) {
+        if let Some(e) = result
+            .trace
+            .events
+            .iter()
+            .find(|e| m.matches(e, name(e.thread)))
+        {
             reasons.push(format!("`never` {} matched: {e}", m.source));
         }
     }

@@ -49,7 +49,12 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { trace: true, backend: None, seed: None, limits: RunLimits::default() }
+        RunOptions {
+            trace: true,
+            backend: None,
+            seed: None,
+            limits: RunLimits::default(),
+        }
     }
 }
 
@@ -138,12 +143,19 @@ impl RunResult {
 /// Runs `scenario` with the seeded random strategy (`options.seed`, else the scenario's seed).
 pub fn run_seeded(scenario: &Scenario, options: &RunOptions) -> RunResult {
     let seed = options.seed.unwrap_or(scenario.setup.seed);
-    let options = RunOptions { seed: Some(seed), ..options.clone() };
+    let options = RunOptions {
+        seed: Some(seed),
+        ..options.clone()
+    };
     run_once(scenario, &options, Box::new(RandomStrategy::new(seed)))
 }
 
 /// Plays `scenario` once with `strategy` choosing at every choice point.
-pub fn run_once(scenario: &Scenario, options: &RunOptions, strategy: Box<dyn Strategy>) -> RunResult {
+pub fn run_once(
+    scenario: &Scenario,
+    options: &RunOptions,
+    strategy: Box<dyn Strategy>,
+) -> RunResult {
     let seed = options.seed.unwrap_or(scenario.setup.seed);
     let description = strategy.describe();
     let mut result = RunResult {
@@ -163,14 +175,19 @@ pub fn run_once(scenario: &Scenario, options: &RunOptions, strategy: Box<dyn Str
         polls: 0,
         error: None,
     };
-    let backend = options.backend.clone().unwrap_or_else(|| scenario.setup.backend.clone());
+    let backend = options
+        .backend
+        .clone()
+        .unwrap_or_else(|| scenario.setup.backend.clone());
     if let Backend::Real(path) = &backend {
         result.error = Some(RunError::BackendUnavailable(real_backend_unavailable(path)));
         return result;
     }
     // The simulation is single-threaded and `Rc`-based; a panic inside it (a bug in the
     // simulator or in a Rust driver) must not take the other scenarios of the run down.
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| simulate(scenario, options, strategy)));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        simulate(scenario, options, strategy)
+    }));
     match outcome {
         Ok(sim) => {
             result.end = sim.end;
@@ -197,9 +214,15 @@ pub fn run_once(scenario: &Scenario, options: &RunOptions, strategy: Box<dyn Str
 
 fn real_backend_unavailable(path: &std::path::Path) -> String {
     if cfg!(feature = "real-driver") {
-        format!("`real:{}`: the real-driver backend is not available in this build yet (only its C ABI mirrors are); use the `model` backend", path.display())
+        format!(
+            "`real:{}`: the real-driver backend is not available in this build yet (only its C ABI mirrors are); use the `model` backend",
+            path.display()
+        )
     } else {
-        format!("`real:{}`: this build has no real-driver backend; rebuild with `--features real-driver`, or use the `model` backend", path.display())
+        format!(
+            "`real:{}`: this build has no real-driver backend; rebuild with `--features real-driver`, or use the `model` backend",
+            path.display()
+        )
     }
 }
 
@@ -219,27 +242,50 @@ fn simulate(scenario: &Scenario, options: &RunOptions, strategy: Box<dyn Strateg
     sched.set_trace_enabled(options.trace || scenario.expect.needs_trace());
     let findings = Findings::default();
     let setup = &scenario.setup;
-    let drivers = ReferenceDrivers::new(&sched, setup.adapter.clone(), setup.umd.clone(), &setup.knobs);
-    let os = Os::new(&sched, &findings, setup.os.clone(), drivers.kmd.clone(), drivers.umd.clone());
+    let drivers = ReferenceDrivers::new(
+        &sched,
+        setup.adapter.clone(),
+        setup.umd.clone(),
+        &setup.knobs,
+    );
+    let os = Os::new(
+        &sched,
+        &findings,
+        setup.os.clone(),
+        drivers.kmd.clone(),
+        drivers.umd.clone(),
+    );
     os.set_ioctl_describer(crate::model::protocol::describe_ioctl);
     let (adapter, sink) = SinkAdapter::new(setup.sink.clone());
-    let facts = crate::os::SinkFacts { monitor_present: setup.sink_facts.monitor_present, supports_1024x768: setup.sink_facts.supports_1024x768 };
+    let facts = crate::os::SinkFacts {
+        monitor_present: setup.sink_facts.monitor_present,
+        supports_1024x768: setup.sink_facts.supports_1024x768,
+    };
     os.attach_sink(Box::new(adapter), facts);
     let enabled = setup.knobs.enabled();
     if !enabled.is_empty() {
-        sched.emit(EventKind::Note { text: format!("bug knobs on: {}", enabled.join(", ")) });
+        sched.emit(EventKind::Note {
+            text: format!("bug knobs on: {}", enabled.join(", ")),
+        });
     }
 
     let exec = Rc::new(exec::Exec::new(os.clone(), sink, scenario));
     let steps = Rc::new(scenario.steps.clone());
     let runner = exec.clone();
-    sched.spawn("os-scenario", false, async move { exec::run_steps(runner, steps).await });
+    sched.spawn("os-scenario", false, async move {
+        exec::run_steps(runner, steps).await
+    });
     let end = sched.run(options.limits);
 
-    let trace = sched.take_trace();
+    // With recording off the scheduler still logs thread starts; a partial trace is neither
+    // checked nor reported.
+    let recorded = sched.take_trace();
+    let trace = if options.trace || scenario.expect.needs_trace() { recorded } else { Trace::default() };
     let mut violations = findings.snapshot();
     if !trace.events.is_empty() {
-        let config = TraceCheckConfig { datarate_tolerance: Duration::from_millis(setup.os.datarate_tolerance_ms) };
+        let config = TraceCheckConfig {
+            datarate_tolerance: Duration::from_millis(setup.os.datarate_tolerance_ms),
+        };
         violations.extend(trace_checks::check_with(&trace, &config));
     }
     violations.extend(sched.races().iter().map(race_violation));

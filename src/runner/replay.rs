@@ -62,10 +62,16 @@ impl ReplayToken {
     /// # Errors
     /// A sentence saying what is wrong with the text.
     pub fn decode(text: &str) -> Result<Self, String> {
-        let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|e| format!("not a replay token (bad base64: {e})"))?;
-        let token: ReplayToken = serde_json::from_slice(&bytes).map_err(|e| format!("not a replay token ({e})"))?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .map_err(|e| format!("not a replay token (bad base64: {e})"))?;
+        let token: ReplayToken =
+            serde_json::from_slice(&bytes).map_err(|e| format!("not a replay token ({e})"))?;
         if token.v != TOKEN_VERSION {
-            return Err(format!("replay token version {} is not supported by this build (it reads version {TOKEN_VERSION})", token.v));
+            return Err(format!(
+                "replay token version {} is not supported by this build (it reads version {TOKEN_VERSION})",
+                token.v
+            ));
         }
         Ok(token)
     }
@@ -75,7 +81,9 @@ impl ReplayToken {
     /// # Errors
     /// When the packed choices are corrupt.
     pub fn choices(&self) -> Result<Vec<Choice>, String> {
-        let bytes = URL_SAFE_NO_PAD.decode(&self.choices).map_err(|e| format!("corrupt choices in replay token: {e}"))?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(&self.choices)
+            .map_err(|e| format!("corrupt choices in replay token: {e}"))?;
         unpack(&bytes).ok_or_else(|| "corrupt choices in replay token".to_owned())
     }
 }
@@ -109,7 +117,10 @@ fn get(bytes: &[u8], pos: &mut usize) -> Option<u64> {
 pub fn pack(choices: &[Choice]) -> Vec<u8> {
     let mut out = Vec::with_capacity(choices.len() * 2);
     for c in choices {
-        put(&mut out, (u64::from(c.options) << 1) | u64::from(c.kind == ChoiceKind::Value));
+        put(
+            &mut out,
+            (u64::from(c.options) << 1) | u64::from(c.kind == ChoiceKind::Value),
+        );
         put(&mut out, u64::from(c.chosen));
     }
     out
@@ -123,8 +134,16 @@ pub fn unpack(bytes: &[u8]) -> Option<Vec<Choice>> {
         let head = get(bytes, &mut pos)?;
         let chosen = u32::try_from(get(bytes, &mut pos)?).ok()?;
         let options = u32::try_from(head >> 1).ok()?;
-        let kind = if head & 1 == 1 { ChoiceKind::Value } else { ChoiceKind::Thread };
-        out.push(Choice { kind, options, chosen });
+        let kind = if head & 1 == 1 {
+            ChoiceKind::Value
+        } else {
+            ChoiceKind::Thread
+        };
+        out.push(Choice {
+            kind,
+            options,
+            chosen,
+        });
     }
     Some(out)
 }
@@ -136,9 +155,21 @@ mod tests {
     #[test]
     fn choices_round_trip() {
         let choices = vec![
-            Choice { kind: ChoiceKind::Thread, options: 3, chosen: 2 },
-            Choice { kind: ChoiceKind::Value, options: 2, chosen: 0 },
-            Choice { kind: ChoiceKind::Thread, options: 300, chosen: 299 },
+            Choice {
+                kind: ChoiceKind::Thread,
+                options: 3,
+                chosen: 2,
+            },
+            Choice {
+                kind: ChoiceKind::Value,
+                options: 2,
+                chosen: 0,
+            },
+            Choice {
+                kind: ChoiceKind::Thread,
+                options: 300,
+                chosen: 299,
+            },
         ];
         assert_eq!(unpack(&pack(&choices)), Some(choices));
         assert_eq!(unpack(&[0x80]), None);
@@ -146,7 +177,14 @@ mod tests {
 
     #[test]
     fn token_round_trip_and_garbage() {
-        let t = ReplayToken { v: 1, scenario: "s.json".into(), hash: "ab".into(), strategy: "random(seed=3)".into(), seed: 3, choices: URL_SAFE_NO_PAD.encode(pack(&[])) };
+        let t = ReplayToken {
+            v: 1,
+            scenario: "s.json".into(),
+            hash: "ab".into(),
+            strategy: "random(seed=3)".into(),
+            seed: 3,
+            choices: URL_SAFE_NO_PAD.encode(pack(&[])),
+        };
         assert_eq!(ReplayToken::decode(&t.encode()), Ok(t));
         assert!(ReplayToken::decode("!!!").is_err());
         assert!(ReplayToken::decode("e30").is_err());

@@ -64,17 +64,29 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.path, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path, self.line, self.column, self.message
+        )
     }
 }
 
 impl Diagnostic for ScenarioError {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(format!("scenario::{}", serde_json::to_value(self.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())))
+        Some(Box::new(format!(
+            "scenario::{}",
+            serde_json::to_value(self.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        )))
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
@@ -83,14 +95,25 @@ impl Diagnostic for ScenarioError {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
         let span = self.span?;
-        Some(Box::new(std::iter::once(miette::LabeledSpan::new_with_span(Some(self.label.clone()), span))))
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(Some(self.label.clone()), span),
+        )))
     }
 }
 
 impl ScenarioError {
     /// An error at byte range `at` of `text` (or at the start when `at` is `None`).
-    pub fn at(path: &str, text: &str, at: Option<Range<usize>>, kind: ScenarioErrorKind, message: impl Into<String>, help: Option<String>) -> Self {
-        let (line, column) = at.as_ref().map_or((1, 1), |r| span::line_col(text, r.start));
+    pub fn at(
+        path: &str,
+        text: &str,
+        at: Option<Range<usize>>,
+        kind: ScenarioErrorKind,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> Self {
+        let (line, column) = at
+            .as_ref()
+            .map_or((1, 1), |r| span::line_col(text, r.start));
         let message = message.into();
         ScenarioError {
             path: path.to_owned(),
@@ -121,7 +144,12 @@ impl ScenarioError {
     }
 
     /// Translates a `serde_json` error on `text` into a located, explained error.
-    pub fn from_serde(path: &str, text: &str, err: &serde_json::Error, tree: Option<&Spanned>) -> Self {
+    pub fn from_serde(
+        path: &str,
+        text: &str,
+        err: &serde_json::Error,
+        tree: Option<&Spanned>,
+    ) -> Self {
         let raw = err.to_string();
         // serde_json appends " at line L column C"; we print our own location.
         let message = match raw.rfind(" at line ") {
@@ -140,7 +168,9 @@ impl ScenarioError {
                 Some("a scenario is one JSON object; check for a missing comma, quote or closing bracket just before this point".to_owned()),
             );
         }
-        let backticked = |s: &str| -> Vec<String> { s.split('`').skip(1).step_by(2).map(str::to_owned).collect() };
+        let backticked = |s: &str| -> Vec<String> {
+            s.split('`').skip(1).step_by(2).map(str::to_owned).collect()
+        };
         let names = backticked(&message);
         if let Some(rest) = message.strip_prefix("unknown field ") {
             let field = names.first().cloned().unwrap_or_default();
@@ -152,71 +182,153 @@ impl ScenarioError {
                 let near = closest(&field, valid.iter().map(String::as_str));
                 format!(
                     "{}valid fields here: {}",
-                    near.map(|n| format!("did you mean `{n}`? ")).unwrap_or_default(),
-                    valid.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+                    near.map(|n| format!("did you mean `{n}`? "))
+                        .unwrap_or_default(),
+                    valid
+                        .iter()
+                        .map(|v| format!("`{v}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )
             };
-            return Self::at(path, text, at.or(Some(offset..offset)), ScenarioErrorKind::UnknownField, format!("unknown field `{field}`"), Some(help));
+            return Self::at(
+                path,
+                text,
+                at.or(Some(offset..offset)),
+                ScenarioErrorKind::UnknownField,
+                format!("unknown field `{field}`"),
+                Some(help),
+            );
         }
         if let Some(rest) = message.strip_prefix("unknown variant ") {
             let value = names.first().cloned().unwrap_or_default();
-            let valid: Vec<String> = backticked(rest).into_iter().skip(1).collect();
+            // Lowercase aliases (`parallel`) are accepted but not advertised.
+            let valid: Vec<String> = backticked(rest).into_iter().skip(1).filter(|v| v != "parallel").collect();
             let is_op = valid.iter().any(|v| v == "AdapterBringUp");
             let at = tree.and_then(|t| find_string_near(t, &value, offset));
             let near = closest(&value, valid.iter().map(String::as_str));
-            let mut help = near.map(|n| format!("did you mean `{n}`? ")).unwrap_or_default();
+            let mut help = near
+                .map(|n| format!("did you mean `{n}`? "))
+                .unwrap_or_default();
             if is_op {
                 if value.parse::<crate::ddi::Ddi>().is_ok() {
-                    help.push_str(&format!("`{value}` is a documented DDI but not a step the OS can be told to take; "));
+                    help.push_str(&format!(
+                        "`{value}` is a documented DDI but not a step the OS can be told to take; "
+                    ));
                 }
                 help.push_str(&format!("steps are: {}", valid.join(", ")));
             } else {
-                help.push_str(&format!("valid values: {}", valid.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")));
+                help.push_str(&format!(
+                    "valid values: {}",
+                    valid
+                        .iter()
+                        .map(|v| format!("`{v}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
-            let (kind, what) = if is_op { (ScenarioErrorKind::UnknownOp, "step op") } else { (ScenarioErrorKind::UnknownValue, "value") };
-            return Self::at(path, text, at.or(Some(offset..offset)), kind, format!("unknown {what} `{value}`"), Some(help));
+            let (kind, what) = if is_op {
+                (ScenarioErrorKind::UnknownOp, "step op")
+            } else {
+                (ScenarioErrorKind::UnknownValue, "value")
+            };
+            return Self::at(
+                path,
+                text,
+                at.or(Some(offset..offset)),
+                kind,
+                format!("unknown {what} `{value}`"),
+                Some(help),
+            );
         }
         if message.starts_with("unknown status ") {
             let value = names.first().cloned().unwrap_or_default();
-            return Self::unknown_status(path, text, tree.and_then(|t| find_string_near(t, &value, offset)).or(Some(offset..offset)), &value);
+            return Self::unknown_status(
+                path,
+                text,
+                tree.and_then(|t| find_string_near(t, &value, offset))
+                    .or(Some(offset..offset)),
+                &value,
+            );
         }
         if message.starts_with("unknown rule ") {
             let value = names.first().cloned().unwrap_or_default();
-            let at = tree.and_then(|t| find_string_near(t, &value, offset)).or(Some(offset..offset));
+            let at = tree
+                .and_then(|t| find_string_near(t, &value, offset))
+                .or(Some(offset..offset));
             return Self::unknown_rule(path, text, at, &value);
         }
         if let Some(field) = message.strip_prefix("missing field ") {
-            let at = tree.and_then(|t| t.innermost_at(offset.saturating_sub(1))).map(|v| v.span.start..v.span.start + 1);
+            let at = tree
+                .and_then(|t| t.innermost_at(offset.saturating_sub(1)))
+                .map(|v| v.span.start..v.span.start + 1);
             return Self::at(
                 path,
                 text,
                 at.or(Some(offset..offset)),
                 ScenarioErrorKind::MissingField,
                 format!("missing field {field}"),
-                Some(format!("add {field} to this object (`miracast-sim schema` lists every field)")),
+                Some(format!(
+                    "add {field} to this object (`miracast-sim schema` lists every field)"
+                )),
             );
         }
-        if message.starts_with("invalid type") || message.starts_with("invalid value") || message.starts_with("invalid length") {
-            let at = tree.and_then(|t| t.innermost_at(offset.saturating_sub(1))).map(|v| v.span.clone());
+        if message.starts_with("invalid type")
+            || message.starts_with("invalid value")
+            || message.starts_with("invalid length")
+        {
+            // Inside a step (an internally tagged enum) serde reports the end of the list;
+            // a string value can be found by its text.
+            let quoted = message
+                .split_once("string \"")
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(v, _)| v.to_owned());
+            let at = quoted
+                .and_then(|q| tree.and_then(|t| find_string_near(t, &q, offset)))
+                .or_else(|| {
+                    tree.and_then(|t| t.innermost_at(offset.saturating_sub(1)))
+                        .map(|v| v.span.clone())
+                });
+            let detail = message.strip_prefix("invalid type: ").unwrap_or(&message);
             return Self::at(
                 path,
                 text,
                 at.or(Some(offset..offset)),
                 ScenarioErrorKind::WrongType,
-                format!("wrong type: {message}"),
-                Some("see scenarios/README.md or `miracast-sim schema` for the type of each field".to_owned()),
+                format!("wrong type: {detail}"),
+                Some(
+                    "see scenarios/README.md or `miracast-sim schema` for the type of each field"
+                        .to_owned(),
+                ),
             );
         }
-        Self::at(path, text, Some(offset..offset), ScenarioErrorKind::Invalid, message, None)
+        Self::at(
+            path,
+            text,
+            Some(offset..offset),
+            ScenarioErrorKind::Invalid,
+            message,
+            None,
+        )
     }
 
     /// An NTSTATUS name that is not documented, with the nearest one.
     pub fn unknown_status(path: &str, text: &str, at: Option<Range<usize>>, value: &str) -> Self {
         let help = match crate::status::NtStatus::closest_name(value) {
-            Some(n) => format!("did you mean {n}? (statuses are written by their documented name, or as hex such as 0xC0000468)"),
-            None => "write a documented name such as STATUS_PENDING, or hex such as 0xC0000468".to_owned(),
+            Some(n) => format!(
+                "did you mean {n}? (statuses are written by their documented name, or as hex such as 0xC0000468)"
+            ),
+            None => "write a documented name such as STATUS_PENDING, or hex such as 0xC0000468"
+                .to_owned(),
         };
-        Self::at(path, text, at, ScenarioErrorKind::UnknownStatus, format!("unknown status `{value}`"), Some(help))
+        Self::at(
+            path,
+            text,
+            at,
+            ScenarioErrorKind::UnknownStatus,
+            format!("unknown status `{value}`"),
+            Some(help),
+        )
     }
 
     /// A rule id outside the catalogue.
@@ -227,14 +339,18 @@ impl ScenarioError {
             at,
             ScenarioErrorKind::UnknownRule,
             format!("unknown rule `{value}`"),
-            Some("rules are R1 to R74; `miracast-sim rules` lists them with what each checks".to_owned()),
+            Some(
+                "rules are R1 to R74; `miracast-sim rules` lists them with what each checks"
+                    .to_owned(),
+            ),
         )
     }
 
     /// The diagnostic rendered for a terminal or a log, without colour.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
+        let handler =
+            GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
         if handler.render_report(&mut out, self).is_err() {
             out = self.to_string();
         }
@@ -264,7 +380,12 @@ fn short_label(kind: ScenarioErrorKind) -> &'static str {
 /// The closest of `candidates` to `text`, when close enough to suggest.
 pub fn closest<'a>(text: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates
-        .map(|c| (strsim::jaro_winkler(&text.to_ascii_lowercase(), &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::jaro_winkler(&text.to_ascii_lowercase(), &c.to_ascii_lowercase()),
+                c,
+            )
+        })
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
@@ -278,7 +399,11 @@ fn find_string_near(tree: &Spanned, value: &str, offset: usize) -> Option<Range<
     while let Some(v) = stack.pop() {
         match &v.node {
             Node::String(s) if s == value => {
-                let rank = if v.span.start <= offset { offset - v.span.start } else { usize::MAX / 2 + v.span.start - offset };
+                let rank = if v.span.start <= offset {
+                    offset - v.span.start
+                } else {
+                    usize::MAX / 2 + v.span.start - offset
+                };
                 if best.as_ref().is_none_or(|(r, _)| rank < *r) {
                     best = Some((rank, v.span.clone()));
                 }

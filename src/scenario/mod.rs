@@ -293,8 +293,20 @@ pub enum Event {
 
 impl Event {
     /// The names a matcher's `event` accepts.
-    pub const NAMES: &'static [&'static str] =
-        &["any", "enter", "leave", "message_queued", "message_delivered", "message_dropped", "buffer_released", "phase", "sink", "note", "chunk_queued", "chunk_overflow"];
+    pub const NAMES: &'static [&'static str] = &[
+        "any",
+        "enter",
+        "leave",
+        "message_queued",
+        "message_delivered",
+        "message_dropped",
+        "buffer_released",
+        "phase",
+        "sink",
+        "note",
+        "chunk_queued",
+        "chunk_overflow",
+    ];
 
     fn from_name(name: &str) -> Option<Event> {
         Some(match name {
@@ -337,7 +349,11 @@ pub struct Matcher {
 impl Matcher {
     /// True when `event` (on a thread called `thread_name`) matches.
     pub fn matches(&self, event: &TraceEvent, thread_name: &str) -> bool {
-        if self.thread.as_deref().is_some_and(|p| !thread_name.starts_with(p)) {
+        if self
+            .thread
+            .as_deref()
+            .is_some_and(|p| !thread_name.starts_with(p))
+        {
             return false;
         }
         let (ddi, status, summary) = match &event.kind {
@@ -369,7 +385,9 @@ impl Matcher {
             return false;
         }
         if let Some(pair) = &self.arg {
-            let Some((key, value)) = pair.split_once('=') else { return false };
+            let Some((key, value)) = pair.split_once('=') else {
+                return false;
+            };
             if summary.and_then(|s| crate::trace::arg(s, key)) != Some(value) {
                 return false;
             }
@@ -389,7 +407,8 @@ impl Matcher {
 /// A [`ScenarioError`] locating the first problem.
 pub fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let tree = span::parse(text);
-    let raw: raw::RawScenario = serde_json::from_str(text).map_err(|e| ScenarioError::from_serde(path, text, &e, tree.as_ref()))?;
+    let raw: raw::RawScenario = serde_json::from_str(text)
+        .map_err(|e| ScenarioError::from_serde(path, text, &e, tree.as_ref()))?;
     resolve::resolve(raw, path, text, tree.as_ref())
 }
 
@@ -427,7 +446,9 @@ fn walk(dir: &Path, found: &mut BTreeSet<PathBuf>) -> std::io::Result<()> {
         let path = entry?.path();
         if path.is_dir() {
             walk(&path, found)?;
-        } else if path.extension().is_some_and(|e| e == "json") && path.file_name().is_some_and(|n| n != "schema.json") {
+        } else if path.extension().is_some_and(|e| e == "json")
+            && path.file_name().is_some_and(|n| n != "schema.json")
+        {
             found.insert(path);
         }
     }

@@ -27,7 +27,13 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn err(&self, at: Option<Range<usize>>, kind: ScenarioErrorKind, message: impl Into<String>, help: impl Into<String>) -> ScenarioError {
+    fn err(
+        &self,
+        at: Option<Range<usize>>,
+        kind: ScenarioErrorKind,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> ScenarioError {
         ScenarioError::at(self.path, self.text, at, kind, message, Some(help.into()))
     }
 }
@@ -55,7 +61,12 @@ impl<'a> At<'a> {
 }
 
 /// Resolves a parsed file. `path` and `text` are for error locations.
-pub(super) fn resolve(raw: RawScenario, path: &str, text: &str, tree: Option<&Spanned>) -> Result<Scenario, ScenarioError> {
+pub(super) fn resolve(
+    raw: RawScenario,
+    path: &str,
+    text: &str,
+    tree: Option<&Spanned>,
+) -> Result<Scenario, ScenarioError> {
     let cx = Ctx { path, text };
     let root = At(tree);
     if raw.version != 1 {
@@ -67,7 +78,12 @@ pub(super) fn resolve(raw: RawScenario, path: &str, text: &str, tree: Option<&Sp
         ));
     }
     if raw.name.trim().is_empty() {
-        return Err(cx.err(root.field("name"), ScenarioErrorKind::Invalid, "empty scenario name", "give the scenario a short unique name; reports show it"));
+        return Err(cx.err(
+            root.field("name"),
+            ScenarioErrorKind::Invalid,
+            "empty scenario name",
+            "give the scenario a short unique name; reports show it",
+        ));
     }
     let setup_at = root.child("setup");
     let backend = parse_backend(&raw.setup.driver.backend).map_err(|help| {
@@ -81,18 +97,32 @@ pub(super) fn resolve(raw: RawScenario, path: &str, text: &str, tree: Option<&Sp
     let caps = raw.setup.sink.capability_set().map_err(|e| {
         cx.err(setup_at.field("sink"), ScenarioErrorKind::Invalid, format!("invalid sink capabilities: {e}"), "fix the override in `setup.sink.capabilities` (values are in Wi-Fi Display wire grammar)")
     })?;
-    let supports_1024x768 = caps.video.as_ref().is_some_and(|v| v.modes().iter().any(|(_, _, m)| m.width >= 1024 && m.height >= 768));
-    let sink_facts = SinkFacts { monitor_present: caps.edid.is_some(), supports_1024x768 };
+    let supports_1024x768 = caps.video.as_ref().is_some_and(|v| {
+        v.modes()
+            .iter()
+            .any(|(_, _, m)| m.width >= 1024 && m.height >= 768)
+    });
+    let sink_facts = SinkFacts {
+        monitor_present: caps.edid.is_some(),
+        supports_1024x768,
+    };
 
     let mut os = raw.setup.os.clone();
     let mut umd = raw.setup.driver.umd.clone();
     // One threshold for the OS's check and the UMD's decision (R39), so that a scenario says it
     // once; the Wi-Fi Display module's documented estimate when neither says it.
-    let threshold = os.min_bitrate_1024x768.or(umd.min_bitrate_1024x768).unwrap_or(crate::wfd::select::DEFAULT_MIN_BITRATE_1024X768);
+    let threshold = os
+        .min_bitrate_1024x768
+        .or(umd.min_bitrate_1024x768)
+        .unwrap_or(crate::wfd::select::DEFAULT_MIN_BITRATE_1024X768);
     os.min_bitrate_1024x768 = Some(threshold);
     umd.min_bitrate_1024x768 = Some(threshold);
 
-    let mut resolver = StepResolver { cx: &cx, next_index: 0, ids: BTreeMap::new() };
+    let mut resolver = StepResolver {
+        cx: &cx,
+        next_index: 0,
+        ids: BTreeMap::new(),
+    };
     let mut state = Abstract::initial();
     let steps = resolver.steps(&raw.steps, root.child("steps"), &mut state)?;
     let step_count = resolver.next_index;
@@ -134,19 +164,29 @@ pub fn parse_backend(text: &str) -> Result<Backend, String> {
     }
     if let Some(path) = text.strip_prefix("real:") {
         if path.is_empty() {
-            return Err("`real:` needs the path of the driver binary, e.g. `real:target/libmydriver.so`".to_owned());
+            return Err(
+                "`real:` needs the path of the driver binary, e.g. `real:target/libmydriver.so`"
+                    .to_owned(),
+            );
         }
         return Ok(Backend::Real(path.into()));
     }
-    Err("the backend is `model` (the bundled reference drivers) or `real:PATH` (a driver binary)".to_owned())
+    Err(
+        "the backend is `model` (the bundled reference drivers) or `real:PATH` (a driver binary)"
+            .to_owned(),
+    )
 }
 
 /// Parses `"2s"`, `"500ms"`, `"1.5s"`, `"250us"`, `"1m"`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration"))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration"))?;
     let micros = match unit.trim() {
         "us" => value,
         "ms" => value * 1e3,
@@ -165,15 +205,26 @@ fn parse_message(text: &str) -> Result<Vec<u8>, String> {
     if let Some(hex) = text.strip_prefix("hex:") {
         return parse_hex(hex);
     }
-    let (name, arg) = text.split_once(':').map_or((text, None), |(n, a)| (n, Some(a)));
+    let (name, arg) = text
+        .split_once(':')
+        .map_or((text, None), |(n, a)| (n, Some(a)));
     match (name, arg) {
         ("PING", seq) => {
-            let seq = seq.map_or(Ok(1), |s| s.parse::<u32>().map_err(|_| format!("`{s}` is not a PING sequence number")))?;
-            Ok(KmdMessage::Ping { seq, data: Vec::new() }.encode())
+            let seq = seq.map_or(Ok(1), |s| {
+                s.parse::<u32>()
+                    .map_err(|_| format!("`{s}` is not a PING sequence number"))
+            })?;
+            Ok(KmdMessage::Ping {
+                seq,
+                data: Vec::new(),
+            }
+            .encode())
         }
         ("POWER_OFF_MONITOR", None) => Ok(KmdMessage::PowerOffMonitor.encode()),
         ("POWER_ON_MONITOR", None) => Ok(KmdMessage::PowerOnMonitor.encode()),
-        _ => Err(format!("`{text}` is not a kernel message: write PING, PING:7, POWER_OFF_MONITOR, POWER_ON_MONITOR or hex:<bytes>")),
+        _ => Err(format!(
+            "`{text}` is not a kernel message: write PING, PING:7, POWER_OFF_MONITOR, POWER_ON_MONITOR or hex:<bytes>"
+        )),
     }
 }
 
@@ -186,8 +237,14 @@ fn parse_ioctl(text: &str) -> Result<Vec<u8>, String> {
         "QUERY_STATUS" => Ok(IoctlRequest::QueryStatus.encode()),
         "REQUEST_IFRAME" => Ok(IoctlRequest::RequestIframe.encode()),
         "MONITOR_DEPARTED" => Ok(IoctlRequest::MonitorDeparted.encode()),
-        "MONITOR_ARRIVED" => Ok(IoctlRequest::MonitorArrived { monitor_type: VideoOutputTechnology::Hdmi, edid: Vec::new() }.encode()),
-        _ => Err(format!("`{text}` is not an IOCTL: write QUERY_STATUS, REQUEST_IFRAME, MONITOR_ARRIVED, MONITOR_DEPARTED or hex:<bytes>")),
+        "MONITOR_ARRIVED" => Ok(IoctlRequest::MonitorArrived {
+            monitor_type: VideoOutputTechnology::Hdmi,
+            edid: Vec::new(),
+        }
+        .encode()),
+        _ => Err(format!(
+            "`{text}` is not an IOCTL: write QUERY_STATUS, REQUEST_IFRAME, MONITOR_ARRIVED, MONITOR_DEPARTED or hex:<bytes>"
+        )),
     }
 }
 
@@ -239,7 +296,14 @@ struct Abstract {
 
 impl Abstract {
     fn initial() -> Self {
-        Abstract { adapter: Tri::No, kmd: Tri::No, umd_loaded: Tri::No, umd: Tri::No, session: Tri::No, gpu: Tri::No }
+        Abstract {
+            adapter: Tri::No,
+            kmd: Tri::No,
+            umd_loaded: Tri::No,
+            umd: Tri::No,
+            session: Tri::No,
+            gpu: Tri::No,
+        }
     }
     fn join(self, o: Abstract) -> Abstract {
         Abstract {
@@ -283,25 +347,52 @@ struct StepResolver<'a> {
 }
 
 impl StepResolver<'_> {
-    fn steps(&mut self, raw: &[RawStep], at: At<'_>, state: &mut Abstract) -> Result<Vec<Step>, ScenarioError> {
-        raw.iter().enumerate().map(|(i, r)| self.step(r, at.index(i), state)).collect()
+    fn steps(
+        &mut self,
+        raw: &[RawStep],
+        at: At<'_>,
+        state: &mut Abstract,
+    ) -> Result<Vec<Step>, ScenarioError> {
+        raw.iter()
+            .enumerate()
+            .map(|(i, r)| self.step(r, at.index(i), state))
+            .collect()
     }
 
     fn phase_error(&self, at: At<'_>, op: &str, why: &str, fix: &str) -> ScenarioError {
-        self.cx.err(at.op(), ScenarioErrorKind::Phase, format!("step `{op}` can never happen here: {why}"), fix.to_owned())
+        self.cx.err(
+            at.op(),
+            ScenarioErrorKind::Phase,
+            format!("step `{op}` can never happen here: {why}"),
+            fix.to_owned(),
+        )
     }
 
-    fn step(&mut self, raw: &RawStep, at: At<'_>, state: &mut Abstract) -> Result<Step, ScenarioError> {
+    fn step(
+        &mut self,
+        raw: &RawStep,
+        at: At<'_>,
+        state: &mut Abstract,
+    ) -> Result<Step, ScenarioError> {
         let index = self.next_index;
         self.next_index += 1;
         let (id, expect_status) = common(raw);
         if let Some(id) = &id {
             if let Some(first) = self.ids.insert(id.clone(), index) {
-                return Err(self.cx.err(at.field("id"), ScenarioErrorKind::Invalid, format!("duplicate step id `{id}`"), format!("step {first} already has this id; step ids must be unique")));
+                return Err(self.cx.err(
+                    at.field("id"),
+                    ScenarioErrorKind::Invalid,
+                    format!("duplicate step id `{id}`"),
+                    format!("step {first} already has this id; step ids must be unique"),
+                ));
             }
         }
         let need = |this: &Self, piece: Tri, why: &str, fix: &str| -> Result<(), ScenarioError> {
-            if piece == Tri::No { Err(this.phase_error(at, raw_op_name(raw), why, fix)) } else { Ok(()) }
+            if piece == Tri::No {
+                Err(this.phase_error(at, raw_op_name(raw), why, fix))
+            } else {
+                Ok(())
+            }
         };
         const NO_ADAPTER: &str = "the adapter has not been started";
         const ADD_BRING_UP: &str = "add an `AdapterBringUp` step before it";
@@ -320,28 +411,53 @@ impl StepResolver<'_> {
                 StepOp::UmdLoad
             }
             RawStep::CreateMiracastContext { .. } => {
-                need(self, state.umd_loaded, "the Miracast UMD has not been loaded", "add `QueryMiracastDriverInterface` (or use `Connect`) before it")?;
+                need(
+                    self,
+                    state.umd_loaded,
+                    "the Miracast UMD has not been loaded",
+                    "add `QueryMiracastDriverInterface` (or use `Connect`) before it",
+                )?;
                 state.umd = state.umd.max_yes(Tri::set(expect_status));
                 StepOp::UmdCreateContext
             }
             RawStep::StartMiracastSession { .. } => {
-                need(self, state.umd, "no UMD Miracast context exists", "add `CreateMiracastContext` (or use `Connect`) before it")?;
+                need(
+                    self,
+                    state.umd,
+                    "no UMD Miracast context exists",
+                    "add `CreateMiracastContext` (or use `Connect`) before it",
+                )?;
                 state.session = state.session.max_yes(Tri::set(expect_status));
                 StepOp::StartSession
             }
             RawStep::StopMiracastSession { .. } => {
-                need(self, state.session, "no session has been started by the steps before it", "add `StartMiracastSession` or `Connect` before it")?;
+                need(
+                    self,
+                    state.session,
+                    "no session has been started by the steps before it",
+                    "add `StartMiracastSession` or `Connect` before it",
+                )?;
                 state.session = Tri::No;
                 StepOp::StopSession
             }
             RawStep::DestroyMiracastContext { .. } => {
-                need(self, state.umd, "no UMD Miracast context exists", "add `CreateMiracastContext` or `Connect` before it")?;
+                need(
+                    self,
+                    state.umd,
+                    "no UMD Miracast context exists",
+                    "add `CreateMiracastContext` or `Connect` before it",
+                )?;
                 state.session = Tri::No;
                 state.umd = Tri::No;
                 StepOp::UmdDestroyContext
             }
             RawStep::DxgkDdiMiracastDestroyContext { .. } => {
-                need(self, state.kmd, "no KMD Miracast context exists", "add `DxgkDdiMiracastCreateContext` or `Connect` before it")?;
+                need(
+                    self,
+                    state.kmd,
+                    "no KMD Miracast context exists",
+                    "add `DxgkDdiMiracastCreateContext` or `Connect` before it",
+                )?;
                 state.kmd = Tri::No;
                 StepOp::KmdDestroyContext
             }
@@ -356,53 +472,136 @@ impl StepResolver<'_> {
                 state.disconnect();
                 StepOp::Disconnect
             }
-            RawStep::KmdSendMessage { payload, output_size, .. } => {
+            RawStep::KmdSendMessage {
+                payload,
+                output_size,
+                ..
+            } => {
                 need(self, state.adapter, NO_ADAPTER, ADD_BRING_UP)?;
-                let payload = parse_message(payload.as_deref().unwrap_or("PING"))
-                    .map_err(|e| self.cx.err(at.field("payload").or(at.op()), ScenarioErrorKind::Invalid, format!("invalid payload: {e}"), "see scenarios/README.md, `KmdSendMessage`"))?;
-                StepOp::KmdSendMessage { payload, output_size: output_size.unwrap_or(64) }
+                let payload = parse_message(payload.as_deref().unwrap_or("PING")).map_err(|e| {
+                    self.cx.err(
+                        at.field("payload").or(at.op()),
+                        ScenarioErrorKind::Invalid,
+                        format!("invalid payload: {e}"),
+                        "see scenarios/README.md, `KmdSendMessage`",
+                    )
+                })?;
+                StepOp::KmdSendMessage {
+                    payload,
+                    output_size: output_size.unwrap_or(64),
+                }
             }
-            RawStep::MiracastIoControl { hardware_access, payload, output_size, .. } => {
-                need(self, state.umd, "no UMD Miracast context exists (a UMD thread needs a loaded, created UMD)", "add `CreateMiracastContext` or `Connect` before it")?;
-                let payload = parse_ioctl(payload.as_deref().unwrap_or("QUERY_STATUS"))
-                    .map_err(|e| self.cx.err(at.field("payload").or(at.op()), ScenarioErrorKind::Invalid, format!("invalid payload: {e}"), "see scenarios/README.md, `MiracastIoControl`"))?;
-                StepOp::MiracastIoControl { hardware_access: *hardware_access, payload, output_size: output_size.unwrap_or(16) }
+            RawStep::MiracastIoControl {
+                hardware_access,
+                payload,
+                output_size,
+                ..
+            } => {
+                need(
+                    self,
+                    state.umd,
+                    "no UMD Miracast context exists (a UMD thread needs a loaded, created UMD)",
+                    "add `CreateMiracastContext` or `Connect` before it",
+                )?;
+                let payload =
+                    parse_ioctl(payload.as_deref().unwrap_or("QUERY_STATUS")).map_err(|e| {
+                        self.cx.err(
+                            at.field("payload").or(at.op()),
+                            ScenarioErrorKind::Invalid,
+                            format!("invalid payload: {e}"),
+                            "see scenarios/README.md, `MiracastIoControl`",
+                        )
+                    })?;
+                StepOp::MiracastIoControl {
+                    hardware_access: *hardware_access,
+                    payload,
+                    output_size: output_size.unwrap_or(16),
+                }
             }
-            RawStep::DxgkDdiCreateContext { count, incompatible_umd, .. } => {
+            RawStep::DxgkDdiCreateContext {
+                count,
+                incompatible_umd,
+                ..
+            } => {
                 need(self, state.adapter, NO_ADAPTER, ADD_BRING_UP)?;
                 let count = count.unwrap_or(1);
                 if count == 0 || count > 1_000_000 {
-                    return Err(self.cx.err(at.field("count"), ScenarioErrorKind::Invalid, format!("count {count} is out of range"), "create between 1 and 1,000,000 GPU contexts"));
+                    return Err(self.cx.err(
+                        at.field("count"),
+                        ScenarioErrorKind::Invalid,
+                        format!("count {count} is out of range"),
+                        "create between 1 and 1,000,000 GPU contexts",
+                    ));
                 }
-                state.gpu = state.gpu.max_yes(if expect_status.is_none_or(|s| s == NtStatus::STATUS_SUCCESS) { Tri::Yes } else { Tri::Maybe });
-                StepOp::CreateGpuContexts { count, incompatible_umd: *incompatible_umd }
+                state.gpu = state.gpu.max_yes(
+                    if expect_status.is_none_or(|s| s == NtStatus::STATUS_SUCCESS) {
+                        Tri::Yes
+                    } else {
+                        Tri::Maybe
+                    },
+                );
+                StepOp::CreateGpuContexts {
+                    count,
+                    incompatible_umd: *incompatible_umd,
+                }
             }
             RawStep::DxgkDdiDestroyContext { .. } => {
-                need(self, state.gpu, "no GPU context has been created", "add `DxgkDdiCreateContext` before it")?;
+                need(
+                    self,
+                    state.gpu,
+                    "no GPU context has been created",
+                    "add `DxgkDdiCreateContext` before it",
+                )?;
                 state.gpu = Tri::No;
                 StepOp::DestroyGpuContexts
             }
-            RawStep::DxgkDdiCommitVidPn { monitor_power_off, .. } => {
+            RawStep::DxgkDdiCommitVidPn {
+                monitor_power_off, ..
+            } => {
                 need(self, state.adapter, NO_ADAPTER, ADD_BRING_UP)?;
-                StepOp::CommitVidPn { monitor_power_off: *monitor_power_off }
+                StepOp::CommitVidPn {
+                    monitor_power_off: *monitor_power_off,
+                }
             }
-            RawStep::EncodeChunks { frames, parts, chunk_types, private_data_size, first_frame, .. } => {
+            RawStep::EncodeChunks {
+                frames,
+                parts,
+                chunk_types,
+                private_data_size,
+                first_frame,
+                ..
+            } => {
                 need(self, state.adapter, NO_ADAPTER, ADD_BRING_UP)?;
                 let frames = frames.unwrap_or(1);
                 let parts = parts.unwrap_or(1);
                 if frames == 0 || frames > 100_000 || parts == 0 || parts > 1_000 {
-                    return Err(self.cx.err(at.span(), ScenarioErrorKind::Invalid, format!("{frames} frames of {parts} parts is out of range"), "use 1..100000 frames and 1..1000 parts"));
+                    return Err(self.cx.err(
+                        at.span(),
+                        ScenarioErrorKind::Invalid,
+                        format!("{frames} frames of {parts} parts is out of range"),
+                        "use 1..100000 frames and 1..1000 parts",
+                    ));
                 }
                 StepOp::EncodeChunks {
                     frames,
                     parts,
-                    chunk_types: chunk_types.clone().unwrap_or_else(|| vec![ChunkType::FrameStart, ChunkType::EncodeComplete]),
+                    chunk_types: chunk_types
+                        .clone()
+                        .unwrap_or_else(|| vec![ChunkType::FrameStart, ChunkType::EncodeComplete]),
                     private_data_size: private_data_size.unwrap_or(0).min(1 << 16),
                     first_frame: first_frame.unwrap_or(1),
                 }
             }
-            RawStep::SinkMonitorArrives { .. } | RawStep::SinkMonitorDeparts { .. } | RawStep::SinkIdrRequest { .. } | RawStep::SinkDisconnect { .. } => {
-                need(self, state.session, "the sink only acts during a session, and none has been started", "add `StartMiracastSession` or `Connect` before it")?;
+            RawStep::SinkMonitorArrives { .. }
+            | RawStep::SinkMonitorDeparts { .. }
+            | RawStep::SinkIdrRequest { .. }
+            | RawStep::SinkDisconnect { .. } => {
+                need(
+                    self,
+                    state.session,
+                    "the sink only acts during a session, and none has been started",
+                    "add `StartMiracastSession` or `Connect` before it",
+                )?;
                 match raw {
                     RawStep::SinkMonitorArrives { .. } => StepOp::SinkMonitorArrives,
                     RawStep::SinkMonitorDeparts { .. } => StepOp::SinkMonitorDeparts,
@@ -420,7 +619,14 @@ impl StepResolver<'_> {
                 StepOp::Resume
             }
             RawStep::Advance { by, .. } => {
-                let d = parse_duration(by).map_err(|e| self.cx.err(at.field("by"), ScenarioErrorKind::Invalid, format!("invalid duration: {e}"), "write a duration such as \"2s\", \"500ms\" or \"1.5s\""))?;
+                let d = parse_duration(by).map_err(|e| {
+                    self.cx.err(
+                        at.field("by"),
+                        ScenarioErrorKind::Invalid,
+                        format!("invalid duration: {e}"),
+                        "write a duration such as \"2s\", \"500ms\" or \"1.5s\"",
+                    )
+                })?;
                 StepOp::Advance(d)
             }
             RawStep::Parallel { branches, .. } => {
@@ -432,7 +638,11 @@ impl StepResolver<'_> {
                 let before = *state;
                 let mut probe_ends = Vec::new();
                 for (b, branch) in branches.iter().enumerate() {
-                    let mut probe = StepResolver { cx: self.cx, next_index: 0, ids: BTreeMap::new() };
+                    let mut probe = StepResolver {
+                        cx: self.cx,
+                        next_index: 0,
+                        ids: BTreeMap::new(),
+                    };
                     let mut s = before;
                     // Errors surface in the real pass below; this pass only learns effects.
                     let _ = probe.steps(branch, at.child("branches").index(b), &mut s);
@@ -453,8 +663,16 @@ impl StepResolver<'_> {
                 StepOp::Parallel(resolved)
             }
         };
-        let line = at.span().map_or(0, |s| super::span::line_col(self.cx.text, s.start).0);
-        Ok(Step { index, id, op, expect_status, line })
+        let line = at
+            .span()
+            .map_or(0, |s| super::span::line_col(self.cx.text, s.start).0);
+        Ok(Step {
+            index,
+            id,
+            op,
+            expect_status,
+            line,
+        })
     }
 }
 
@@ -466,11 +684,19 @@ fn common(raw: &RawStep) -> (Option<String>, Option<NtStatus>) {
         | RawStep::CreateMiracastContext { id, expect_status }
         | RawStep::StartMiracastSession { id, expect_status }
         | RawStep::Connect { id, expect_status }
-        | RawStep::KmdSendMessage { id, expect_status, .. }
-        | RawStep::MiracastIoControl { id, expect_status, .. }
-        | RawStep::DxgkDdiCreateContext { id, expect_status, .. }
+        | RawStep::KmdSendMessage {
+            id, expect_status, ..
+        }
+        | RawStep::MiracastIoControl {
+            id, expect_status, ..
+        }
+        | RawStep::DxgkDdiCreateContext {
+            id, expect_status, ..
+        }
         | RawStep::DxgkDdiDestroyContext { id, expect_status }
-        | RawStep::DxgkDdiCommitVidPn { id, expect_status, .. }
+        | RawStep::DxgkDdiCommitVidPn {
+            id, expect_status, ..
+        }
         | RawStep::Resume { id, expect_status } => (id.clone(), *expect_status),
         RawStep::StopMiracastSession { id }
         | RawStep::DestroyMiracastContext { id }
@@ -519,15 +745,28 @@ fn raw_op_name(raw: &RawStep) -> &'static str {
 fn resolve_expect(cx: &Ctx<'_>, raw: &RawExpect, at: At<'_>) -> Result<Expect, ScenarioError> {
     let violations: BTreeSet<RuleId> = raw.violations.iter().copied().collect();
     let matcher = |m: &RawMatcher, at: At<'_>| resolve_matcher(cx, m, at);
-    let happens = raw.happens.iter().enumerate().map(|(i, m)| matcher(m, at.child("happens").index(i))).collect::<Result<_, _>>()?;
-    let never = raw.never.iter().enumerate().map(|(i, m)| matcher(m, at.child("never").index(i))).collect::<Result<_, _>>()?;
+    let happens = raw
+        .happens
+        .iter()
+        .enumerate()
+        .map(|(i, m)| matcher(m, at.child("happens").index(i)))
+        .collect::<Result<_, _>>()?;
+    let never = raw
+        .never
+        .iter()
+        .enumerate()
+        .map(|(i, m)| matcher(m, at.child("never").index(i)))
+        .collect::<Result<_, _>>()?;
     let before = raw
         .before
         .iter()
         .enumerate()
         .map(|(i, RawBefore { first, then })| {
             let pair = at.child("before").index(i);
-            Ok((matcher(first, pair.child("first"))?, matcher(then, pair.child("then"))?))
+            Ok((
+                matcher(first, pair.child("first"))?,
+                matcher(then, pair.child("then"))?,
+            ))
         })
         .collect::<Result<_, ScenarioError>>()?;
     Ok(Expect {
@@ -546,10 +785,18 @@ fn resolve_matcher(cx: &Ctx<'_>, raw: &RawMatcher, at: At<'_>) -> Result<Matcher
         None => None,
         Some(name) => Some(name.parse::<Ddi>().map_err(|e| {
             let help = match e.suggestion {
-                Some(s) => format!("did you mean {s}? (`miracast-sim schema` lists every documented DDI name)"),
-                None => "write a documented DDI or callback name, e.g. DxgkCbMiracastSendMessage".to_owned(),
+                Some(s) => format!(
+                    "did you mean {s}? (`miracast-sim schema` lists every documented DDI name)"
+                ),
+                None => "write a documented DDI or callback name, e.g. DxgkCbMiracastSendMessage"
+                    .to_owned(),
             };
-            cx.err(at.field("ddi"), ScenarioErrorKind::UnknownDdi, format!("unknown DDI `{name}`"), help)
+            cx.err(
+                at.field("ddi"),
+                ScenarioErrorKind::UnknownDdi,
+                format!("unknown DDI `{name}`"),
+                help,
+            )
         })?),
     };
     let event = match raw.event.as_deref() {
@@ -562,20 +809,43 @@ fn resolve_matcher(cx: &Ctx<'_>, raw: &RawMatcher, at: At<'_>) -> Result<Matcher
                 at.field("event"),
                 ScenarioErrorKind::UnknownValue,
                 format!("unknown event kind `{name}`"),
-                format!("{}event kinds: {}", near.map(|n| format!("did you mean `{n}`? ")).unwrap_or_default(), Event::NAMES.join(", ")),
+                format!(
+                    "{}event kinds: {}",
+                    near.map(|n| format!("did you mean `{n}`? "))
+                        .unwrap_or_default(),
+                    Event::NAMES.join(", ")
+                ),
             )
         })?,
     };
     if raw.status.is_some() && event != Event::Leave {
-        return Err(cx.err(at.field("event"), ScenarioErrorKind::Invalid, "`status` only matches `leave` events", "drop `event` or write \"event\": \"leave\""));
+        return Err(cx.err(
+            at.field("event"),
+            ScenarioErrorKind::Invalid,
+            "`status` only matches `leave` events",
+            "drop `event` or write \"event\": \"leave\"",
+        ));
     }
     if let Some(arg) = &raw.arg {
         if !arg.contains('=') {
-            return Err(cx.err(at.field("arg"), ScenarioErrorKind::Invalid, format!("`{arg}` is not a key=value pair"), "write the pair as it appears in the trace, e.g. \"op=MONITOR_ARRIVED\""));
+            return Err(cx.err(
+                at.field("arg"),
+                ScenarioErrorKind::Invalid,
+                format!("`{arg}` is not a key=value pair"),
+                "write the pair as it appears in the trace, e.g. \"op=MONITOR_ARRIVED\"",
+            ));
         }
     }
     let source = serde_json::to_string(raw).unwrap_or_default();
-    Ok(Matcher { ddi, event, thread: raw.thread.clone(), status: raw.status, arg: raw.arg.clone(), text: raw.text.clone(), source })
+    Ok(Matcher {
+        ddi,
+        event,
+        thread: raw.thread.clone(),
+        status: raw.status,
+        arg: raw.arg.clone(),
+        text: raw.text.clone(),
+        source,
+    })
 }
 
 #[cfg(test)]

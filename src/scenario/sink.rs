@@ -40,10 +40,14 @@ struct Shared {
 impl Shared {
     fn apply(&mut self, now: SimTime) {
         while let Some(cmd) = self.commands.pop_front() {
-            let Some(sink) = self.sink.as_mut() else { continue };
+            let Some(sink) = self.sink.as_mut() else {
+                continue;
+            };
             match cmd {
                 SinkCommand::MonitorArrives => {
-                    let edid = sink.capabilities().edid.clone().unwrap_or_else(|| DisplayEdid::from_bytes(synthetic_edid("SIM MONITOR", 1920, 1080, 60)));
+                    let edid = sink.capabilities().edid.clone().unwrap_or_else(|| {
+                        DisplayEdid::from_bytes(synthetic_edid("SIM MONITOR", 1920, 1080, 60))
+                    });
                     sink.notify_monitor(now, Some(edid));
                 }
                 SinkCommand::MonitorDeparts => sink.notify_monitor(now, None),
@@ -56,7 +60,9 @@ impl Shared {
     }
 
     fn drain_events(&mut self) {
-        let Some(sink) = self.sink.as_mut() else { return };
+        let Some(sink) = self.sink.as_mut() else {
+            return;
+        };
         while let Some(event) = Endpoint::poll_event(sink) {
             if let Some(line) = describe(&event) {
                 self.notes.push_back(line);
@@ -75,7 +81,9 @@ fn describe(event: &Event) -> Option<String> {
         Event::Paused => "sink: paused".to_owned(),
         Event::IdrRequested => "sink: IDR request answered".to_owned(),
         Event::KeepAlive => "sink: keep-alive answered".to_owned(),
-        Event::ReplyTimeout { waiting_for } => format!("sink: reply timeout waiting for {waiting_for:?}"),
+        Event::ReplyTimeout { waiting_for } => {
+            format!("sink: reply timeout waiting for {waiting_for:?}")
+        }
         Event::Closed(reason) => format!("sink: closed ({reason:?})"),
         other => {
             let mut text = format!("sink: {other:?}");
@@ -100,8 +108,18 @@ impl SinkAdapter {
     /// A sink with `config` and the handle that controls it. The sink state machine is created
     /// at the first connection.
     pub fn new(config: SinkConfig) -> (SinkAdapter, SinkControl) {
-        let shared = Rc::new(RefCell::new(Shared { config, sink: None, commands: VecDeque::new(), notes: VecDeque::new() }));
-        (SinkAdapter { shared: shared.clone() }, SinkControl { shared })
+        let shared = Rc::new(RefCell::new(Shared {
+            config,
+            sink: None,
+            commands: VecDeque::new(),
+            notes: VecDeque::new(),
+        }));
+        (
+            SinkAdapter {
+                shared: shared.clone(),
+            },
+            SinkControl { shared },
+        )
     }
 }
 
@@ -123,7 +141,11 @@ impl SinkControl {
 
     /// True while a sink state machine exists and has not closed.
     pub fn is_open(&self) -> bool {
-        self.shared.borrow().sink.as_ref().is_some_and(|s| !Endpoint::is_closed(s))
+        self.shared
+            .borrow()
+            .sink
+            .as_ref()
+            .is_some_and(|s| !Endpoint::is_closed(s))
     }
 }
 
@@ -163,6 +185,10 @@ impl SinkPeer for SinkAdapter {
     }
 
     fn is_closed(&self) -> bool {
-        self.shared.borrow().sink.as_ref().is_none_or(|s| Endpoint::is_closed(s))
+        self.shared
+            .borrow()
+            .sink
+            .as_ref()
+            .is_none_or(|s| Endpoint::is_closed(s))
     }
 }

@@ -42,7 +42,10 @@ impl Spanned {
     /// The span of the key `key` of an object.
     pub fn key_span(&self, key: &str) -> Option<Range<usize>> {
         match &self.node {
-            Node::Object(members) => members.iter().find(|(k, _, _)| k == key).map(|(_, s, _)| s.clone()),
+            Node::Object(members) => members
+                .iter()
+                .find(|(k, _, _)| k == key)
+                .map(|(_, s, _)| s.clone()),
             _ => None,
         }
     }
@@ -64,7 +67,11 @@ impl Spanned {
                 for (k, ks, _) in members {
                     if k == key {
                         // Prefer the smallest object around the error; otherwise the nearest key.
-                        let rank = if contains { v.span.len() } else { usize::MAX / 2 + ks.start.abs_diff(offset) };
+                        let rank = if contains {
+                            v.span.len()
+                        } else {
+                            usize::MAX / 2 + ks.start.abs_diff(offset)
+                        };
                         if best.as_ref().is_none_or(|(r, _)| rank < *r) {
                             best = Some((rank, ks.clone()));
                         }
@@ -100,7 +107,11 @@ impl Spanned {
 
 /// Parses `text`; `None` when it is not JSON this parser understands.
 pub fn parse(text: &str) -> Option<Spanned> {
-    let mut p = Parser { bytes: text.as_bytes(), pos: 0, depth: 0 };
+    let mut p = Parser {
+        bytes: text.as_bytes(),
+        pos: 0,
+        depth: 0,
+    };
     let v = p.value()?;
     p.ws();
     (p.pos == p.bytes.len()).then_some(v)
@@ -114,7 +125,9 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn ws(&mut self) {
-        while self.pos < self.bytes.len() && matches!(self.bytes[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
+        while self.pos < self.bytes.len()
+            && matches!(self.bytes[self.pos], b' ' | b'\t' | b'\n' | b'\r')
+        {
             self.pos += 1;
         }
     }
@@ -191,7 +204,12 @@ impl Parser<'_> {
             }
             b'"' => Node::String(self.string()?),
             _ => {
-                while self.pos < self.bytes.len() && !matches!(self.bytes[self.pos], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                while self.pos < self.bytes.len()
+                    && !matches!(
+                        self.bytes[self.pos],
+                        b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'
+                    )
+                {
                     self.pos += 1;
                 }
                 if self.pos == start {
@@ -200,7 +218,10 @@ impl Parser<'_> {
                 Node::Scalar
             }
         };
-        Some(Spanned { span: start..self.pos, node })
+        Some(Spanned {
+            span: start..self.pos,
+            node,
+        })
     }
 
     fn string(&mut self) -> Option<String> {

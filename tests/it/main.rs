@@ -20,3 +20,12 @@ mod rules;
 
 /// Wi-Fi Display codec properties: round trips for every parameter type, no panics on any input.
 mod wfd_props;
+
+/// The `miracast-sim` binary: exit codes, reports, partitions, jobs, replay, explain, bad files.
+mod cli;
+
+/// The shipped scenarios pass; negatives fail for exactly their rules; located errors; schema.
+mod scenarios;
+
+/// Same seed, same trace; seeds change orders; replay tokens reproduce runs.
+mod determinism;
