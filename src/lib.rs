@@ -17,6 +17,7 @@
 pub mod backend;
 pub mod cli;
 pub mod ddi;
+pub mod explore;
 pub mod model;
 pub mod net;
 pub mod os;

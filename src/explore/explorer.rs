@@ -1,0 +1,502 @@
+//! The exploration loop: many schedules of one program, over every core, with a budget.
+
+use super::coverage::Coverage;
+use super::dfs::{Bounds, DfsStats, DfsTree};
+use super::shrink::{Shrunk, shrink};
+use super::strategies::PctStrategy;
+use super::{Finding, Outcome, RunFn};
+use crate::sched::{Choice, RandomStrategy, ReplayStrategy, Strategy};
+use crate::trace::Trace;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// Which strategy chooses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Mode {
+    /// Seeded uniform random, seed = base seed + schedule index.
+    Random,
+    /// PCT of this depth, seed = base seed + schedule index.
+    Pct {
+        /// Bug depth `d` (d - 1 priority change points).
+        depth: u32,
+    },
+    /// Exhaustive depth-first search (with the bounds and reduction of the config).
+    Dfs,
+    /// Rotated per schedule: random, PCT d=2, PCT d=3, bounded DFS (random once DFS is done).
+    Portfolio,
+}
+
+/// `--partition K/N`: this machine explores part `part` (0-based) of `parts`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Partition {
+    /// This part, `0..parts`.
+    pub part: u64,
+    /// Number of parts.
+    pub parts: u64,
+}
+
+impl Default for Partition {
+    fn default() -> Self {
+        Partition { part: 0, parts: 1 }
+    }
+}
+
+/// What to explore and how far.
+#[derive(Clone, Debug)]
+pub struct ExploreConfig {
+    /// Strategy.
+    pub mode: Mode,
+    /// Most schedules to run (over all workers of this machine); `None`: until DFS is done or
+    /// the budget stops it (random and PCT need one of the two).
+    pub max_schedules: Option<u64>,
+    /// Base seed.
+    pub seed: u64,
+    /// DFS bounds (the portfolio's DFS uses at most 2 preemptions unless set).
+    pub bounds: Bounds,
+    /// Sleep-set partial-order reduction in DFS.
+    pub reduction: bool,
+    /// Worker threads, each with its own simulation.
+    pub jobs: usize,
+    /// Split across machines.
+    pub partition: Partition,
+    /// Stop everything at the first failing schedule.
+    pub stop_at_first_failure: bool,
+    /// Replay each schedule and compare trace hashes.
+    pub check_determinism: bool,
+    /// Shrink each distinct failure.
+    pub shrink: bool,
+    /// Replay budget per shrink.
+    pub shrink_runs: u32,
+    /// Replay these choices at the start of every schedule, then explore (`--then-explore`).
+    pub prefix: Vec<Choice>,
+    /// Scenario file and content hash, for replay tokens.
+    pub scenario: (String, String),
+}
+
+impl Default for ExploreConfig {
+    fn default() -> Self {
+        ExploreConfig {
+            mode: Mode::Portfolio,
+            max_schedules: Some(1000),
+            seed: 0,
+            bounds: Bounds::default(),
+            reduction: true,
+            jobs: 1,
+            partition: Partition::default(),
+            stop_at_first_failure: false,
+            check_determinism: false,
+            shrink: true,
+            shrink_runs: 200,
+            prefix: Vec::new(),
+            scenario: (String::new(), String::new()),
+        }
+    }
+}
+
+/// One distinct failure (the first schedule that showed each finding key).
+#[derive(Clone, Debug, Serialize)]
+pub struct Failure {
+    /// The finding.
+    pub finding: Finding,
+    /// The strategy that found it.
+    pub strategy: String,
+    /// Its seed (random and PCT; the base seed otherwise).
+    pub seed: u64,
+    /// Which schedule of the exploration (per worker order) it was.
+    pub schedule_index: u64,
+    /// The failing schedule as run.
+    #[serde(skip)]
+    pub choices: Vec<Choice>,
+    /// The shrunk schedule, when shrinking ran.
+    pub shrunk: Option<Shrunk>,
+    /// Replay token of the smallest failing schedule (the shrunk one when there is one).
+    pub token: String,
+    /// Replay token of the original schedule.
+    pub original_token: String,
+}
+
+/// A schedule whose two runs differed.
+#[derive(Clone, Debug, Serialize)]
+pub struct NondeterminismReport {
+    /// The strategy of the schedule.
+    pub strategy: String,
+    /// Index of the first differing trace event.
+    pub index: usize,
+    /// The event in the first run.
+    pub first: Option<String>,
+    /// The event in the replay.
+    pub second: Option<String>,
+}
+
+/// What an exploration did and found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ExploreReport {
+    /// Schedules run and counted (sleep-blocked runs and partition probes excluded).
+    pub schedules: u64,
+    /// Distinct schedules among them (by their choice lists).
+    pub distinct_schedules: u64,
+    /// Choice points passed, summed over counted schedules.
+    pub choice_points: u64,
+    /// DFS counters (nodes = states visited).
+    pub dfs: DfsStats,
+    /// The DFS finished every schedule within its bounds (only for `Mode::Dfs`).
+    pub complete: bool,
+    /// The wall-clock budget stopped the exploration.
+    pub budget_exhausted: bool,
+    /// How far the DFS got when it stopped: (option, options) at the first levels per worker.
+    pub progress: Vec<Vec<(u32, u32)>>,
+    /// Distinct failures, smallest schedule first.
+    pub failures: Vec<Failure>,
+    /// Schedules by strategy family.
+    pub by_strategy: BTreeMap<String, u64>,
+    /// Visited (DDI, phase, message) combinations.
+    pub coverage: Coverage,
+    /// Determinism self-check failures.
+    pub nondeterminism: Vec<NondeterminismReport>,
+}
+
+impl ExploreReport {
+    /// Human summary (what the CLI prints).
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "explored {} schedules ({} distinct, {} choice points, {} DFS states{}){}{}\n",
+            self.schedules,
+            self.distinct_schedules,
+            self.choice_points,
+            self.dfs.nodes,
+            if self.dfs.sleep_blocked > 0 {
+                format!(", {} pruned by sleep sets", self.dfs.sleep_blocked)
+            } else {
+                String::new()
+            },
+            if self.complete {
+                "; exhaustive within bounds: done"
+            } else {
+                ""
+            },
+            if self.budget_exhausted {
+                format!("; time budget ran out at DFS position {:?}", self.progress)
+            } else {
+                String::new()
+            }
+        );
+        if self.failures.is_empty() {
+            s.push_str("no failure found\n");
+        }
+        for f in &self.failures {
+            s.push_str(&format!(
+                "FAIL {} [{}] found by {} (schedule {})\n  {}\n",
+                f.finding.key,
+                f.finding.message,
+                f.strategy,
+                f.schedule_index,
+                f.shrunk
+                    .as_ref()
+                    .map_or("not shrunk".to_owned(), |x| x.describe())
+            ));
+            s.push_str(&format!("  replay: {}\n", f.token));
+        }
+        for n in &self.nondeterminism {
+            s.push_str(&format!(
+                "NONDETERMINISM under {}: first difference at event {}: {:?} vs {:?}\n",
+                n.strategy, n.index, n.first, n.second
+            ));
+        }
+        s
+    }
+}
+
+struct WorkerResult {
+    schedules: u64,
+    choice_points: u64,
+    hashes: HashSet<u64>,
+    dfs: DfsStats,
+    complete: bool,
+    progress: Vec<(u32, u32)>,
+    failures: Vec<Failure>,
+    by_strategy: BTreeMap<String, u64>,
+    coverage: Coverage,
+    nondeterminism: Vec<NondeterminismReport>,
+}
+
+fn schedule_hash(choices: &[Choice]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    choices.hash(&mut h);
+    h.finish()
+}
+
+fn family(description: &str) -> String {
+    description
+        .split('(')
+        .next()
+        .unwrap_or(description)
+        .to_owned()
+}
+
+/// Builds the replay token of a schedule (the runner's format, one format for the project).
+pub fn token_for(
+    config: &ExploreConfig,
+    strategy: &str,
+    seed: u64,
+    choices: &[Choice],
+    finding: &str,
+) -> String {
+    super::token::encode(
+        &config.scenario.0,
+        &config.scenario.1,
+        strategy,
+        seed,
+        &config.bounds,
+        choices,
+        finding,
+    )
+}
+
+/// Explores `run` under `config` until done, out of schedules, or `stop()` says so (the
+/// caller's wall-clock budget: the core reads no clock).
+pub fn explore(
+    config: &ExploreConfig,
+    run: &RunFn<'_>,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> ExploreReport {
+    let jobs = config.jobs.max(1) as u64;
+    let counted = AtomicU64::new(0);
+    let halt = AtomicBool::new(false);
+    let results: Mutex<Vec<WorkerResult>> = Mutex::new(Vec::new());
+    let budget_hit = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for w in 0..jobs {
+            let (counted, halt, results, budget_hit) = (&counted, &halt, &results, &budget_hit);
+            scope.spawn(move || {
+                let part = (
+                    config.partition.part * jobs + w,
+                    config.partition.parts.max(1) * jobs,
+                );
+                let r = worker(config, run, stop, part, counted, halt, budget_hit);
+                results.lock().expect("worker results").push(r);
+            });
+        }
+    });
+    let mut report = ExploreReport {
+        complete: config.mode == Mode::Dfs,
+        budget_exhausted: budget_hit.load(Ordering::Relaxed),
+        ..ExploreReport::default()
+    };
+    let mut hashes = HashSet::new();
+    let mut failures: BTreeMap<String, Failure> = BTreeMap::new();
+    for r in results.into_inner().expect("worker results") {
+        report.schedules += r.schedules;
+        report.choice_points += r.choice_points;
+        hashes.extend(r.hashes);
+        report.dfs.nodes += r.dfs.nodes;
+        report.dfs.sleep_blocked += r.dfs.sleep_blocked;
+        report.dfs.depth_bounded += r.dfs.depth_bounded;
+        report.dfs.partition_probes += r.dfs.partition_probes;
+        report.complete &= r.complete;
+        if !r.progress.is_empty() {
+            report.progress.push(r.progress);
+        }
+        for (k, n) in r.by_strategy {
+            *report.by_strategy.entry(k).or_default() += n;
+        }
+        report.coverage.merge(&r.coverage);
+        report.nondeterminism.extend(r.nondeterminism);
+        for f in r.failures {
+            let keep = failures
+                .get(&f.finding.key)
+                .is_none_or(|old| f.choices.len() < old.choices.len());
+            if keep {
+                failures.insert(f.finding.key.clone(), f);
+            }
+        }
+    }
+    report.distinct_schedules = hashes.len() as u64;
+    for (_, mut f) in failures {
+        if config.shrink {
+            let s = shrink(run, &f.choices, &f.finding.key, config.shrink_runs);
+            f.token = token_for(config, &f.strategy, f.seed, &s.choices, &f.finding.key);
+            f.shrunk = Some(s);
+        }
+        report.failures.push(f);
+    }
+    report.failures.sort_by_key(|f| {
+        f.shrunk
+            .as_ref()
+            .map_or((usize::MAX, f.choices.len()), |s| {
+                (s.preemptions, s.choices_len)
+            })
+    });
+    report
+}
+
+#[allow(clippy::too_many_arguments)]
+fn worker(
+    config: &ExploreConfig,
+    run: &RunFn<'_>,
+    stop: &(dyn Fn() -> bool + Sync),
+    (part, parts): (u64, u64),
+    counted: &AtomicU64,
+    halt: &AtomicBool,
+    budget_hit: &AtomicBool,
+) -> WorkerResult {
+    let mut r = WorkerResult {
+        schedules: 0,
+        choice_points: 0,
+        hashes: HashSet::new(),
+        dfs: DfsStats::default(),
+        complete: false,
+        progress: Vec::new(),
+        failures: Vec::new(),
+        by_strategy: BTreeMap::new(),
+        coverage: Coverage::default(),
+        nondeterminism: Vec::new(),
+    };
+    let mut bounds = config.bounds;
+    if config.mode == Mode::Portfolio && bounds.max_preemptions.is_none() {
+        bounds.max_preemptions = Some(2);
+    }
+    let tree = DfsTree::new(bounds, config.reduction, (part, parts));
+    let mut seen_keys: HashSet<String> = HashSet::new();
+    let mut estimated_len: u64 = 50;
+    let mut k: u64 = 0; // this worker's k-th schedule; global index = part + k * parts
+    loop {
+        if halt.load(Ordering::Relaxed) {
+            break;
+        }
+        if stop() {
+            budget_hit.store(true, Ordering::Relaxed);
+            break;
+        }
+        if config
+            .max_schedules
+            .is_some_and(|m| counted.load(Ordering::Relaxed) >= m)
+        {
+            break;
+        }
+        let index = part + k * parts;
+        k += 1;
+        let seed = config.seed.wrapping_add(index);
+        let slot = match config.mode {
+            Mode::Portfolio => index % 4,
+            Mode::Random => 0,
+            Mode::Pct { .. } => 1,
+            Mode::Dfs => 3,
+        };
+        let mut is_dfs = false;
+        let base: Box<dyn Strategy> = match (config.mode, slot) {
+            (Mode::Pct { depth }, _) => Box::new(PctStrategy::new(seed, depth, estimated_len)),
+            (_, 1) => Box::new(PctStrategy::new(seed, 2, estimated_len)),
+            (_, 2) => Box::new(PctStrategy::new(seed, 3, estimated_len)),
+            (_, 3) => match DfsTree::next_run(&tree) {
+                Some(s) => {
+                    is_dfs = true;
+                    Box::new(s)
+                }
+                None if config.mode == Mode::Dfs => {
+                    r.complete = true;
+                    break;
+                }
+                None => Box::new(RandomStrategy::new(seed)),
+            },
+            _ => Box::new(RandomStrategy::new(seed)),
+        };
+        let strategy: Box<dyn Strategy> = if config.prefix.is_empty() {
+            base
+        } else {
+            Box::new(ReplayStrategy::new(config.prefix.clone(), base))
+        };
+        let description = strategy.describe();
+        let outcome = run(strategy);
+        // Only DFS runs may be uncounted (sleep-blocked, or another partition's probe); the
+        // seeded strategies split by index instead.
+        let counts = if is_dfs {
+            tree.borrow_mut().backtrack()
+        } else {
+            true
+        };
+        if !counts {
+            continue;
+        }
+        counted.fetch_add(1, Ordering::Relaxed);
+        r.schedules += 1;
+        r.choice_points += outcome.schedule.len() as u64;
+        estimated_len = estimated_len.max(outcome.schedule.len() as u64);
+        r.hashes.insert(schedule_hash(&outcome.schedule));
+        *r.by_strategy.entry(family(&description)).or_default() += 1;
+        if let Some(keys) = &outcome.coverage {
+            r.coverage.add(keys);
+        }
+        if config.check_determinism {
+            let again = run(Box::new(ReplayStrategy::new(
+                outcome.schedule.clone(),
+                Box::new(crate::sched::FirstStrategy),
+            )));
+            if let Some(n) = compare_runs(&description, &outcome, &again) {
+                r.nondeterminism.push(n);
+            }
+        }
+        for f in &outcome.findings {
+            if seen_keys.insert(f.key.clone()) {
+                let token = token_for(config, &description, seed, &outcome.schedule, &f.key);
+                r.failures.push(Failure {
+                    finding: f.clone(),
+                    strategy: description.clone(),
+                    seed,
+                    schedule_index: index,
+                    choices: outcome.schedule.clone(),
+                    shrunk: None,
+                    original_token: token.clone(),
+                    token,
+                });
+            }
+        }
+        if config.stop_at_first_failure && !outcome.findings.is_empty() {
+            halt.store(true, Ordering::Relaxed);
+        }
+    }
+    let t = tree.borrow();
+    r.dfs = t.stats();
+    if config.mode == Mode::Dfs && t.finished() {
+        r.complete = true;
+    }
+    if !t.finished() && matches!(config.mode, Mode::Dfs | Mode::Portfolio) {
+        r.progress = t.progress();
+    }
+    r
+}
+
+fn compare_runs(strategy: &str, a: &Outcome, b: &Outcome) -> Option<NondeterminismReport> {
+    let empty = Trace::default();
+    match (a.trace_hash, b.trace_hash) {
+        (Some(x), Some(y)) if x == y => None,
+        (Some(_), Some(_)) => {
+            let (ta, tb) = (
+                a.trace.as_ref().unwrap_or(&empty),
+                b.trace.as_ref().unwrap_or(&empty),
+            );
+            let (index, first, second) = ta.first_difference(tb).unwrap_or((0, None, None));
+            Some(NondeterminismReport {
+                strategy: strategy.to_owned(),
+                index,
+                first: first.map(|e| e.to_string()),
+                second: second.map(|e| e.to_string()),
+            })
+        }
+        _ if a.schedule != b.schedule => Some(NondeterminismReport {
+            strategy: strategy.to_owned(),
+            index: a
+                .schedule
+                .iter()
+                .zip(&b.schedule)
+                .position(|(x, y)| x != y)
+                .unwrap_or(a.schedule.len().min(b.schedule.len())),
+            first: Some("choice list of the first run".to_owned()),
+            second: Some("differs in the replay".to_owned()),
+        }),
+        _ => None,
+    }
+}

@@ -1,0 +1,177 @@
+//! Deadlocks and liveness as findings.
+//!
+//! Verdicts are kept apart, because they mean different things:
+//! - `deadlock`: no simulated thread can run, no timer is pending, work is outstanding; the
+//!   finding carries the wait-for chain (who waits on what, held by whom).
+//! - `liveness:terminated-hot`: the run ended while a hot state was still hot (start pending,
+//!   stop pending, a kernel message neither delivered nor dropped, a chunk never fetched while
+//!   the session runs).
+//! - `liveness:hot-too-long`: a hot state cooled, but later than the bound in virtual time.
+//! - `liveness:step-cap` / `liveness:time-cap`: the run hit the scheduler's step or time limit
+//!   (a livelock, or a bound too small), not proof of a hot state.
+
+use super::Finding;
+use crate::ddi::SessionPhase;
+use crate::os::OsSnapshot;
+use crate::sched::{BlockedThread, RunEnd};
+use crate::time::SimTime;
+use crate::trace::{EventKind, Trace};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Hot states still hot at the end (what, since when), and hot states that cooled too late
+/// (what, how long).
+type HotIntervals = (Vec<(String, SimTime)>, Vec<(String, Duration)>);
+
+fn describe_chain(chain: &[BlockedThread]) -> String {
+    chain
+        .iter()
+        .map(|b| {
+            let inside: Vec<&str> = b.inside.iter().map(|d| d.name()).collect();
+            let waits = b
+                .waiting_for
+                .as_ref()
+                .map_or("nothing".to_owned(), |w| match w.held_by {
+                    Some(h) => format!("{} held by t{h}", w.object),
+                    None => w.object.clone(),
+                });
+            format!(
+                "{} (t{}){} waits for {waits}",
+                b.name,
+                b.thread,
+                if inside.is_empty() {
+                    String::new()
+                } else {
+                    format!(" inside {}", inside.join(" > "))
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Findings from how the run ended (deadlock, step cap, time cap). `live` is
+/// `sched.live_threads()` at the end, dumped with the caps.
+pub fn end_findings(end: &RunEnd, live: &[BlockedThread]) -> Vec<Finding> {
+    match end {
+        RunEnd::Completed => Vec::new(),
+        RunEnd::Deadlock { chain } => vec![Finding {
+            key: "deadlock".to_owned(),
+            message: format!("deadlock: {}", describe_chain(chain)),
+        }],
+        RunEnd::StepLimit => vec![Finding {
+            key: "liveness:step-cap".to_owned(),
+            message: format!(
+                "the run hit the step cap; threads still alive: {}",
+                describe_chain(live)
+            ),
+        }],
+        RunEnd::TimeLimit => vec![Finding {
+            key: "liveness:time-cap".to_owned(),
+            message: format!(
+                "the run hit the virtual-time cap; threads still alive: {}",
+                describe_chain(live)
+            ),
+        }],
+    }
+}
+
+/// Hot states seen in a trace: (what, since) still hot at the end, and (what, for how long)
+/// for those that cooled later than `bound`.
+fn hot_intervals(trace: &Trace, bound: Duration) -> HotIntervals {
+    let mut open: BTreeMap<String, SimTime> = BTreeMap::new();
+    let mut late = Vec::new();
+    let mut close = |open: &mut BTreeMap<String, SimTime>, key: String, now: SimTime| {
+        if let Some(since) = open.remove(&key) {
+            let took = now.saturating_since(since);
+            if took > bound {
+                late.push((key, took));
+            }
+        }
+    };
+    for e in &trace.events {
+        match &e.kind {
+            EventKind::Phase { from, to } => {
+                for (p, name) in [
+                    (SessionPhase::StartPending, "start pending"),
+                    (SessionPhase::StopPending, "stop pending"),
+                ] {
+                    if *from == p {
+                        close(&mut open, name.to_owned(), e.time);
+                    }
+                    if *to == p {
+                        open.insert(name.to_owned(), e.time);
+                    }
+                }
+            }
+            EventKind::MessageQueued { id, .. } => {
+                open.insert(format!("message #{id} pending"), e.time);
+            }
+            EventKind::MessageDelivered { id } | EventKind::MessageDropped { id, .. } => {
+                close(&mut open, format!("message #{id} pending"), e.time);
+            }
+            _ => {}
+        }
+    }
+    (open.into_iter().collect(), late)
+}
+
+/// Liveness findings of a finished run: hot at the end (from the trace and the OS snapshot),
+/// or hot for longer than `bound` of virtual time. Only meaningful for runs that completed;
+/// deadlocks and caps are reported by [`end_findings`].
+pub fn hot_findings(
+    end: &RunEnd,
+    snapshot: Option<&OsSnapshot>,
+    trace: &Trace,
+    bound: Duration,
+    live: &[BlockedThread],
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let (mut still, late) = hot_intervals(trace, bound);
+    if let Some(s) = snapshot {
+        let phase_hot = match s.phase {
+            SessionPhase::StartPending => Some("start pending"),
+            SessionPhase::StopPending => Some("stop pending"),
+            _ => None,
+        };
+        if let Some(p) = phase_hot
+            && !still.iter().any(|(k, _)| k == p)
+        {
+            still.push((p.to_owned(), SimTime::ZERO));
+        }
+        if s.phase == SessionPhase::Started && s.chunks_waiting > 0 && *end == RunEnd::Completed {
+            // A running session whose chunks nobody fetched: only hot if the UMD stopped
+            // fetching, which a completed run with the session still up shows.
+            still.push((
+                format!("{} chunk(s) undelivered", s.chunks_waiting),
+                SimTime::ZERO,
+            ));
+        }
+    }
+    if *end == RunEnd::Completed && !still.is_empty() {
+        let what: Vec<String> = still
+            .iter()
+            .map(|(k, since)| format!("{k} (since {since})"))
+            .collect();
+        out.push(Finding {
+            key: "liveness:terminated-hot".to_owned(),
+            message: format!(
+                "the run ended hot: {}; state: {}; live threads: {}",
+                what.join(", "),
+                snapshot.map_or("n/a".to_owned(), |s| format!("{s:?}")),
+                if live.is_empty() {
+                    "none".to_owned()
+                } else {
+                    describe_chain(live)
+                }
+            ),
+        });
+    }
+    for (k, took) in late {
+        out.push(Finding {
+            key: "liveness:hot-too-long".to_owned(),
+            message: format!("{k} stayed hot for {took:?}, over the bound of {bound:?}"),
+        });
+    }
+    out
+}

@@ -1,0 +1,90 @@
+//! Exploration of scenarios: the runner's [`run_once`] as an exploration closure.
+
+use super::coverage::keys_of_trace;
+use super::liveness::{end_findings, hot_findings};
+use super::{Finding, Outcome};
+use crate::runner::{RunOptions, RunResult, run_once};
+use crate::scenario::Scenario;
+use crate::sched::Strategy;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// How scenario runs are turned into outcomes.
+#[derive(Clone, Debug)]
+pub struct ScenarioRunConfig {
+    /// Runner options (trace on or off, limits).
+    pub options: RunOptions,
+    /// Hot states must cool within this much virtual time.
+    pub hot_bound: Duration,
+    /// Collect coverage (needs the trace; turns it on).
+    pub coverage: bool,
+    /// Keep each run's trace in the outcome (determinism check names the first difference).
+    pub keep_trace: bool,
+}
+
+impl Default for ScenarioRunConfig {
+    fn default() -> Self {
+        ScenarioRunConfig {
+            options: RunOptions {
+                trace: false,
+                ..RunOptions::default()
+            },
+            hot_bound: Duration::from_secs(60),
+            coverage: false,
+            keep_trace: false,
+        }
+    }
+}
+
+/// The findings of one scenario run: each broken rule once (key `R<n>`), the end of the run
+/// (deadlock, caps), hot states, and a panic of the simulation (`panic`).
+pub fn findings_of(result: &RunResult, hot_bound: Duration) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for v in &result.violations {
+        if seen.insert(v.rule) {
+            out.push(Finding {
+                key: v.rule.to_string(),
+                message: v.to_string(),
+            });
+        }
+    }
+    if let Some(e) = &result.error {
+        out.push(Finding {
+            key: "panic".to_owned(),
+            message: e.to_string(),
+        });
+    }
+    out.extend(end_findings(&result.end, &[]));
+    out.extend(hot_findings(
+        &result.end,
+        result.snapshot.as_ref(),
+        &result.trace,
+        hot_bound,
+        &[],
+    ));
+    out
+}
+
+/// One run of `scenario` under `strategy`, as an exploration outcome.
+pub fn run_scenario(
+    scenario: &Scenario,
+    config: &ScenarioRunConfig,
+    strategy: Box<dyn Strategy>,
+) -> Outcome {
+    let mut options = config.options.clone();
+    options.trace |= config.coverage || config.keep_trace;
+    let result = run_once(scenario, &options, strategy);
+    let findings = findings_of(&result, config.hot_bound);
+    let traced = !result.trace.events.is_empty();
+    Outcome {
+        coverage: (config.coverage && traced).then(|| keys_of_trace(&result.trace)),
+        trace_hash: traced.then(|| result.trace.hash()),
+        trace: (config.keep_trace && traced).then(|| result.trace.clone()),
+        schedule: result.schedule,
+        findings,
+        end: result.end,
+        divergence: result.divergence,
+        polls: result.polls,
+    }
+}
