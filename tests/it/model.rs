@@ -10,14 +10,13 @@ use miracast_sim::model::protocol::{
 use miracast_sim::model::{
     ChunkIdFault, KmdConfig, Knobs, ReferenceDrivers, ReferenceKmd, ReferenceUmd, UmdConfig,
 };
-use miracast_sim::os::{Os, OsConfig, SinkFacts};
+use miracast_sim::os::{Os, OsConfig, SinkFacts, SinkPeer};
 use miracast_sim::rules::{Findings, Violation, trace_checks};
 use miracast_sim::sched::{RaceReport, RandomStrategy, RunEnd, RunLimits, Sched};
 use miracast_sim::status::NtStatus;
 use miracast_sim::time::SimTime;
 use miracast_sim::wfd::select::DEFAULT_MIN_BITRATE_1024X768;
-use miracast_sim::wfd::sink::{MonitorEvent, Personality};
-use miracast_sim::wfd::{Sink, SinkConfig};
+use miracast_sim::wfd::{Endpoint, Sink, SinkConfig};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
@@ -27,6 +26,30 @@ use std::time::Duration;
 // ---------------------------------------------------------------------------------------------
 // Harness: the OS model, the reference drivers and a Wi-Fi Display sink.
 // ---------------------------------------------------------------------------------------------
+
+/// The Wi-Fi Display sink state machine as the OS link's peer.
+struct WfdPeer(Sink);
+
+impl SinkPeer for WfdPeer {
+    fn handle_input(&mut self, now: SimTime, bytes: &[u8]) {
+        Endpoint::handle_input(&mut self.0, now, bytes);
+    }
+    fn poll_transmit(&mut self, _now: SimTime) -> Option<Vec<u8>> {
+        Endpoint::poll_transmit(&mut self.0)
+    }
+    fn poll_timeout(&self) -> Option<SimTime> {
+        Endpoint::poll_timeout(&self.0)
+    }
+    fn handle_timeout(&mut self, now: SimTime) {
+        Endpoint::handle_timeout(&mut self.0, now);
+    }
+    fn poll_note(&mut self) -> Option<String> {
+        Endpoint::poll_event(&mut self.0).map(|e| format!("{e:?}"))
+    }
+    fn is_closed(&self) -> bool {
+        Endpoint::is_closed(&self.0)
+    }
+}
 
 /// Everything a run is set up with.
 #[derive(Clone)]
@@ -63,15 +86,6 @@ struct Outcome {
     notes: Vec<String>,
 }
 
-impl Outcome {
-    fn rules(&self) -> Vec<u8> {
-        let mut rules: Vec<u8> = self.findings.iter().map(|v| v.rule.0).collect();
-        rules.sort_unstable();
-        rules.dedup();
-        rules
-    }
-}
-
 /// Lines a script writes for the checks to read.
 type Notes = Rc<RefCell<Vec<String>>>;
 
@@ -94,7 +108,7 @@ fn run(setup: &Setup, seed: u64, script: Script) -> Outcome {
     let monitor_present =
         sink.capabilities().edid.is_some() || sink.capabilities().connector.is_some();
     os.attach_sink(
-        Box::new(sink),
+        Box::new(WfdPeer(sink)),
         SinkFacts {
             monitor_present,
             supports_1024x768: true,
@@ -582,4 +596,584 @@ fn every_knob_breaks_the_rule_it_names_and_the_reference_does_not() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driver details against small fake OS services.
+// ---------------------------------------------------------------------------------------------
+
+/// dxgkrnl with a pool budget, recording indications and interrupts.
+struct FakeDxgkrnl {
+    pool_left: Cell<u64>,
+    indications: RefCell<Vec<ChildStatus>>,
+    interrupts: RefCell<Vec<MiracastEncodeChunkCompleted>>,
+    interrupt_answer: Cell<NtStatus>,
+    dpcs: Cell<u32>,
+}
+
+impl FakeDxgkrnl {
+    fn new(pool: u64) -> Rc<Self> {
+        Rc::new(FakeDxgkrnl {
+            pool_left: Cell::new(pool),
+            indications: RefCell::default(),
+            interrupts: RefCell::default(),
+            interrupt_answer: Cell::new(NtStatus::STATUS_SUCCESS),
+            dpcs: Cell::new(0),
+        })
+    }
+}
+
+#[async_trait(?Send)]
+impl DxgkrnlServices for FakeDxgkrnl {
+    async fn indicate_child_status(&self, status: ChildStatus) -> NtStatus {
+        self.indications.borrow_mut().push(status);
+        NtStatus::STATUS_SUCCESS
+    }
+    async fn notify_interrupt(&self, data: MiracastEncodeChunkCompleted) -> NtStatus {
+        self.interrupts.borrow_mut().push(data);
+        self.interrupt_answer.get()
+    }
+    async fn notify_dpc(&self) {
+        self.dpcs.set(self.dpcs.get() + 1);
+    }
+    fn allocate_pool(&self, bytes: u64) -> bool {
+        match self.pool_left.get().checked_sub(bytes) {
+            Some(left) => {
+                self.pool_left.set(left);
+                true
+            }
+            None => false,
+        }
+    }
+    fn free_pool(&self, bytes: u64) {
+        self.pool_left.set(self.pool_left.get() + bytes);
+    }
+}
+
+/// `DXGK_MIRACAST_DISPLAY_CALLBACKS` whose completion routine runs on a new thread, possibly
+/// before `send_message` returns (R27).
+struct FakeDisplay {
+    sched: Sched,
+    kmd: RefCell<Option<Rc<ReferenceKmd>>>,
+    sent: RefCell<Vec<Rc<MessageBuffers>>>,
+}
+
+#[async_trait(?Send)]
+impl MiracastDisplayServices for FakeDisplay {
+    fn miracast_handle(&self) -> Handle {
+        Handle(0x99)
+    }
+    async fn send_message(
+        &self,
+        _: Handle,
+        buffers: Rc<MessageBuffers>,
+        callback_context: Option<Handle>,
+    ) -> NtStatus {
+        self.sent.borrow_mut().push(buffers.clone());
+        if let (Some(context), Some(kmd)) = (callback_context, self.kmd.borrow().clone()) {
+            self.sched.spawn("completion", false, async move {
+                let io = IoStatusBlock {
+                    status: NtStatus::STATUS_SUCCESS,
+                    information: 0,
+                };
+                kmd.send_message_callback(context, io).await;
+            });
+        }
+        self.sched.yield_now().await;
+        NtStatus::STATUS_PENDING
+    }
+    async fn report_chunk_info(&self, _: Handle, _: ChunkInfo, _: Option<Vec<u8>>) -> NtStatus {
+        NtStatus::STATUS_SUCCESS
+    }
+}
+
+/// Runs `body` as one simulated thread next to the KMD on `seed`; returns the races.
+fn with_kmd<F, Fut>(
+    seed: u64,
+    config: KmdConfig,
+    knobs: Knobs,
+    pool: u64,
+    body: F,
+) -> Vec<RaceReport>
+where
+    F: FnOnce(Rc<ReferenceKmd>, Rc<FakeDxgkrnl>, Rc<FakeDisplay>) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let sched = Sched::new(Box::new(RandomStrategy::new(seed)));
+    let kmd = Rc::new(ReferenceKmd::new(&sched, config, knobs));
+    let dxgkrnl = FakeDxgkrnl::new(pool);
+    let display = Rc::new(FakeDisplay {
+        sched: sched.clone(),
+        kmd: RefCell::new(Some(kmd.clone())),
+        sent: RefCell::default(),
+    });
+    sched.spawn("os", false, async move {
+        let (status, _) = kmd.start_device(dxgkrnl.clone()).await;
+        assert_eq!(status, NtStatus::STATUS_SUCCESS);
+        body(kmd.clone(), dxgkrnl, display.clone()).await;
+        // Break the KMD <-> display cycle.
+        display.kmd.borrow_mut().take();
+    });
+    assert_eq!(sched.run(RunLimits::default()), RunEnd::Completed);
+    sched.races()
+}
+
+#[test]
+fn ten_thousand_gpu_contexts_and_no_memory_exactly_when_the_pool_refuses() {
+    let config = KmdConfig {
+        bytes_per_gpu_context: 1024,
+        ..KmdConfig::default()
+    };
+    with_kmd(
+        1,
+        config.clone(),
+        Knobs::default(),
+        10_000 * 1024,
+        |kmd, dxgkrnl, _| async move {
+            let args = CreateContextArgs::default();
+            let mut handles = Vec::new();
+            for _ in 0..10_000 {
+                let (status, handle) = kmd.create_context(&args).await;
+                assert_eq!(status, NtStatus::STATUS_SUCCESS);
+                handles.push(handle);
+            }
+            assert_eq!(dxgkrnl.pool_left.get(), 0);
+            // The pool is spent: exactly STATUS_NO_MEMORY (R71).
+            assert_eq!(
+                kmd.create_context(&args).await.0,
+                NtStatus::STATUS_NO_MEMORY
+            );
+            let incompatible = CreateContextArgs {
+                private_driver_data: miracast_sim::model::kmd::INCOMPATIBLE_D3D_UMD_MARKER.to_vec(),
+                ..CreateContextArgs::default()
+            };
+            assert_eq!(
+                kmd.create_context(&incompatible).await.0,
+                NtStatus::STATUS_GRAPHICS_DRIVER_MISMATCH
+            );
+            for handle in handles {
+                assert_eq!(kmd.destroy_context(handle).await, NtStatus::STATUS_SUCCESS);
+            }
+            // R72: everything came back.
+            assert_eq!(dxgkrnl.pool_left.get(), 10_000 * 1024);
+            assert_eq!(kmd.live_gpu_contexts(), 0);
+            assert_eq!(
+                kmd.destroy_context(Handle(1)).await,
+                NtStatus::STATUS_INVALID_HANDLE
+            );
+        },
+    );
+}
+
+#[test]
+fn caps_size_is_checked_and_relations_keep_their_terminator() {
+    with_kmd(
+        2,
+        KmdConfig::default(),
+        Knobs::default(),
+        1 << 20,
+        |kmd, _, _| async move {
+            let (status, _, written) = kmd.miracast_query_caps(4).await;
+            assert_eq!((status, written), (NtStatus::STATUS_BUFFER_TOO_SMALL, 0));
+            let (status, caps, written) = kmd.miracast_query_caps(64).await;
+            assert_eq!(
+                (status, written),
+                (NtStatus::STATUS_SUCCESS, DXGK_MIRACAST_CAPS_SIZE)
+            );
+            assert!(caps.hdcp_support());
+            assert_eq!(caps.reserved(), 0);
+            // Before the interface query the counted child is not yet a Miracast target (R3).
+            let mut relations = vec![ChildDescriptor::default(); 4];
+            assert_eq!(
+                kmd.query_child_relations(&mut relations).await,
+                NtStatus::STATUS_SUCCESS
+            );
+            assert!(
+                relations
+                    .iter()
+                    .all(|c| c.interface_technology != VideoOutputTechnology::Miracast)
+            );
+            let (status, interface) = kmd.query_miracast_interface(64, 1).await;
+            assert_eq!(status, NtStatus::STATUS_SUCCESS);
+            assert!(interface.unwrap().null_entries().is_empty());
+            assert_eq!(
+                kmd.query_child_relations(&mut relations[..3]).await,
+                NtStatus::STATUS_BUFFER_TOO_SMALL
+            );
+            assert_eq!(
+                kmd.query_child_relations(&mut relations).await,
+                NtStatus::STATUS_SUCCESS
+            );
+            let miracast: Vec<_> = relations
+                .iter()
+                .filter(|c| c.interface_technology == VideoOutputTechnology::Miracast)
+                .collect();
+            assert_eq!(miracast.len(), 1);
+            assert_eq!(miracast[0].child_uid, 4);
+            assert_eq!(miracast[0].hpd_awareness, HpdAwareness::Interruptible);
+            assert_eq!(miracast[0].child_device_type, ChildDeviceType::VideoOutput);
+            assert!(relations[3].is_zeroed(), "R6 terminator");
+        },
+    );
+    // Without Miracast: no interface, no caps, no Miracast child.
+    let config = KmdConfig {
+        miracast_supported: false,
+        ..KmdConfig::default()
+    };
+    with_kmd(
+        3,
+        config,
+        Knobs::default(),
+        1 << 20,
+        |kmd, _, _| async move {
+            assert_eq!(
+                kmd.query_miracast_interface(64, 1).await,
+                (NtStatus::STATUS_NOT_SUPPORTED, None)
+            );
+            assert_eq!(
+                kmd.miracast_query_caps(8).await.0,
+                NtStatus::STATUS_NOT_SUPPORTED
+            );
+        },
+    );
+}
+
+#[test]
+fn arrival_departure_and_context_lifetime() {
+    with_kmd(
+        4,
+        KmdConfig::default(),
+        Knobs::default(),
+        1 << 20,
+        |kmd, dxgkrnl, display| async move {
+            let _ = kmd.query_miracast_interface(64, 1).await;
+            let mut status = ChildStatus {
+                child_uid: 4,
+                status: ChildStatusKind::Uninitialized,
+            };
+            let _ = kmd.query_child_status(&mut status, true).await;
+            assert!(matches!(
+                status.status,
+                ChildStatusKind::MiracastConnection {
+                    connected: false,
+                    ..
+                }
+            ));
+            kmd.set_hardware_busy(true);
+            assert_eq!(
+                kmd.miracast_create_context(display.clone()).await.0,
+                NtStatus::STATUS_RESOURCE_IN_USE
+            );
+            kmd.set_hardware_busy(false);
+            let (status, context, target) = kmd.miracast_create_context(display.clone()).await;
+            assert_eq!((status, target), (NtStatus::STATUS_SUCCESS, 4));
+            let arrived = IoctlRequest::MonitorArrived {
+                monitor_type: VideoOutputTechnology::Hdmi,
+                edid: vec![0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0],
+            };
+            let mut out = [0u8; 32];
+            let (st, n) = kmd
+                .miracast_io_control(context, false, &arrived.encode(), &mut out)
+                .await;
+            assert_eq!((st, n), (NtStatus::STATUS_SUCCESS, 0));
+            assert_eq!(
+                dxgkrnl.indications.borrow().last().unwrap().status,
+                ChildStatusKind::MiracastConnection {
+                    connected: true,
+                    monitor_type: VideoOutputTechnology::Hdmi
+                }
+            );
+            assert_eq!(
+                kmd.query_device_descriptor(4).await.0,
+                NtStatus::STATUS_SUCCESS
+            );
+            // R16: the last reported connector is repeated.
+            let mut status = ChildStatus {
+                child_uid: 4,
+                status: ChildStatusKind::Uninitialized,
+            };
+            let _ = kmd.query_child_status(&mut status, true).await;
+            assert_eq!(
+                status.status,
+                ChildStatusKind::MiracastConnection {
+                    connected: true,
+                    monitor_type: VideoOutputTechnology::Hdmi
+                }
+            );
+            // R23: malformed and short input, tiny output buffers.
+            let mut bad = arrived.encode();
+            bad.pop();
+            assert_eq!(
+                kmd.miracast_io_control(context, false, &bad, &mut out)
+                    .await,
+                (NtStatus::STATUS_INVALID_PARAMETER, 0)
+            );
+            let query = IoctlRequest::QueryStatus.encode();
+            assert_eq!(
+                kmd.miracast_io_control(context, true, &query, &mut out[..8])
+                    .await,
+                (NtStatus::STATUS_BUFFER_TOO_SMALL, 0)
+            );
+            let (st, n) = kmd
+                .miracast_io_control(context, true, &query, &mut out)
+                .await;
+            assert_eq!(
+                (st, n as usize),
+                (NtStatus::STATUS_SUCCESS, KmdStatusReply::SIZE)
+            );
+            let reply = KmdStatusReply::decode(&out[..KmdStatusReply::SIZE]).unwrap();
+            assert!(reply.monitor_connected);
+            assert_eq!(
+                kmd.miracast_io_control(Handle(1), false, &query, &mut out)
+                    .await
+                    .0,
+                NtStatus::STATUS_INVALID_HANDLE
+            );
+            // R12: destroy reports departure and frees the context's pool.
+            let before = dxgkrnl.pool_left.get();
+            kmd.miracast_destroy_context(context).await;
+            assert_eq!(
+                dxgkrnl.indications.borrow().last().unwrap().status,
+                ChildStatusKind::MiracastConnection {
+                    connected: false,
+                    monitor_type: VideoOutputTechnology::Hdmi
+                }
+            );
+            assert!(dxgkrnl.pool_left.get() > before);
+            assert!(!kmd.has_miracast_context());
+        },
+    );
+}
+
+#[test]
+fn chunk_interrupts_follow_the_caps_and_overflow_asks_for_a_dpc() {
+    let knobs = Knobs {
+        chunk_id_fault: Some(ChunkIdFault::Overflow),
+        ..Knobs::default()
+    };
+    for (knobs, corrupt) in [(Knobs::default(), false), (knobs, true)] {
+        with_kmd(
+            5,
+            KmdConfig::default(),
+            knobs,
+            1 << 20,
+            move |kmd, dxgkrnl, _| async move {
+                dxgkrnl.interrupt_answer.set(NtStatus::STATUS_NO_MEMORY);
+                let event = HardwareEvent::ChunkProcessed {
+                    chunk_info: chunk(9, 0, ChunkType::EncodeComplete),
+                    private_driver_data: vec![1; 200],
+                };
+                assert!(kmd.interrupt_routine(event).await);
+                let sent = dxgkrnl.interrupts.borrow()[0].clone();
+                assert_eq!(sent.vidpn_target_id, 4);
+                assert_eq!(sent.private_driver_data.len(), 64, "R52");
+                assert_eq!(sent.chunk_info.chunk_id.part_number() != 0, corrupt, "R58");
+                assert_eq!(dxgkrnl.dpcs.get(), 1, "R53");
+            },
+        );
+    }
+}
+
+#[test]
+fn completion_state_races_only_with_the_r27_knob() {
+    let session = |kmd: Rc<ReferenceKmd>, _: Rc<FakeDxgkrnl>, display: Rc<FakeDisplay>| async move {
+        let _ = kmd.query_miracast_interface(64, 1).await;
+        let (_, _, _) = kmd.miracast_create_context(display.clone()).await;
+        for seq in 0..3 {
+            let ping = KmdMessage::Ping { seq, data: vec![] }.encode();
+            assert_eq!(
+                kmd.escape_send_message(&ping, 16).await,
+                NtStatus::STATUS_SUCCESS
+            );
+        }
+        let _ = kmd
+            .commit_vidpn(VidPnCommit {
+                target_id: 4,
+                monitor_power_off: true,
+            })
+            .await;
+        for _ in 0..8 {
+            display.sched.yield_now().await;
+        }
+    };
+    for seed in 0..32 {
+        let races = with_kmd(
+            seed,
+            KmdConfig::default(),
+            Knobs::default(),
+            1 << 20,
+            session,
+        );
+        assert!(races.is_empty(), "seed {seed}: {races:#?}");
+    }
+    let knobs = Knobs {
+        pending_state_recorded_after_send: true,
+        ..Knobs::default()
+    };
+    let racy = (0..32)
+        .filter(|seed| {
+            let races = with_kmd(*seed, KmdConfig::default(), knobs.clone(), 1 << 20, session);
+            races.iter().any(|r| r.cell == "kmd.messages")
+        })
+        .count();
+    assert!(racy > 0, "the R27 knob never raced");
+}
+
+/// `MIRACAST_CALLBACKS` that accept everything.
+struct QuietUmdServices;
+
+#[async_trait(?Send)]
+impl MiracastUmdServices for QuietUmdServices {
+    async fn report_session_status(&self, _: Handle, _: MiracastStatus, _: NtStatus) {}
+    async fn miracast_io_control(
+        &self,
+        _: Handle,
+        _: bool,
+        _: &[u8],
+        _: &mut [u8],
+    ) -> (NtStatus, u32) {
+        (NtStatus::STATUS_SUCCESS, 0)
+    }
+    async fn report_statistic(&self, _: Handle, _: StatisticData) {}
+    async fn get_next_chunk_data(
+        &self,
+        _: Handle,
+        _: u32,
+        _: &[miracast_sim::sched::SimEvent],
+        _: u32,
+    ) -> ChunkDataResult {
+        ChunkDataResult {
+            status: NtStatus::STATUS_INSTANCE_NOT_AVAILABLE,
+            size: 0,
+            chunks: Vec::new(),
+            outstanding: 0,
+        }
+    }
+    async fn register_for_data_rate_notifications(&self, _: Handle, _: Option<Handle>) -> NtStatus {
+        NtStatus::STATUS_SUCCESS
+    }
+}
+
+/// Delivers two kernel messages to the UMD at once on two threads (R30); returns the races.
+fn concurrent_messages(seed: u64, knobs: Knobs) -> Vec<RaceReport> {
+    let sched = Sched::new(Box::new(RandomStrategy::new(seed)));
+    let umd = Rc::new(ReferenceUmd::new(&sched, UmdConfig::default(), knobs));
+    let (u, s) = (umd.clone(), sched.clone());
+    sched.spawn("os", false, async move {
+        let (status, context) = u
+            .create_miracast_context(Handle(5), Rc::new(QuietUmdServices))
+            .await;
+        assert_eq!(status, NtStatus::STATUS_SUCCESS);
+        for seq in 0..2 {
+            let u = u.clone();
+            s.spawn(format!("deliver-{seq}"), false, async move {
+                let input = KmdMessage::Ping {
+                    seq,
+                    data: vec![1, 2, 3],
+                }
+                .encode();
+                let mut output = [0u8; 8];
+                let (status, n) = u
+                    .handle_kernel_mode_message(context, &input, &mut output)
+                    .await;
+                assert_eq!(
+                    (status, n),
+                    (NtStatus::STATUS_SUCCESS, 8),
+                    "echo truncated to the output"
+                );
+                assert_eq!(&output[..4], b"MCKM");
+            });
+        }
+    });
+    assert_eq!(sched.run(RunLimits::default()), RunEnd::Completed);
+    assert!(umd.observations().kernel_messages > 0);
+    sched.races()
+}
+
+#[test]
+fn kernel_messages_race_only_without_the_lock() {
+    for seed in 0..32 {
+        let races = concurrent_messages(seed, Knobs::default());
+        assert!(races.is_empty(), "seed {seed}: {races:#?}");
+    }
+    let knobs = Knobs {
+        kernel_message_unlocked: true,
+        ..Knobs::default()
+    };
+    for seed in 0..32 {
+        let races = concurrent_messages(seed, knobs.clone());
+        assert!(
+            races.iter().any(|r| r.cell == "umd.state"),
+            "seed {seed}: no race without the lock"
+        );
+    }
+}
+
+#[test]
+fn protocol_round_trips_and_rejects_malformed_frames() {
+    let requests = [
+        IoctlRequest::MonitorArrived {
+            monitor_type: VideoOutputTechnology::DisplayportExternal,
+            edid: (0..=255).collect(),
+        },
+        IoctlRequest::MonitorDeparted,
+        IoctlRequest::SinkInfo(SinkInfo {
+            width: 1920,
+            height: 1080,
+            refresh_hz: 60,
+            hdcp: true,
+            reduced_mode_list: true,
+            encoder_bit_rate: 17_418_240,
+        }),
+        IoctlRequest::QueryStatus,
+        IoctlRequest::RequestIframe,
+    ];
+    for request in &requests {
+        let bytes = request.encode();
+        assert_eq!(IoctlRequest::decode(&bytes).as_ref(), Ok(request));
+        assert_eq!(protocol::describe_ioctl(&bytes), Some(request.name()));
+        // Every truncation and one trailing byte are errors, never panics.
+        for cut in 0..bytes.len() {
+            assert!(
+                IoctlRequest::decode(&bytes[..cut]).is_err(),
+                "{} cut at {cut}",
+                request.name()
+            );
+        }
+        let mut long = bytes.clone();
+        long.push(0);
+        assert!(IoctlRequest::decode(&long).is_err());
+    }
+    for message in [
+        KmdMessage::PowerOffMonitor,
+        KmdMessage::PowerOnMonitor,
+        KmdMessage::Ping {
+            seq: 3,
+            data: b"abc".to_vec(),
+        },
+    ] {
+        let bytes = message.encode();
+        assert_eq!(KmdMessage::decode(&bytes), Ok(message.clone()));
+        assert_eq!(protocol::describe_message(&bytes), Some(message.name()));
+    }
+    let mut unknown = IoctlRequest::QueryStatus.encode();
+    unknown[4] = 99;
+    assert_eq!(
+        IoctlRequest::decode(&unknown),
+        Err(ProtocolError::UnknownOp(99))
+    );
+    assert_eq!(protocol::describe_ioctl(&unknown), None);
+    assert_eq!(protocol::describe_ioctl(b"garbage"), None);
+    // Pseudo-random bytes never decode into a panic.
+    let mut x: u32 = 12345;
+    for len in 0..200 {
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (x >> 16) as u8
+            })
+            .collect();
+        let _ = IoctlRequest::decode(&bytes);
+        let _ = KmdMessage::decode(&bytes);
+    }
 }
