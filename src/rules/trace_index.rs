@@ -344,7 +344,7 @@ mod tests {
         assert_eq!(ix.calls[0].leave, Some(3));
         assert_eq!(ix.calls[1].leave, None);
         assert_eq!(ix.calls[2].end(ix.trace_len()), 5);
-        assert!(ix.running_at(&ix.calls[2], 5) == false && ix.running_at(&ix.calls[1], 4));
+        assert!(!ix.running_at(&ix.calls[2], 5) && ix.running_at(&ix.calls[1], 4));
     }
 
     #[test]
