@@ -360,6 +360,9 @@ async fn run_endpoint<E: Endpoint>(
         close: None,
         transport_error: None,
     };
+    // RTSP is request/reply with small messages: without TCP_NODELAY, Nagle plus delayed
+    // ACKs add about 40 ms to every reply that follows another write.
+    let _ = stream.set_nodelay(true);
     let mut buf = vec![0u8; opts.limits.read_chunk.max(512)];
     let mut udp_buf = vec![0u8; 65536];
     let mut last_activity = Instant::now();
@@ -369,12 +372,16 @@ async fn run_endpoint<E: Endpoint>(
     let mut next_rtp: Option<Instant> = None;
     let mut peer_closed = false;
     loop {
+        // One write per batch: a reply and the request that follows it share a segment.
+        let mut batch = Vec::new();
         while let Some(bytes) = ep.poll_transmit() {
-            if let Err(e) = stream.write_all(&bytes).await {
+            batch.extend_from_slice(&bytes);
+        }
+        if !batch.is_empty() {
+            if let Err(e) = stream.write_all(&batch).await {
                 out.transport_error
                     .get_or_insert(format!("write failed: {e}"));
                 ep.handle_peer_closed(sim_now(base));
-                break;
             }
             last_activity = Instant::now();
         }
