@@ -573,3 +573,154 @@ fn m4_refused_with_303_is_retried_with_another_mode_then_fails() {
         status: 303
     })));
 }
+
+/// Feeds a scripted peer's bytes to our sink and returns what it sent back.
+fn feed_sink(sink: &mut miracast_sim::wfd::Sink, now: SimTime, bytes: &str) -> Vec<String> {
+    use miracast_sim::wfd::Endpoint;
+    sink.handle_input(now, bytes.as_bytes());
+    std::iter::from_fn(|| sink.poll_transmit())
+        .map(|b| String::from_utf8(b).unwrap())
+        .collect()
+}
+
+fn with_body(head: &str, body: &str) -> String {
+    format!(
+        "{head}Content-Type: text/parameters\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Everything GNOME Network Displays 0.90.5 does on the wire (shared/peers/README.md),
+/// replayed against our sink: each departure is tolerated and named in a warning.
+#[test]
+fn sink_accepts_everything_gnome_network_displays_does() {
+    use miracast_sim::wfd::{Endpoint, Sink};
+    let config = SinkConfig {
+        personality: Personality::NoAudio,
+        capabilities: miracast_sim::wfd::sink::CapabilityOverrides {
+            video_formats: Some(
+                "00 00 02 04 00000060 00000000 00000000 00 0000 0000 11 none none".into(),
+            ),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut sink = Sink::new(config, SimTime::ZERO).unwrap();
+    let gst = "Server: GStreamer RTSP server\r\n";
+    let t = SimTime::from_millis(500);
+    let out = feed_sink(
+        &mut sink,
+        t,
+        &format!("OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nRequire: org.wfa.wfd1.0\r\n{gst}\r\n"),
+    );
+    assert!(out[0].starts_with("RTSP/1.0 200 OK"));
+    assert!(
+        out[1].starts_with("OPTIONS * RTSP/1.0"),
+        "M2 follows: {out:?}"
+    );
+    // M3 arrives before the reply to our M2.
+    let m3 = with_body(
+        &format!("GET_PARAMETER rtsp://localhost/wfd1.0 RTSP/1.0\r\nCSeq: 2\r\n{gst}"),
+        "wfd_client_rtp_ports\r\nwfd_audio_codecs\r\nwfd_video_formats\r\nwfd_display_edid\r\nwfd_idr_request_capability\r\nmicrosoft_cursor\r\n",
+    );
+    let out = feed_sink(&mut sink, t, &m3);
+    assert!(out[0].contains("wfd_audio_codecs: none"));
+    assert!(
+        !out[0].contains("microsoft_cursor"),
+        "unknown-to-us names are omitted"
+    );
+    let out = feed_sink(
+        &mut sink,
+        t,
+        &format!(
+            "RTSP/1.0 200 OK\r\nCSeq: 1\r\n{gst}Public: org.wfa.wfd1.0, SET_PARAMETER, GET_PARAMETER, OPTIONS, DESCRIBE, ANNOUNCE, SETUP, PLAY, RECORD, PAUSE, TEARDOWN\r\n\r\n"
+        ),
+    );
+    assert!(out.is_empty());
+    // M4: 1920x1080p30 whatever we offered, our profile/level echoed, AAC although we have no audio.
+    let m4 = with_body(
+        &format!("SET_PARAMETER rtsp://localhost/wfd1.0 RTSP/1.0\r\nCSeq: 3\r\n{gst}"),
+        "wfd_video_formats: 00 00 02 04 00000080 00000000 00000000 00 0000 0000 11 none none\r\nwfd_audio_codecs: AAC 00000001 00\r\nwfd_presentation_URL: rtsp://127.0.0.1:7236/wfd1.0/streamid=0 none\r\nwfd_client_rtp_ports: RTP/AVP/UDP;unicast 19000 19001 mode=play\r\n",
+    );
+    let out = feed_sink(&mut sink, t, &m4);
+    assert!(out[0].starts_with("RTSP/1.0 200 OK"), "{out:?}");
+    let m5 = with_body(
+        &format!("SET_PARAMETER rtsp://localhost/wfd1.0 RTSP/1.0\r\nCSeq: 4\r\n{gst}"),
+        "wfd_trigger_method: SETUP\r\n",
+    );
+    let out = feed_sink(&mut sink, t, &m5);
+    assert!(out[1].starts_with("SETUP rtsp://127.0.0.1:7236/wfd1.0/streamid=0 RTSP/1.0"));
+    let out = feed_sink(
+        &mut sink,
+        t,
+        &format!(
+            "RTSP/1.0 200 OK\r\nCSeq: 2\r\n{gst}Transport: RTP/AVP;unicast;client_port=19000;server_port=50202-50203;ssrc=00000001;mode=\"PLAY\"\r\nSession: 6rFkN1mNKtkcXSP4;timeout=30\r\n\r\n"
+        ),
+    );
+    assert!(out[0].starts_with("PLAY "), "{out:?}");
+    assert!(
+        out[0].contains("Session: 6rFkN1mNKtkcXSP4\r\n"),
+        "id without ;timeout"
+    );
+    feed_sink(
+        &mut sink,
+        t,
+        "RTSP/1.0 200 OK\r\nCSeq: 3\r\nSession: 6rFkN1mNKtkcXSP4\r\n\r\n",
+    );
+    assert!(sink.negotiation_complete());
+    // Keep-alive on the stream URL, 25.7 s later.
+    let ka = SimTime::from_millis(26_400);
+    let out = feed_sink(
+        &mut sink,
+        ka,
+        &format!(
+            "GET_PARAMETER rtsp://127.0.0.1:7236/wfd1.0/streamid=0 RTSP/1.0\r\nCSeq: 5\r\nSession: 6rFkN1mNKtkcXSP4\r\n{gst}\r\n"
+        ),
+    );
+    assert!(out[0].starts_with("RTSP/1.0 200 OK") && out[0].contains("CSeq: 5"));
+    // TEARDOWN on the stream URL: 460, then the aggregate URL.
+    sink.request_teardown(ka);
+    let out: Vec<String> = std::iter::from_fn(|| sink.poll_transmit())
+        .map(|b| String::from_utf8(b).unwrap())
+        .collect();
+    assert!(out[0].starts_with("TEARDOWN rtsp://127.0.0.1:7236/wfd1.0/streamid=0 "));
+    let out = feed_sink(
+        &mut sink,
+        ka,
+        &format!("RTSP/1.0 460 Only aggregate operation allowed\r\nCSeq: 4\r\n{gst}\r\n"),
+    );
+    assert!(
+        out[0].starts_with("TEARDOWN rtsp://127.0.0.1:7236/wfd1.0 RTSP/1.0"),
+        "{out:?}"
+    );
+    feed_sink(&mut sink, ka, "RTSP/1.0 200 OK\r\nCSeq: 5\r\n\r\n");
+    assert!(sink.is_closed());
+    let events: Vec<Event> = std::iter::from_fn(|| sink.poll_event()).collect();
+    let warnings: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::PeerWarning { peer, what } => {
+                assert_eq!(peer.as_deref(), Some("GStreamer RTSP server"));
+                Some(what.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    for needle in [
+        "methods beyond WFD: OPTIONS, DESCRIBE, ANNOUNCE, RECORD",
+        "M4 selects 1920x1080p30, which this sink did not offer",
+        "announces audio 'AAC 00000001 00' although the sink offered none",
+        "port1 is 19001",
+        "omits /UDP",
+        "answered 460",
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.contains(needle)),
+            "no warning with '{needle}' in {warnings:#?}"
+        );
+    }
+    assert_eq!(
+        events.last(),
+        Some(&Event::Closed(CloseReason::TeardownComplete))
+    );
+}
