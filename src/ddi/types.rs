@@ -32,6 +32,11 @@ pub const GUID_DEVINTERFACE_MIRACAST_DISPLAY: Guid = Guid(
 /// its private data (G27: no padding between records).
 pub const MIRACAST_CHUNK_DATA_HEADER_SIZE: u32 = 28;
 
+/// The simulator's convention for `DXGKARG_CREATECONTEXT.pPrivateDriverData` coming from a
+/// Direct3D UMD that does not match the KMD: a KMD answers it with
+/// `STATUS_GRAPHICS_DRIVER_MISMATCH` (R71). Real private data is vendor-defined.
+pub const INCOMPATIBLE_D3D_UMD_MARKER: &[u8] = b"D3DUMD-INCOMPATIBLE";
+
 /// A GUID, as in `GUID` (Data1, Data2, Data3, Data4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Guid(pub u32, pub u16, pub u16, pub [u8; 8]);

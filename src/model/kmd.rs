@@ -20,7 +20,7 @@ use std::rc::Rc;
 
 /// Prefix of `DXGKARG_CREATECONTEXT.pPrivateDriverData` that marks a Direct3D UMD this KMD is
 /// not compatible with: `DxgkDdiCreateContext` answers `STATUS_GRAPHICS_DRIVER_MISMATCH` (R71).
-pub const INCOMPATIBLE_D3D_UMD_MARKER: &[u8] = b"D3DUMD-INCOMPATIBLE";
+pub const INCOMPATIBLE_D3D_UMD_MARKER: &[u8] = crate::ddi::INCOMPATIBLE_D3D_UMD_MARKER;
 
 /// `STATUS_MONITOR_NO_DESCRIPTOR` (0xC01E0001): `DxgkDdiQueryDeviceDescriptor` for a child
 /// whose EDID the KMD does not know.

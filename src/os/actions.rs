@@ -539,9 +539,14 @@ impl Os {
     /// R39, R40 on what `StartMiracastSession` returned.
     fn check_start_result(&self, status: NtStatus, info: SessionInfo, leave: u32) {
         let facts = self.inner.sink_facts.borrow().clone();
-        let threshold = self.inner.config.min_bitrate_1024x768;
-        let too_low = threshold.is_some_and(|t| self.inner.config.suggested_bitrate < t);
+        let threshold = self
+            .inner
+            .config
+            .min_bitrate_1024x768
+            .unwrap_or(crate::wfd::select::DEFAULT_MIN_BITRATE_1024X768);
+        let too_low = self.inner.config.suggested_bitrate < threshold;
         if facts.monitor_present
+            && facts.supports_1024x768
             && too_low
             && status != NtStatus::STATUS_DEVICE_INSUFFICIENT_RESOURCES
         {
@@ -551,7 +556,7 @@ impl Os {
                 format!(
                     "the suggested bit rate {} bit/s cannot carry 1024x768 (needs {} bit/s) with a monitor behind the sink, yet StartMiracastSession returned {status} instead of STATUS_DEVICE_INSUFFICIENT_RESOURCES",
                     self.inner.config.suggested_bitrate,
-                    threshold.unwrap_or(0)
+                    threshold
                 ),
                 vec![leave],
             );
@@ -776,7 +781,7 @@ impl Os {
                 engine_affinity: 1,
                 flags: CreateContextFlags(0),
                 private_driver_data: if incompatible_umd {
-                    b"D3DUMD-INCOMPATIBLE".to_vec()
+                    INCOMPATIBLE_D3D_UMD_MARKER.to_vec()
                 } else {
                     b"D3DUMD-1.3".to_vec()
                 },
