@@ -18,6 +18,9 @@ mod wfd_tcp;
 /// The rule catalogue and the trace checks: keep/break traces per check, never-panic property.
 mod rules;
 
+/// A real driver binary (C fixtures built with `cc`) through the loader: sessions, seeded bugs, crashes, loader errors.
+mod real_driver;
+
 /// Wi-Fi Display codec properties: round trips for every parameter type, no panics on any input.
 mod wfd_props;
 

@@ -372,6 +372,15 @@ pub(crate) struct RuntimeInner {
     foreign: Arc<ForeignQueue>,
     journal: RefCell<VecDeque<String>>,
     driver_handles: RefCell<Vec<usize>>,
+    pointers: RefCell<PointerMap>,
+}
+
+/// Driver pointers (contexts) as the OS model sees them: stable small handles, so that traces
+/// do not depend on where the C heap put things.
+#[derive(Default)]
+struct PointerMap {
+    to_os: BTreeMap<usize, Handle>,
+    to_driver: BTreeMap<Handle, usize>,
 }
 
 /// The runtime shared by a loaded UMD and KMD: their real threads, the services their
@@ -405,6 +414,7 @@ impl RealRuntime {
                 }),
                 journal: RefCell::new(VecDeque::new()),
                 driver_handles: RefCell::new(Vec::new()),
+                pointers: RefCell::new(PointerMap::default()),
             }),
         }
     }
@@ -438,6 +448,33 @@ impl RealRuntime {
         }
         self.inner.driver_handles.borrow_mut().push(value);
         value
+    }
+
+    /// The OS-visible handle of a driver pointer (NULL stays 0).
+    pub(crate) fn os_handle(&self, driver: usize) -> Handle {
+        if driver == 0 {
+            return Handle(0);
+        }
+        let mut map = self.inner.pointers.borrow_mut();
+        if let Some(h) = map.to_os.get(&driver) {
+            return *h;
+        }
+        let h = Handle(0xD000 + 0x10 * map.to_os.len() as u64);
+        map.to_os.insert(driver, h);
+        map.to_driver.insert(h, driver);
+        h
+    }
+
+    /// The driver pointer behind an OS-visible handle (an unknown handle passes through, so a
+    /// wrong handle reaches the driver as the OS gave it).
+    pub(crate) fn driver_value(&self, os: Handle) -> usize {
+        self.inner
+            .pointers
+            .borrow()
+            .to_driver
+            .get(&os)
+            .copied()
+            .unwrap_or(os.0 as usize)
     }
 
     pub(crate) fn add_pump(&self, pump: Rc<dyn Pump>) {
@@ -743,18 +780,16 @@ impl RealRuntime {
                 };
                 let status = match routine {
                     Some(_) => {
+                        let handle = self.os_handle(context);
                         let status = s
-                            .register_for_data_rate_notifications(
-                                device,
-                                Some(Handle(context as u64)),
-                            )
+                            .register_for_data_rate_notifications(device, Some(handle))
                             .await;
                         if status == NtStatus::STATUS_SUCCESS {
                             self.inner
                                 .services
                                 .borrow_mut()
                                 .data_rate
-                                .insert(context as u64, routine);
+                                .insert(handle.0, routine);
                         }
                         status
                     }

@@ -179,10 +179,6 @@ impl RealKmd {
     }
 }
 
-fn ptr(h: Handle) -> usize {
-    h.0 as usize
-}
-
 #[async_trait(?Send)]
 impl MiracastKmd for RealKmd {
     async fn start_device(&self, dxgkrnl: Rc<dyn DxgkrnlServices>) -> (NtStatus, u32) {
@@ -240,7 +236,7 @@ impl MiracastKmd for RealKmd {
             Some(MiracastDisplayInterface {
                 size: iface.Size,
                 version: iface.Version,
-                context: Handle(iface.Context as u64),
+                context: self.rt.os_handle(iface.Context as usize),
                 has_interface_reference: iface.InterfaceReference.is_some(),
                 has_interface_dereference: iface.InterfaceDereference.is_some(),
                 has_query_caps: iface.DxgkDdiMiracastQueryCaps.is_some(),
@@ -400,15 +396,17 @@ impl MiracastKmd for RealKmd {
                 // SAFETY: `c` and the private data it points to live for the call; hDevice is
                 // the adapter context (the simulator has no separate device object).
                 let s = unsafe { f(a as ffi::HANDLE, &mut c) };
-                (NtStatus(s), Handle(c.hContext as u64))
+                (NtStatus(s), c.hContext as usize)
             })
             .await
-            .unwrap_or((NtStatus::STATUS_UNSUCCESSFUL, Handle(0)))
+            .map_or((NtStatus::STATUS_UNSUCCESSFUL, Handle(0)), |(s, h)| {
+                (s, self.rt.os_handle(h))
+            })
     }
 
     async fn destroy_context(&self, context: Handle) -> NtStatus {
         let f = self.driver.DxgkDdiDestroyContext;
-        let c = ptr(context);
+        let c = self.rt.driver_value(context);
         self.rt
             .call(Ddi::DxgkDdiDestroyContext, move || {
                 let f = f.expect("checked at load");
@@ -518,7 +516,7 @@ impl MiracastKmd for RealKmd {
                 let table_ptr = table_ptr;
                 let (mut context, mut target): (ffi::PVOID, u32) = (std::ptr::null_mut(), 0);
                 let Some(f) = f else {
-                    return (NtStatus::STATUS_NOT_SUPPORTED, Handle(0), 0);
+                    return (NtStatus::STATUS_NOT_SUPPORTED, 0, 0);
                 };
                 // SAFETY: the callback table lives as long as the `RealKmd`; both outs are
                 // writable.
@@ -530,10 +528,13 @@ impl MiracastKmd for RealKmd {
                         &mut target,
                     )
                 };
-                (NtStatus(s), Handle(context as u64), target)
+                (NtStatus(s), context as usize, target)
             })
             .await
-            .unwrap_or((NtStatus::STATUS_UNSUCCESSFUL, Handle(0), 0))
+            .map_or(
+                (NtStatus::STATUS_UNSUCCESSFUL, Handle(0), 0),
+                |(s, c, t)| (s, self.rt.os_handle(c), t),
+            )
     }
 
     async fn miracast_io_control(
@@ -549,7 +550,7 @@ impl MiracastKmd for RealKmd {
         };
         let f = iface.DxgkDdiMiracastIoControl;
         let c = iface.Context as usize;
-        let m = ptr(context);
+        let m = self.rt.driver_value(context);
         let mut input = input.to_vec();
         let mut out = vec![0u8; output.len()];
         let result = self
@@ -589,7 +590,7 @@ impl MiracastKmd for RealKmd {
         };
         let f = iface.DxgkDdiMiracastDestroyContext;
         let c = iface.Context as usize;
-        let m = ptr(context);
+        let m = self.rt.driver_value(context);
         self.rt
             .call(Ddi::DxgkDdiMiracastDestroyContext, move || {
                 if let Some(f) = f {
@@ -659,11 +660,10 @@ unsafe extern "system" fn indicate_child_status(
     if status.is_null() {
         return NtStatus::STATUS_INVALID_PARAMETER.0;
     }
+    // SAFETY: checked non-NULL; the driver passes a DXGK_CHILD_STATUS.
+    let status = unsafe { &*status };
     let request = match resolve(h, "DxgkCbIndicateChildStatus") {
-        // SAFETY: checked non-NULL; the driver passes a DXGK_CHILD_STATUS.
-        Ok(_) => {
-            CallbackRequest::IndicateChildStatus(convert::child_status_from_c(unsafe { &*status }))
-        }
+        Ok(_) => CallbackRequest::IndicateChildStatus(convert::child_status_from_c(status)),
         Err(e) => e,
     };
     callback(h as usize, request).status().0

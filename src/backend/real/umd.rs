@@ -151,10 +151,6 @@ impl RealUmd {
     }
 }
 
-fn ptr(h: Handle) -> usize {
-    h.0 as usize
-}
-
 #[async_trait(?Send)]
 impl MiracastUmd for RealUmd {
     fn query_driver_interface(
@@ -199,7 +195,7 @@ impl MiracastUmd for RealUmd {
             })
             .await;
         let (status, context) = result.unwrap_or((NtStatus::STATUS_UNSUCCESSFUL, 0));
-        let context = Handle(context as u64);
+        let context = self.rt.os_handle(context);
         if status == NtStatus::STATUS_SUCCESS {
             self.devices.borrow_mut().insert(context, device);
         }
@@ -208,7 +204,7 @@ impl MiracastUmd for RealUmd {
 
     async fn destroy_miracast_context(&self, context: Handle) {
         let f = self.table.DestroyMiracastContext;
-        let c = ptr(context);
+        let c = self.rt.driver_value(context);
         self.rt
             .call(Ddi::DestroyMiracastContext, move || {
                 let f = f.expect("checked at load");
@@ -243,7 +239,7 @@ impl MiracastUmd for RealUmd {
         relay.spawn_idle_relay();
         let socket = relay.driver;
         let f = self.table.StartMiracastSession;
-        let c = ptr(context);
+        let c = self.rt.driver_value(context);
         let result = self
             .rt
             .call(Ddi::StartMiracastSession, move || {
@@ -271,7 +267,7 @@ impl MiracastUmd for RealUmd {
 
     async fn stop_miracast_session(&self, context: Handle) {
         let f = self.table.StopMiracastSession;
-        let c = ptr(context);
+        let c = self.rt.driver_value(context);
         self.rt
             .call(Ddi::StopMiracastSession, move || {
                 let f = f.expect("checked at load");
@@ -293,7 +289,7 @@ impl MiracastUmd for RealUmd {
         output: &mut [u8],
     ) -> (NtStatus, u32) {
         let f = self.table.HandleKernelModeMessage;
-        let c = ptr(context);
+        let c = self.rt.driver_value(context);
         let mut input_copy = input.to_vec();
         let mut out = vec![0u8; output.len()];
         let result = self
@@ -344,7 +340,7 @@ impl MiracastUmd for RealUmd {
             ));
             return;
         };
-        let c = ptr(notification_context);
+        let c = self.rt.driver_value(notification_context);
         self.rt
             .call(Ddi::PfnDataRateNotify, move || {
                 let mut c_stats = stats.map(|s| ffi::MIRACAST_DATARATE_STATS {
