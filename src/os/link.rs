@@ -247,4 +247,3 @@ impl RtspSocket for SimRtspLink {
         self.shutdown.set();
     }
 }
-
