@@ -536,7 +536,13 @@ impl RealRuntime {
             self.fault_panic(thread, ddi, "the real thread is gone".to_owned());
             return None;
         }
-        let tick = Duration::from_millis(1);
+        // With an RTSP relay active the driver may be waiting for sink bytes only the relay
+        // moves, so poll it often; otherwise the tick only bounds hang detection latency.
+        let tick = if self.inner.pumps.borrow().is_empty() {
+            Duration::from_millis(1)
+        } else {
+            Duration::from_micros(50)
+        };
         let mut last_progress = Instant::now();
         loop {
             match real.up.recv_timeout(tick) {

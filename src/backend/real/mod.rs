@@ -30,7 +30,7 @@
 //!
 //! Callbacks from threads the driver created itself cannot be scheduled: the simulator does not
 //! know those threads exist until they call. They are queued and served by whichever simulated
-//! thread is waiting on the driver at that moment (checked every millisecond), or at the start of
+//! thread is waiting on the driver at that moment (checked every 50 µs to 1 ms), or at the start of
 //! the next call into the driver. The order between such a callback and the driver's own calling
 //! thread is decided by the real OS, not by the scheduler: a run whose driver uses its own
 //! threads is not replayable exactly, only the simulated side of it is.

@@ -7,7 +7,7 @@
 //! Unix, a `SOCKET` on Windows). Its other end belongs to the simulator, which relays bytes to
 //! and from the OS model's RTSP link (and so to the simulated sink, its personalities and its
 //! checks). Relaying happens:
-//! - while a driver call is running on any thread, every millisecond, without giving up the
+//! - while a driver call is running on any thread, every 50 µs, without giving up the
 //!   turn (the driver waiting for a sink reply is still the thread that runs);
 //! - between calls, sink-to-driver only, on a `rtsp-relay-N` daemon thread.
 //!

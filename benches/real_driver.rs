@@ -1,0 +1,111 @@
+//! The cost of the FFI path: the same session (bring-up, connect with a full M1..M7 negotiation,
+//! a second of data-rate notifications with the monitor arrival IOCTL, a power-off and power-on
+//! commit with kernel messages and completion routines, disconnect) on the reference drivers and
+//! on the C fixture drivers of `tests/fixtures/real_driver` loaded through the real-driver
+//! backend. The difference is what real threads, channel hand-offs and the loopback RTSP socket
+//! cost per session.
+//!
+//! `cargo bench --all-features --bench real_driver` (needs `cc`: Debian package `gcc`).
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use miracast_sim::backend::real::{BridgeConfig, load_real_drivers};
+use miracast_sim::ddi::{MiracastKmd, MiracastUmd};
+use miracast_sim::model::{KmdConfig, Knobs, UmdConfig, protocol, reference_drivers};
+use miracast_sim::os::{Os, OsConfig, SinkFacts};
+use miracast_sim::rules::Findings;
+use miracast_sim::scenario::sink::SinkAdapter;
+use miracast_sim::sched::{RandomStrategy, RunEnd, RunLimits, Sched};
+use miracast_sim::status::NtStatus;
+use miracast_sim::wfd::SinkConfig;
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::rc::Rc;
+use std::time::Duration;
+
+fn build(source: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("real_driver_bench");
+    std::fs::create_dir_all(&out_dir).expect("create the bench output directory");
+    let out = out_dir.join(format!("lib{}.so", source.trim_end_matches(".c")));
+    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_owned()))
+        .args(["-std=c11", "-O2", "-shared", "-fPIC", "-I"])
+        .arg(root.join("include"))
+        .arg("-I")
+        .arg(root.join("tests/fixtures/real_driver"))
+        .arg("-o")
+        .arg(&out)
+        .arg(root.join("tests/fixtures/real_driver").join(source))
+        .arg("-lpthread")
+        .status()
+        .expect("run `cc` (install the Debian package `gcc`)");
+    assert!(status.success(), "building {source} failed");
+    out
+}
+
+type Drivers = (Rc<dyn MiracastKmd>, Rc<dyn MiracastUmd>);
+
+/// One whole session on the drivers `make` returns; panics unless it connects and completes.
+fn session(make: &dyn Fn(&Sched) -> Drivers) {
+    let sched = Sched::new(Box::new(RandomStrategy::new(7)));
+    let findings = Findings::default();
+    let (kmd, umd) = make(&sched);
+    let os = Os::new(&sched, &findings, OsConfig::default(), kmd, umd);
+    os.set_ioctl_describer(protocol::describe_ioctl);
+    let (sink, control) = SinkAdapter::new(SinkConfig::default());
+    os.attach_sink(
+        Box::new(sink),
+        SinkFacts {
+            monitor_present: true,
+            supports_1024x768: true,
+        },
+    );
+    let os2 = os.clone();
+    sched.spawn("os-main", false, async move {
+        assert_eq!(os2.bring_up_adapter().await, NtStatus::STATUS_SUCCESS);
+        control.reconnect(os2.now()).expect("sink");
+        assert_eq!(os2.connect().await, NtStatus::STATUS_SUCCESS);
+        os2.sched().sleep(Duration::from_millis(1_500)).await;
+        let _ = os2.commit_vidpn(true).await;
+        os2.sched().sleep(Duration::from_millis(100)).await;
+        let _ = os2.commit_vidpn(false).await;
+        os2.sched().sleep(Duration::from_millis(100)).await;
+        os2.disconnect().await;
+    });
+    assert_eq!(sched.run(RunLimits::default()), RunEnd::Completed);
+    black_box(findings.snapshot());
+}
+
+fn bench(c: &mut Criterion) {
+    let (umd_path, kmd_path) = (build("umd.c"), build("kmd.c"));
+    let mut group = c.benchmark_group("session");
+    group.bench_function("reference_model", |b| {
+        b.iter(|| {
+            session(&|sched| {
+                reference_drivers(
+                    sched,
+                    KmdConfig::default(),
+                    UmdConfig {
+                        register_data_rate_notifications: true,
+                        ..UmdConfig::default()
+                    },
+                    &Knobs::default(),
+                )
+            })
+        })
+    });
+    group.bench_function("c_fixture_ffi", |b| {
+        b.iter(|| {
+            session(&|sched| {
+                let (kmd, umd, _runtime) =
+                    load_real_drivers(sched, &umd_path, &kmd_path, BridgeConfig::default())
+                        .expect("load the fixture drivers");
+                (kmd, umd)
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
