@@ -84,21 +84,37 @@ pub fn run(cli: Cli) -> u8 {
         }
         Command::Rules { verbose } => {
             let table = crate::rules::catalogue::table();
-            println!("{}", if verbose { table.verbose().to_string() } else { table.to_string() });
+            println!(
+                "{}",
+                if verbose {
+                    table.verbose().to_string()
+                } else {
+                    table.to_string()
+                }
+            );
             exit_code::OK
         }
         Command::Explain { rule, scenarios } => explain(&rule, &scenarios),
         Command::Replay(args) => replay::replay(&args),
         Command::Sink(args) => exit_of(wfd::run_sink(&args)),
         Command::Source(args) => exit_of(wfd::run_source(&args)),
-        Command::Wfd { tool: WfdTool::Decode(args) } => exit_of(wfd::run_decode(&args)),
+        Command::Wfd {
+            tool: WfdTool::Decode(args),
+        } => exit_of(wfd::run_decode(&args)),
     }
 }
 
 /// The wfd commands return a `std::process::ExitCode`, whose value cannot be read back; they
 /// only use 0, 1 and 2, so compare against those.
 fn exit_of(code: std::process::ExitCode) -> u8 {
-    [exit_code::OK, exit_code::SCENARIO_FAILED, exit_code::INVALID].into_iter().find(|c| std::process::ExitCode::from(*c) == code).unwrap_or(exit_code::INVALID)
+    [
+        exit_code::OK,
+        exit_code::SCENARIO_FAILED,
+        exit_code::INVALID,
+    ]
+    .into_iter()
+    .find(|c| std::process::ExitCode::from(*c) == code)
+    .unwrap_or(exit_code::INVALID)
 }
 
 fn explain(rule: &str, scenarios: &std::path::Path) -> u8 {
@@ -123,11 +139,13 @@ fn explain(rule: &str, scenarios: &std::path::Path) -> u8 {
     let mut breaking = Vec::new();
     let mut keeping = Vec::new();
     for f in files {
-        let Ok((s, _)) = crate::scenario::load(&f) else { continue };
+        let Ok((s, _)) = crate::scenario::load(&f) else {
+            continue;
+        };
         let tag = id.to_string();
         if s.expect.violations.contains(&id) {
             breaking.push(format!("{} ({})", f.display(), s.name));
-        } else if s.tags.iter().any(|t| *t == tag) {
+        } else if s.tags.contains(&tag) {
             keeping.push(format!("{} ({})", f.display(), s.name));
         }
     }
@@ -136,7 +154,10 @@ fn explain(rule: &str, scenarios: &std::path::Path) -> u8 {
     } else {
         println!("  broken by:");
         breaking.iter().for_each(|b| println!("    {b}"));
-        println!("  run one with: miracast-sim run {}", breaking[0].split(" (").next().unwrap_or_default());
+        println!(
+            "  run one with: miracast-sim run {}",
+            breaking[0].split(" (").next().unwrap_or_default()
+        );
     }
     if !keeping.is_empty() {
         println!("  kept by:");

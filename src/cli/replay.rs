@@ -34,7 +34,9 @@ fn tokens_from(arg: &str) -> Result<Vec<String>, String> {
                 .filter_map(|s| s["replay_token"].as_str().map(str::to_owned))
                 .collect();
             if tokens.is_empty() {
-                return Err(format!("{arg} is a JSON report with no failed scenario to replay"));
+                return Err(format!(
+                    "{arg} is a JSON report with no failed scenario to replay"
+                ));
             }
             return Ok(tokens);
         }
@@ -77,7 +79,10 @@ fn replay_one(text: &str, args: &ReplayArgs) -> u8 {
             return exit_code::INVALID;
         }
     };
-    let path = args.scenario.clone().unwrap_or_else(|| PathBuf::from(&token.scenario));
+    let path = args
+        .scenario
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&token.scenario));
     let scenario = match crate::scenario::load(&path) {
         Ok((s, _)) => s,
         Err(e) => {
@@ -86,12 +91,25 @@ fn replay_one(text: &str, args: &ReplayArgs) -> u8 {
         }
     };
     if scenario.content_hash != token.hash {
-        eprintln!("warning: {} changed since the token was made (hash {} then, {} now); the replay may diverge", path.display(), token.hash, scenario.content_hash);
+        eprintln!(
+            "warning: {} changed since the token was made (hash {} then, {} now); the replay may diverge",
+            path.display(),
+            token.hash,
+            scenario.content_hash
+        );
     }
-    println!("replaying {} with {} recorded choices from {}", path.display(), choices.len(), token.strategy);
+    println!(
+        "replaying {} with {} recorded choices from {}",
+        path.display(),
+        choices.len(),
+        token.strategy
+    );
     let n = choices.len();
     let strategy = ReplayStrategy::new(choices, Box::new(RandomStrategy::new(token.seed)));
-    let options = RunOptions { seed: Some(token.seed), ..RunOptions::default() };
+    let options = RunOptions {
+        seed: Some(token.seed),
+        ..RunOptions::default()
+    };
     let result = runner::run_once(&scenario, &options, Box::new(strategy));
     let verdict = runner::judge(&scenario, &result);
     match &result.divergence {
@@ -126,7 +144,9 @@ fn replay_one(text: &str, args: &ReplayArgs) -> u8 {
         verdict: Some(verdict),
         invalid: None,
     };
-    let report = RunReport { scenarios: vec![entry] };
+    let report = RunReport {
+        scenarios: vec![entry],
+    };
     print!("{}", human::render(&report));
     super::run::exit_for(&report)
 }

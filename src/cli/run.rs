@@ -62,8 +62,11 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
 }
 
 fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
-    let (format, file) = s.split_once('=').ok_or_else(|| format!("`{s}` is not FORMAT=FILE (e.g. junit=out/junit.xml)"))?;
-    let format = <Format as clap::ValueEnum>::from_str(format, true).map_err(|_| format!("unknown report format `{format}` (human, json, junit)"))?;
+    let (format, file) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not FORMAT=FILE (e.g. junit=out/junit.xml)"))?;
+    let format = <Format as clap::ValueEnum>::from_str(format, true)
+        .map_err(|_| format!("unknown report format `{format}` (human, json, junit)"))?;
     if file.is_empty() {
         return Err("the report file is empty".to_owned());
     }
@@ -72,9 +75,17 @@ fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
 
 /// `K/N` with 1 <= K <= N.
 pub fn parse_partition(s: &str) -> Result<(u64, u64), String> {
-    let (k, n) = s.split_once('/').ok_or_else(|| format!("`{s}` is not K/N (e.g. 2/4)"))?;
-    let k: u64 = k.trim().parse().map_err(|_| format!("`{k}` is not a number"))?;
-    let n: u64 = n.trim().parse().map_err(|_| format!("`{n}` is not a number"))?;
+    let (k, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not K/N (e.g. 2/4)"))?;
+    let k: u64 = k
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{k}` is not a number"))?;
+    let n: u64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{n}` is not a number"))?;
     if n == 0 || k == 0 || k > n {
         return Err(format!("partition {k}/{n} must have 1 <= K <= N"));
     }
@@ -93,11 +104,18 @@ pub fn partition_of(path: &Path, n: u64) -> u64 {
 }
 
 fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
-    if paths.is_empty() { vec![PathBuf::from("scenarios")] } else { paths.to_vec() }
+    if paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        paths.to_vec()
+    }
 }
 
 fn stem(path: &Path) -> String {
-    path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned())
+    path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
 }
 
 /// Runs or skips one file.
@@ -114,11 +132,11 @@ fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
         replay_token: None,
         invalid: None,
     };
-    if let Some((k, n)) = args.partition {
-        if partition_of(path, n) != k {
-            entry.skip_reason = Some(format!("not in partition {k}/{n}"));
-            return entry;
-        }
+    if let Some((k, n)) = args.partition
+        && partition_of(path, n) != k
+    {
+        entry.skip_reason = Some(format!("not in partition {k}/{n}"));
+        return entry;
     }
     let scenario = match scenario::load(path) {
         Ok((s, _)) => s,
@@ -130,11 +148,12 @@ fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
     };
     entry.name = scenario.name.clone();
     entry.tags = scenario.tags.clone();
-    if let Some(f) = &args.filter {
-        if !(scenario.name.contains(f.as_str()) || scenario.tags.iter().any(|t| t.contains(f.as_str()))) {
-            entry.skip_reason = Some(format!("filtered out by `{f}`"));
-            return entry;
-        }
+    if let Some(f) = &args.filter
+        && !(scenario.name.contains(f.as_str())
+            || scenario.tags.iter().any(|t| t.contains(f.as_str())))
+    {
+        entry.skip_reason = Some(format!("filtered out by `{f}`"));
+        return entry;
     }
     let result = runner::run_seeded(&scenario, options);
     let verdict = runner::judge(&scenario, &result);
@@ -155,12 +174,19 @@ fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
 
 /// Runs `paths` with `jobs` workers; reports in path order.
 pub fn run_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> RunReport {
-    let options = RunOptions { trace: !args.no_trace, backend: args.backend.clone(), seed: args.seed, ..RunOptions::default() };
-    let slots: Vec<Mutex<Option<ScenarioReport>>> = files.iter().map(|_| Mutex::new(None)).collect();
+    let options = RunOptions {
+        trace: !args.no_trace,
+        backend: args.backend.clone(),
+        seed: args.seed,
+        ..RunOptions::default()
+    };
+    let slots: Vec<Mutex<Option<ScenarioReport>>> =
+        files.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     // Progress only on a terminal, and only when there is something to wait for.
-    let progress = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() && files.len() > 1;
+    let progress =
+        std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() && files.len() > 1;
     let jobs = jobs.clamp(1, files.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -189,17 +215,23 @@ pub fn run_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> RunReport {
         .into_iter()
         .zip(files)
         .map(|(slot, path)| {
-            slot.into_inner().ok().flatten().unwrap_or_else(|| ScenarioReport {
-                path: path.display().to_string(),
-                name: stem(path),
-                tags: Vec::new(),
-                outcome: Outcome::Failed,
-                skip_reason: None,
-                result: None,
-                verdict: Some(crate::runner::Verdict { reasons: vec!["the worker running this scenario stopped".to_owned()], ..Default::default() }),
-                replay_token: None,
-                invalid: None,
-            })
+            slot.into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| ScenarioReport {
+                    path: path.display().to_string(),
+                    name: stem(path),
+                    tags: Vec::new(),
+                    outcome: Outcome::Failed,
+                    skip_reason: None,
+                    result: None,
+                    verdict: Some(crate::runner::Verdict {
+                        reasons: vec!["the worker running this scenario stopped".to_owned()],
+                        ..Default::default()
+                    }),
+                    replay_token: None,
+                    invalid: None,
+                })
         })
         .collect();
     RunReport { scenarios }
@@ -232,7 +264,9 @@ pub fn run(args: &RunArgs) -> u8 {
         eprintln!("error: no scenario files (*.json) found");
         return exit_code::INVALID;
     }
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let report = run_files(&files, args, jobs);
     // Every report is written even when one cannot be: a failure to write is reported and
     // turns the exit code into a usage error only if nothing else went wrong.
@@ -261,7 +295,11 @@ pub fn run(args: &RunArgs) -> u8 {
         write(*format, Some(file));
     }
     let code = exit_for(&report);
-    if code == exit_code::OK && write_failed { exit_code::INVALID } else { code }
+    if code == exit_code::OK && write_failed {
+        exit_code::INVALID
+    } else {
+        code
+    }
 }
 
 /// `miracast-sim validate`.
@@ -284,5 +322,9 @@ pub fn validate(args: &ValidateArgs) -> u8 {
         }
     }
     println!("{} valid, {invalid} invalid", files.len() - invalid);
-    if invalid > 0 { exit_code::INVALID } else { exit_code::OK }
+    if invalid > 0 {
+        exit_code::INVALID
+    } else {
+        exit_code::OK
+    }
 }

@@ -19,7 +19,16 @@ pub fn render(report: &RunReport) -> String {
         out.push_str(&scenario_line(s));
         out.push('\n');
     }
-    let failures: Vec<&ScenarioReport> = report.scenarios.iter().filter(|s| matches!(s.outcome, Outcome::Failed | Outcome::Invalid | Outcome::Unavailable)).collect();
+    let failures: Vec<&ScenarioReport> = report
+        .scenarios
+        .iter()
+        .filter(|s| {
+            matches!(
+                s.outcome,
+                Outcome::Failed | Outcome::Invalid | Outcome::Unavailable
+            )
+        })
+        .collect();
     for s in failures {
         out.push('\n');
         out.push_str(&details(s));
@@ -32,13 +41,24 @@ pub fn render(report: &RunReport) -> String {
 
 /// The one line of a scenario.
 pub fn scenario_line(s: &ScenarioReport) -> String {
-    let stats = s.result.as_ref().map(|r| format!(" ({} events, seed {})", r.events(), r.seed)).unwrap_or_default();
+    let stats = s
+        .result
+        .as_ref()
+        .map(|r| format!(" ({} events, seed {})", r.events(), r.seed))
+        .unwrap_or_default();
     match s.outcome {
         Outcome::Passed => format!("PASS {}{stats}", s.name),
         Outcome::Failed => format!("FAIL {}{stats}", s.name),
         Outcome::Invalid => format!("INVALID {} ({})", s.name, s.path),
         Outcome::Unavailable => format!("UNAVAILABLE {} ({})", s.name, s.path),
-        Outcome::Skipped => format!("SKIP {}{}", s.name, s.skip_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()),
+        Outcome::Skipped => format!(
+            "SKIP {}{}",
+            s.name,
+            s.skip_reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ),
     }
 }
 
@@ -67,7 +87,12 @@ pub fn details(s: &ScenarioReport) -> String {
         }
     }
     for r in &verdict.missing {
-        let _ = writeln!(out, "  expected {} ({}) to be broken, but it was not", r, r.rule().title);
+        let _ = writeln!(
+            out,
+            "  expected {} ({}) to be broken, but it was not",
+            r,
+            r.rule().title
+        );
     }
     for reason in &verdict.reasons {
         let _ = writeln!(out, "  {reason}");

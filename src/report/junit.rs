@@ -21,15 +21,30 @@ pub fn render(report: &RunReport) -> String {
             Outcome::Failed | Outcome::Unavailable => {
                 let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 let verdict = s.verdict.as_ref();
-                let rules: Vec<String> = verdict.map(|v| v.unexpected.iter().map(|x| format!("{} {}: {}", x.rule, x.rule.rule().title, x.finding)).collect()).unwrap_or_default();
-                let message = match (rules.first(), verdict.and_then(|v| v.missing.first()), verdict.and_then(|v| v.reasons.first())) {
+                let rules: Vec<String> = verdict
+                    .map(|v| {
+                        v.unexpected
+                            .iter()
+                            .map(|x| format!("{} {}: {}", x.rule, x.rule.rule().title, x.finding))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let message = match (
+                    rules.first(),
+                    verdict.and_then(|v| v.missing.first()),
+                    verdict.and_then(|v| v.reasons.first()),
+                ) {
                     (Some(r), _, _) => r.clone(),
                     (None, Some(m), _) => format!("expected {m} to be broken, but it was not"),
                     (None, None, Some(reason)) => reason.clone(),
                     _ => "failed".to_owned(),
                 };
                 st.set_message(message);
-                st.set_type(if s.outcome == Outcome::Unavailable { "backend-unavailable" } else { "scenario-failed" });
+                st.set_type(if s.outcome == Outcome::Unavailable {
+                    "backend-unavailable"
+                } else {
+                    "scenario-failed"
+                });
                 st.set_description(human::details(s));
                 st
             }

@@ -52,7 +52,13 @@ pub struct InvalidScenario {
 
 impl From<&ScenarioError> for InvalidScenario {
     fn from(e: &ScenarioError) -> Self {
-        InvalidScenario { message: e.to_string(), rendered: e.render(), kind: e.kind, line: e.line, column: e.column }
+        InvalidScenario {
+            message: e.to_string(),
+            rendered: e.render(),
+            kind: e.kind,
+            line: e.line,
+            column: e.column,
+        }
     }
 }
 
@@ -87,7 +93,9 @@ pub struct ScenarioReport {
 impl ScenarioReport {
     /// The exact command that replays this run.
     pub fn replay_command(&self) -> Option<String> {
-        self.replay_token.as_ref().map(|t| format!("miracast-sim replay {t}"))
+        self.replay_token
+            .as_ref()
+            .map(|t| format!("miracast-sim replay {t}"))
     }
 }
 

@@ -60,12 +60,12 @@ impl Exec {
 
     /// A fresh sink answers the RTSP connection a start is about to open.
     fn fresh_sink_if_stopped(&self) {
-        if self.os.phase() == SessionPhase::Stopped {
-            if let Err(e) = self.sink.reconnect(self.os.now()) {
-                self.os.sched().emit(EventKind::Note {
-                    text: format!("sink configuration rejected: {e}"),
-                });
-            }
+        if self.os.phase() == SessionPhase::Stopped
+            && let Err(e) = self.sink.reconnect(self.os.now())
+        {
+            self.os.sched().emit(EventKind::Note {
+                text: format!("sink configuration rejected: {e}"),
+            });
         }
     }
 

@@ -76,30 +76,30 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
 
     if let Some(snapshot) = &result.snapshot {
         let expect = &scenario.expect;
-        if let Some(phase) = expect.final_phase {
-            if snapshot.phase != phase {
-                v.reasons.push(format!(
-                    "the session ended in phase {:?}, expected {phase:?}",
-                    snapshot.phase
-                ));
-            }
+        if let Some(phase) = expect.final_phase
+            && snapshot.phase != phase
+        {
+            v.reasons.push(format!(
+                "the session ended in phase {:?}, expected {phase:?}",
+                snapshot.phase
+            ));
         }
-        if let Some(connected) = expect.final_monitor_connected {
-            if snapshot.monitor_connected != connected {
-                v.reasons.push(format!(
-                    "the Miracast monitor ended {}, expected {}",
-                    connected_word(snapshot.monitor_connected),
-                    connected_word(connected)
-                ));
-            }
+        if let Some(connected) = expect.final_monitor_connected
+            && snapshot.monitor_connected != connected
+        {
+            v.reasons.push(format!(
+                "the Miracast monitor ended {}, expected {}",
+                connected_word(snapshot.monitor_connected),
+                connected_word(connected)
+            ));
         }
-        if let Some(n) = expect.final_gpu_contexts {
-            if snapshot.gpu_contexts != n as usize {
-                v.reasons.push(format!(
-                    "{} GPU contexts alive at the end, expected {n}",
-                    snapshot.gpu_contexts
-                ));
-            }
+        if let Some(n) = expect.final_gpu_contexts
+            && snapshot.gpu_contexts != n as usize
+        {
+            v.reasons.push(format!(
+                "{} GPU contexts alive at the end, expected {n}",
+                snapshot.gpu_contexts
+            ));
         }
     }
 

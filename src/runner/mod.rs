@@ -280,7 +280,11 @@ fn simulate(scenario: &Scenario, options: &RunOptions, strategy: Box<dyn Strateg
     // With recording off the scheduler still logs thread starts; a partial trace is neither
     // checked nor reported.
     let recorded = sched.take_trace();
-    let trace = if options.trace || scenario.expect.needs_trace() { recorded } else { Trace::default() };
+    let trace = if options.trace || scenario.expect.needs_trace() {
+        recorded
+    } else {
+        Trace::default()
+    };
     let mut violations = findings.snapshot();
     if !trace.events.is_empty() {
         let config = TraceCheckConfig {

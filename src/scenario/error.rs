@@ -203,7 +203,11 @@ impl ScenarioError {
         if let Some(rest) = message.strip_prefix("unknown variant ") {
             let value = names.first().cloned().unwrap_or_default();
             // Lowercase aliases (`parallel`) are accepted but not advertised.
-            let valid: Vec<String> = backticked(rest).into_iter().skip(1).filter(|v| v != "parallel").collect();
+            let valid: Vec<String> = backticked(rest)
+                .into_iter()
+                .skip(1)
+                .filter(|v| v != "parallel")
+                .collect();
             let is_op = valid.iter().any(|v| v == "AdapterBringUp");
             let at = tree.and_then(|t| find_string_near(t, &value, offset));
             let near = closest(&value, valid.iter().map(String::as_str));

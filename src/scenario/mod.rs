@@ -14,6 +14,11 @@
 //! - [`sink`]: [`SinkAdapter`], the Wi-Fi Display sink state machine behind
 //!   [`crate::os::SinkPeer`].
 
+#![expect(
+    clippy::result_large_err,
+    reason = "one error per invalid file, on the cold path; reports and tests read its fields directly"
+)]
+
 pub mod error;
 pub mod raw;
 mod resolve;
@@ -392,10 +397,10 @@ impl Matcher {
                 return false;
             }
         }
-        if let Some(text) = &self.text {
-            if !event.to_string().contains(text.as_str()) {
-                return false;
-            }
+        if let Some(text) = &self.text
+            && !event.to_string().contains(text.as_str())
+        {
+            return false;
         }
         true
     }

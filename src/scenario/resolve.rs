@@ -194,7 +194,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" | "min" => value * 60e6,
         other => return Err(format!("unknown unit `{other}` in `{text}`")),
     };
-    if !micros.is_finite() || micros < 0.0 || micros > 1e13 {
+    if !micros.is_finite() || !(0.0..=1e13).contains(&micros) {
         return Err(format!("`{text}` is out of range"));
     }
     Ok(Duration::from_micros(micros.round() as u64))
@@ -250,7 +250,7 @@ fn parse_ioctl(text: &str) -> Result<Vec<u8>, String> {
 
 fn parse_hex(hex: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err("hex payload has an odd number of digits".to_owned());
     }
     digits
@@ -377,15 +377,15 @@ impl StepResolver<'_> {
         let index = self.next_index;
         self.next_index += 1;
         let (id, expect_status) = common(raw);
-        if let Some(id) = &id {
-            if let Some(first) = self.ids.insert(id.clone(), index) {
-                return Err(self.cx.err(
-                    at.field("id"),
-                    ScenarioErrorKind::Invalid,
-                    format!("duplicate step id `{id}`"),
-                    format!("step {first} already has this id; step ids must be unique"),
-                ));
-            }
+        if let Some(id) = &id
+            && let Some(first) = self.ids.insert(id.clone(), index)
+        {
+            return Err(self.cx.err(
+                at.field("id"),
+                ScenarioErrorKind::Invalid,
+                format!("duplicate step id `{id}`"),
+                format!("step {first} already has this id; step ids must be unique"),
+            ));
         }
         let need = |this: &Self, piece: Tri, why: &str, fix: &str| -> Result<(), ScenarioError> {
             if piece == Tri::No {
@@ -826,15 +826,15 @@ fn resolve_matcher(cx: &Ctx<'_>, raw: &RawMatcher, at: At<'_>) -> Result<Matcher
             "drop `event` or write \"event\": \"leave\"",
         ));
     }
-    if let Some(arg) = &raw.arg {
-        if !arg.contains('=') {
-            return Err(cx.err(
-                at.field("arg"),
-                ScenarioErrorKind::Invalid,
-                format!("`{arg}` is not a key=value pair"),
-                "write the pair as it appears in the trace, e.g. \"op=MONITOR_ARRIVED\"",
-            ));
-        }
+    if let Some(arg) = &raw.arg
+        && !arg.contains('=')
+    {
+        return Err(cx.err(
+            at.field("arg"),
+            ScenarioErrorKind::Invalid,
+            format!("`{arg}` is not a key=value pair"),
+            "write the pair as it appears in the trace, e.g. \"op=MONITOR_ARRIVED\"",
+        ));
     }
     let source = serde_json::to_string(raw).unwrap_or_default();
     Ok(Matcher {

@@ -189,6 +189,6 @@ impl SinkPeer for SinkAdapter {
             .borrow()
             .sink
             .as_ref()
-            .is_none_or(|s| Endpoint::is_closed(s))
+            .is_none_or(Endpoint::is_closed)
     }
 }

@@ -6,7 +6,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_miracast-sim")).args(args).env("CI", "true").output().expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_miracast-sim"))
+        .args(args)
+        .env("CI", "true")
+        .output()
+        .expect("the binary runs")
 }
 
 fn code(o: &Output) -> i32 {
@@ -36,7 +40,10 @@ fn passing_corpus_exits_0_with_the_summary_last() {
     let last = out.lines().last().unwrap();
     let n = out.lines().filter(|l| l.starts_with("PASS ")).count();
     assert_eq!(last, format!("{n} passed, 0 failed"));
-    assert!(out.lines().next().unwrap().contains(" events, seed 0)"), "{out}");
+    assert!(
+        out.lines().next().unwrap().contains(" events, seed 0)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -50,13 +57,24 @@ fn a_failure_exits_1_and_prints_rule_finding_events_and_replay_command() {
     assert!(out.contains("R12 "), "{out}");
     assert!(out.contains("finding: "), "{out}");
     assert!(out.contains("culprit: KMD"), "{out}");
-    assert!(out.lines().any(|l| l.trim_start().starts_with('#')), "no trace excerpt: {out}");
-    let replay = out.lines().find_map(|l| l.trim().strip_prefix("replay: miracast-sim replay ")).expect("replay command").to_owned();
+    assert!(
+        out.lines().any(|l| l.trim_start().starts_with('#')),
+        "no trace excerpt: {out}"
+    );
+    let replay = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("replay: miracast-sim replay "))
+        .expect("replay command")
+        .to_owned();
     assert_eq!(out.lines().last().unwrap(), "0 passed, 1 failed");
 
     let r = sim(&["replay", &replay]);
     assert_eq!(code(&r), 1, "{}", stdout(&r));
-    assert!(stdout(&r).contains("the replay followed all"), "{}", stdout(&r));
+    assert!(
+        stdout(&r).contains("the replay followed all"),
+        "{}",
+        stdout(&r)
+    );
 }
 
 #[test]
@@ -64,28 +82,56 @@ fn invalid_scenarios_exit_2_with_located_errors_but_a_failure_wins() {
     let o = sim(&["run", "tests/data/bad-scenarios"]);
     assert_eq!(code(&o), 2);
     let out = stdout(&o);
-    assert!(out.contains("tests/data/bad-scenarios/unknown-status.json:7:48"), "{out}");
+    assert!(
+        out.contains("tests/data/bad-scenarios/unknown-status.json:7:48"),
+        "{out}"
+    );
     assert!(out.contains("did you mean STATUS_PENDING?"), "{out}");
-    assert!(out.contains("tests/data/bad-scenarios/wrong-phase.json:7:13"), "{out}");
+    assert!(
+        out.contains("tests/data/bad-scenarios/wrong-phase.json:7:13"),
+        "{out}"
+    );
 
     let v = sim(&["validate", "tests/data/bad-scenarios"]);
     assert_eq!(code(&v), 2);
-    assert!(stdout(&v).ends_with("0 valid, 9 invalid\n"), "{}", stdout(&v));
+    assert!(
+        stdout(&v).ends_with("0 valid, 9 invalid\n"),
+        "{}",
+        stdout(&v)
+    );
 
     // One invalid file does not stop the others, and a failed scenario orders before it.
     let dir = tempfile::tempdir().unwrap();
     failing_scenario(dir.path());
-    std::fs::copy("tests/data/bad-scenarios/unknown-op.json", dir.path().join("unknown-op.json")).unwrap();
-    std::fs::copy("scenarios/lifecycle/connect-disconnect.json", dir.path().join("ok.json")).unwrap();
+    std::fs::copy(
+        "tests/data/bad-scenarios/unknown-op.json",
+        dir.path().join("unknown-op.json"),
+    )
+    .unwrap();
+    std::fs::copy(
+        "scenarios/lifecycle/connect-disconnect.json",
+        dir.path().join("ok.json"),
+    )
+    .unwrap();
     let mixed = sim(&["run", dir.path().to_str().unwrap()]);
     assert_eq!(code(&mixed), 1);
     let out = stdout(&mixed);
-    assert!(out.contains("PASS connect-disconnect") && out.contains("INVALID ") && out.contains("FAIL failing-copy"), "{out}");
+    assert!(
+        out.contains("PASS connect-disconnect")
+            && out.contains("INVALID ")
+            && out.contains("FAIL failing-copy"),
+        "{out}"
+    );
 }
 
 #[test]
 fn an_unavailable_backend_has_its_own_exit_code() {
-    let o = sim(&["run", "scenarios/lifecycle/connect-disconnect.json", "--backend", "real:/nonexistent/driver.so"]);
+    let o = sim(&[
+        "run",
+        "scenarios/lifecycle/connect-disconnect.json",
+        "--backend",
+        "real:/nonexistent/driver.so",
+    ]);
     assert_eq!(code(&o), 3, "{}", stdout(&o));
     assert!(stdout(&o).contains("backend unavailable"), "{}", stdout(&o));
     let usage = sim(&["run", "--backend", "sim"]);
@@ -113,9 +159,15 @@ fn junit_and_json_reports_come_from_one_run_and_parse_back() {
     let files = std::fs::read_dir("scenarios/messages").unwrap().count();
     assert_eq!(cases, files);
     assert_eq!(std::fs::read_to_string(&junit).unwrap(), stdout(&o));
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let first = &doc["scenarios"][0];
-    assert!(first["replay_token"].is_string() && first["trace_text"].is_string() && first["result"]["seed"].is_u64(), "{first}");
+    assert!(
+        first["replay_token"].is_string()
+            && first["trace_text"].is_string()
+            && first["result"]["seed"].is_u64(),
+        "{first}"
+    );
 }
 
 #[test]
@@ -124,7 +176,13 @@ fn partitions_are_disjoint_and_cover_everything() {
         let o = sim(&["run", "scenarios", "--partition", part, "--format", "json"]);
         assert_eq!(code(&o), 0);
         let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        doc["scenarios"].as_array().unwrap().iter().filter(|s| s["outcome"] != "skipped").map(|s| s["path"].as_str().unwrap().to_owned()).collect()
+        doc["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["outcome"] != "skipped")
+            .map(|s| s["path"].as_str().unwrap().to_owned())
+            .collect()
     };
     let parts: Vec<BTreeSet<String>> = ["1/3", "2/3", "3/3"].iter().map(|p| ran(p)).collect();
     let all = ran("1/1");
@@ -137,7 +195,11 @@ fn partitions_are_disjoint_and_cover_everything() {
     }
     assert_eq!(union, all);
     let o = sim(&["run", "scenarios", "--partition", "1/3"]);
-    assert!(stdout(&o).lines().last().unwrap().ends_with(" skipped"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).lines().last().unwrap().ends_with(" skipped"),
+        "{}",
+        stdout(&o)
+    );
     assert_eq!(code(&sim(&["run", "scenarios", "--partition", "4/3"])), 2);
 }
 
@@ -151,11 +213,26 @@ fn jobs_do_not_change_the_results() {
 
 #[test]
 fn filter_skips_by_name_or_tag() {
-    let o = sim(&["run", "scenarios", "--filter", "Wireless Display Verify Sleep"]);
+    let o = sim(&[
+        "run",
+        "scenarios",
+        "--filter",
+        "Wireless Display Verify Sleep",
+    ]);
     assert_eq!(code(&o), 0);
     let out = stdout(&o);
-    assert_eq!(out.lines().filter(|l| l.starts_with("PASS ")).count(), 1, "{out}");
-    assert!(out.lines().last().unwrap().starts_with("1 passed, 0 failed, "), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("PASS ")).count(),
+        1,
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .starts_with("1 passed, 0 failed, "),
+        "{out}"
+    );
 }
 
 #[test]
@@ -163,8 +240,23 @@ fn help_lists_exit_codes_and_every_command() {
     let o = sim(&["--help"]);
     assert_eq!(code(&o), 0);
     let out = stdout(&o);
-    for needle in ["Exit codes:", "  3  ", "run", "validate", "schema", "rules", "explain", "replay", "sink", "source", "wfd"] {
-        assert!(out.contains(needle), "`{needle}` missing from --help:\n{out}");
+    for needle in [
+        "Exit codes:",
+        "  3  ",
+        "run",
+        "validate",
+        "schema",
+        "rules",
+        "explain",
+        "replay",
+        "sink",
+        "source",
+        "wfd",
+    ] {
+        assert!(
+            out.contains(needle),
+            "`{needle}` missing from --help:\n{out}"
+        );
     }
 }
 
@@ -172,11 +264,24 @@ fn help_lists_exit_codes_and_every_command() {
 fn rules_explain_and_schema() {
     let rules = sim(&["rules"]);
     assert_eq!(code(&rules), 0);
-    assert!(stdout(&rules).lines().filter(|l| l.starts_with('R')).count() >= 74);
+    assert!(
+        stdout(&rules)
+            .lines()
+            .filter(|l| l.starts_with('R'))
+            .count()
+            >= 74
+    );
     let explain = sim(&["explain", "R26"]);
     assert_eq!(code(&explain), 0);
-    assert!(stdout(&explain).contains("scenarios/rules/message-buffer-released-early.json"), "{}", stdout(&explain));
+    assert!(
+        stdout(&explain).contains("scenarios/rules/message-buffer-released-early.json"),
+        "{}",
+        stdout(&explain)
+    );
     assert_eq!(code(&sim(&["explain", "R99"])), 2);
     let schema = sim(&["schema"]);
-    assert_eq!(stdout(&schema), std::fs::read_to_string("scenarios/schema.json").unwrap());
+    assert_eq!(
+        stdout(&schema),
+        std::fs::read_to_string("scenarios/schema.json").unwrap()
+    );
 }

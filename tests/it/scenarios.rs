@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 
 fn corpus() -> Vec<(PathBuf, Scenario)> {
     let files = scenario::discover(&[PathBuf::from("scenarios")]).expect("scenarios/ is readable");
-    assert!(files.len() >= 60, "the corpus shrank to {} files", files.len());
+    assert!(
+        files.len() >= 60,
+        "the corpus shrank to {} files",
+        files.len()
+    );
     files
         .into_iter()
         .map(|f| {
@@ -26,10 +30,20 @@ fn every_shipped_scenario_passes() {
         let result = runner::run_seeded(&s, &RunOptions::default());
         let verdict = runner::judge(&s, &result);
         if !verdict.passed {
-            failures.push(format!("{}: unexpected {:?}, missing {:?}, {:?}", path.display(), verdict.unexpected, verdict.missing, verdict.reasons));
+            failures.push(format!(
+                "{}: unexpected {:?}, missing {:?}, {:?}",
+                path.display(),
+                verdict.unexpected,
+                verdict.missing,
+                verdict.reasons
+            ));
         }
     }
-    assert!(failures.is_empty(), "failing scenarios:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "failing scenarios:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -48,7 +62,10 @@ fn every_negative_scenario_fails_for_exactly_its_rules_without_its_expectation()
         let verdict = runner::judge(&stripped, &result);
         let reported: BTreeSet<RuleId> = verdict.unexpected.iter().map(|v| v.rule).collect();
         if verdict.passed || reported != expected {
-            problems.push(format!("{}: expected {expected:?}, reported {reported:?}", path.display()));
+            problems.push(format!(
+                "{}: expected {expected:?}, reported {reported:?}",
+                path.display()
+            ));
         }
     }
     assert!(checked >= 40, "only {checked} negative scenarios");
@@ -57,16 +74,27 @@ fn every_negative_scenario_fails_for_exactly_its_rules_without_its_expectation()
 
 #[test]
 fn online_findings_survive_with_the_trace_off() {
-    let (s, _) = scenario::load(Path::new("scenarios/rules/no-departure-at-kmd-destroy.json")).unwrap();
-    let options = RunOptions { trace: false, ..RunOptions::default() };
+    let (s, _) = scenario::load(Path::new(
+        "scenarios/rules/no-departure-at-kmd-destroy.json",
+    ))
+    .unwrap();
+    let options = RunOptions {
+        trace: false,
+        ..RunOptions::default()
+    };
     let result = runner::run_seeded(&s, &options);
     assert!(result.trace.events.is_empty());
-    assert!(result.violations.iter().any(|v| v.rule == RuleId(12)), "{:?}", result.violations);
+    assert!(
+        result.violations.iter().any(|v| v.rule == RuleId(12)),
+        "{:?}",
+        result.violations
+    );
 }
 
 #[test]
 fn the_committed_schema_is_current() {
-    let committed = std::fs::read_to_string("scenarios/schema.json").expect("scenarios/schema.json");
+    let committed =
+        std::fs::read_to_string("scenarios/schema.json").expect("scenarios/schema.json");
     assert!(
         committed == scenario::schema(),
         "scenarios/schema.json is stale: regenerate it with `cargo run -- schema > scenarios/schema.json`"
@@ -75,35 +103,112 @@ fn the_committed_schema_is_current() {
 
 /// (file, kind, line, column, text the message or hint must contain)
 const BAD: &[(&str, ScenarioErrorKind, usize, usize, &str)] = &[
-    ("malformed-json.json", ScenarioErrorKind::Syntax, 6, 5, "missing comma"),
-    ("unknown-field.json", ScenarioErrorKind::UnknownField, 6, 24, "did you mean `expect_status`? valid fields here: `id`, `expect_status`"),
-    ("wrong-type.json", ScenarioErrorKind::WrongType, 6, 46, "expected u32"),
-    ("unknown-op.json", ScenarioErrorKind::UnknownOp, 6, 13, "did you mean `DxgkDdiMiracastCreateContext`?"),
-    ("unknown-ddi.json", ScenarioErrorKind::UnknownDdi, 9, 27, "did you mean DxgkCbMiracastSendMessage?"),
-    ("unknown-status.json", ScenarioErrorKind::UnknownStatus, 7, 48, "did you mean STATUS_PENDING?"),
-    ("unknown-rule.json", ScenarioErrorKind::UnknownRule, 7, 37, "rules are R1 to R74"),
-    ("wrong-phase.json", ScenarioErrorKind::Phase, 7, 13, "add `StartMiracastSession` or `Connect` before it"),
-    ("wrong-version.json", ScenarioErrorKind::Version, 2, 14, "\"version\": 1"),
+    (
+        "malformed-json.json",
+        ScenarioErrorKind::Syntax,
+        6,
+        5,
+        "missing comma",
+    ),
+    (
+        "unknown-field.json",
+        ScenarioErrorKind::UnknownField,
+        6,
+        24,
+        "did you mean `expect_status`? valid fields here: `id`, `expect_status`",
+    ),
+    (
+        "wrong-type.json",
+        ScenarioErrorKind::WrongType,
+        6,
+        46,
+        "expected u32",
+    ),
+    (
+        "unknown-op.json",
+        ScenarioErrorKind::UnknownOp,
+        6,
+        13,
+        "did you mean `DxgkDdiMiracastCreateContext`?",
+    ),
+    (
+        "unknown-ddi.json",
+        ScenarioErrorKind::UnknownDdi,
+        9,
+        27,
+        "did you mean DxgkCbMiracastSendMessage?",
+    ),
+    (
+        "unknown-status.json",
+        ScenarioErrorKind::UnknownStatus,
+        7,
+        48,
+        "did you mean STATUS_PENDING?",
+    ),
+    (
+        "unknown-rule.json",
+        ScenarioErrorKind::UnknownRule,
+        7,
+        37,
+        "rules are R1 to R74",
+    ),
+    (
+        "wrong-phase.json",
+        ScenarioErrorKind::Phase,
+        7,
+        13,
+        "add `StartMiracastSession` or `Connect` before it",
+    ),
+    (
+        "wrong-version.json",
+        ScenarioErrorKind::Version,
+        2,
+        14,
+        "\"version\": 1",
+    ),
 ];
 
 #[test]
 fn broken_scenarios_name_file_line_column_and_the_fix() {
     let dir = Path::new("tests/data/bad-scenarios");
     let on_disk = scenario::discover(&[dir.to_path_buf()]).unwrap();
-    assert_eq!(on_disk.len(), BAD.len(), "every bad scenario file has a row here");
+    assert_eq!(
+        on_disk.len(),
+        BAD.len(),
+        "every bad scenario file has a row here"
+    );
     for (file, kind, line, column, hint) in BAD {
         let path = dir.join(file);
         let err = scenario::load(&path).map(|_| ()).expect_err(file);
-        assert_eq!((err.kind, err.line, err.column), (*kind, *line, *column), "{file}: {}", err.render());
+        assert_eq!(
+            (err.kind, err.line, err.column),
+            (*kind, *line, *column),
+            "{file}: {}",
+            err.render()
+        );
         let rendered = err.render();
-        assert!(rendered.starts_with(&format!("{}:{line}:{column}", path.display())), "{rendered}");
-        assert!(rendered.contains(hint), "{file}: hint `{hint}` missing from\n{rendered}");
+        assert!(
+            rendered.starts_with(&format!("{}:{line}:{column}", path.display())),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains(hint),
+            "{file}: hint `{hint}` missing from\n{rendered}"
+        );
     }
 }
 
 #[test]
 fn garbage_never_panics_the_loader() {
-    for text in ["", "[]", "null", "{\"version\":1}", "{\"version\":1,\"name\":\"x\",\"steps\":[{}]}", "{\"version\":1,\"name\":\"x\",\"steps\":[{\"op\":1}]}", "\u{feff}{}"] {
+    for text in [
+        "",
+        "[]",
+        "null",
+        "{\"version\":1}",
+        "{\"version\":1,\"name\":\"x\",\"steps\":[{}]}",
+        "{\"version\":1,\"name\":\"x\",\"steps\":[{\"op\":1}]}",
+        "\u{feff}{}",
+    ] {
         assert!(scenario::parse("inline.json", text).is_err(), "{text}");
     }
 }
