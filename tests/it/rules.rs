@@ -755,8 +755,10 @@ fn r29_messages_after_stop_are_dropped_with_an_error() {
     );
     keeps(&b);
     // A success in the completion routine breaks it again.
-    let mut b2 = Builder::default();
-    b2.events = b.events[..b.events.len() - 2].to_vec();
+    let mut b2 = Builder {
+        events: b.events[..b.events.len() - 2].to_vec(),
+        now: b.now,
+    };
     let completion = b2.call(
         OS2,
         Ddi::DxgkCbMiracastSendMessageCallback,
