@@ -7,10 +7,12 @@
 //! Map:
 //! - [`exit_code`]: the exit-code constants and their table.
 //! - [`run`]: `run` (discovery, filter, partition, thread pool, reports) and `validate`.
+//! - [`explore_args`]: `run --explore`: the exploration flags and helpers.
 //! - [`replay`]: `replay TOKEN|FILE`.
 //! - [`wfd`]: `sink`, `source`, `wfd decode`.
 
 pub mod exit_code;
+pub mod explore_args;
 pub mod replay;
 pub mod run;
 pub mod wfd;

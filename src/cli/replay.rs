@@ -138,11 +138,10 @@ fn replay_one(text: &str, args: &ReplayArgs) -> u8 {
         name: scenario.name.clone(),
         tags: scenario.tags.clone(),
         outcome,
-        skip_reason: None,
         replay_token: Some(result.replay_token()),
         result: Some(result),
         verdict: Some(verdict),
-        invalid: None,
+        ..ScenarioReport::default()
     };
     let report = RunReport {
         scenarios: vec![entry],

@@ -48,6 +48,9 @@ pub struct RunArgs {
     /// scenario's `expect` needs them).
     #[arg(long)]
     pub no_trace: bool,
+    /// Exploration of orderings (`--explore` and its flags).
+    #[command(flatten)]
+    pub explore: super::explore_args::ExploreArgs,
 }
 
 /// Arguments of `validate`.
@@ -125,12 +128,7 @@ fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
         path: shown,
         name: stem(path),
         tags: Vec::new(),
-        outcome: Outcome::Skipped,
-        skip_reason: None,
-        result: None,
-        verdict: None,
-        replay_token: None,
-        invalid: None,
+        ..ScenarioReport::default()
     };
     if let Some((k, n)) = args.partition
         && partition_of(path, n) != k
@@ -221,20 +219,83 @@ pub fn run_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> RunReport {
                 .unwrap_or_else(|| ScenarioReport {
                     path: path.display().to_string(),
                     name: stem(path),
-                    tags: Vec::new(),
                     outcome: Outcome::Failed,
-                    skip_reason: None,
-                    result: None,
                     verdict: Some(crate::runner::Verdict {
                         reasons: vec!["the worker running this scenario stopped".to_owned()],
                         ..Default::default()
                     }),
-                    replay_token: None,
-                    invalid: None,
+                    ..ScenarioReport::default()
                 })
         })
         .collect();
     RunReport { scenarios }
+}
+
+/// `run --explore`: each scenario under many schedules (the explorer parallelizes and
+/// partitions the schedules itself, so files run one after another and `--partition` splits
+/// schedules, not files).
+///
+/// # Errors
+/// When the exploration flags do not make a configuration.
+pub fn explore_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> Result<RunReport, String> {
+    use super::explore_args;
+    let options = RunOptions {
+        trace: !args.no_trace,
+        backend: args.backend.clone(),
+        seed: args.seed,
+        ..RunOptions::default()
+    };
+    let mut scenarios = Vec::new();
+    for path in files {
+        let mut entry = ScenarioReport {
+            path: path.display().to_string(),
+            name: stem(path),
+            ..ScenarioReport::default()
+        };
+        let scenario = match scenario::load(path) {
+            Ok((s, _)) => s,
+            Err(e) => {
+                entry.outcome = Outcome::Invalid;
+                entry.invalid = Some((&e).into());
+                scenarios.push(entry);
+                continue;
+            }
+        };
+        entry.name = scenario.name.clone();
+        entry.tags = scenario.tags.clone();
+        if let Some(f) = &args.filter
+            && !(scenario.name.contains(f.as_str())
+                || scenario.tags.iter().any(|t| t.contains(f.as_str())))
+        {
+            entry.skip_reason = Some(format!("filtered out by `{f}`"));
+            scenarios.push(entry);
+            continue;
+        }
+        let report = explore_args::explore_scenario(
+            &args.explore,
+            &scenario,
+            &options,
+            jobs,
+            args.partition,
+        )?;
+        let passed = explore_args::passed(&report);
+        entry.outcome = if passed {
+            Outcome::Passed
+        } else {
+            Outcome::Failed
+        };
+        let summary = explore_args::render(&args.explore, &scenario, &report);
+        if !passed {
+            entry.verdict = Some(crate::runner::Verdict {
+                reasons: vec![summary.clone()],
+                ..Default::default()
+            });
+        }
+        entry.explore_summary = Some(summary);
+        entry.explore = serde_json::to_value(&report).ok();
+        scenarios.push(entry);
+    }
+    Ok(RunReport { scenarios })
 }
 
 /// The exit code for a finished run.
@@ -267,7 +328,17 @@ pub fn run(args: &RunArgs) -> u8 {
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let report = run_files(&files, args, jobs);
+    let report = if args.explore.explore {
+        match explore_files(&files, args, jobs) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit_code::INVALID;
+            }
+        }
+    } else {
+        run_files(&files, args, jobs)
+    };
     // Every report is written even when one cannot be: a failure to write is reported and
     // turns the exit code into a usage error only if nothing else went wrong.
     let mut write_failed = false;

@@ -18,6 +18,13 @@ pub fn render(report: &RunReport) -> String {
     for s in &report.scenarios {
         out.push_str(&scenario_line(s));
         out.push('\n');
+        if let Some(summary) = &s.explore_summary {
+            for line in summary.lines() {
+                out.push_str("    ");
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
     }
     let failures: Vec<&ScenarioReport> = report
         .scenarios

@@ -20,7 +20,7 @@ use crate::scenario::ScenarioError;
 use serde::Serialize;
 
 /// How one scenario file came out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Ran, and everything expected happened.
@@ -30,6 +30,7 @@ pub enum Outcome {
     /// The file is not a valid scenario.
     Invalid,
     /// Not run: filtered or partitioned out.
+    #[default]
     Skipped,
     /// Not run: its backend is not in this build.
     Unavailable,
@@ -63,7 +64,7 @@ impl From<&ScenarioError> for InvalidScenario {
 }
 
 /// One scenario file's entry in a report.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct ScenarioReport {
     /// The file.
     pub path: String,
@@ -88,6 +89,12 @@ pub struct ScenarioReport {
     /// The validation error, when invalid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invalid: Option<InvalidScenario>,
+    /// With `run --explore`: the exploration's summary (failures with their replay tokens).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explore_summary: Option<String>,
+    /// With `run --explore`: the whole exploration report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explore: Option<serde_json::Value>,
 }
 
 impl ScenarioReport {

@@ -285,3 +285,37 @@ fn rules_explain_and_schema() {
         std::fs::read_to_string("scenarios/schema.json").unwrap()
     );
 }
+
+#[test]
+fn explore_runs_many_schedules_and_its_failures_replay() {
+    let o = sim(&[
+        "run",
+        "scenarios/messages/two-at-once.json",
+        "--explore",
+        "--schedules",
+        "50",
+    ]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(stdout(&o).contains("explored "), "{}", stdout(&o));
+    let bad = sim(&[
+        "run",
+        "scenarios/rules/kernel-message-unlocked.json",
+        "--explore",
+        "--schedules",
+        "50",
+        "--first-failure",
+    ]);
+    assert_eq!(code(&bad), 1, "{}", stdout(&bad));
+    let out = stdout(&bad);
+    let token = out
+        .split_whitespace()
+        .skip_while(|w| *w != "replay:")
+        .nth(1)
+        .expect("a replay token");
+    let r = sim(&["replay", token]);
+    assert!(
+        stdout(&r).contains("the replay followed all"),
+        "{}",
+        stdout(&r)
+    );
+}

@@ -1,0 +1,179 @@
+//! `run --explore ...`: the exploration flags (flattened into `run`) and the helpers the CLI
+//! calls. The only wall clock of the exploration is here, at the edge: `--explore-time`
+//! becomes a `stop()` callback the sans-IO explorer polls between schedules.
+
+use crate::explore::scenario_run::{ScenarioRunConfig, run_scenario};
+use crate::explore::{Bounds, ExploreConfig, ExploreReport, Mode, Partition, explore, token};
+use crate::runner::RunOptions;
+use crate::scenario::{Scenario, parse_duration};
+use crate::sched::Strategy;
+use std::time::{Duration, Instant};
+
+/// Strategy names for `--strategy`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StrategyArg {
+    /// Random, PCT d=2, PCT d=3 and bounded DFS, rotated per schedule.
+    #[default]
+    Portfolio,
+    /// Seeded uniform random.
+    Random,
+    /// PCT with `--pct-depth`.
+    Pct,
+    /// Exhaustive depth-first search (sleep sets, `--max-preemptions`, `--max-depth`).
+    Dfs,
+}
+
+/// Exploration flags of `run` (`#[command(flatten)] pub explore: ExploreArgs`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ExploreArgs {
+    /// Explore orderings: run each scenario under many schedules, report the failing ones
+    /// (shrunk, with replay tokens).
+    #[arg(long)]
+    pub explore: bool,
+    /// Exploration strategy.
+    #[arg(long, value_enum, default_value_t = StrategyArg::Portfolio, requires = "explore")]
+    pub strategy: StrategyArg,
+    /// PCT bug depth (`--strategy pct`).
+    #[arg(long, default_value_t = 3, value_name = "D")]
+    pub pct_depth: u32,
+    /// Schedules per scenario (default 1000; unlimited for `--strategy dfs`).
+    #[arg(long, value_name = "N", requires = "explore")]
+    pub schedules: Option<u64>,
+    /// Wall-clock budget per scenario for the exploration loop (`30s`, `5m`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "explore")]
+    pub explore_time: Option<Duration>,
+    /// Most preemptions per schedule in DFS (portfolio default 2).
+    #[arg(long, value_name = "N")]
+    pub max_preemptions: Option<u32>,
+    /// Most choices branched on per schedule in DFS.
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<u32>,
+    /// Turn partial-order reduction (sleep sets) off.
+    #[arg(long)]
+    pub no_reduction: bool,
+    /// Run every schedule twice and compare the trace hashes; name the first differing event.
+    #[arg(long)]
+    pub check_determinism: bool,
+    /// Print which (DDI, session phase, message state) combinations were visited.
+    #[arg(long)]
+    pub coverage: bool,
+    /// Do not shrink failing schedules.
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// Stop a scenario's exploration at its first failing schedule.
+    #[arg(long)]
+    pub first_failure: bool,
+    /// Replay this token's choices at the start of every schedule, then explore on.
+    #[arg(long, value_name = "TOKEN")]
+    pub then_explore: Option<String>,
+    /// Hot states (start/stop pending, a message in flight) must cool within this much virtual
+    /// time.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    pub hot_bound: Duration,
+}
+
+/// The explorer configuration for `scenario` from the flags. `seed`, `jobs` and `partition`
+/// are `run`'s own `--seed`, `--jobs` and `--partition K/N` (1-based); while exploring, the
+/// partition splits the schedules (seeds or the DFS tree) instead of the files.
+///
+/// # Errors
+/// When `--then-explore` is not a valid token.
+pub fn explore_config(
+    args: &ExploreArgs,
+    scenario: &Scenario,
+    seed: Option<u64>,
+    jobs: usize,
+    partition: Option<(u64, u64)>,
+) -> Result<ExploreConfig, String> {
+    let mode = match args.strategy {
+        StrategyArg::Portfolio => Mode::Portfolio,
+        StrategyArg::Random => Mode::Random,
+        StrategyArg::Pct => Mode::Pct {
+            depth: args.pct_depth,
+        },
+        StrategyArg::Dfs => Mode::Dfs,
+    };
+    let prefix = match &args.then_explore {
+        Some(t) => token::decode(t)?.choices,
+        None => Vec::new(),
+    };
+    let max_schedules = match (args.schedules, mode, args.explore_time) {
+        (Some(n), _, _) => Some(n),
+        (None, Mode::Dfs, _) | (None, _, Some(_)) => None,
+        (None, _, None) => Some(1000),
+    };
+    Ok(ExploreConfig {
+        mode,
+        max_schedules,
+        seed: seed.unwrap_or(scenario.setup.seed),
+        bounds: Bounds {
+            max_preemptions: args.max_preemptions,
+            max_depth: args.max_depth,
+        },
+        reduction: !args.no_reduction,
+        jobs: jobs.max(1),
+        partition: partition.map_or(Partition::default(), |(k, n)| Partition {
+            part: k - 1,
+            parts: n,
+        }),
+        stop_at_first_failure: args.first_failure,
+        check_determinism: args.check_determinism,
+        shrink: !args.no_shrink,
+        shrink_runs: 200,
+        prefix,
+        scenario: (scenario.path.clone(), scenario.content_hash.clone()),
+    })
+}
+
+/// The wall-clock budget as the explorer's `stop()` (never stops without `--explore-time`).
+pub fn budget(args: &ExploreArgs) -> impl Fn() -> bool + Sync {
+    let deadline = args.explore_time.map(|d| Instant::now() + d);
+    move || deadline.is_some_and(|d| Instant::now() >= d)
+}
+
+/// Explores one scenario as the flags say. `options` are `run`'s runner options (backend,
+/// trace); exploration turns the trace on only for coverage and the determinism check.
+///
+/// # Errors
+/// When the flags do not make a configuration (see [`explore_config`]).
+pub fn explore_scenario(
+    args: &ExploreArgs,
+    scenario: &Scenario,
+    options: &RunOptions,
+    jobs: usize,
+    partition: Option<(u64, u64)>,
+) -> Result<ExploreReport, String> {
+    let config = explore_config(args, scenario, options.seed, jobs, partition)?;
+    let run_config = ScenarioRunConfig {
+        options: RunOptions {
+            trace: false,
+            ..options.clone()
+        },
+        hot_bound: args.hot_bound,
+        coverage: args.coverage,
+        keep_trace: args.check_determinism,
+    };
+    let run = |s: Box<dyn Strategy>| run_scenario(scenario, &run_config, s);
+    let stop = budget(args);
+    Ok(explore(&config, &run, &stop))
+}
+
+/// What to print for one scenario's exploration: the summary, the coverage table with
+/// `--coverage`. The JSON report embeds [`ExploreReport`] (it is `Serialize`).
+pub fn render(args: &ExploreArgs, scenario: &Scenario, report: &ExploreReport) -> String {
+    let mut out = format!(
+        "{} ({})\n{}",
+        scenario.name,
+        scenario.path,
+        report.summary()
+    );
+    if args.coverage {
+        out.push_str(&report.coverage.summary());
+    }
+    out
+}
+
+/// Exit status of an exploration: true when it found no failure and no nondeterminism.
+pub fn passed(report: &ExploreReport) -> bool {
+    report.failures.is_empty() && report.nondeterminism.is_empty()
+}
