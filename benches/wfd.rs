@@ -80,12 +80,14 @@ async fn handshake() {
     assert!(a.unwrap().negotiation_completed && b.unwrap().negotiation_completed);
 }
 
-/// Seven request/reply round trips of 200 bytes on a fresh loopback connection.
+/// Seven request/reply round trips of 200 bytes on a fresh loopback connection, with
+/// `TCP_NODELAY` like the WFD transport.
 async fn bare_round_trips() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = async {
         let (mut s, _) = listener.accept().await.unwrap();
+        s.set_nodelay(true).unwrap();
         let mut buf = [0u8; 200];
         for _ in 0..7 {
             s.read_exact(&mut buf).await.unwrap();
@@ -94,6 +96,7 @@ async fn bare_round_trips() {
     };
     let client = async {
         let mut s = TcpStream::connect(addr).await.unwrap();
+        s.set_nodelay(true).unwrap();
         let mut buf = [7u8; 200];
         for _ in 0..7 {
             s.write_all(&buf).await.unwrap();

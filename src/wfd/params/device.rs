@@ -104,7 +104,13 @@ impl fmt::Display for DisplayEdid {
 
 /// Lowercase hex of `bytes` (the spelling real sinks use for EDIDs).
 pub fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0F)]));
+    }
+    out
 }
 
 /// Bytes of an even-length hex string, `None` if it is not one.
