@@ -1,6 +1,6 @@
 //! The tokio edge: Wi-Fi Display state machines on real TCP connections.
 //!
-//! The only place where the WFD code meets sockets and clocks. [`run_endpoint`] pumps any
+//! The only place where the WFD code meets sockets and clocks. `run_endpoint` pumps any
 //! [`Endpoint`] over a [`TcpStream`]: bytes read go to `handle_input`, `poll_transmit` is
 //! written out, and virtual time ([`SimTime`]) is the time elapsed since a
 //! [`tokio::time::Instant`] base taken when the connection started (so `start_paused` tests

@@ -1476,6 +1476,37 @@ mod tests {
     }
 
     #[test]
+    fn configs_have_json_schemas_and_round_trip() {
+        let schema = serde_json::to_value(schemars::schema_for!(SinkConfig)).unwrap();
+        let text = schema.to_string();
+        for needle in [
+            "behaviour",
+            "720p_only",
+            "hdcp2_required",
+            "idr_storm",
+            "M16",
+        ] {
+            assert!(
+                text.contains(needle),
+                "{needle} missing from the sink schema"
+            );
+        }
+        let source_schema =
+            serde_json::to_value(schemars::schema_for!(crate::wfd::SourceConfig)).unwrap();
+        assert!(source_schema.to_string().contains("min_bitrate_1024x768"));
+        let cfg = SinkConfig {
+            personality: Personality::P4k,
+            ..Default::default()
+        };
+        let back: SinkConfig = serde_json::from_str(&serde_json::to_string(&cfg).unwrap()).unwrap();
+        assert_eq!(back, cfg);
+        let src = crate::wfd::SourceConfig::default();
+        let back: crate::wfd::SourceConfig =
+            serde_json::from_str(&serde_json::to_string(&src).unwrap()).unwrap();
+        assert_eq!(back, src);
+    }
+
+    #[test]
     fn config_serde_shape() {
         let json = r#"{"personality":"720p_only","capabilities":{"audio_codecs":"none"},"behaviour":{"drop_replies":["M16"],"idr_storm":{"count":3,"interval_ms":10}}}"#;
         let cfg: SinkConfig = serde_json::from_str(json).unwrap();
