@@ -66,7 +66,7 @@ impl Conn {
 
     /// The next whole message; records it in the exchange log. Errors leave the framer
     /// cleared (the connection is unusable afterwards).
-    pub fn next_message(&mut self, now: SimTime) -> Result<Option<RtspMessage>, MessageError> {
+    pub fn next_message(&mut self) -> Result<Option<RtspMessage>, MessageError> {
         if self.closed {
             return Ok(None);
         }
@@ -83,7 +83,6 @@ impl Conn {
             Ok(None) => Ok(None),
             Err(e) => {
                 self.framer.clear();
-                let _ = now;
                 Err(e)
             }
         }

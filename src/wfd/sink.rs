@@ -1311,7 +1311,7 @@ impl Endpoint for Sink {
     fn handle_input(&mut self, now: SimTime, bytes: &[u8]) {
         self.conn.push_input(bytes);
         loop {
-            match self.conn.next_message(now) {
+            match self.conn.next_message() {
                 Ok(Some(msg)) => self.on_message(now, msg),
                 Ok(None) => break,
                 Err(e) => {

@@ -180,6 +180,21 @@ struct Expect {
 /// M2 was answered. Any reply missing for `reply_timeout_ms` ends the session
 /// ([`CloseReason::ReplyTimeout`]; for M16, [`CloseReason::KeepAliveMissed`]).
 ///
+/// Error replies (reference sections 7 and 8):
+///
+/// | Reply | Handling |
+/// |---|---|
+/// | M1 not 200 (551: not a WFD sink), or `Public` without `org.wfa.wfd1.0` | [`CloseReason::ErrorReply`] / [`CloseReason::ProtocolError`] |
+/// | M3 303 (per-parameter codes in [`Event::ErrorReply`]) or other non-200 | close with [`CloseReason::ErrorReply`] |
+/// | M4 303 | exclude the refused video mode (or audio), select again, resend M4; after `max_m4_attempts` close |
+/// | M5 non-200 (403 from an ActionTec dongle) | close with [`CloseReason::ErrorReply`]; for a TEARDOWN trigger the session ends anyway |
+/// | M16 non-200 | close with [`CloseReason::ErrorReply`] |
+/// | M10..M15, vendor SET_PARAMETER non-200 | [`Event::ErrorReply`] only |
+///
+/// Requests we refuse: 454 for a wrong `Session` (M7, M8, M9, M13), 455 for SETUP/PLAY/PAUSE
+/// out of order, 461 for a SETUP without a usable `Transport`, 551 for an M2 that requires
+/// something other than `org.wfa.wfd1.0`, 501 for methods WFD does not use.
+///
 /// Drive it with `handle_input`/`handle_timeout`/`handle_peer_closed`, and after each call
 /// drain `poll_transmit` and `poll_event`; ask `poll_timeout` when to call `handle_timeout`.
 #[derive(Debug)]
@@ -851,7 +866,7 @@ impl Endpoint for Source {
     fn handle_input(&mut self, now: SimTime, bytes: &[u8]) {
         self.conn.push_input(bytes);
         loop {
-            match self.conn.next_message(now) {
+            match self.conn.next_message() {
                 Ok(Some(msg)) => self.on_message(now, msg),
                 Ok(None) => break,
                 Err(e) => {
