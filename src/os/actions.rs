@@ -16,7 +16,7 @@ use crate::trace::EventKind;
 use std::rc::Rc;
 
 impl Os {
-    fn note(&self, text: impl Into<String>) {
+    pub(super) fn note(&self, text: impl Into<String>) {
         self.inner.sched.emit(EventKind::Note { text: text.into() });
     }
 
@@ -74,7 +74,7 @@ impl Os {
             self.note("the OS does not query the Miracast interface (no Miracast support, or WDDM below 1.3)");
         }
         let services: Rc<dyn DxgkrnlServices> = KmdServices::new(self);
-        let level3 = self.inner.adapter.write().await;
+        let level3 = self.level3_lock().await;
         let ((status, children), _, _) = self
             .call(
                 Ddi::DxgkDdiStartDevice,
@@ -89,7 +89,7 @@ impl Os {
         }
         let mut caps = MiracastCaps::default();
         if interface.is_some() {
-            let level3 = self.inner.adapter.write().await;
+            let level3 = self.level3_lock().await;
             let ((status, got, written), _, leave) = self
                 .call(
                     Ddi::DxgkDdiMiracastQueryCaps,
@@ -109,6 +109,21 @@ impl Os {
                 .await;
             drop(level3);
             self.inner.state.borrow_mut().query_caps_calls += 1;
+            if self.knobs().query_caps_twice {
+                // OS-model knob (R7): QueryCaps again for the same adapter start; the OS
+                // keeps the first answer and ignores this one.
+                let level3 = self.level3_lock().await;
+                let _ = self
+                    .call(
+                        Ddi::DxgkDdiMiracastQueryCaps,
+                        format!("caps_size={DXGK_MIRACAST_CAPS_SIZE}"),
+                        kmd.miracast_query_caps(DXGK_MIRACAST_CAPS_SIZE),
+                        |(s, _, w)| (Some(*s), format!("bytes_written={w}")),
+                    )
+                    .await;
+                drop(level3);
+                self.inner.state.borrow_mut().query_caps_calls += 1;
+            }
             if written > DXGK_MIRACAST_CAPS_SIZE {
                 self.report(8, Culprit::Kmd, format!("DxgkDdiMiracastQueryCaps wrote {written} bytes into a {DXGK_MIRACAST_CAPS_SIZE}-byte buffer"), vec![leave]);
             }
@@ -131,7 +146,7 @@ impl Os {
             }
         }
         let mut relations = vec![ChildDescriptor::default(); children as usize + 1];
-        let level3 = self.inner.adapter.write().await;
+        let level3 = self.level3_lock().await;
         let (status, _, leave) = self
             .call(
                 Ddi::DxgkDdiQueryChildRelations,
@@ -290,7 +305,7 @@ impl Os {
         let handle = self.new_handle();
         let callbacks: Rc<dyn MiracastDisplayServices> = MiracastCallbacks::new(self, handle);
         let kmd = self.inner.kmd.clone();
-        let class = self.inner.miracast_class.lock().await;
+        let class = self.miracast_class_lock().await;
         let adapter = self.inner.adapter.read().await;
         // The handle is live from the call on, so messages sent from inside it are accepted.
         {
@@ -336,7 +351,7 @@ impl Os {
             return None;
         };
         let kmd = self.inner.kmd.clone();
-        let class = self.inner.miracast_class.lock().await;
+        let class = self.miracast_class_lock().await;
         let adapter = self.inner.adapter.read().await;
         let (_, _, leave) = self
             .call(
@@ -351,6 +366,7 @@ impl Os {
         let last = {
             let mut st = self.inner.state.borrow_mut();
             st.kmd_context = None;
+            st.destroyed_kmd_context = Some(context);
             st.last_miracast_indication
         };
         if let Some((true, _, seq)) = last {
@@ -433,7 +449,7 @@ impl Os {
         let device = self.new_handle();
         let callbacks: Rc<dyn MiracastUmdServices> = UmdServices::new(self);
         let umd = self.inner.umd.clone();
-        let guard = self.inner.umd_lock.write().await;
+        let guard = self.umd_serialized_lock().await;
         {
             let mut st = self.inner.state.borrow_mut();
             st.device_handle = device;
@@ -478,7 +494,7 @@ impl Os {
             return None;
         };
         let umd = self.inner.umd.clone();
-        let guard = self.inner.umd_lock.write().await;
+        let guard = self.umd_serialized_lock().await;
         let raw = self.new_handle().0;
         let link = SimRtspLink::connect(&self.inner.sched, &self.inner.findings, raw, peer);
         {
@@ -603,7 +619,7 @@ impl Os {
             self.note("StopMiracastSession not called: no started session");
             return None;
         };
-        let guard = self.inner.umd_lock.write().await;
+        let guard = self.umd_serialized_lock().await;
         if self.inner.state.borrow().phase != SessionPhase::Started {
             self.note("StopMiracastSession not called: the session was already stopped");
             return None;
@@ -680,10 +696,15 @@ impl Os {
             return None;
         };
         if self.phase() == SessionPhase::Started {
-            self.stop_session().await;
+            if self.knobs().destroy_without_stop {
+                // OS-model knob (R38): Destroy runs on a started session without a Stop.
+                self.note("OS-model knob destroy_without_stop: DestroyMiracastContext without StopMiracastSession first");
+            } else {
+                self.stop_session().await;
+            }
         }
         let umd = self.inner.umd.clone();
-        let guard = self.inner.umd_lock.write().await;
+        let guard = self.umd_serialized_lock().await;
         if self.inner.state.borrow().umd_context.is_none() {
             return None;
         }

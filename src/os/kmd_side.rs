@@ -336,18 +336,30 @@ impl Os {
                 sent_at: enter,
             },
         );
-        if stop_begun {
+        if stop_begun && self.knobs().deliver_after_stop {
+            // OS-model knob (R29): delivered although StopMiracastSession has been called.
+            self.inner
+                .sched
+                .emit(EventKind::MessageQueued { id, held: false });
+            self.spawn_delivery(id, false);
+        } else if stop_begun {
             // R29: dropped; the completion routine gets an error status.
             self.inner.sched.emit(EventKind::MessageDropped {
                 id,
-                status: NtStatus::STATUS_CANCELLED,
+                status: self.drop_status(),
             });
             self.spawn_completion_for_drop(id);
         } else if phase == SessionPhase::Started {
             self.inner
                 .sched
                 .emit(EventKind::MessageQueued { id, held: false });
-            self.spawn_delivery(id);
+            self.spawn_delivery(id, false);
+        } else if phase == SessionPhase::StartPending && self.knobs().deliver_held_messages_early {
+            // OS-model knob (R28): not held; delivered at once, past the UMD lock Start holds.
+            self.inner
+                .sched
+                .emit(EventKind::MessageQueued { id, held: false });
+            self.spawn_delivery(id, true);
         } else {
             // R28: held until StartMiracastSession has returned.
             self.inner
@@ -362,7 +374,7 @@ impl Os {
     pub(crate) fn release_held_messages(&self) {
         let held = std::mem::take(&mut self.inner.state.borrow_mut().held);
         for id in held {
-            self.spawn_delivery(id);
+            self.spawn_delivery(id, false);
         }
     }
 
@@ -372,30 +384,44 @@ impl Os {
         for id in held {
             self.inner.sched.emit(EventKind::MessageDropped {
                 id,
-                status: NtStatus::STATUS_CANCELLED,
+                status: self.drop_status(),
             });
             self.spawn_completion_for_drop(id);
         }
     }
 
-    fn spawn_delivery(&self, id: u64) {
+    /// The completion status of a dropped message: `STATUS_CANCELLED` (G6), or
+    /// `STATUS_SUCCESS` with the `drop_with_success_status` knob (R29).
+    fn drop_status(&self) -> NtStatus {
+        if self.knobs().drop_with_success_status {
+            // OS-model knob (R29): a dropped message completes with a success status.
+            NtStatus::STATUS_SUCCESS
+        } else {
+            NtStatus::STATUS_CANCELLED
+        }
+    }
+
+    /// Spawns the delivery of message `id`; `skip_umd_lock` delivers it without the UMD lock
+    /// (only the R28 knobs do).
+    fn spawn_delivery(&self, id: u64, skip_umd_lock: bool) {
         let os = self.clone();
         self.inner
             .sched
             .spawn(format!("msg-delivery-{id}"), false, async move {
-                os.deliver(id).await
+                os.deliver(id, skip_umd_lock).await
             });
     }
 
     fn spawn_completion_for_drop(&self, id: u64) {
         let os = self.clone();
+        let status = self.drop_status();
         self.inner
             .sched
             .spawn(format!("completion-{id}"), false, async move {
                 os.complete(
                     id,
                     IoStatusBlock {
-                        status: NtStatus::STATUS_CANCELLED,
+                        status,
                         information: 0,
                     },
                 )
@@ -433,22 +459,30 @@ impl Os {
     }
 
     /// The `msg-delivery-N` thread: `HandleKernelModeMessage`, then the completion routine.
-    async fn deliver(&self, id: u64) {
-        let guard = self.inner.umd_lock.read().await;
+    async fn deliver(&self, id: u64, skip_umd_lock: bool) {
+        let guard = if skip_umd_lock || self.knobs().no_umd_lock_for_kernel_messages {
+            // OS-model knobs (R28): no UMD lock, so the handler can overlap the four
+            // serialized UMD functions.
+            None
+        } else {
+            Some(self.inner.umd_lock.read().await)
+        };
         let (stop_begun, context) = {
             let st = self.inner.state.borrow();
             (st.stop_begun, st.umd_context)
         };
-        let Some(context) = context.filter(|_| !stop_begun) else {
+        // OS-model knob (R29): deliver_after_stop ignores that Stop has begun.
+        let stopped = stop_begun && !self.knobs().deliver_after_stop;
+        let Some(context) = context.filter(|_| !stopped) else {
             drop(guard);
-            self.inner.sched.emit(EventKind::MessageDropped {
-                id,
-                status: NtStatus::STATUS_CANCELLED,
-            });
+            let status = self.drop_status();
+            self.inner
+                .sched
+                .emit(EventKind::MessageDropped { id, status });
             self.complete(
                 id,
                 IoStatusBlock {
-                    status: NtStatus::STATUS_CANCELLED,
+                    status,
                     information: 0,
                 },
             )

@@ -35,9 +35,11 @@
 
 mod actions;
 mod kmd_side;
+mod knobs;
 pub mod link;
 mod umd_side;
 
+pub use knobs::OsKnobs;
 pub use link::{SimRtspLink, SinkPeer};
 
 use crate::ddi::*;
@@ -82,6 +84,9 @@ pub struct OsConfig {
     pub min_bitrate_1024x768: Option<u64>,
     /// Allowed distance of data-rate notifications from one virtual second (R50), ms.
     pub datarate_tolerance_ms: u64,
+    /// Deliberate faults of the OS model (all off by default); each breaks the OS-owned rule
+    /// its doc names, so that scenarios can show the trace checks catch it.
+    pub knobs: OsKnobs,
 }
 
 impl Default for OsConfig {
@@ -98,6 +103,7 @@ impl Default for OsConfig {
             remote_max_bitrate: 300_000_000,
             min_bitrate_1024x768: None,
             datarate_tolerance_ms: 100,
+            knobs: OsKnobs::default(),
         }
     }
 }
@@ -154,6 +160,8 @@ struct State {
     miracast_handle: Handle,
     next_handle: u64,
     kmd_destroyed_early: bool,
+    /// The KMD context last destroyed; only the R18/R20 knobs pass IOCTLs to it.
+    destroyed_kmd_context: Option<Handle>,
     umd_loaded: bool,
     umd_context: Option<Handle>,
     umd_destroyed: bool,
@@ -237,6 +245,12 @@ impl Os {
         kmd: Rc<dyn MiracastKmd>,
         umd: Rc<dyn MiracastUmd>,
     ) -> Self {
+        let faults = config.knobs.enabled();
+        if !faults.is_empty() {
+            sched.emit(EventKind::Note {
+                text: format!("OS-model knobs on: {}", faults.join(", ")),
+            });
+        }
         Os {
             inner: Rc::new(Inner {
                 sched: sched.clone(),
@@ -257,6 +271,7 @@ impl Os {
                     miracast_handle: Handle(0),
                     next_handle: 0x100,
                     kmd_destroyed_early: false,
+                    destroyed_kmd_context: None,
                     umd_loaded: false,
                     umd_context: None,
                     umd_destroyed: false,
@@ -408,6 +423,43 @@ impl Os {
             Irql::Dispatch
         } else {
             Irql::Passive
+        }
+    }
+
+    /// The OS-model knobs (all off unless a scenario turns one on).
+    fn knobs(&self) -> &OsKnobs {
+        &self.inner.config.knobs
+    }
+
+    /// The adapter lock as a Level-3 call takes it: exclusively, or shared with the
+    /// `level3_not_exclusive` knob (R24, R68).
+    async fn level3_lock(&self) -> crate::sched::SimRwGuard {
+        if self.knobs().level3_not_exclusive {
+            // OS-model knob (R24, R68): Level 3 no longer keeps other KMD calls out.
+            self.inner.adapter.read().await
+        } else {
+            self.inner.adapter.write().await
+        }
+    }
+
+    /// The Miracast-class mutex, or nothing with the `no_miracast_class_lock` knob (R67).
+    async fn miracast_class_lock(&self) -> Option<crate::sched::SimMutexGuard> {
+        if self.knobs().no_miracast_class_lock {
+            // OS-model knob (R67): Miracast-class calls are not serialized.
+            None
+        } else {
+            Some(self.inner.miracast_class.lock().await)
+        }
+    }
+
+    /// The UMD lock as the four serialized UMD functions take it: exclusively, or shared with
+    /// the `umd_calls_not_serialized` knob (R37).
+    async fn umd_serialized_lock(&self) -> crate::sched::SimRwGuard {
+        if self.knobs().umd_calls_not_serialized {
+            // OS-model knob (R37): Create/Destroy/Start/Stop may overlap.
+            self.inner.umd_lock.read().await
+        } else {
+            self.inner.umd_lock.write().await
         }
     }
 

@@ -76,6 +76,11 @@ impl Os {
         let os = self.clone();
         self.inner.sched.spawn("os-teardown", false, async move {
             os.stop_session().await;
+            if os.knobs().teardown_stops_only {
+                // OS-model knob (R47): the teardown ends after the stop.
+                os.note("OS-model knob teardown_stops_only: neither DestroyMiracastContext nor DxgkDdiMiracastDestroyContext follows");
+                return;
+            }
             os.umd_destroy_context().await;
             os.kmd_destroy_context().await;
         });
@@ -84,9 +89,14 @@ impl Os {
     /// Spawns the `datarate` thread for the registration `generation`.
     fn start_datarate_thread(&self, context: Handle, generation: u64) {
         let os = self.clone();
+        // OS-model knob (R50): another period than about once a second.
+        let period = self
+            .knobs()
+            .datarate_interval_ms
+            .map_or(Duration::from_secs(1), Duration::from_millis);
         self.inner.sched.spawn("datarate", true, async move {
             loop {
-                os.inner.sched.sleep(Duration::from_secs(1)).await;
+                os.inner.sched.sleep(period).await;
                 let (registered, phase) = {
                     let st = os.inner.state.borrow();
                     (
@@ -112,6 +122,28 @@ impl Os {
                 )
                 .await;
             }
+        });
+    }
+
+    /// The `datarate_after_unregister` knob (R50): a notification with statistics to a
+    /// registration the UMD has just removed.
+    fn spawn_late_datarate(&self, context: Handle) {
+        let os = self.clone();
+        self.inner.sched.spawn("datarate-late", false, async move {
+            let stats = DataRateStats {
+                encoder_bit_rate: os.inner.config.suggested_bitrate,
+                current_max_tx_data_rate: os.inner.config.local_max_bitrate,
+                transmitted_frame_count: 1_000,
+                ..DataRateStats::default()
+            };
+            let umd = os.inner.umd.clone();
+            os.call(
+                Ddi::PfnDataRateNotify,
+                "stats=present".to_owned(),
+                umd.data_rate_notify(context, Some(stats)),
+                |_| (None, String::new()),
+            )
+            .await;
         });
     }
 
@@ -142,8 +174,18 @@ impl Os {
         output: &mut [u8],
         op: &str,
     ) -> (NtStatus, u32) {
-        let context = self.inner.state.borrow().kmd_context;
-        let Some(context) = context else {
+        let (context, destroyed, early) = {
+            let st = self.inner.state.borrow();
+            (
+                st.kmd_context,
+                st.destroyed_kmd_context,
+                st.kmd_destroyed_early,
+            )
+        };
+        // OS-model knobs (R18, R20): the IOCTL goes to the destroyed KMD context.
+        let stale = self.knobs().ioctl_after_kmd_destroy
+            || (self.knobs().ioctl_passes_after_stop_overrun && early);
+        let Some(context) = context.or(destroyed.filter(|_| stale)) else {
             return (NtStatus::STATUS_INVALID_DEVICE_STATE, 0);
         };
         let kmd = self.inner.kmd.clone();
@@ -154,7 +196,7 @@ impl Os {
         );
         let output_size = output.len() as u32;
         let ((status, bytes), _, leave) = if hardware_access {
-            let _level3 = self.inner.adapter.write().await;
+            let _level3 = self.level3_lock().await;
             self.call(
                 Ddi::DxgkDdiMiracastIoControl,
                 args,
@@ -163,7 +205,7 @@ impl Os {
             )
             .await
         } else {
-            let _class = self.inner.miracast_class.lock().await;
+            let _class = self.miracast_class_lock().await;
             let _adapter = self.inner.adapter.read().await;
             self.call(
                 Ddi::DxgkDdiMiracastIoControl,
@@ -247,12 +289,21 @@ impl MiracastUmdServices for UmdServices {
                     (st.phase, st.serialized_call, st.kmd_destroyed_early)
                 };
                 let own_thread = serialized.is_some_and(|(t, _)| t == me);
+                // OS-model knob (R20): the block after a stop overrun is forgotten.
+                let early = early && !os.knobs().ioctl_passes_after_stop_overrun;
                 if early {
                     // R20: after a stop overrun the OS destroyed the KMD context; no IOCTL may
                     // reach the KMD any more.
                     break 'call (NtStatus::STATUS_INVALID_DEVICE_STATE, 0);
                 }
+                let knobs = os.knobs();
                 match phase {
+                    // OS-model knob (R42): other threads do not wait for the start.
+                    SessionPhase::StartPending
+                        if !own_thread && knobs.ioctl_not_blocked_during_start => {}
+                    // OS-model knob (R44): other threads are not failed during the stop.
+                    SessionPhase::StopPending
+                        if !own_thread && knobs.ioctl_succeeds_during_stop => {}
                     SessionPhase::StartPending if !own_thread => {
                         // R42: other threads block until the start finishes.
                         os.inner.sched.emit(EventKind::Note {
@@ -307,15 +358,29 @@ impl MiracastUmdServices for UmdServices {
             StatisticData::Event(e) => format!("type=EVENT event={e:?}"),
         };
         let enter = os.service_enter(Ddi::ReportStatistic, args).await;
-        if os.check_umd_callback(Ddi::ReportStatistic, device, enter)
-            && data == StatisticData::Event(ProtocolEvent::SinkFailedPreferredModeChange)
-        {
+        let valid = os.check_umd_callback(Ddi::ReportStatistic, device, enter);
+        if valid && data == StatisticData::Event(ProtocolEvent::SinkFailedPreferredModeChange) {
             os.report(
                 61,
                 Culprit::Umd,
                 "ReportStatistic used the reserved MIRACAST_PROTOCOL_EVENT_SINK_FAILED_PREFERRED_MODE_CHANGE",
                 vec![enter],
             );
+        }
+        let target = os.inner.state.borrow().miracast_target;
+        if let (true, true, StatisticData::Event(_), Some(target)) =
+            (valid, os.knobs().statistic_changes_state, data, target)
+        {
+            // OS-model knob (R48): a logged protocol event makes the OS re-read the target.
+            let _ = os
+                .query_child_status(
+                    target,
+                    ChildStatusKind::MiracastConnection {
+                        connected: false,
+                        monitor_type: VideoOutputTechnology::Uninitialized,
+                    },
+                )
+                .await;
         }
         // Logging only (R48): no OS state changes here.
         os.service_leave(Ddi::ReportStatistic, None, String::new())
@@ -410,9 +475,14 @@ impl MiracastUmdServices for UmdServices {
                     os.start_datarate_thread(ctx, generation);
                     NtStatus::STATUS_SUCCESS
                 }
-                (None, Some(_)) => {
+                (None, Some(old)) => {
                     st.datarate = None;
                     st.datarate_generation += 1;
+                    drop(st);
+                    if os.knobs().datarate_after_unregister {
+                        // OS-model knob (R50): one more notification after unregistering.
+                        os.spawn_late_datarate(old);
+                    }
                     NtStatus::STATUS_SUCCESS
                 }
             }
