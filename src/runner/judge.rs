@@ -38,6 +38,9 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
         }
         None => {}
     }
+    for fault in &result.driver_faults {
+        v.reasons.push(format!("driver fault: {fault}"));
+    }
     match &result.end {
         RunEnd::Completed => {}
         RunEnd::Deadlock { chain } => {

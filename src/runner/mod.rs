@@ -9,10 +9,12 @@
 //! with the trace off for exploration ([`RunOptions::trace`]).
 //!
 //! Map:
+//! - `drivers`: the reference models, or a driver binary (`real:PATH`, feature `real-driver`).
 //! - `exec`: the step interpreter (one simulated thread per step list).
 //! - [`judge`]: [`RunResult`] + `expect` -> [`Verdict`].
 //! - [`replay`]: replay tokens (`miracast-sim replay TOKEN`).
 
+mod drivers;
 mod exec;
 pub mod judge;
 pub mod replay;
@@ -20,7 +22,6 @@ pub mod replay;
 pub use judge::{Verdict, judge};
 pub use replay::ReplayToken;
 
-use crate::model::ReferenceDrivers;
 use crate::os::{Os, OsSnapshot};
 use crate::rules::trace_checks::{self, TraceCheckConfig};
 use crate::rules::{Findings, Violation, race_violation};
@@ -104,6 +105,8 @@ pub struct RunResult {
     pub divergence: Option<Divergence>,
     /// Scheduler polls.
     pub polls: u64,
+    /// Faults of a real driver binary (hangs, crashes in the bridge), one sentence each.
+    pub driver_faults: Vec<String>,
     /// Set when the run could not happen at all (backend unavailable) or the simulator
     /// itself failed; the text says why.
     pub error: Option<RunError>,
@@ -173,23 +176,21 @@ pub fn run_once(
         thread_names: Vec::new(),
         divergence: None,
         polls: 0,
+        driver_faults: Vec::new(),
         error: None,
     };
     let backend = options
         .backend
         .clone()
         .unwrap_or_else(|| scenario.setup.backend.clone());
-    if let Backend::Real(path) = &backend {
-        result.error = Some(RunError::BackendUnavailable(real_backend_unavailable(path)));
-        return result;
-    }
     // The simulation is single-threaded and `Rc`-based; a panic inside it (a bug in the
     // simulator or in a Rust driver) must not take the other scenarios of the run down.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        simulate(scenario, options, strategy)
+        simulate(scenario, options, &backend, strategy)
     }));
     match outcome {
-        Ok(sim) => {
+        Ok(Err(unavailable)) => result.error = Some(RunError::BackendUnavailable(unavailable)),
+        Ok(Ok(sim)) => {
             result.end = sim.end;
             result.violations = sim.violations;
             result.steps = sim.steps;
@@ -199,6 +200,7 @@ pub fn run_once(
             result.trace = sim.trace;
             result.divergence = sim.divergence;
             result.polls = sim.polls;
+            result.driver_faults = sim.driver_faults;
         }
         Err(payload) => {
             let message = payload
@@ -212,20 +214,6 @@ pub fn run_once(
     result
 }
 
-fn real_backend_unavailable(path: &std::path::Path) -> String {
-    if cfg!(feature = "real-driver") {
-        format!(
-            "`real:{}`: the real-driver backend is not available in this build yet (only its C ABI mirrors are); use the `model` backend",
-            path.display()
-        )
-    } else {
-        format!(
-            "`real:{}`: this build has no real-driver backend; rebuild with `--features real-driver`, or use the `model` backend",
-            path.display()
-        )
-    }
-}
-
 struct Simulated {
     end: RunEnd,
     violations: Vec<Violation>,
@@ -235,19 +223,20 @@ struct Simulated {
     trace: Trace,
     divergence: Option<Divergence>,
     polls: u64,
+    driver_faults: Vec<String>,
 }
 
-fn simulate(scenario: &Scenario, options: &RunOptions, strategy: Box<dyn Strategy>) -> Simulated {
+fn simulate(
+    scenario: &Scenario,
+    options: &RunOptions,
+    backend: &Backend,
+    strategy: Box<dyn Strategy>,
+) -> Result<Simulated, String> {
     let sched = Sched::new(strategy);
     sched.set_trace_enabled(options.trace || scenario.expect.needs_trace());
     let findings = Findings::default();
     let setup = &scenario.setup;
-    let drivers = ReferenceDrivers::new(
-        &sched,
-        setup.adapter.clone(),
-        setup.umd.clone(),
-        &setup.knobs,
-    );
+    let drivers = drivers::load(&sched, backend, setup)?;
     let os = Os::new(
         &sched,
         &findings,
@@ -293,7 +282,7 @@ fn simulate(scenario: &Scenario, options: &RunOptions, strategy: Box<dyn Strateg
         violations.extend(trace_checks::check_with(&trace, &config));
     }
     violations.extend(sched.races().iter().map(race_violation));
-    Simulated {
+    Ok(Simulated {
         end,
         violations,
         steps: exec.outcomes(),
@@ -302,7 +291,8 @@ fn simulate(scenario: &Scenario, options: &RunOptions, strategy: Box<dyn Strateg
         trace,
         divergence: sched.divergence(),
         polls: sched.steps(),
-    }
+        driver_faults: (drivers.faults)(),
+    })
 }
 
 fn thread_names(trace: &Trace) -> Vec<String> {

@@ -298,8 +298,8 @@ mod tests {
         assert_eq!(&text[second.span.clone()], "{\"op\": \"B\", \"x\": 1}");
         let key = second.key_span("x").unwrap();
         assert_eq!(&text[key.clone()], "\"x\"");
-        assert_eq!(line_col(text, key.start), (2, 38));
-        assert_eq!(offset_of(text, 2, 38), key.start);
+        assert_eq!(line_col(text, key.start), (2, 39));
+        assert_eq!(offset_of(text, 2, 39), key.start);
         assert_eq!(v.find_key_near("x", second.span.end), Some(key));
     }
 
