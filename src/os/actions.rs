@@ -193,10 +193,10 @@ impl Os {
         if interface.is_some() && miracast.is_empty() {
             self.report(5, Culprit::Kmd, "the KMD exposes the Miracast interface but reports no D3DKMDT_VOT_MIRACAST child in DxgkDdiQueryChildRelations", vec![leave]);
         }
-        if let Some(d) = miracast.first() {
-            if d.hpd_awareness != HpdAwareness::Interruptible {
-                self.report(5, Culprit::Kmd, format!("the Miracast target has HpdAwareness {:?}; it must be HpdAwarenessInterruptible (4)", d.hpd_awareness), vec![leave]);
-            }
+        if let Some(d) = miracast.first()
+            && d.hpd_awareness != HpdAwareness::Interruptible
+        {
+            self.report(5, Culprit::Kmd, format!("the Miracast target has HpdAwareness {:?}; it must be HpdAwarenessInterruptible (4)", d.hpd_awareness), vec![leave]);
         }
         let target = miracast.first().map(|d| d.child_uid);
         {
@@ -705,9 +705,7 @@ impl Os {
         }
         let umd = self.inner.umd.clone();
         let guard = self.umd_serialized_lock().await;
-        if self.inner.state.borrow().umd_context.is_none() {
-            return None;
-        }
+        self.inner.state.borrow().umd_context?;
         self.inner.state.borrow_mut().serialized_call =
             Some((self.inner.sched.current(), Ddi::DestroyMiracastContext));
         let started_at = self.inner.sched.now();
@@ -763,10 +761,10 @@ impl Os {
     /// The whole connection: KMD context, UMD load and context, start. Returns the first
     /// status that is not `STATUS_SUCCESS`, or success.
     pub async fn connect(&self) -> NtStatus {
-        if let Some(s) = self.kmd_create_context().await {
-            if s != NtStatus::STATUS_SUCCESS {
-                return s;
-            }
+        if let Some(s) = self.kmd_create_context().await
+            && s != NtStatus::STATUS_SUCCESS
+        {
+            return s;
         }
         if !self.inner.state.borrow().umd_loaded {
             let s = self.umd_load().await;
@@ -774,10 +772,10 @@ impl Os {
                 return s;
             }
         }
-        if let Some(s) = self.umd_create_context().await {
-            if s != NtStatus::STATUS_SUCCESS {
-                return s;
-            }
+        if let Some(s) = self.umd_create_context().await
+            && s != NtStatus::STATUS_SUCCESS
+        {
+            return s;
         }
         self.start_session()
             .await

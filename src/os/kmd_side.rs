@@ -532,12 +532,12 @@ impl Os {
             );
             information = output_size as u64;
         }
-        if self.touch_buffers(id, "wrote the UMD's output into") {
-            if let Some(m) = self.inner.state.borrow().messages.get(&id) {
-                let mut out = m.buffers.output.borrow_mut();
-                let n = (information as usize).min(out.len());
-                out[..n].copy_from_slice(&output[..n]);
-            }
+        if self.touch_buffers(id, "wrote the UMD's output into")
+            && let Some(m) = self.inner.state.borrow().messages.get(&id)
+        {
+            let mut out = m.buffers.output.borrow_mut();
+            let n = (information as usize).min(out.len());
+            out[..n].copy_from_slice(&output[..n]);
         }
         // Documented freedom (R27): the completion routine runs on this thread or another one.
         if self.inner.sched.choose(
@@ -703,10 +703,10 @@ impl Os {
                         }
                     }
                 }
-                ChunkType::FrameDropped => {
-                    if ids.processed.contains(&frame) && !ids.started.contains(&frame) {
-                        findings.push((59, format!("FRAME_DROPPED for frame {frame}, which had partial processing but no FRAME_START")));
-                    }
+                ChunkType::FrameDropped
+                    if ids.processed.contains(&frame) && !ids.started.contains(&frame) =>
+                {
+                    findings.push((59, format!("FRAME_DROPPED for frame {frame}, which had partial processing but no FRAME_START")));
                 }
                 ChunkType::EncodeComplete | ChunkType::ColorConvertComplete => {
                     ids.processed.insert(frame);

@@ -148,6 +148,9 @@ struct ChunkIds {
     encoded: BTreeMap<u64, bool>,
 }
 
+/// The attached sink, shared with each session's RTSP link.
+type SharedSink = Rc<RefCell<Box<dyn SinkPeer>>>;
+
 /// Mutable OS state. Never borrowed across an `.await`.
 struct State {
     adapter_started: bool,
@@ -196,7 +199,7 @@ pub(crate) struct Inner {
     config: OsConfig,
     kmd: Rc<dyn MiracastKmd>,
     umd: Rc<dyn MiracastUmd>,
-    sink: RefCell<Option<Rc<RefCell<Box<dyn SinkPeer>>>>>,
+    sink: RefCell<Option<SharedSink>>,
     sink_facts: RefCell<SinkFacts>,
     state: RefCell<State>,
     /// Miracast-class mutex (R67).

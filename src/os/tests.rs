@@ -31,6 +31,8 @@ struct FakeKmd {
     callbacks: RefCell<Option<Rc<dyn MiracastDisplayServices>>>,
     completions: RefCell<Vec<(Handle, NtStatus)>>,
     release_early: Cell<bool>,
+    /// The context of every `DxgkDdiMiracastIoControl`.
+    io_contexts: RefCell<Vec<Handle>>,
 }
 
 #[async_trait(?Send)]
@@ -116,11 +118,12 @@ impl MiracastKmd for FakeKmd {
     }
     async fn miracast_io_control(
         &self,
-        _: Handle,
+        context: Handle,
         _: bool,
         _: &[u8],
         _: &mut [u8],
     ) -> (NtStatus, u32) {
+        self.io_contexts.borrow_mut().push(context);
         (NtStatus::STATUS_SUCCESS, 0)
     }
     async fn miracast_destroy_context(&self, _: Handle) {}
@@ -132,6 +135,12 @@ impl MiracastKmd for FakeKmd {
 struct FakeUmd {
     sched: Sched,
     stop_delay: Duration,
+    /// The callbacks of the context, for `ioctl_in_stop`.
+    callbacks: RefCell<Option<(Handle, Rc<dyn MiracastUmdServices>)>>,
+    /// Stop issues a `MiracastIoControl` from its own thread after its delay (the R20 path).
+    ioctl_in_stop: Cell<bool>,
+    /// The status of that IOCTL.
+    stop_ioctl: Cell<Option<NtStatus>>,
 }
 
 #[async_trait(?Send)]
@@ -148,9 +157,10 @@ impl MiracastUmd for FakeUmd {
     }
     async fn create_miracast_context(
         &self,
-        _: Handle,
-        _: Rc<dyn MiracastUmdServices>,
+        device: Handle,
+        callbacks: Rc<dyn MiracastUmdServices>,
     ) -> (NtStatus, Handle) {
+        *self.callbacks.borrow_mut() = Some((device, callbacks));
         (NtStatus::STATUS_SUCCESS, Handle(0x55))
     }
     async fn destroy_miracast_context(&self, _: Handle) {}
@@ -166,6 +176,14 @@ impl MiracastUmd for FakeUmd {
     }
     async fn stop_miracast_session(&self, _: Handle) {
         self.sched.sleep(self.stop_delay).await;
+        let callbacks = self.callbacks.borrow().clone();
+        if let (true, Some((device, callbacks))) = (self.ioctl_in_stop.get(), callbacks) {
+            let mut output = [0u8; 4];
+            let (status, _) = callbacks
+                .miracast_io_control(device, false, b"q", &mut output)
+                .await;
+            self.stop_ioctl.set(Some(status));
+        }
     }
     async fn handle_kernel_mode_message(
         &self,
@@ -184,17 +202,29 @@ struct Rig {
     sched: Sched,
     os: Os,
     kmd: Rc<FakeKmd>,
+    umd: Rc<FakeUmd>,
 }
 
 fn rig(seed: u64, stop_delay: Duration) -> Rig {
+    rig_with(seed, stop_delay, OsKnobs::default())
+}
+
+fn rig_with(seed: u64, stop_delay: Duration, knobs: OsKnobs) -> Rig {
     let sched = Sched::new(Box::new(RandomStrategy::new(seed)));
     let findings = Findings::default();
     let kmd = Rc::new(FakeKmd::default());
     let umd = Rc::new(FakeUmd {
         sched: sched.clone(),
         stop_delay,
+        callbacks: RefCell::new(None),
+        ioctl_in_stop: Cell::new(false),
+        stop_ioctl: Cell::new(None),
     });
-    let os = Os::new(&sched, &findings, OsConfig::default(), kmd.clone(), umd);
+    let config = OsConfig {
+        knobs,
+        ..OsConfig::default()
+    };
+    let os = Os::new(&sched, &findings, config, kmd.clone(), umd.clone());
     os.attach_sink(
         Box::new(SilentSink),
         SinkFacts {
@@ -202,7 +232,12 @@ fn rig(seed: u64, stop_delay: Duration) -> Rig {
             supports_1024x768: true,
         },
     );
-    Rig { sched, os, kmd }
+    Rig {
+        sched,
+        os,
+        kmd,
+        umd,
+    }
 }
 
 #[test]
@@ -284,7 +319,7 @@ fn message_after_stop_is_dropped_with_an_error_completion() {
     let r = rig(3, Duration::ZERO);
     let os = r.os.clone();
     r.sched.spawn("os-main", false, async move {
-        os.bring_up_adapter().await;
+        let _ = os.bring_up_adapter().await;
         assert_eq!(os.connect().await, NtStatus::STATUS_SUCCESS);
         os.stop_session().await;
         assert_eq!(
@@ -315,9 +350,9 @@ fn buffers_released_before_completion_are_reported() {
         r.kmd.release_early.set(true);
         let os = r.os.clone();
         r.sched.spawn("os-main", false, async move {
-            os.bring_up_adapter().await;
-            os.connect().await;
-            os.escape_send_message(b"data", 4).await;
+            let _ = os.bring_up_adapter().await;
+            let _ = os.connect().await;
+            let _ = os.escape_send_message(b"data", 4).await;
             os.sched().sleep(Duration::from_millis(10)).await;
             os.disconnect().await;
         });
@@ -353,9 +388,9 @@ fn ioctl_from_another_thread_blocks_during_start_and_fails_during_stop() {
     let results = Rc::new(RefCell::new(Vec::new()));
     let res = results.clone();
     r.sched.spawn("os-main", false, async move {
-        os.bring_up_adapter().await;
+        let _ = os.bring_up_adapter().await;
         os.kmd_create_context().await;
-        os.umd_load().await;
+        let _ = os.umd_load().await;
         os.umd_create_context().await;
         let (a, b, res2) = (os.clone(), os.clone(), res.clone());
         os.sched().spawn("os-start", false, async move {
@@ -397,8 +432,8 @@ fn stop_over_budget_destroys_the_kmd_context_early() {
     let r = rig(1, Duration::from_secs(5));
     let os = r.os.clone();
     r.sched.spawn("os-main", false, async move {
-        os.bring_up_adapter().await;
-        os.connect().await;
+        let _ = os.bring_up_adapter().await;
+        let _ = os.connect().await;
         os.disconnect().await;
     });
     assert_eq!(r.sched.run(RunLimits::default()), RunEnd::Completed);
@@ -407,4 +442,303 @@ fn stop_over_budget_destroys_the_kmd_context_early() {
     let destroy = text.find("enter DxgkDdiMiracastDestroyContext").unwrap();
     let stop_left = text.find("leave StopMiracastSession").unwrap();
     assert!(destroy < stop_left, "{text}");
+}
+
+/// Position of the first trace event matching `f`.
+fn first(trace: &crate::trace::Trace, f: impl Fn(&EventKind) -> bool) -> Option<usize> {
+    trace.events.iter().position(|e| f(&e.kind))
+}
+
+fn entered(ddi: Ddi) -> impl Fn(&EventKind) -> bool {
+    move |k| matches!(k, EventKind::Enter { ddi: d, .. } if *d == ddi)
+}
+
+fn left(ddi: Ddi) -> impl Fn(&EventKind) -> bool {
+    move |k| matches!(k, EventKind::Leave { ddi: d, .. } if *d == ddi)
+}
+
+#[test]
+fn os_knobs_are_off_by_default_and_spelled_exactly() {
+    assert_eq!(OsConfig::default().knobs, OsKnobs::default());
+    assert!(OsKnobs::default().enabled().is_empty());
+    let config: OsConfig = serde_json::from_str(
+        r#"{ "knobs": { "deliver_held_messages_early": true, "datarate_interval_ms": 400 } }"#,
+    )
+    .unwrap();
+    assert_eq!(
+        config.knobs.enabled(),
+        ["deliver_held_messages_early", "datarate_interval_ms=400"]
+    );
+    assert!(serde_json::from_str::<OsConfig>(r#"{ "knobs": { "hold_messages": true } }"#).is_err());
+}
+
+#[test]
+fn knob_query_caps_twice_calls_query_caps_again_without_a_new_start() {
+    let r = rig_with(
+        0,
+        Duration::ZERO,
+        OsKnobs {
+            query_caps_twice: true,
+            ..OsKnobs::default()
+        },
+    );
+    let os = r.os.clone();
+    r.sched.spawn("os-main", false, async move {
+        assert_eq!(os.bring_up_adapter().await, NtStatus::STATUS_SUCCESS);
+    });
+    assert_eq!(r.sched.run(RunLimits::default()), RunEnd::Completed);
+    let trace = r.sched.take_trace();
+    let caps = entered(Ddi::DxgkDdiMiracastQueryCaps);
+    assert_eq!(trace.events.iter().filter(|e| caps(&e.kind)).count(), 2);
+    assert_eq!(r.os.inner.state.borrow().query_caps_calls, 2);
+    assert!(
+        trace
+            .to_text()
+            .contains("OS-model knobs on: query_caps_twice")
+    );
+}
+
+#[test]
+fn knob_deliver_held_messages_early_delivers_inside_start() {
+    for seed in 0..8 {
+        let r = rig_with(
+            seed,
+            Duration::ZERO,
+            OsKnobs {
+                deliver_held_messages_early: true,
+                ..OsKnobs::default()
+            },
+        );
+        let os = r.os.clone();
+        r.sched.spawn("os-main", false, async move {
+            let _ = os.bring_up_adapter().await;
+            os.kmd_create_context().await;
+            let _ = os.umd_load().await;
+            os.umd_create_context().await;
+            let (a, b) = (os.clone(), os.clone());
+            os.sched().spawn("os-start", false, async move {
+                assert_eq!(a.start_session().await, Some(NtStatus::STATUS_SUCCESS));
+            });
+            os.sched().spawn("os-escape", false, async move {
+                // The fake UMD's start takes 200 ms: the message comes in the middle.
+                b.sched().sleep(Duration::from_millis(100)).await;
+                let _ = b.escape_send_message(b"ping", 8).await;
+            });
+        });
+        assert_eq!(r.sched.run(RunLimits::default()), RunEnd::Completed);
+        let trace = r.sched.take_trace();
+        let delivered = first(&trace, |k| {
+            matches!(k, EventKind::MessageDelivered { id: 1 })
+        });
+        let start_left = first(&trace, left(Ddi::StartMiracastSession));
+        assert!(delivered.is_some() && delivered < start_left, "seed {seed}");
+        assert!(!trace.to_text().contains("held until start returns"));
+        assert_eq!(
+            r.kmd.completions.borrow().as_slice(),
+            &[(Handle(4), NtStatus::STATUS_SUCCESS)]
+        );
+    }
+}
+
+#[test]
+fn knobs_after_stop_deliver_or_complete_with_success() {
+    for (knobs, delivered) in [
+        (
+            OsKnobs {
+                deliver_after_stop: true,
+                ..OsKnobs::default()
+            },
+            true,
+        ),
+        (
+            OsKnobs {
+                drop_with_success_status: true,
+                ..OsKnobs::default()
+            },
+            false,
+        ),
+    ] {
+        let r = rig_with(3, Duration::ZERO, knobs);
+        let os = r.os.clone();
+        r.sched.spawn("os-main", false, async move {
+            let _ = os.bring_up_adapter().await;
+            let _ = os.connect().await;
+            os.stop_session().await;
+            let _ = os.escape_send_message(b"late", 4).await;
+            os.sched().sleep(Duration::from_millis(10)).await;
+            os.umd_destroy_context().await;
+            os.kmd_destroy_context().await;
+        });
+        assert_eq!(r.sched.run(RunLimits::default()), RunEnd::Completed);
+        // Either way the completion routine sees a success status, which R29 forbids.
+        assert_eq!(
+            r.kmd.completions.borrow().as_slice(),
+            &[(Handle(4), NtStatus::STATUS_SUCCESS)]
+        );
+        let text = r.sched.take_trace().to_text();
+        assert_eq!(text.contains("message-delivered #1"), delivered, "{text}");
+        assert_eq!(
+            text.contains("message-dropped #1 completion STATUS_SUCCESS"),
+            !delivered,
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn knob_ioctl_after_kmd_destroy_reaches_the_destroyed_context() {
+    for (knob, reaches) in [(false, false), (true, true)] {
+        let r = rig_with(
+            5,
+            Duration::ZERO,
+            OsKnobs {
+                ioctl_after_kmd_destroy: knob,
+                ..OsKnobs::default()
+            },
+        );
+        let os = r.os.clone();
+        let got = Rc::new(Cell::new(None));
+        let got2 = got.clone();
+        r.sched.spawn("os-main", false, async move {
+            let _ = os.bring_up_adapter().await;
+            let _ = os.connect().await;
+            os.disconnect().await;
+            os.umd_create_context().await;
+            got2.set(os.io_control_from_umd_thread(false, b"q", 4).await);
+            os.umd_destroy_context().await;
+        });
+        assert_eq!(r.sched.run(RunLimits::default()), RunEnd::Completed);
+        let expected = if reaches {
+            vec![Handle(0x77)]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(*r.kmd.io_contexts.borrow(), expected, "knob {knob}");
+        let status = got.get().map(|(s, _)| s);
+        assert_eq!(
+            status,
+            Some(if reaches {
+                NtStatus::STATUS_SUCCESS
+            } else {
+                NtStatus::STATUS_INVALID_DEVICE_STATE
+            })
+        );
+    }
+}
+
+#[test]
+fn knobs_on_ioctl_gating_let_other_threads_through_during_start_and_stop() {
+    let r = rig_with(
+        11,
+        Duration::from_millis(500),
+        OsKnobs {
+            ioctl_not_blocked_during_start: true,
+            ioctl_succeeds_during_stop: true,
+            ..OsKnobs::default()
+        },
+    );
+    let os = r.os.clone();
+    let results = Rc::new(RefCell::new(Vec::new()));
+    let res = results.clone();
+    r.sched.spawn("os-main", false, async move {
+        let _ = os.bring_up_adapter().await;
+        os.kmd_create_context().await;
+        let _ = os.umd_load().await;
+        os.umd_create_context().await;
+        let (a, b, res2) = (os.clone(), os.clone(), res.clone());
+        os.sched().spawn("os-start", false, async move {
+            a.start_session().await;
+        });
+        os.sched().spawn("umd-ioctl-1", false, async move {
+            b.sched().sleep(Duration::from_millis(50)).await;
+            let got = b.io_control_from_umd_thread(false, b"q", 4).await;
+            res2.borrow_mut().push((got.map(|g| g.0), b.now()));
+        });
+        os.sched().sleep(Duration::from_millis(1_000)).await;
+        let (c, res3) = (os.clone(), res.clone());
+        os.sched().spawn("umd-ioctl-2", false, async move {
+            c.sched().sleep(Duration::from_millis(100)).await;
+            let got = c.io_control_from_umd_thread(false, b"q", 4).await;
+            res3.borrow_mut().push((got.map(|g| g.0), c.now()));
+        });
+        os.disconnect().await;
+    });
+    assert_eq!(r.sched.run(RunLimits::default()), RunEnd::Completed);
+    // Not held until the 200 ms start returned, and not failed during the 500 ms stop.
+    assert_eq!(
+        *results.borrow(),
+        [
+            (Some(NtStatus::STATUS_SUCCESS), SimTime::from_millis(50)),
+            (Some(NtStatus::STATUS_SUCCESS), SimTime::from_millis(1_100)),
+        ]
+    );
+    assert_eq!(r.kmd.io_contexts.borrow().len(), 2);
+}
+
+#[test]
+fn knob_ioctl_passes_after_stop_overrun_forwards_the_stop_threads_ioctl() {
+    for knob in [false, true] {
+        let r = rig_with(
+            1,
+            Duration::from_secs(5),
+            OsKnobs {
+                ioctl_passes_after_stop_overrun: knob,
+                ..OsKnobs::default()
+            },
+        );
+        r.umd.ioctl_in_stop.set(true);
+        let os = r.os.clone();
+        let other = Rc::new(Cell::new(None));
+        let other2 = other.clone();
+        r.sched.spawn("os-main", false, async move {
+            let _ = os.bring_up_adapter().await;
+            let _ = os.connect().await;
+            let b = os.clone();
+            os.sched().spawn("umd-ioctl", false, async move {
+                // After the 3 s budget, while the 5 s Stop still runs on another thread.
+                b.sched().sleep(Duration::from_millis(4_000)).await;
+                other2.set(b.io_control_from_umd_thread(false, b"q", 4).await);
+            });
+            os.disconnect().await;
+        });
+        assert_eq!(r.sched.run(RunLimits::default()), RunEnd::Completed);
+        // Another thread's IOCTL still fails during the stop (R44), knob or not.
+        assert_eq!(
+            other.get().map(|(s, _)| s),
+            Some(NtStatus::STATUS_INVALID_DEVICE_STATE)
+        );
+        // The Stop thread's own IOCTL after the early destroy: blocked (R20), or with the
+        // knob passed to the destroyed context.
+        let (status, contexts) = if knob {
+            (NtStatus::STATUS_SUCCESS, vec![Handle(0x77)])
+        } else {
+            (NtStatus::STATUS_INVALID_DEVICE_STATE, Vec::new())
+        };
+        assert_eq!(r.umd.stop_ioctl.get(), Some(status), "knob {knob}");
+        assert_eq!(*r.kmd.io_contexts.borrow(), contexts, "knob {knob}");
+    }
+}
+
+#[test]
+fn knob_destroy_without_stop_never_calls_stop() {
+    let r = rig_with(
+        2,
+        Duration::ZERO,
+        OsKnobs {
+            destroy_without_stop: true,
+            ..OsKnobs::default()
+        },
+    );
+    let os = r.os.clone();
+    r.sched.spawn("os-main", false, async move {
+        let _ = os.bring_up_adapter().await;
+        let _ = os.connect().await;
+        os.umd_destroy_context().await;
+        os.kmd_destroy_context().await;
+    });
+    assert_eq!(r.sched.run(RunLimits::default()), RunEnd::Completed);
+    let trace = r.sched.take_trace();
+    assert!(first(&trace, entered(Ddi::DestroyMiracastContext)).is_some());
+    assert_eq!(first(&trace, entered(Ddi::StopMiracastSession)), None);
+    assert_eq!(r.os.phase(), SessionPhase::Started);
 }

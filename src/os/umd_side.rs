@@ -577,16 +577,16 @@ impl Os {
             let mut waits: Vec<&SimEvent> =
                 vec![&self.inner.chunk_arrived, &self.inner.session_gone];
             waits.extend(events.iter());
-            if let Some(i) = wait_any(&self.inner.sched, &waits, remaining).await {
-                if i >= 2 {
-                    // Extra event i-2 fired: STATUS_WAIT_n with size 0 (WAIT_0 equals SUCCESS).
-                    return ChunkDataResult {
-                        status: NtStatus((i - 2) as i32),
-                        size: 0,
-                        chunks: Vec::new(),
-                        outstanding: 0,
-                    };
-                }
+            if let Some(i) = wait_any(&self.inner.sched, &waits, remaining).await
+                && i >= 2
+            {
+                // Extra event i-2 fired: STATUS_WAIT_n with size 0 (WAIT_0 equals SUCCESS).
+                return ChunkDataResult {
+                    status: NtStatus((i - 2) as i32),
+                    size: 0,
+                    chunks: Vec::new(),
+                    outstanding: 0,
+                };
             }
         }
     }
