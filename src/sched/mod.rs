@@ -630,10 +630,7 @@ impl Sched {
     /// No thread can run: fire the earliest timer, or report how the run ended.
     fn advance_time(&self, limits: RunLimits) -> Option<RunEnd> {
         let mut st = self.inner.state.borrow_mut();
-        loop {
-            let Some((&(at, seq), &(thread, epoch))) = st.timers.iter().next() else {
-                break;
-            };
+        while let Some((&(at, seq), &(thread, epoch))) = st.timers.iter().next() {
             st.timers.remove(&(at, seq));
             let t = &st.threads[thread as usize];
             if t.status != Status::Blocked || t.block_epoch != epoch {

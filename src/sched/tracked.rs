@@ -122,15 +122,15 @@ impl<T> Tracked<T> {
                     None
                 }
             });
-        if let Some(first) = conflict {
-            if !meta.reported {
-                meta.reported = true;
-                self.sched.report_race(RaceReport {
-                    cell: self.name.clone(),
-                    first,
-                    second: access.clone(),
-                });
-            }
+        if let Some(first) = conflict
+            && !meta.reported
+        {
+            meta.reported = true;
+            self.sched.report_race(RaceReport {
+                cell: self.name.clone(),
+                first,
+                second: access.clone(),
+            });
         }
         if write {
             meta.reads.clear();
