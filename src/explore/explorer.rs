@@ -139,6 +139,8 @@ pub struct ExploreReport {
     pub schedules: u64,
     /// Distinct schedules among them (by their choice lists).
     pub distinct_schedules: u64,
+    /// Schedules with at least one finding.
+    pub failing_schedules: u64,
     /// Choice points passed, summed over counted schedules.
     pub choice_points: u64,
     /// DFS counters (nodes = states visited).
@@ -163,9 +165,10 @@ impl ExploreReport {
     /// Human summary (what the CLI prints).
     pub fn summary(&self) -> String {
         let mut s = format!(
-            "explored {} schedules ({} distinct, {} choice points, {} DFS states{}){}{}\n",
+            "explored {} schedules ({} distinct, {} failing, {} choice points, {} DFS states{}){}{}\n",
             self.schedules,
             self.distinct_schedules,
+            self.failing_schedules,
             self.choice_points,
             self.dfs.nodes,
             if self.dfs.sleep_blocked > 0 {
@@ -212,6 +215,7 @@ impl ExploreReport {
 
 struct WorkerResult {
     schedules: u64,
+    failing: u64,
     choice_points: u64,
     hashes: HashSet<u64>,
     dfs: DfsStats,
@@ -290,6 +294,7 @@ pub fn explore(
     let mut failures: BTreeMap<String, Failure> = BTreeMap::new();
     for r in results.into_inner().expect("worker results") {
         report.schedules += r.schedules;
+        report.failing_schedules += r.failing;
         report.choice_points += r.choice_points;
         hashes.extend(r.hashes);
         report.dfs.nodes += r.dfs.nodes;
@@ -318,7 +323,8 @@ pub fn explore(
     for (_, mut f) in failures {
         if config.shrink {
             let s = shrink(run, &f.choices, &f.finding.key, config.shrink_runs);
-            f.token = token_for(config, &f.strategy, f.seed, &s.choices, &f.finding.key);
+            let shrunk_by = format!("{} shrunk", f.strategy);
+            f.token = token_for(config, &shrunk_by, f.seed, &s.choices, &f.finding.key);
             f.shrunk = Some(s);
         }
         report.failures.push(f);
@@ -326,8 +332,8 @@ pub fn explore(
     report.failures.sort_by_key(|f| {
         f.shrunk
             .as_ref()
-            .map_or((usize::MAX, f.choices.len()), |s| {
-                (s.preemptions, s.choices_len)
+            .map_or((usize::MAX, usize::MAX, f.choices.len()), |s| {
+                (s.preemptions, s.deviations, s.significant_len)
             })
     });
     report
@@ -345,6 +351,7 @@ fn worker(
 ) -> WorkerResult {
     let mut r = WorkerResult {
         schedules: 0,
+        failing: 0,
         choice_points: 0,
         hashes: HashSet::new(),
         dfs: DfsStats::default(),
@@ -438,6 +445,9 @@ fn worker(
             if let Some(n) = compare_runs(&description, &outcome, &again) {
                 r.nondeterminism.push(n);
             }
+        }
+        if !outcome.findings.is_empty() {
+            r.failing += 1;
         }
         for f in &outcome.findings {
             if seen_keys.insert(f.key.clone()) {

@@ -2,15 +2,15 @@
 //! replay them exactly, and shrink them.
 //!
 //! Map:
-//! - [`strategies`]: PCT and the recorder the shrinker uses (seeded random, replay and first
-//!   come from [`crate::sched`]).
+//! - [`strategies`]: PCT (seeded random, replay and first-choice come from [`crate::sched`]).
 //! - [`dfs`]: exhaustive depth-first search over the choice tree by replaying prefixes, with
 //!   sleep-set partial-order reduction, preemption and depth bounds, and partitioning.
 //! - [`independence`]: which steps commute (declared ops, touched objects, and the documented
 //!   synchronization classes of the DDIs).
 //! - [`explorer`]: the loop over schedules (strategy modes and portfolio, `--jobs` workers,
 //!   `--partition K/N`, a caller-supplied budget, determinism self-check), and its report.
-//! - [`shrink`]: delta debugging of a failing schedule, every candidate verified by replay.
+//! - [`shrink`]: delta debugging of a failing schedule's deviations from the no-preemption
+//!   schedule, every candidate verified by replay.
 //! - [`models`]: small reference programs on a bare scheduler (tests, benches).
 //! - [`liveness`]: deadlock, terminated-hot, hot-too-long, step-cap and time-cap findings.
 //! - [`coverage`]: visited (DDI, session phase, message state) combinations.
@@ -66,8 +66,8 @@ pub mod token;
 pub use coverage::{Coverage, CoverageKey, MessageState};
 pub use dfs::{Bounds, DfsStrategy, DfsTree};
 pub use explorer::{ExploreConfig, ExploreReport, Failure, Mode, Partition, explore};
-pub use shrink::{Shrunk, shrink};
-pub use strategies::{NoPreemptionRecorder, PctStrategy};
+pub use shrink::{DeviationStrategy, Shrunk, shrink};
+pub use strategies::PctStrategy;
 
 use crate::sched::{Choice, Divergence, RunEnd, Strategy};
 use crate::trace::Trace;

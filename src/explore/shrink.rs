@@ -1,183 +1,320 @@
-//! Shrinking a failing schedule: fewer preemptions first, then fewer choices, each candidate
-//! verified by replay to fail with the same finding.
+//! Shrinking a failing schedule to the smallest one that still fails with the same finding,
+//! every candidate verified by replay.
 //!
-//! A candidate is a list of choices replayed with [`ReplayStrategy`] whose fallback is
-//! [`FirstStrategy`] (no preemption past the list, and past the first choice that no longer
-//! fits). What the run then actually chose becomes the new current schedule when it still
-//! fails the same way and is smaller: no more preemptions and no more choices, and fewer of one. Passes:
-//! truncation (the shortest prefix that still fails), then delta debugging over the preempting
-//! choices (replacing chunks of them, halving the chunk size down to single choices, by the
-//! "no preemption" option), repeated until nothing improves or the run budget is spent.
+//! A schedule is seen as its *deviations* from the default schedule: at each choice the
+//! default is "no preemption" (the thread that ran last when it is still runnable, else the
+//! lowest runnable id; value 0 for data choices), and a deviation names the choice index and
+//! the thread id (or value) taken instead. A deviation that switches away from a still-runnable
+//! thread is a preemption. Candidates are replayed by [`DeviationStrategy`], which takes each
+//! named thread when it is runnable at that index and the default otherwise, so removing an
+//! early deviation does not scramble the meaning of the later ones (thread ids, not option
+//! positions).
+//!
+//! Passes, repeated until nothing improves or the replay budget is spent:
+//! 1. truncation: drop every deviation after a point (bisection on the shortest failing
+//!    prefix of deviations);
+//! 2. delta debugging: remove chunks of deviations, preemptions first, halving the chunk size
+//!    down to single deviations.
+//!
+//! A candidate replaces the current schedule only when it fails with the same finding, has no
+//! more preemptions and no more deviations, and fewer of one, and its *significant length*
+//! (choices up to the last deviation; after it the schedule is the default) is no longer than
+//! the original's. The total number of recorded choices is not minimized: that is how many
+//! choice points the program passed, not information in the schedule (the default schedule can
+//! pass more points than a preempted one).
+//! The result is replayable with the plain recorded choices.
 
-use super::strategies::NoPreemptionRecorder;
 use super::{Outcome, RunFn};
-use crate::sched::{Choice, FirstStrategy, ReplayStrategy};
+use crate::sched::{Choice, Strategy, ThreadDecision};
 use serde::Serialize;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// What shrinking achieved.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Shrunk {
-    /// The smallest failing schedule found.
+    /// The smallest failing schedule found (recorded choices, replayable as they are).
     #[serde(skip)]
     pub choices: Vec<Choice>,
     /// Its length.
     pub choices_len: usize,
     /// Its preemptions.
     pub preemptions: usize,
+    /// Its deviations from the no-preemption schedule (preemptions included).
+    pub deviations: usize,
+    /// Its significant length: choices up to and including the last deviation (past it, the
+    /// schedule is the default one).
+    pub significant_len: usize,
     /// The original's length.
     pub original_len: usize,
+    /// The original's significant length.
+    pub original_significant_len: usize,
     /// The original's preemptions.
     pub original_preemptions: usize,
+    /// The original's deviations.
+    pub original_deviations: usize,
     /// Replays spent.
     pub runs: u32,
 }
 
 impl Shrunk {
-    /// `shrunk 41 -> 6 choices, 5 -> 1 preemptions (23 replays)`.
+    /// `shrunk 46 -> 2 preemptions, 52 -> 2 deviations, significant prefix 88 -> 31 choices
+    /// (14 replays)`.
     pub fn describe(&self) -> String {
         format!(
-            "shrunk {} -> {} choices, {} -> {} preemptions ({} replays)",
-            self.original_len,
-            self.choices_len,
+            "shrunk {} -> {} preemptions, {} -> {} deviations from the no-preemption schedule, significant prefix {} -> {} choices ({} replays)",
             self.original_preemptions,
             self.preemptions,
+            self.original_deviations,
+            self.deviations,
+            self.original_significant_len,
+            self.significant_len,
             self.runs
         )
     }
 }
 
+/// One deviation from the default schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Deviation {
+    index: usize,
+    /// Thread id for thread choices, value for data choices.
+    take: u32,
+    preemption: bool,
+}
+
+/// Replays a deviation list: at choice `i`, the thread (or value) a deviation names when it is
+/// available, else the default.
+pub struct DeviationStrategy {
+    deviations: BTreeMap<usize, u32>,
+    index: usize,
+    observed: Rc<RefCell<Vec<Deviation>>>,
+}
+
+impl Strategy for DeviationStrategy {
+    fn pick_thread(&mut self, d: &ThreadDecision<'_>) -> usize {
+        let i = self.index;
+        self.index += 1;
+        let default = d
+            .last
+            .and_then(|l| d.runnable.iter().position(|r| *r == l))
+            .unwrap_or(0);
+        let pick = self
+            .deviations
+            .get(&i)
+            .and_then(|t| d.runnable.iter().position(|r| r == t))
+            .unwrap_or(default);
+        if pick != default {
+            self.observed.borrow_mut().push(Deviation {
+                index: i,
+                take: d.runnable[pick],
+                preemption: d.last.is_some(),
+            });
+        }
+        pick
+    }
+    fn pick_value(&mut self, options: u32, _label: &str, _index: usize) -> u32 {
+        let i = self.index;
+        self.index += 1;
+        let v = self
+            .deviations
+            .get(&i)
+            .copied()
+            .unwrap_or(0)
+            .min(options - 1);
+        if v != 0 {
+            self.observed.borrow_mut().push(Deviation {
+                index: i,
+                take: v,
+                preemption: false,
+            });
+        }
+        v
+    }
+    fn describe(&self) -> String {
+        format!("deviations({})", self.deviations.len())
+    }
+}
+
+#[derive(Clone)]
 struct Candidate {
     choices: Vec<Choice>,
-    no_preemption: Vec<u32>,
+    deviations: Vec<Deviation>,
 }
 
 impl Candidate {
     fn preemptions(&self) -> usize {
-        self.choices
-            .iter()
-            .zip(&self.no_preemption)
-            .filter(|(c, np)| c.kind == crate::sched::ChoiceKind::Thread && c.chosen != **np)
-            .count()
+        self.deviations.iter().filter(|d| d.preemption).count()
     }
     fn size(&self) -> (usize, usize) {
-        (self.preemptions(), self.choices.len())
+        (self.preemptions(), self.deviations.len())
+    }
+    fn significant_len(&self) -> usize {
+        self.deviations.last().map_or(0, |d| d.index + 1)
     }
 }
 
-fn replay(run: &RunFn<'_>, choices: &[Choice]) -> (Outcome, Vec<u32>) {
-    let log = Rc::new(RefCell::new(Vec::new()));
-    let strategy = NoPreemptionRecorder::new(
-        Box::new(ReplayStrategy::new(
-            choices.to_vec(),
-            Box::new(FirstStrategy),
-        )),
-        log.clone(),
-    );
+fn replay(run: &RunFn<'_>, deviations: &[Deviation]) -> (Outcome, Vec<Deviation>) {
+    let observed = Rc::new(RefCell::new(Vec::new()));
+    let strategy = DeviationStrategy {
+        deviations: deviations.iter().map(|d| (d.index, d.take)).collect(),
+        index: 0,
+        observed: observed.clone(),
+    };
     let outcome = run(Box::new(strategy));
-    let np = log.borrow().clone();
-    (outcome, np)
+    let seen = observed.borrow().clone();
+    (outcome, seen)
+}
+
+/// The deviations of a recorded schedule, found by replaying it once with a recorder.
+fn deviations_of(run: &RunFn<'_>, choices: &[Choice]) -> (Outcome, Vec<Deviation>) {
+    struct Recorder {
+        inner: crate::sched::ReplayStrategy,
+        index: usize,
+        observed: Rc<RefCell<Vec<Deviation>>>,
+    }
+    impl Strategy for Recorder {
+        fn pick_thread(&mut self, d: &ThreadDecision<'_>) -> usize {
+            let i = self.index;
+            self.index += 1;
+            let default = d
+                .last
+                .and_then(|l| d.runnable.iter().position(|r| *r == l))
+                .unwrap_or(0);
+            let pick = self.inner.pick_thread(d);
+            if pick != default {
+                self.observed.borrow_mut().push(Deviation {
+                    index: i,
+                    take: d.runnable[pick],
+                    preemption: d.last.is_some(),
+                });
+            }
+            pick
+        }
+        fn pick_value(&mut self, options: u32, label: &str, index: usize) -> u32 {
+            let i = self.index;
+            self.index += 1;
+            let v = self.inner.pick_value(options, label, index);
+            if v != 0 {
+                self.observed.borrow_mut().push(Deviation {
+                    index: i,
+                    take: v,
+                    preemption: false,
+                });
+            }
+            v
+        }
+        fn describe(&self) -> String {
+            self.inner.describe()
+        }
+    }
+    let observed = Rc::new(RefCell::new(Vec::new()));
+    let strategy = Recorder {
+        inner: crate::sched::ReplayStrategy::new(
+            choices.to_vec(),
+            Box::new(crate::sched::FirstStrategy),
+        ),
+        index: 0,
+        observed: observed.clone(),
+    };
+    let outcome = run(Box::new(strategy));
+    let seen = observed.borrow().clone();
+    (outcome, seen)
 }
 
 /// Shrinks `choices`, which fail with finding `key`, spending at most `max_runs` replays.
 pub fn shrink(run: &RunFn<'_>, choices: &[Choice], key: &str, max_runs: u32) -> Shrunk {
-    let mut runs = 0u32;
-    let (first, np) = replay(run, choices);
-    runs += 1;
+    let mut runs = 1u32;
+    let (first, devs) = deviations_of(run, choices);
     let original = Candidate {
         choices: first.schedule.clone(),
-        no_preemption: np,
+        deviations: devs,
     };
-    let (original_preemptions, original_len) = original.size();
+    let original_len = original.choices.len();
+    let original_significant_len = original.significant_len();
+    let (original_preemptions, original_deviations) = original.size();
     let mut best = original;
-    if !first.fails_with(key) {
-        // Not reproducible by replay: nothing to shrink.
-        return Shrunk {
-            choices: choices.to_vec(),
-            choices_len: choices.len(),
-            preemptions: original_preemptions,
-            original_len: choices.len(),
-            original_preemptions,
-            runs,
-        };
-    }
-    let try_candidate = |cand: Vec<Choice>, best: &mut Candidate, runs: &mut u32| -> bool {
-        if *runs >= max_runs {
-            return false;
-        }
-        *runs += 1;
-        let (out, np) = replay(run, &cand);
-        if !out.fails_with(key) {
-            return false;
-        }
-        let c = Candidate {
-            choices: out.schedule,
-            no_preemption: np,
-        };
-        let (cs, bs) = (c.size(), best.size());
-        // Dominance: never longer, never more preemptions, and smaller in one of them.
-        if cs.0 <= bs.0 && cs.1 <= bs.1 && cs != bs {
-            *best = c;
-            true
-        } else {
-            false
-        }
-    };
-    loop {
-        let before = best.size();
-        // Truncation: the shortest failing prefix, by bisection (each probe verified).
-        let (mut lo, mut hi) = (0usize, best.choices.len());
-        while lo < hi && runs < max_runs {
-            let mid = (lo + hi) / 2;
-            let cand = best.choices[..mid].to_vec();
-            if try_candidate(cand, &mut best, &mut runs) {
-                hi = best.choices.len().min(mid);
-            } else {
-                lo = mid + 1;
+    if first.fails_with(key) {
+        let attempt = |cand: Vec<Deviation>, best: &mut Candidate, runs: &mut u32| -> bool {
+            if *runs >= max_runs {
+                return false;
             }
-        }
-        // Delta debugging over preempting choices.
-        let mut chunk = best.preemptions().max(1);
-        while chunk >= 1 && runs < max_runs {
-            let preempting: Vec<usize> = (0..best.choices.len())
-                .filter(|i| {
-                    best.choices[*i].kind == crate::sched::ChoiceKind::Thread
-                        && best.choices[*i].chosen != best.no_preemption[*i]
-                })
-                .collect();
-            if preempting.is_empty() {
+            *runs += 1;
+            let (out, seen) = replay(run, &cand);
+            if !out.fails_with(key) {
+                return false;
+            }
+            let c = Candidate {
+                choices: out.schedule,
+                deviations: seen,
+            };
+            let (cs, bs) = (c.size(), best.size());
+            if cs.0 <= bs.0 && cs.1 <= bs.1 && cs != bs {
+                *best = c;
+                true
+            } else {
+                false
+            }
+        };
+        loop {
+            let before = best.size();
+            // 1. Truncation: the shortest failing prefix of the deviations.
+            let (mut lo, mut hi) = (0usize, best.deviations.len());
+            while lo < hi && runs < max_runs {
+                let mid = (lo + hi) / 2;
+                let cand = best.deviations[..mid].to_vec();
+                if attempt(cand, &mut best, &mut runs) {
+                    hi = best.deviations.len().min(mid);
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            // 2. Delta debugging: remove chunks, preemptions before other deviations.
+            let mut chunk = (best.deviations.len() / 2).max(1);
+            loop {
+                if runs >= max_runs || best.deviations.is_empty() {
+                    break;
+                }
+                let mut order: Vec<usize> = (0..best.deviations.len()).collect();
+                order.sort_by_key(|i| !best.deviations[*i].preemption);
+                let mut improved = false;
+                for group in order.chunks(chunk) {
+                    let cand: Vec<Deviation> = best
+                        .deviations
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !group.contains(i))
+                        .map(|(_, d)| *d)
+                        .collect();
+                    if attempt(cand, &mut best, &mut runs) {
+                        improved = true;
+                        break;
+                    }
+                }
+                if !improved {
+                    if chunk == 1 {
+                        break;
+                    }
+                    chunk /= 2;
+                }
+            }
+            if best.size() >= before || runs >= max_runs {
                 break;
             }
-            let mut improved = false;
-            for group in preempting.chunks(chunk) {
-                let mut cand = best.choices.clone();
-                for &i in group {
-                    cand[i].chosen = best.no_preemption[i];
-                }
-                if try_candidate(cand, &mut best, &mut runs) {
-                    improved = true;
-                    break;
-                }
-            }
-            if !improved {
-                if chunk == 1 {
-                    break;
-                }
-                chunk /= 2;
-            }
-        }
-        if best.size() >= before || runs >= max_runs {
-            break;
         }
     }
-    let (preemptions, len) = best.size();
+    let (preemptions, deviations) = best.size();
     Shrunk {
+        significant_len: best.significant_len(),
+        original_significant_len,
+        choices_len: best.choices.len(),
         choices: best.choices,
-        choices_len: len,
         preemptions,
+        deviations,
         original_len,
         original_preemptions,
+        original_deviations,
         runs,
     }
 }

@@ -1,12 +1,11 @@
-//! Exploration strategies behind the one [`Strategy`] interface: PCT, a recorder of the
-//! "no preemption" option at each choice (for shrinking), and the portfolio rotation.
+//! Exploration strategies behind the one [`Strategy`] interface: PCT (seeded random, replay
+//! and first-choice live in [`crate::sched`]; DFS in [`super::dfs`]; the shrinker's deviation
+//! replay in [`super::shrink`]).
 
 use crate::sched::{Strategy, ThreadDecision};
 use rand_core::{RngCore, SeedableRng};
 use rand_pcg::Pcg64Mcg;
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
 
 /// Probabilistic concurrency testing (Burckhardt et al., ASPLOS'10) with bug depth `d`: every
 /// thread gets a random priority when first seen (all above `d`); the highest-priority runnable
@@ -70,45 +69,6 @@ impl Strategy for PctStrategy {
     }
     fn describe(&self) -> String {
         format!("pct(depth={},seed={})", self.depth, self.seed)
-    }
-}
-
-/// Wraps a strategy and records, for every recorded choice, which option would have been the
-/// "no preemption" one (the thread that ran last, else the first), so a shrinker can replace
-/// choices by it.
-pub struct NoPreemptionRecorder {
-    inner: Box<dyn Strategy>,
-    log: Rc<RefCell<Vec<u32>>>,
-}
-
-impl NoPreemptionRecorder {
-    /// Records into `log`.
-    pub fn new(inner: Box<dyn Strategy>, log: Rc<RefCell<Vec<u32>>>) -> Self {
-        NoPreemptionRecorder { inner, log }
-    }
-}
-
-impl Strategy for NoPreemptionRecorder {
-    fn pick_thread(&mut self, decision: &ThreadDecision<'_>) -> usize {
-        let np = decision
-            .last
-            .and_then(|l| decision.runnable.iter().position(|r| *r == l))
-            .unwrap_or(0);
-        self.log.borrow_mut().push(np as u32);
-        self.inner.pick_thread(decision)
-    }
-    fn observe_forced(&mut self, decision: &ThreadDecision<'_>) {
-        self.inner.observe_forced(decision);
-    }
-    fn pick_value(&mut self, options: u32, label: &str, index: usize) -> u32 {
-        self.log.borrow_mut().push(0);
-        self.inner.pick_value(options, label, index)
-    }
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    fn divergence(&self) -> Option<&crate::sched::Divergence> {
-        self.inner.divergence()
     }
 }
 

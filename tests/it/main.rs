@@ -32,3 +32,6 @@ mod scenarios;
 
 /// Same seed, same trace; seeds change orders; replay tokens reproduce runs.
 mod determinism;
+
+/// Exploration of orderings: ordering scenarios found, tokens replayed, shrinking, clean corpus.
+mod explore;

@@ -1,0 +1,276 @@
+//! Exploration throughput and reduction, side by side with loom and shuttle on the same model.
+//!
+//! Model (a): two threads each do five lock-protected steps (`*mutex.lock() += 1`), the main
+//! thread checks the total. Written once for our explorer (`explore::models::lock_steps`, on
+//! `Sched` + `SimMutex`), once for loom (`loom::model`, exhaustive DPOR) and once for shuttle
+//! (`check_random`, `check_pct`, `check_dfs`). Model (b): the scenario corpus under
+//! exploration (random schedules through `run_once`), when `scenarios/` holds scenarios.
+//!
+//! The comparison table is printed first (wall-clock rates, one run per row, best of three),
+//! then criterion times the per-schedule cost.
+//!
+//! `cargo bench --all-features --bench explore` (add `-- --quick` for a short criterion pass).
+
+use criterion::{Criterion, Throughput};
+use miracast_sim::explore::{self, ExploreConfig, Mode, models};
+use miracast_sim::sched::{RandomStrategy, Strategy};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const THREADS: u32 = 2;
+const STEPS: u32 = 5;
+
+static EXECUTIONS: AtomicU64 = AtomicU64::new(0);
+
+fn never() -> bool {
+    false
+}
+
+fn ours(mode: Mode, schedules: Option<u64>, reduction: bool) -> (u64, u64) {
+    let run = |s: Box<dyn Strategy>| models::lock_steps(THREADS, STEPS, false, s);
+    let config = ExploreConfig {
+        mode,
+        max_schedules: schedules,
+        reduction,
+        shrink: false,
+        ..ExploreConfig::default()
+    };
+    let r = explore::explore(&config, &run, &never);
+    assert!(r.failures.is_empty());
+    (r.schedules, r.dfs.nodes.max(r.choice_points))
+}
+
+fn loom_model() -> u64 {
+    use loom::sync::{Arc, Mutex};
+    EXECUTIONS.store(0, Ordering::Relaxed);
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = None;
+    builder.check(|| {
+        EXECUTIONS.fetch_add(1, Ordering::Relaxed);
+        let m = Arc::new(Mutex::new(0u32));
+        let hs: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let m = m.clone();
+                loom::thread::spawn(move || {
+                    for _ in 0..STEPS {
+                        *m.lock().unwrap() += 1;
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(*m.lock().unwrap(), THREADS * STEPS);
+    });
+    EXECUTIONS.load(Ordering::Relaxed)
+}
+
+fn shuttle_body() {
+    use shuttle::sync::{Arc, Mutex};
+    EXECUTIONS.fetch_add(1, Ordering::Relaxed);
+    let m = Arc::new(Mutex::new(0u32));
+    let hs: Vec<_> = (0..THREADS)
+        .map(|_| {
+            let m = m.clone();
+            shuttle::thread::spawn(move || {
+                for _ in 0..STEPS {
+                    *m.lock().unwrap() += 1;
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    assert_eq!(*m.lock().unwrap(), THREADS * STEPS);
+}
+
+fn shuttle_run(which: &str, n: usize) -> u64 {
+    EXECUTIONS.store(0, Ordering::Relaxed);
+    match which {
+        "random" => shuttle::check_random(shuttle_body, n),
+        "pct3" => shuttle::check_pct(shuttle_body, n, 3),
+        _ => shuttle::check_dfs(shuttle_body, Some(n)),
+    }
+    EXECUTIONS.load(Ordering::Relaxed)
+}
+
+/// Best of three wall-clock timings of `f`, with what it returned.
+fn timed<T>(mut f: impl FnMut() -> T) -> (T, Duration) {
+    let mut best = None;
+    let mut out = None;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let v = f();
+        let d = t.elapsed();
+        if best.is_none_or(|b| d < b) {
+            best = Some(d);
+        }
+        out = Some(v);
+    }
+    (out.expect("ran"), best.expect("ran"))
+}
+
+fn row(
+    tool: &str,
+    mode: &str,
+    executions: u64,
+    states: Option<u64>,
+    time: Duration,
+    complete: &str,
+) {
+    let rate = executions as f64 / time.as_secs_f64();
+    println!(
+        "| {tool:<10} | {mode:<36} | {executions:>9} | {:>9} | {:>9.1} ms | {:>12.0} | {complete:<8} |",
+        states.map_or("-".to_owned(), |s| s.to_string()),
+        time.as_secs_f64() * 1e3,
+        rate
+    );
+}
+
+fn comparison() {
+    println!(
+        "\nExploration comparison, {THREADS} threads x {STEPS} lock steps (best of 3 runs):\n"
+    );
+    println!(
+        "| tool       | mode                                 | schedules | states    | wall time    | schedules/s  | complete |"
+    );
+    println!(
+        "|------------|--------------------------------------|-----------|-----------|--------------|--------------|----------|"
+    );
+    let ((n, states), t) = timed(|| ours(Mode::Dfs, None, true));
+    row(
+        "ours",
+        "dfs + sleep sets (exhaustive)",
+        n,
+        Some(states),
+        t,
+        "yes",
+    );
+    let ((n, states), t) = timed(|| ours(Mode::Dfs, None, false));
+    row(
+        "ours",
+        "dfs, no reduction (exhaustive)",
+        n,
+        Some(states),
+        t,
+        "yes",
+    );
+    let ((n, _), t) = timed(|| ours(Mode::Random, Some(20_000), true));
+    row("ours", "random, 20k", n, None, t, "-");
+    let ((n, _), t) = timed(|| ours(Mode::Pct { depth: 3 }, Some(20_000), true));
+    row("ours", "pct d=3, 20k", n, None, t, "-");
+    let ((n, _), t) = timed(|| ours(Mode::Portfolio, Some(20_000), true));
+    row("ours", "portfolio, 20k", n, None, t, "-");
+    let (n, t) = timed(loom_model);
+    row("loom 0.7", "model (DPOR, exhaustive)", n, None, t, "yes");
+    let (n, t) = timed(|| shuttle_run("random", 20_000));
+    row("shuttle", "check_random, 20k", n, None, t, "-");
+    let (n, t) = timed(|| shuttle_run("pct3", 20_000));
+    row("shuttle", "check_pct d=3, 20k", n, None, t, "-");
+    let (n, t) = timed(|| shuttle_run("dfs", 100_000));
+    row(
+        "shuttle",
+        "check_dfs, first 100k of 1.95M",
+        n,
+        None,
+        t,
+        "no",
+    );
+    corpus_rows();
+    println!();
+}
+
+fn corpus() -> Vec<miracast_sim::scenario::Scenario> {
+    let mut out = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from("scenarios")];
+    while let Some(d) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|e| e == "json") {
+                if let Ok((s, _)) = miracast_sim::scenario::load(&p) {
+                    out.push(s);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn corpus_rows() {
+    let scenarios = corpus();
+    if scenarios.is_empty() {
+        println!("| corpus     | (no scenarios found under scenarios/)  |");
+        return;
+    }
+    let config = explore::scenario_run::ScenarioRunConfig::default();
+    let per = 100u64;
+    let (n, t) = timed(|| {
+        let mut n = 0;
+        for s in &scenarios {
+            let run = |st: Box<dyn Strategy>| explore::scenario_run::run_scenario(s, &config, st);
+            let c = ExploreConfig {
+                mode: Mode::Portfolio,
+                max_schedules: Some(per),
+                shrink: false,
+                ..ExploreConfig::default()
+            };
+            n += explore::explore(&c, &run, &never).schedules;
+        }
+        n
+    });
+    row(
+        "ours",
+        &format!("corpus: {} scenarios x {per} (portfolio)", scenarios.len()),
+        n,
+        None,
+        t,
+        "-",
+    );
+}
+
+fn criterion_benches(c: &mut Criterion) {
+    let mut g = c.benchmark_group("explore-2x5");
+    g.throughput(Throughput::Elements(1));
+    let mut seed = 0;
+    g.bench_function("ours: one random schedule", |b| {
+        b.iter(|| {
+            seed += 1;
+            black_box(models::lock_steps(
+                THREADS,
+                STEPS,
+                false,
+                Box::new(RandomStrategy::new(seed)),
+            ))
+        })
+    });
+    g.throughput(Throughput::Elements(252));
+    g.bench_function("ours: exhaustive dfs + sleep sets (252 schedules)", |b| {
+        b.iter(|| black_box(ours(Mode::Dfs, None, true)))
+    });
+    g.throughput(Throughput::Elements(100));
+    g.bench_function("shuttle: check_random 100", |b| {
+        b.iter(|| black_box(shuttle_run("random", 100)))
+    });
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(4_158));
+    g.bench_function("loom: model exhaustive (4158 executions)", |b| {
+        b.iter(|| black_box(loom_model()))
+    });
+    g.finish();
+}
+
+fn main() {
+    comparison();
+    let mut c = Criterion::default().configure_from_args();
+    criterion_benches(&mut c);
+    c.final_summary();
+}
