@@ -254,7 +254,13 @@ fn simulate(
     let enabled = setup.knobs.enabled();
     if !enabled.is_empty() {
         sched.emit(EventKind::Note {
-            text: format!("bug knobs on: {}", enabled.join(", ")),
+            text: match backend {
+                Backend::Model => format!("bug knobs on: {}", enabled.join(", ")),
+                Backend::Real(_) => format!(
+                    "bug knobs {} apply to the reference drivers only; the driver binary ignores them",
+                    enabled.join(", ")
+                ),
+            },
         });
     }
 

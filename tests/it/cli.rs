@@ -319,3 +319,48 @@ fn explore_runs_many_schedules_and_its_failures_replay() {
         stdout(&r)
     );
 }
+
+/// The C fixture drivers of the real-driver tests, built with the system C compiler.
+#[cfg(feature = "real-driver")]
+fn c_fixture(stem: &str) -> std::path::PathBuf {
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-real-driver");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out = out_dir.join(format!("lib{stem}.so"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_owned()))
+        .args(["-std=c11", "-O1", "-shared", "-fPIC", "-w", "-I"])
+        .arg(root.join("include"))
+        .arg("-I")
+        .arg(root.join("tests/fixtures/real_driver"))
+        .arg("-o")
+        .arg(&out)
+        .arg(root.join(format!("tests/fixtures/real_driver/{stem}.c")))
+        .arg("-lpthread")
+        .status()
+        .expect("a C compiler (`cc`, Debian package gcc) builds the fixture drivers");
+    assert!(status.success());
+    out
+}
+
+#[cfg(feature = "real-driver")]
+#[test]
+fn scenarios_run_against_a_real_driver_binary() {
+    let spec = format!(
+        "real:{},{}",
+        c_fixture("umd").display(),
+        c_fixture("kmd").display()
+    );
+    let o = sim(&[
+        "run",
+        "scenarios/lifecycle/connect-disconnect.json",
+        "scenarios/start-session",
+        "--backend",
+        &spec,
+    ]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(
+        stdout(&o).ends_with("5 passed, 0 failed\n"),
+        "{}",
+        stdout(&o)
+    );
+}
