@@ -177,3 +177,40 @@ pub fn render(args: &ExploreArgs, scenario: &Scenario, report: &ExploreReport) -
 pub fn passed(report: &ExploreReport) -> bool {
     report.failures.is_empty() && report.nondeterminism.is_empty()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Flags {
+        #[command(flatten)]
+        explore: ExploreArgs,
+    }
+
+    #[test]
+    fn flags_parse_and_budget_is_off_without_a_time() {
+        let f = Flags::try_parse_from([
+            "x",
+            "--explore",
+            "--strategy",
+            "dfs",
+            "--max-preemptions",
+            "2",
+            "--explore-time",
+            "30s",
+            "--coverage",
+        ])
+        .expect("flags parse");
+        assert!(f.explore.explore && f.explore.coverage);
+        assert_eq!(f.explore.strategy, StrategyArg::Dfs);
+        assert_eq!(f.explore.max_preemptions, Some(2));
+        assert_eq!(f.explore.explore_time, Some(Duration::from_secs(30)));
+        assert!(!budget(&ExploreArgs::default())());
+        assert!(
+            Flags::try_parse_from(["x", "--schedules", "5"]).is_err(),
+            "--schedules needs --explore"
+        );
+    }
+}
