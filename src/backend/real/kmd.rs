@@ -44,11 +44,24 @@ pub struct RealKmd {
     /// boxed so their addresses stay put when the vector grows.
     #[allow(clippy::vec_box)]
     display_callbacks: RefCell<Vec<Box<ffi::DXGK_MIRACAST_DISPLAY_CALLBACKS>>>,
-    _library: libloading::Library,
+    library: std::mem::ManuallyDrop<libloading::Library>,
 }
 
 /// The OS handle of the adapter, as the OS model would name it.
 const ADAPTER_HANDLE: Handle = Handle(0xADA0);
+
+impl Drop for RealKmd {
+    fn drop(&mut self) {
+        if self.rt.is_poisoned() {
+            // A real thread is still inside the driver's code: unloading would pull the code
+            // out from under it. The library stays mapped for the life of the process.
+            return;
+        }
+        // SAFETY: no real thread of this runtime is inside the driver (it is not poisoned), and
+        // every pointer into the library (tables, trampolines given to it) dies with `self`.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.library) };
+    }
+}
 
 impl RealKmd {
     /// Opens the KMD library and calls `MiracastSimKmdEntry` (DriverEntry + AddDevice in one).
@@ -161,7 +174,7 @@ impl RealKmd {
             _os_interface: os_interface,
             miracast: RefCell::new(None),
             display_callbacks: RefCell::new(Vec::new()),
-            _library: library,
+            library: std::mem::ManuallyDrop::new(library),
         })
     }
 

@@ -48,8 +48,20 @@ pub struct RealUmd {
     /// Device handle (as the OS knows it) of each context.
     devices: RefCell<BTreeMap<Handle, Handle>>,
     relays: RefCell<BTreeMap<Handle, Rc<SocketRelay>>>,
-    // Last, so the library is unloaded after everything that points into it.
-    _library: libloading::Library,
+    library: std::mem::ManuallyDrop<libloading::Library>,
+}
+
+impl Drop for RealUmd {
+    fn drop(&mut self) {
+        if self.rt.is_poisoned() {
+            // A real thread is still inside the driver's code: unloading would pull the code
+            // out from under it. The library stays mapped for the life of the process.
+            return;
+        }
+        // SAFETY: no real thread of this runtime is inside the driver (it is not poisoned), and
+        // every pointer into the library (tables, trampolines given to it) dies with `self`.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.library) };
+    }
 }
 
 impl RealUmd {
@@ -134,7 +146,7 @@ impl RealUmd {
             }),
             devices: RefCell::new(BTreeMap::new()),
             relays: RefCell::new(BTreeMap::new()),
-            _library: library,
+            library: std::mem::ManuallyDrop::new(library),
         })
     }
 
