@@ -388,7 +388,8 @@ fn worker(
         k += 1;
         let seed = config.seed.wrapping_add(index);
         let slot = match config.mode {
-            Mode::Portfolio => index % 4,
+            // Rotate per schedule of this worker, so every worker runs every family.
+            Mode::Portfolio => (k - 1) % 4,
             Mode::Random => 0,
             Mode::Pct { .. } => 1,
             Mode::Dfs => 3,

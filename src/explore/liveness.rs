@@ -175,3 +175,77 @@ pub fn hot_findings(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::TraceEvent;
+
+    fn ev(seq: u32, ms: u64, kind: EventKind) -> TraceEvent {
+        TraceEvent {
+            seq,
+            time: SimTime::from_millis(ms),
+            thread: 0,
+            kind,
+        }
+    }
+
+    #[test]
+    fn terminated_hot_and_hot_too_long_are_separate_verdicts() {
+        let phase = |from, to| EventKind::Phase { from, to };
+        let trace = Trace {
+            events: vec![
+                ev(
+                    0,
+                    0,
+                    phase(SessionPhase::Stopped, SessionPhase::StartPending),
+                ),
+                ev(
+                    1,
+                    5_000,
+                    phase(SessionPhase::StartPending, SessionPhase::Started),
+                ),
+                ev(2, 6_000, EventKind::MessageQueued { id: 1, held: false }),
+            ],
+        };
+        let found = hot_findings(
+            &RunEnd::Completed,
+            None,
+            &trace,
+            Duration::from_secs(1),
+            &[],
+        );
+        let keys: Vec<&str> = found.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, ["liveness:terminated-hot", "liveness:hot-too-long"]);
+        assert!(
+            found[0].message.contains("message #1 pending"),
+            "{}",
+            found[0].message
+        );
+        assert!(
+            found[1].message.contains("start pending"),
+            "{}",
+            found[1].message
+        );
+        // A run cut by the step cap is reported as such, not as terminated hot.
+        assert!(
+            hot_findings(
+                &RunEnd::StepLimit,
+                None,
+                &trace,
+                Duration::from_secs(10),
+                &[]
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            end_findings(&RunEnd::StepLimit, &[])[0].key,
+            "liveness:step-cap"
+        );
+        assert_eq!(
+            end_findings(&RunEnd::TimeLimit, &[])[0].key,
+            "liveness:time-cap"
+        );
+        assert!(end_findings(&RunEnd::Completed, &[]).is_empty());
+    }
+}
