@@ -6,7 +6,7 @@
 //!
 //! Map:
 //! - [`exit_code`]: the exit-code constants and their table.
-//! - [`run`]: `run` (discovery, filter, partition, thread pool, reports) and `validate`.
+//! - [`run`](mod@run): `run` (discovery, filter, partition, thread pool, reports) and `validate`.
 //! - [`explore_args`]: `run --explore`: the exploration flags and helpers.
 //! - [`replay`]: `replay TOKEN|FILE`.
 //! - [`wfd`]: `sink`, `source`, `wfd decode`.

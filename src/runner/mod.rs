@@ -11,7 +11,7 @@
 //! Map:
 //! - `drivers`: the reference models, or a driver binary (`real:PATH`, feature `real-driver`).
 //! - `exec`: the step interpreter (one simulated thread per step list).
-//! - [`judge`]: [`RunResult`] + `expect` -> [`Verdict`].
+//! - [`judge`](mod@judge): [`RunResult`] + `expect` -> [`Verdict`].
 //! - [`replay`]: replay tokens (`miracast-sim replay TOKEN`).
 
 mod drivers;

@@ -1,7 +1,7 @@
 //! The scenario file exactly as written in JSON (format version 1).
 //!
 //! Every struct denies unknown fields, steps are an internally tagged enum on `"op"`, and
-//! nothing here checks meaning: [`super::resolve`] turns these into a validated
+//! nothing here checks meaning: `resolve` turns these into a validated
 //! [`super::Scenario`]. The JSON Schema (`miracast-sim schema`, `scenarios/schema.json`) is
 //! generated from these types, so their doc comments are the field reference.
 
