@@ -285,12 +285,14 @@ impl Sched {
             });
             debug_assert_eq!(st.threads.len(), id as usize + 1);
             let (now, thread) = (st.now, parent.unwrap_or(id));
-            push_event(
-                &mut st,
-                now,
-                thread,
-                EventKind::ThreadStart { name, parent },
-            );
+            if st.trace_enabled {
+                push_event(
+                    &mut st,
+                    now,
+                    thread,
+                    EventKind::ThreadStart { name, parent },
+                );
+            }
         }
         self.inner.spawned.borrow_mut().push((id, Box::pin(fut)));
         id

@@ -150,6 +150,7 @@ pub type RealDrivers = (Rc<dyn MiracastKmd>, Rc<dyn MiracastUmd>, RealRuntime);
 /// # Errors
 /// [`LoadError`] for a library that does not open, lacks its export, or hands back an
 /// incomplete interface.
+#[cfg(feature = "real-driver")]
 pub fn load_real_drivers(
     sched: &crate::sched::Sched,
     umd_path: &Path,
