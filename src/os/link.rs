@@ -168,6 +168,16 @@ impl RtspSocket for SimRtspLink {
     }
 
     async fn send(&self, bytes: &[u8]) -> Result<(), SocketError> {
+        // The send is traced when it begins, before the choice point at the socket call: a send
+        // the UMD started is a send on the network (R32), even if the socket turns out closed.
+        let after_stop = if self.stop_begun.get() {
+            " after-stop"
+        } else {
+            ""
+        };
+        self.sched.emit(EventKind::Sink {
+            what: format!("umd-send{after_stop} {}", first_line(bytes)),
+        });
         self.sched.yield_now().await;
         {
             let st = self.state.borrow();
@@ -178,14 +188,6 @@ impl RtspSocket for SimRtspLink {
         if self.peer.borrow().is_closed() {
             return Err(SocketError::Closed);
         }
-        let after_stop = if self.stop_begun.get() {
-            " after-stop"
-        } else {
-            ""
-        };
-        self.sched.emit(EventKind::Sink {
-            what: format!("umd-send{after_stop} {}", first_line(bytes)),
-        });
         let now = self.sched.now();
         self.peer.borrow_mut().handle_input(now, bytes);
         self.flush_peer();

@@ -17,7 +17,7 @@
 //! - R24 / R68: a Level-3 call overlapping any other KMD DDI on another thread; OS model.
 //! - R28 / R29: message holding during start, never during Create/Destroy/Start/Stop, and
 //!   dropping after stop with an error completion; OS model.
-//! - R32: a UMD network send after `StopMiracastSession` began; UMD.
+//! - R32: a UMD network send after `StopMiracastSession` returned; UMD.
 //! - R37 / R38: the four serialized UMD functions overlapping or out of order; OS model.
 //! - R42 / R44: `MiracastIoControl` gating during start and stop; OS model.
 //! - R43: a monitor-arrived IOCTL from inside `StartMiracastSession` (warning); UMD.
@@ -715,32 +715,35 @@ fn message_holding_and_dropping(ix: &Index<'_>, out: &mut Findings) {
     }
 }
 
-/// R32: no UMD network send once `StopMiracastSession` was called.
+/// R32: no UMD network send once `StopMiracastSession` has returned. Stop "stops all
+/// communication": when it returns, nothing may go out any more. A send that a UMD thread began
+/// while Stop was still running (before the UMD's own Stop code had signalled that thread) is
+/// not reported: the OS enters Stop before the UMD can know, so no driver could avoid it.
 fn no_send_after_stop(ix: &Index<'_>, out: &mut Findings) {
-    let mut stop: Option<usize> = None;
+    let mut stopped: Option<usize> = None;
     let mut reported = false;
     for (pos, e) in ix.events.iter().enumerate() {
         match &e.kind {
-            EventKind::Enter {
+            EventKind::Leave {
                 ddi: Ddi::StopMiracastSession,
                 ..
-            } if stop.is_none() => {
-                stop = Some(pos);
+            } if stopped.is_none() => {
+                stopped = Some(pos);
                 reported = false;
             }
             EventKind::Enter {
                 ddi: Ddi::StartMiracastSession,
                 ..
-            } => stop = None,
+            } => stopped = None,
             EventKind::Sink { what } if what.starts_with("umd-send") => {
-                if let (Some(s), false) = (stop, reported) {
+                if let (Some(s), false) = (stopped, reported) {
                     reported = true;
                     out.push(
                         ix,
                         32,
                         Culprit::Umd,
                         format!(
-                            "the UMD sent on the network (#{}: {what}) after StopMiracastSession was called (#{}); it must stop all communication",
+                            "the UMD sent on the network (#{}: {what}) after StopMiracastSession returned (#{}); Stop must end all communication",
                             ix.seq(pos),
                             ix.seq(s)
                         ),
