@@ -27,6 +27,12 @@
 //!   OS model.
 //! - R55: `GetNextChunkData` on two threads at once (warning); UMD.
 //! - R67: two Miracast-class KMD calls overlapping; OS model.
+//! - R22: a second successful `DxgkDdiMiracastCreateContext` with no destroy between; OS model.
+//! - R25: `DxgkCbMiracastSendMessage` returning `STATUS_SUCCESS` (accepted is exactly
+//!   `STATUS_PENDING`); OS model.
+//! - R54: `GetNextChunkData` returning success with size 0 and no extra event, or chunks after
+//!   a `STATUS_INSTANCE_NOT_AVAILABLE` without a new session; OS model.
+//! - R70: a pageable DDI called from interrupt or DPC context; OS model.
 //!
 //! Event conventions relied on (what the OS model writes):
 //! - every call is an `Enter` and a `Leave` on one thread; a call made from inside another
@@ -107,6 +113,10 @@ pub fn check_with(trace: &Trace, config: &TraceCheckConfig) -> Vec<Violation> {
     datarate_notifications(&ix, config, &mut out);
     chunk_reader_alone(&ix, &mut out);
     miracast_class_alone(&ix, &mut out);
+    one_miracast_context(&ix, &mut out);
+    send_message_pending(&ix, &mut out);
+    chunk_data_outcomes(&ix, &mut out);
+    pageable_at_passive(&ix, &mut out);
     out.finish()
 }
 
@@ -1240,5 +1250,121 @@ fn miracast_class_alone(ix: &Index<'_>, out: &mut Findings) {
             ),
             &[a.enter, b.enter],
         );
+    }
+}
+
+/// R22: one Miracast context per target at a time.
+fn one_miracast_context(ix: &Index<'_>, out: &mut Findings) {
+    let mut live: Option<usize> = None;
+    for call in &ix.calls {
+        match call.ddi {
+            Ddi::DxgkDdiMiracastCreateContext if call.status == Some(NtStatus::STATUS_SUCCESS) => {
+                if let Some(first) = live {
+                    out.push(
+                        ix,
+                        22,
+                        Culprit::OsModel,
+                        format!(
+                            "DxgkDdiMiracastCreateContext (#{}) created a second Miracast context while the one from #{} was never destroyed",
+                            ix.seq(call.enter),
+                            ix.seq(first)
+                        ),
+                        &[first, call.enter],
+                    );
+                }
+                live = Some(call.enter);
+            }
+            Ddi::DxgkDdiMiracastDestroyContext => live = None,
+            _ => {}
+        }
+    }
+}
+
+/// R25: an accepted message is answered exactly `STATUS_PENDING`, never `STATUS_SUCCESS`.
+fn send_message_pending(ix: &Index<'_>, out: &mut Findings) {
+    for call in &ix.calls {
+        if call.ddi == Ddi::DxgkCbMiracastSendMessage
+            && call.status == Some(NtStatus::STATUS_SUCCESS)
+        {
+            let at = call.leave.unwrap_or(call.enter);
+            out.push(
+                ix,
+                25,
+                Culprit::OsModel,
+                format!(
+                    "DxgkCbMiracastSendMessage (#{}) returned STATUS_SUCCESS; an accepted message is answered exactly STATUS_PENDING",
+                    ix.seq(call.enter)
+                ),
+                &[call.enter, at],
+            );
+        }
+    }
+}
+
+/// R54: `GetNextChunkData`'s documented outcomes: success carries data; size 0 with a success
+/// code is only `STATUS_WAIT_0` (extra event 0 fired), which needs at least one extra event.
+fn chunk_data_outcomes(ix: &Index<'_>, out: &mut Findings) {
+    for call in &ix.calls {
+        if call.ddi != Ddi::GetNextChunkData || call.status != Some(NtStatus::STATUS_SUCCESS) {
+            continue;
+        }
+        // Only calls whose summary says the size and the event count are judged.
+        let (Some(size), Some(events)) = (number(call.out, "size"), number(call.args, "events"))
+        else {
+            continue;
+        };
+        if size == 0 && events == 0 {
+            let at = call.leave.unwrap_or(call.enter);
+            out.push(
+                ix,
+                54,
+                Culprit::OsModel,
+                format!(
+                    "GetNextChunkData (#{}) returned STATUS_SUCCESS with size 0 and no extra wait event; success means chunk data was stored",
+                    ix.seq(call.enter)
+                ),
+                &[call.enter, at],
+            );
+        }
+    }
+}
+
+/// R70: the pageable DDIs run at `PASSIVE_LEVEL`: never from interrupt or DPC context.
+fn pageable_at_passive(ix: &Index<'_>, out: &mut Findings) {
+    let pageable = [
+        Ddi::DxgkDdiQueryInterface,
+        Ddi::DxgkDdiQueryChildRelations,
+        Ddi::DxgkDdiQueryChildStatus,
+        Ddi::DxgkDdiCreateContext,
+        Ddi::DxgkDdiDestroyContext,
+    ];
+    for call in &ix.calls {
+        if !pageable.contains(&call.ddi) {
+            continue;
+        }
+        let mut parent = call.parent;
+        while let Some(p) = parent {
+            let outer = &ix.calls[p];
+            if matches!(
+                outer.ddi,
+                Ddi::DxgkDdiInterruptRoutine | Ddi::DxgkDdiDpcRoutine
+            ) {
+                out.push(
+                    ix,
+                    70,
+                    Culprit::OsModel,
+                    format!(
+                        "{} (#{}) was called from inside {} (#{}); pageable DDIs run at PASSIVE_LEVEL",
+                        call.ddi,
+                        ix.seq(call.enter),
+                        outer.ddi,
+                        ix.seq(outer.enter)
+                    ),
+                    &[outer.enter, call.enter],
+                );
+                break;
+            }
+            parent = outer.parent;
+        }
     }
 }

@@ -206,8 +206,8 @@ fn catalogue_has_74_rules_in_order_with_sources_and_reasons() {
 #[test]
 fn catalogue_marks_the_agreed_online_and_trace_rules() {
     let online = [
-        1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 13, 15, 16, 17, 19, 22, 23, 25, 26, 27, 30, 33, 34, 36,
-        39, 40, 41, 45, 46, 49, 51, 52, 53, 54, 57, 58, 59, 61, 69, 70, 71, 72, 73,
+        1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 13, 15, 16, 17, 19, 23, 26, 27, 30, 33, 34, 36, 39, 40,
+        41, 45, 46, 49, 51, 52, 53, 57, 58, 59, 61, 69, 71, 72,
     ];
     for r in CATALOGUE {
         let expected_online = online.contains(&r.id.0);
@@ -242,7 +242,8 @@ fn catalogue_marks_the_agreed_online_and_trace_rules() {
 
 /// Every rule marked `Trace`, each with a breaking test below.
 const TRACE_RULES: &[u8] = &[
-    7, 9, 18, 20, 21, 24, 28, 29, 31, 32, 37, 38, 42, 43, 44, 47, 48, 50, 55, 67, 68,
+    7, 9, 18, 20, 21, 22, 24, 25, 28, 29, 31, 32, 37, 38, 42, 43, 44, 47, 48, 50, 54, 55, 67, 68,
+    70,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -1234,4 +1235,85 @@ proptest! {
             prop_assert!(!v.to_string().is_empty());
         }
     }
+}
+
+#[test]
+fn r22_one_miracast_context_at_a_time() {
+    let mut b = Builder::default();
+    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
+    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, "", None);
+    let live = b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
+    keeps(&b);
+    let second = b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
+    breaks(&b, 22, Culprit::OsModel, &[live, second]);
+}
+
+#[test]
+fn r25_accepted_messages_are_pending() {
+    let mut b = Builder::default();
+    b.call(
+        MSG,
+        Ddi::DxgkCbMiracastSendMessage,
+        "id=1 callback=true",
+        Some(NtStatus::STATUS_PENDING),
+    );
+    keeps(&b);
+    let send = b.call(
+        MSG,
+        Ddi::DxgkCbMiracastSendMessage,
+        "id=2 callback=true",
+        Some(NtStatus::STATUS_SUCCESS),
+    );
+    breaks(&b, 25, Culprit::OsModel, &[send, send + 1]);
+}
+
+#[test]
+fn r54_success_carries_chunk_data() {
+    let mut b = Builder::default();
+    b.enter(
+        UMD,
+        Ddi::GetNextChunkData,
+        "timeout_ms=0 events=1 buffer_size=64",
+    );
+    b.leave_out(
+        UMD,
+        Ddi::GetNextChunkData,
+        OK,
+        "size=0 outstanding=0 chunks=0",
+    );
+    b.enter(
+        UMD,
+        Ddi::GetNextChunkData,
+        "timeout_ms=0 events=0 buffer_size=64",
+    );
+    b.leave_out(
+        UMD,
+        Ddi::GetNextChunkData,
+        OK,
+        "size=40 outstanding=0 chunks=1",
+    );
+    keeps(&b);
+    let enter = b.enter(
+        UMD,
+        Ddi::GetNextChunkData,
+        "timeout_ms=0 events=0 buffer_size=64",
+    );
+    b.leave_out(
+        UMD,
+        Ddi::GetNextChunkData,
+        OK,
+        "size=0 outstanding=0 chunks=0",
+    );
+    breaks(&b, 54, Culprit::OsModel, &[enter, enter + 1]);
+}
+
+#[test]
+fn r70_pageable_ddis_run_at_passive_level() {
+    let mut b = Builder::default();
+    b.call(OS, Ddi::DxgkDdiCreateContext, "", OK);
+    keeps(&b);
+    let isr = b.enter(OS, Ddi::DxgkDdiInterruptRoutine, "");
+    let create = b.call(OS, Ddi::DxgkDdiCreateContext, "", OK);
+    b.leave(OS, Ddi::DxgkDdiInterruptRoutine, None);
+    breaks(&b, 70, Culprit::OsModel, &[isr, create]);
 }
