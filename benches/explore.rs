@@ -27,7 +27,8 @@ fn never() -> bool {
     false
 }
 
-fn ours(mode: Mode, schedules: Option<u64>, reduction: bool) -> (u64, u64) {
+/// (schedules counted, DFS states, runs made including sleep-blocked ones).
+fn ours(mode: Mode, schedules: Option<u64>, reduction: bool) -> (u64, u64, u64) {
     let run = |s: Box<dyn Strategy>| models::lock_steps(THREADS, STEPS, false, s);
     let config = ExploreConfig {
         mode,
@@ -38,10 +39,19 @@ fn ours(mode: Mode, schedules: Option<u64>, reduction: bool) -> (u64, u64) {
     };
     let r = explore::explore(&config, &run, &never);
     assert!(r.failures.is_empty());
-    (r.schedules, r.dfs.nodes.max(r.choice_points))
+    (r.schedules, r.dfs.nodes, r.schedules + r.dfs.sleep_blocked)
 }
 
+/// loom's exhaustive check, on a fresh OS thread: shuttle and loom both run their simulated
+/// threads on the `generator` crate, and a thread that ran shuttle leaves state behind that
+/// makes loom's generators panic (and crawl).
 fn loom_model() -> u64 {
+    std::thread::spawn(loom_model_here)
+        .join()
+        .expect("loom model thread")
+}
+
+fn loom_model_here() -> u64 {
     use loom::sync::{Arc, Mutex};
     EXECUTIONS.store(0, Ordering::Relaxed);
     let mut builder = loom::model::Builder::new();
@@ -89,11 +99,16 @@ fn shuttle_body() {
 
 fn shuttle_run(which: &str, n: usize) -> u64 {
     EXECUTIONS.store(0, Ordering::Relaxed);
+    // Shuttle replaces the panic hook and leaves its own installed; loom relies on the hook it
+    // found (its generators unwind by panicking when an execution ends), so put it back.
+    let saved = std::panic::take_hook();
     match which {
         "random" => shuttle::check_random(shuttle_body, n),
         "pct3" => shuttle::check_pct(shuttle_body, n, 3),
         _ => shuttle::check_dfs(shuttle_body, Some(n)),
     }
+    drop(std::panic::take_hook());
+    std::panic::set_hook(saved);
     EXECUTIONS.load(Ordering::Relaxed)
 }
 
@@ -113,67 +128,79 @@ fn timed<T>(mut f: impl FnMut() -> T) -> (T, Duration) {
     (out.expect("ran"), best.expect("ran"))
 }
 
+/// One table row: `executions` counted schedules, `runs` program runs made for them.
 fn row(
     tool: &str,
     mode: &str,
     executions: u64,
+    runs: u64,
     states: Option<u64>,
     time: Duration,
     complete: &str,
 ) {
     let rate = executions as f64 / time.as_secs_f64();
     println!(
-        "| {tool:<10} | {mode:<36} | {executions:>9} | {:>9} | {:>9.1} ms | {:>12.0} | {complete:<8} |",
+        "| {tool:<10} | {mode:<40} | {executions:>9} | {runs:>9} | {:>9} | {:>9.1} ms | {:>12.0} | {complete:<8} |",
         states.map_or("-".to_owned(), |s| s.to_string()),
         time.as_secs_f64() * 1e3,
         rate
     );
 }
 
+const HEADER: &str = "| tool       | mode                                     | schedules | runs      | states    | wall time    | schedules/s  | complete |";
+const RULE: &str = "|------------|------------------------------------------|-----------|-----------|-----------|--------------|--------------|----------|";
+
 fn comparison() {
     println!(
         "\nExploration comparison, {THREADS} threads x {STEPS} lock steps (best of 3 runs):\n"
     );
-    println!(
-        "| tool       | mode                                 | schedules | states    | wall time    | schedules/s  | complete |"
-    );
-    println!(
-        "|------------|--------------------------------------|-----------|-----------|--------------|--------------|----------|"
-    );
-    let ((n, states), t) = timed(|| ours(Mode::Dfs, None, true));
+    println!("{HEADER}");
+    println!("{RULE}");
+    let ((n, states, runs), t) = timed(|| ours(Mode::Dfs, None, true));
     row(
         "ours",
         "dfs + sleep sets (exhaustive)",
         n,
+        runs,
         Some(states),
         t,
         "yes",
     );
-    let ((n, states), t) = timed(|| ours(Mode::Dfs, None, false));
+    let ((n, states, runs), t) = timed(|| ours(Mode::Dfs, None, false));
     row(
         "ours",
         "dfs, no reduction (exhaustive)",
         n,
+        runs,
         Some(states),
         t,
         "yes",
     );
-    let ((n, _), t) = timed(|| ours(Mode::Random, Some(20_000), true));
-    row("ours", "random, 20k", n, None, t, "-");
-    let ((n, _), t) = timed(|| ours(Mode::Pct { depth: 3 }, Some(20_000), true));
-    row("ours", "pct d=3, 20k", n, None, t, "-");
-    let ((n, _), t) = timed(|| ours(Mode::Portfolio, Some(20_000), true));
-    row("ours", "portfolio, 20k", n, None, t, "-");
+    let ((n, _, runs), t) = timed(|| ours(Mode::Random, Some(20_000), true));
+    row("ours", "random, 20k", n, runs, None, t, "-");
+    let ((n, _, runs), t) = timed(|| ours(Mode::Pct { depth: 3 }, Some(20_000), true));
+    row("ours", "pct d=3, 20k", n, runs, None, t, "-");
+    let ((n, _, runs), t) = timed(|| ours(Mode::Portfolio, Some(20_000), true));
+    row(
+        "ours",
+        "portfolio (random, pct 2/3, dfs), 20k",
+        n,
+        runs,
+        None,
+        t,
+        "-",
+    );
     let (n, t) = timed(loom_model);
-    row("loom 0.7", "model (DPOR, exhaustive)", n, None, t, "yes");
+    row("loom 0.7", "model (DPOR, exhaustive)", n, n, None, t, "yes");
     let (n, t) = timed(|| shuttle_run("random", 20_000));
-    row("shuttle", "check_random, 20k", n, None, t, "-");
+    row("shuttle", "check_random, 20k", n, n, None, t, "-");
     let (n, t) = timed(|| shuttle_run("pct3", 20_000));
-    row("shuttle", "check_pct d=3, 20k", n, None, t, "-");
+    row("shuttle", "check_pct d=3, 20k", n, n, None, t, "-");
     let (n, t) = timed(|| shuttle_run("dfs", 100_000));
     row(
         "shuttle",
         "check_dfs, first 100k of 1.95M",
+        n,
         n,
         None,
         t,
@@ -208,7 +235,7 @@ fn corpus() -> Vec<miracast_sim::scenario::Scenario> {
 fn corpus_rows() {
     let scenarios = corpus();
     if scenarios.is_empty() {
-        println!("| corpus     | (no scenarios found under scenarios/)  |");
+        println!("| corpus     | (no scenarios found under scenarios/)    |");
         return;
     }
     let config = explore::scenario_run::ScenarioRunConfig::default();
@@ -230,6 +257,7 @@ fn corpus_rows() {
     row(
         "ours",
         &format!("corpus: {} scenarios x {per} (portfolio)", scenarios.len()),
+        n,
         n,
         None,
         t,
