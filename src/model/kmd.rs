@@ -870,6 +870,10 @@ impl ReferenceKmd {
                     }
                 });
                 drop(guard);
+                if self.knobs.monitor_arrival_ioctl_ignored {
+                    // The R11 fault: the arrival is remembered but never reported.
+                    return (NtStatus::STATUS_SUCCESS, 0);
+                }
                 // R10/R11: arrival with the connector the sink reported.
                 (self.indicate_miracast(true, monitor_type).await, 0)
             }

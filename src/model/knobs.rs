@@ -120,6 +120,9 @@ pub struct Knobs {
     pub departure_ioctl_in_stop: bool,
     /// R15: `DxgkDdiQueryDeviceDescriptor` fails although the UMD gave an EDID.
     pub edid_not_returned: bool,
+    /// R11: the KMD accepts the UMD's `MONITOR_ARRIVED` IOCTL but never reports the arrival
+    /// with `DxgkCbIndicateChildStatus`.
+    pub monitor_arrival_ioctl_ignored: bool,
     /// R16: `DxgkDdiQueryChildStatus` answers the Miracast target with the `HotPlug`
     /// (`StatusConnection`) arm instead of the Miracast one.
     pub child_status_wrong_arm: bool,
@@ -310,6 +313,7 @@ catalogue! {
     no_departure_at_kmd_destroy => [12], Kmd;
     departure_ioctl_in_stop => [13], Umd;
     edid_not_returned => [15], Kmd;
+    monitor_arrival_ioctl_ignored => [11], Kmd;
     child_status_wrong_arm => [16], Kmd;
     wrong_miracast_target_id => [17], Kmd;
     busy_wrong_status => [17], Kmd;

@@ -278,7 +278,7 @@ pub static CATALOGUE: &[Rule] = &[
         11,
         G::B,
         Error,
-        Online,
+        Trace,
         "UMD monitor-arrived IOCTL leads to an arrival",
         concat!(kmd_tasks!(), "; ", umd_tasks!()),
         "When the UMD tells the KMD through MiracastIoControl that a monitor appeared behind the sink, the KMD indicates its arrival.",
@@ -296,7 +296,7 @@ pub static CATALOGUE: &[Rule] = &[
         13,
         G::B,
         Error,
-        Online,
+        Trace,
         "No monitor removal from Stop without a real departure",
         concat!(
             "ddi:netdispumdddi/nc-netdispumdddi-pfn_stop_miracast_session.md; ",

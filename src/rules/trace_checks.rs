@@ -33,6 +33,10 @@
 //! - R54: `GetNextChunkData` returning success with size 0 and no extra event, or chunks after
 //!   a `STATUS_INSTANCE_NOT_AVAILABLE` without a new session; OS model.
 //! - R70: a pageable DDI called from interrupt or DPC context; OS model.
+//! - R11: a successful `op=MONITOR_ARRIVED` IOCTL not followed by a Miracast `connected=true`
+//!   indication before the next Miracast IOCTL or the KMD destroy; KMD.
+//! - R13: an `op=MONITOR_DEPARTED` IOCTL from inside `StopMiracastSession` when the sink never
+//!   reported the monitor gone (a `Sink` event naming `MonitorDeparts` or `connected: false`); UMD.
 //!
 //! Event conventions relied on (what the OS model writes):
 //! - every call is an `Enter` and a `Leave` on one thread; a call made from inside another
@@ -117,6 +121,8 @@ pub fn check_with(trace: &Trace, config: &TraceCheckConfig) -> Vec<Violation> {
     send_message_pending(&ix, &mut out);
     chunk_data_outcomes(&ix, &mut out);
     pageable_at_passive(&ix, &mut out);
+    arrival_reported(&ix, &mut out);
+    no_departure_in_stop(&ix, &mut out);
     out.finish()
 }
 
@@ -1367,4 +1373,95 @@ fn pageable_at_passive(ix: &Index<'_>, out: &mut Findings) {
             parent = outer.parent;
         }
     }
+}
+
+/// R11: a "monitor arrived" IOCTL makes the KMD report arrival (R10).
+fn arrival_reported(ix: &Index<'_>, out: &mut Findings) {
+    let kmd_ioctls: Vec<&Call<'_>> = ix
+        .calls
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.ddi,
+                Ddi::DxgkDdiMiracastIoControl | Ddi::DxgkDdiMiracastDestroyContext
+            )
+        })
+        .collect();
+    for (i, call) in kmd_ioctls.iter().enumerate() {
+        if call.ddi != Ddi::DxgkDdiMiracastIoControl
+            || call.value("op") != Some("MONITOR_ARRIVED")
+            || call.status != Some(NtStatus::STATUS_SUCCESS)
+        {
+            continue;
+        }
+        let until = kmd_ioctls
+            .get(i + 1)
+            .map_or(ix.events.len(), |next| next.enter);
+        let reported = ix.calls.iter().any(|c| {
+            c.ddi == Ddi::DxgkCbIndicateChildStatus
+                && c.enter > call.enter
+                && c.enter < until
+                && c.value("type") == Some("StatusMiracastConnection")
+                && c.flag("connected")
+        });
+        if !reported {
+            let at = call.leave.unwrap_or(call.enter);
+            out.push(
+                ix,
+                11,
+                Culprit::Kmd,
+                format!(
+                    "the UMD told the KMD a monitor arrived (DxgkDdiMiracastIoControl #{}) and the KMD never reported it with DxgkCbIndicateChildStatus (StatusMiracastConnection, Connected = TRUE)",
+                    ix.seq(call.enter)
+                ),
+                &[call.enter, at],
+            );
+        }
+    }
+}
+
+/// R13: in Stop, the UMD asks for monitor removal only when the sink reported the monitor gone.
+fn no_departure_in_stop(ix: &Index<'_>, out: &mut Findings) {
+    let mut session_start = 0;
+    for call in &ix.calls {
+        match call.ddi {
+            Ddi::StartMiracastSession => session_start = call.enter,
+            Ddi::MiracastIoControl if call.value("op") == Some("MONITOR_DEPARTED") => {
+                let Some(stop) = ancestor(ix, call, Ddi::StopMiracastSession) else {
+                    continue;
+                };
+                let sink_said_gone = ix.events[session_start..call.enter].iter().any(|e| {
+                    matches!(&e.kind, EventKind::Sink { what }
+                        if what.contains("MonitorDeparts") || what.contains("connected: false"))
+                });
+                if !sink_said_gone {
+                    out.push(
+                        ix,
+                        13,
+                        Culprit::Umd,
+                        format!(
+                            "StopMiracastSession (#{}) asked the KMD to remove the monitor (MiracastIoControl #{}) although the sink never reported it gone",
+                            ix.seq(stop.enter),
+                            ix.seq(call.enter)
+                        ),
+                        &[stop.enter, call.enter],
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The closest enclosing call of `ddi` on the same thread, if any.
+fn ancestor<'a, 't>(ix: &'a Index<'t>, call: &Call<'t>, ddi: Ddi) -> Option<&'a Call<'t>> {
+    let mut parent = call.parent;
+    while let Some(p) = parent {
+        let outer = &ix.calls[p];
+        if outer.ddi == ddi {
+            return Some(outer);
+        }
+        parent = outer.parent;
+    }
+    None
 }

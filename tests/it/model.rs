@@ -353,6 +353,11 @@ fn knob_cases() -> Vec<KnobCase> {
             ),
         ),
         case(
+            json!({"monitor_arrival_ioctl_ignored": true}),
+            nothing,
+            Rule(&[11]),
+        ),
+        case(
             json!({"edid_not_returned": true}),
             nothing,
             Observed("QueryDeviceDescriptor failed after an EDID arrived", |o| {

@@ -206,8 +206,8 @@ fn catalogue_has_74_rules_in_order_with_sources_and_reasons() {
 #[test]
 fn catalogue_marks_the_agreed_online_and_trace_rules() {
     let online = [
-        1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 13, 15, 16, 17, 19, 23, 26, 27, 30, 33, 34, 36, 39, 40,
-        41, 45, 46, 49, 51, 52, 53, 57, 58, 59, 61, 69, 71, 72,
+        1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 16, 17, 19, 23, 26, 27, 30, 33, 34, 36, 39, 40, 41, 45,
+        46, 49, 51, 52, 53, 57, 58, 59, 61, 69, 71, 72,
     ];
     for r in CATALOGUE {
         let expected_online = online.contains(&r.id.0);
@@ -242,8 +242,8 @@ fn catalogue_marks_the_agreed_online_and_trace_rules() {
 
 /// Every rule marked `Trace`, each with a breaking test below.
 const TRACE_RULES: &[u8] = &[
-    7, 9, 18, 20, 21, 22, 24, 25, 28, 29, 31, 32, 37, 38, 42, 43, 44, 47, 48, 50, 54, 55, 67, 68,
-    70,
+    7, 9, 11, 13, 18, 20, 21, 22, 24, 25, 28, 29, 31, 32, 37, 38, 42, 43, 44, 47, 48, 50, 54, 55,
+    67, 68, 70,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -1316,4 +1316,49 @@ fn r70_pageable_ddis_run_at_passive_level() {
     let create = b.call(OS, Ddi::DxgkDdiCreateContext, "", OK);
     b.leave(OS, Ddi::DxgkDdiInterruptRoutine, None);
     breaks(&b, 70, Culprit::OsModel, &[isr, create]);
+}
+
+#[test]
+fn r11_monitor_arrived_ioctl_is_reported() {
+    let arrived = "hardware_access=false op=MONITOR_ARRIVED";
+    let connected =
+        "type=StatusMiracastConnection child_uid=7 connected=true monitor_type=D3DKMDT_VOT_HDMI";
+    let mut b = Builder::default();
+    b.open_session();
+    b.enter(UMD, Ddi::DxgkDdiMiracastIoControl, arrived);
+    b.call(UMD, Ddi::DxgkCbIndicateChildStatus, connected, OK);
+    b.leave(UMD, Ddi::DxgkDdiMiracastIoControl, OK);
+    keeps(&b);
+    let ioctl = b.enter(UMD, Ddi::DxgkDdiMiracastIoControl, arrived);
+    let left = b.leave(UMD, Ddi::DxgkDdiMiracastIoControl, OK);
+    b.call(
+        UMD,
+        Ddi::DxgkDdiMiracastIoControl,
+        "hardware_access=false op=QUERY_STATUS",
+        OK,
+    );
+    b.call(UMD, Ddi::DxgkCbIndicateChildStatus, connected, OK);
+    breaks(&b, 11, Culprit::Kmd, &[ioctl, left]);
+}
+
+#[test]
+fn r13_no_departure_request_in_stop_unless_the_sink_said_so() {
+    let departed = "hardware_access=false op=MONITOR_DEPARTED";
+    let mut b = Builder::default();
+    b.open_session();
+    b.event(
+        OS,
+        EventKind::Sink {
+            what: "scenario: MonitorDeparts".into(),
+        },
+    );
+    b.enter(OS, Ddi::StopMiracastSession, "");
+    b.call(OS, Ddi::MiracastIoControl, departed, OK);
+    b.leave(OS, Ddi::StopMiracastSession, None);
+    keeps(&b);
+    b.call(OS, Ddi::StartMiracastSession, "", OK);
+    let stop = b.enter(OS, Ddi::StopMiracastSession, "");
+    let ioctl = b.call(OS, Ddi::MiracastIoControl, departed, OK);
+    b.leave(OS, Ddi::StopMiracastSession, None);
+    breaks(&b, 13, Culprit::Umd, &[stop, ioctl]);
 }
