@@ -22,9 +22,9 @@ pub(super) struct Drivers {
     pub kmd: Rc<dyn MiracastKmd>,
     /// The Miracast UMD.
     pub umd: Rc<dyn MiracastUmd>,
-    /// Faults of a real driver binary found so far (hangs, crashes in the bridge), one sentence
-    /// each; keeps the binary's runtime alive as long as the run.
-    pub faults: Box<dyn Fn() -> Vec<String>>,
+    /// Faults of a real driver binary found so far (hangs, panics in the bridge); keeps the
+    /// binary's runtime alive as long as the run.
+    pub faults: Box<dyn Fn() -> Vec<super::Bugcheck>>,
 }
 
 /// Builds the drivers `backend` names on `sched`.

@@ -1,18 +1,25 @@
 //! Judging a [`RunResult`] against the scenario's `expect`: pass or fail, with every reason.
 
-use super::{RunError, RunResult};
-use crate::rules::{RuleId, Violation};
+use super::{Bugcheck, RunError, RunResult};
+use crate::rules::{Culprit, RuleId, Violation};
 use crate::scenario::{Matcher, Scenario, Step, StepOp};
 use crate::sched::RunEnd;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// Pass or fail, and why.
-#[derive(Clone, Debug, Default, Serialize)]
+///
+/// It crosses the process boundary of an isolated run (`run --isolate`), so it reads back from
+/// its own JSON.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Verdict {
     /// Everything the scenario expects happened, and nothing else was broken.
     pub passed: bool,
+    /// The driver binary crashed or hung: bugcheck-style findings (not documented rules).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bugchecks: Vec<Bugcheck>,
     /// Violations of rules the scenario does not expect (one per rule: the first).
+    #[serde(deserialize_with = "violations_from_json")]
     pub unexpected: Vec<Violation>,
     /// Rules the scenario expects to be broken that were not.
     pub missing: Vec<RuleId>,
@@ -38,9 +45,7 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
         }
         None => {}
     }
-    for fault in &result.driver_faults {
-        v.reasons.push(format!("driver fault: {fault}"));
-    }
+    v.bugchecks.clone_from(&result.driver_faults);
     match &result.end {
         RunEnd::Completed => {}
         RunEnd::Deadlock { chain } => {
@@ -109,8 +114,47 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
     if scenario.expect.needs_trace() {
         check_trace(scenario, result, &mut v.reasons);
     }
-    v.passed = v.unexpected.is_empty() && v.missing.is_empty() && v.reasons.is_empty();
+    v.passed = v.bugchecks.is_empty()
+        && v.unexpected.is_empty()
+        && v.missing.is_empty()
+        && v.reasons.is_empty();
     v
+}
+
+/// A [`Violation`] as it is written in JSON, read back.
+#[derive(Deserialize)]
+struct ViolationJson {
+    rule: RuleId,
+    culprit: String,
+    finding: String,
+    events: Vec<u32>,
+}
+
+fn violations_from_json<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<Violation>, D::Error> {
+    Vec::<ViolationJson>::deserialize(d)?
+        .into_iter()
+        .map(|v| {
+            let culprit = match v.culprit.as_str() {
+                "Kmd" => Culprit::Kmd,
+                "Umd" => Culprit::Umd,
+                "OsModel" => Culprit::OsModel,
+                "Sink" => Culprit::Sink,
+                other => {
+                    return Err(serde::de::Error::custom(format!(
+                        "unknown culprit `{other}`"
+                    )));
+                }
+            };
+            Ok(Violation {
+                rule: v.rule,
+                culprit,
+                finding: v.finding,
+                events: v.events,
+            })
+        })
+        .collect()
 }
 
 fn connected_word(c: bool) -> &'static str {

@@ -29,7 +29,7 @@ use crate::scenario::{Backend, Scenario, SinkAdapter};
 use crate::sched::{Choice, Divergence, RandomStrategy, RunEnd, RunLimits, Sched, Strategy};
 use crate::status::NtStatus;
 use crate::trace::{EventKind, Trace};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -105,11 +105,79 @@ pub struct RunResult {
     pub divergence: Option<Divergence>,
     /// Scheduler polls.
     pub polls: u64,
-    /// Faults of a real driver binary (hangs, crashes in the bridge), one sentence each.
-    pub driver_faults: Vec<String>,
+    /// Faults of a real driver binary (hangs, panics in the bridge): bugcheck-style findings.
+    pub driver_faults: Vec<Bugcheck>,
     /// Set when the run could not happen at all (backend unavailable) or the simulator
     /// itself failed; the text says why.
     pub error: Option<RunError>,
+}
+
+/// A bugcheck-style finding: the driver binary itself crashed (segmentation fault, abort, stack
+/// overflow: seen from the parent of an isolated run), hung outside the simulator's control, or
+/// panicked in the bridge. Not a documented rule; reports print it like one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bugcheck {
+    /// Crash or hang.
+    pub kind: BugcheckKind,
+    /// What happened, short: the signal or exception name (`SIGSEGV (segmentation fault),
+    /// signal 11`, `bridge panic`), or how long a hang was waited for.
+    pub what: String,
+    /// The signal number (Unix) or exception code (Windows) of a crash, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<i64>,
+    /// The simulated thread that was inside the driver.
+    pub thread: String,
+    /// The DDI it was inside (documented name), when known.
+    pub ddi: Option<String>,
+    /// The whole finding in one sentence (`bugcheck: the driver crashed (SIGSEGV) inside
+    /// HandleKernelModeMessage on thread t5 msg-delivery-1: ...`).
+    pub finding: String,
+    /// The last bridge events before the fault (DDI entries and exits, callbacks), oldest first.
+    pub last_events: Vec<String>,
+}
+
+/// The kind of a [`Bugcheck`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BugcheckKind {
+    /// The driver crashed (or panicked in the bridge).
+    Crash,
+    /// The driver neither returned nor called back within the hang timeout.
+    Hang,
+}
+
+impl std::fmt::Display for Bugcheck {
+    /// `the driver crashed: SIGSEGV ...` / `the driver hung: ...`: the title of the finding.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            BugcheckKind::Crash => write!(f, "the driver crashed: {}", self.what),
+            BugcheckKind::Hang => write!(f, "the driver hung: {}", self.what),
+        }
+    }
+}
+
+#[cfg(feature = "real-driver")]
+impl From<&crate::backend::real::DriverFault> for Bugcheck {
+    fn from(f: &crate::backend::real::DriverFault) -> Self {
+        use crate::backend::real::DriverFaultKind;
+        let (kind, what, code) = match &f.kind {
+            DriverFaultKind::Hang { waited_ms } => (
+                BugcheckKind::Hang,
+                format!("no return and no callback for {waited_ms} ms"),
+                None,
+            ),
+            DriverFaultKind::Crash { code, name } => (BugcheckKind::Crash, name.clone(), *code),
+        };
+        Bugcheck {
+            kind,
+            what,
+            code,
+            thread: f.thread.clone(),
+            ddi: f.ddi.clone(),
+            finding: f.to_string(),
+            last_events: f.last_events.clone(),
+        }
+    }
 }
 
 /// A run that did not produce a meaningful result.
@@ -223,7 +291,7 @@ struct Simulated {
     trace: Trace,
     divergence: Option<Divergence>,
     polls: u64,
-    driver_faults: Vec<String>,
+    driver_faults: Vec<Bugcheck>,
 }
 
 fn simulate(

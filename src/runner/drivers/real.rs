@@ -3,6 +3,7 @@
 
 use super::Drivers;
 use crate::backend::real::{BridgeConfig, load_real_drivers, real_driver_paths};
+use crate::runner::Bugcheck;
 use crate::sched::Sched;
 use std::path::Path;
 
@@ -15,6 +16,6 @@ pub(super) fn load(sched: &Sched, spec: &Path) -> Result<Drivers, String> {
     Ok(Drivers {
         kmd,
         umd,
-        faults: Box::new(move || runtime.faults().iter().map(|f| format!("{f:?}")).collect()),
+        faults: Box::new(move || runtime.faults().iter().map(Bugcheck::from).collect()),
     })
 }
