@@ -139,7 +139,7 @@ fn replay_one(text: &str, args: &ReplayArgs) -> u8 {
         tags: scenario.tags.clone(),
         outcome,
         replay_token: Some(result.replay_token()),
-        result: Some(result),
+        result: Some(result.into()),
         verdict: Some(verdict),
         ..ScenarioReport::default()
     };

@@ -1,7 +1,9 @@
 //! The human report: `PASS name (N events, seed S)` / `FAIL ...` per scenario, failure details,
 //! and the summary line.
 //!
-//! A failure shows, for each rule broken that the scenario does not expect: the rule id and
+//! A failure shows, for each crash or hang of a driver binary (a bugcheck-style finding): what
+//! happened, the one-sentence finding (signal, DDI, thread), the culprit, and the last bridge
+//! events before it; for each rule broken that the scenario does not expect: the rule id and
 //! title, the one-sentence finding, the culprit, and the trace events that show it (by seq,
 //! rendered as in the trace); then expected rules that were not broken, every other reason,
 //! and the exact replay command.
@@ -51,7 +53,10 @@ pub fn scenario_line(s: &ScenarioReport) -> String {
     let stats = s
         .result
         .as_ref()
-        .map(|r| format!(" ({} events, seed {})", r.events(), r.seed))
+        .map(|r| match r.died() {
+            Some(how) => format!(" (the driver process died: {how}, seed {})", r.seed()),
+            None => format!(" ({} events, seed {})", r.events(), r.seed()),
+        })
         .unwrap_or_default();
     match s.outcome {
         Outcome::Passed => format!("PASS {}{stats}", s.name),
@@ -83,12 +88,32 @@ pub fn details(s: &ScenarioReport) -> String {
     let (Some(result), Some(verdict)) = (&s.result, &s.verdict) else {
         return out;
     };
+    for b in &verdict.bugchecks {
+        let _ = writeln!(out, "  BUGCHECK {b}");
+        let _ = writeln!(out, "    finding: {}", b.finding);
+        let _ = writeln!(
+            out,
+            "    culprit: the driver binary (thread {}{})",
+            b.thread,
+            b.ddi
+                .as_ref()
+                .map(|d| format!(", inside {d}"))
+                .unwrap_or_default()
+        );
+        let skip = b.last_events.len().saturating_sub(EVENTS_PER_VIOLATION);
+        if !b.last_events.is_empty() {
+            let _ = writeln!(out, "    last events:");
+        }
+        for e in &b.last_events[skip..] {
+            let _ = writeln!(out, "      {e}");
+        }
+    }
     for v in &verdict.unexpected {
         let _ = writeln!(out, "  {} {}", v.rule, v.rule.rule().title);
         let _ = writeln!(out, "    finding: {}", v.finding);
         let _ = writeln!(out, "    culprit: {}", v.culprit);
         for seq in v.events.iter().take(EVENTS_PER_VIOLATION) {
-            if let Some(e) = result.trace.events.get(*seq as usize) {
+            if let Some(e) = result.event(*seq) {
                 let _ = writeln!(out, "      {e}");
             }
         }

@@ -15,10 +15,7 @@ pub fn render(report: &RunReport) -> String {
         .map(|s| {
             let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
             if let (Some(obj), Some(result)) = (v.as_object_mut(), &s.result) {
-                obj.insert(
-                    "trace_text".to_owned(),
-                    Value::String(result.trace.to_text()),
-                );
+                obj.insert("trace_text".to_owned(), Value::String(result.trace_text()));
             }
             v
         })

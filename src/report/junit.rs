@@ -30,7 +30,10 @@ pub fn render(report: &RunReport) -> String {
                     })
                     .unwrap_or_default();
                 let message = match (
-                    rules.first(),
+                    verdict
+                        .and_then(|v| v.bugchecks.first())
+                        .map(|b| &b.finding)
+                        .or(rules.first()),
                     verdict.and_then(|v| v.missing.first()),
                     verdict.and_then(|v| v.reasons.first()),
                 ) {
@@ -42,6 +45,8 @@ pub fn render(report: &RunReport) -> String {
                 st.set_message(message);
                 st.set_type(if s.outcome == Outcome::Unavailable {
                     "backend-unavailable"
+                } else if verdict.is_some_and(|v| !v.bugchecks.is_empty()) {
+                    "driver-bugcheck"
                 } else {
                     "scenario-failed"
                 });
@@ -61,7 +66,7 @@ pub fn render(report: &RunReport) -> String {
         let mut case = TestCase::new(s.name.clone(), status);
         case.set_classname(s.path.clone());
         if let Some(r) = &s.result {
-            case.add_property(quick_junit::Property::new("seed", r.seed.to_string()));
+            case.add_property(quick_junit::Property::new("seed", r.seed().to_string()));
             case.add_property(quick_junit::Property::new("events", r.events().to_string()));
         }
         if let Some(cmd) = s.replay_command() {

@@ -17,7 +17,7 @@ pub mod junit;
 
 use crate::runner::{RunResult, Verdict};
 use crate::scenario::ScenarioError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How one scenario file came out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -63,6 +63,100 @@ impl From<&ScenarioError> for InvalidScenario {
     }
 }
 
+/// A finished run as the reports show it: the [`RunResult`] of a run in this process, or what
+/// an isolated child process sent back (`run --isolate`). Both serialize the same way (the
+/// `RunResult` as JSON).
+#[derive(Clone, Debug)]
+pub enum RunRecord {
+    /// Ran in this process.
+    Local(Box<RunResult>),
+    /// Ran in an isolated child process, or died there.
+    Isolated(IsolatedRecord),
+}
+
+/// The part of a run the reports need, as an isolated child sends it back (or as the parent
+/// builds it when the child died).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IsolatedRecord {
+    /// The seed of the strategy.
+    pub seed: u64,
+    /// The trace events, rendered, one per `seq` (empty when recording was off or the child
+    /// died).
+    pub events: Vec<String>,
+    /// The run as the JSON report carries it (the `RunResult`, serialized).
+    pub json: serde_json::Value,
+    /// How the child died (`SIGSEGV`, ...), when it did not finish.
+    #[serde(default)]
+    pub died: Option<String>,
+}
+
+impl From<RunResult> for RunRecord {
+    fn from(r: RunResult) -> Self {
+        RunRecord::Local(Box::new(r))
+    }
+}
+
+impl RunRecord {
+    /// The record an isolated child sends back for a finished run.
+    pub fn isolated(r: &RunResult) -> IsolatedRecord {
+        IsolatedRecord {
+            seed: r.seed,
+            events: r.trace.events.iter().map(ToString::to_string).collect(),
+            json: serde_json::to_value(r).unwrap_or(serde_json::Value::Null),
+            died: None,
+        }
+    }
+
+    /// The seed of the strategy.
+    pub fn seed(&self) -> u64 {
+        match self {
+            RunRecord::Local(r) => r.seed,
+            RunRecord::Isolated(r) => r.seed,
+        }
+    }
+
+    /// Number of trace events.
+    pub fn events(&self) -> usize {
+        match self {
+            RunRecord::Local(r) => r.events(),
+            RunRecord::Isolated(r) => r.events.len(),
+        }
+    }
+
+    /// Trace event `seq`, rendered as in the trace.
+    pub fn event(&self, seq: u32) -> Option<String> {
+        match self {
+            RunRecord::Local(r) => r.trace.events.get(seq as usize).map(ToString::to_string),
+            RunRecord::Isolated(r) => r.events.get(seq as usize).cloned(),
+        }
+    }
+
+    /// The trace as text, one event per line.
+    pub fn trace_text(&self) -> String {
+        match self {
+            RunRecord::Local(r) => r.trace.to_text(),
+            RunRecord::Isolated(r) => r.events.iter().map(|e| format!("{e}\n")).collect(),
+        }
+    }
+
+    /// How an isolated child died, when it did.
+    pub fn died(&self) -> Option<&str> {
+        match self {
+            RunRecord::Local(_) => None,
+            RunRecord::Isolated(r) => r.died.as_deref(),
+        }
+    }
+}
+
+impl Serialize for RunRecord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            RunRecord::Local(r) => r.serialize(s),
+            RunRecord::Isolated(r) => r.json.serialize(s),
+        }
+    }
+}
+
 /// One scenario file's entry in a report.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct ScenarioReport {
@@ -79,7 +173,7 @@ pub struct ScenarioReport {
     pub skip_reason: Option<String>,
     /// The run, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<RunResult>,
+    pub result: Option<RunRecord>,
     /// The judgement, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
