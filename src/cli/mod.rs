@@ -7,12 +7,14 @@
 //! Map:
 //! - [`exit_code`]: the exit-code constants and their table.
 //! - [`run`](mod@run): `run` (discovery, filter, partition, thread pool, reports) and `validate`.
+//! - [`isolate`]: `run --isolate`: one child process per scenario, crashes as findings.
 //! - [`explore_args`]: `run --explore`: the exploration flags and helpers.
 //! - [`replay`]: `replay TOKEN|FILE`.
 //! - [`wfd`]: `sink`, `source`, `wfd decode`.
 
 pub mod exit_code;
 pub mod explore_args;
+pub mod isolate;
 pub mod replay;
 pub mod run;
 pub mod wfd;
@@ -66,6 +68,9 @@ pub enum Command {
         #[command(subcommand)]
         tool: WfdTool,
     },
+    /// Internal: the child process of `run --isolate` (reads its job on stdin).
+    #[command(name = isolate::CHILD_COMMAND, hide = true)]
+    RunIsolated,
 }
 
 /// `wfd` tools.
@@ -98,6 +103,7 @@ pub fn run(cli: Cli) -> u8 {
         }
         Command::Explain { rule, scenarios } => explain(&rule, &scenarios),
         Command::Replay(args) => replay::replay(&args),
+        Command::RunIsolated => isolate::child_main(),
         Command::Sink(args) => exit_of(wfd::run_sink(&args)),
         Command::Source(args) => exit_of(wfd::run_source(&args)),
         Command::Wfd {

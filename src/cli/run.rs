@@ -2,13 +2,14 @@
 //! run them on a thread pool, and write every report asked for.
 //!
 //! Each scenario's simulation is single-threaded and `Rc`-based, so it is built and run
-//! entirely inside one worker thread; workers take the next file from a shared counter and put
+//! entirely inside one worker thread (or, with `--isolate`, in a child process that worker
+//! starts and waits for: see [`super::isolate`]); workers take the next file from a shared counter and put
 //! the finished [`ScenarioReport`] in that file's slot, so the report order is the path order
 //! whatever `--jobs` is.
 
-use super::exit_code;
+use super::{exit_code, isolate};
 use crate::report::{self, Format, Outcome, RunReport, ScenarioReport};
-use crate::runner::{self, RunOptions};
+use crate::runner::RunOptions;
 use crate::scenario::{self, Backend};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -48,6 +49,14 @@ pub struct RunArgs {
     /// scenario's `expect` needs them).
     #[arg(long)]
     pub no_trace: bool,
+    /// Run each scenario in a child process of its own, so that a driver binary that crashes
+    /// (segmentation fault, abort, stack overflow) is reported as a bugcheck finding and the
+    /// other scenarios still run. Default: on for scenarios whose backend is `real:...`.
+    #[arg(long, overrides_with = "no_isolate")]
+    pub isolate: bool,
+    /// Run every scenario in this process, even against a driver binary.
+    #[arg(long, overrides_with = "isolate")]
+    pub no_isolate: bool,
     /// Exploration of orderings (`--explore` and its flags).
     #[command(flatten)]
     pub explore: super::explore_args::ExploreArgs,
@@ -153,20 +162,15 @@ fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
         entry.skip_reason = Some(format!("filtered out by `{f}`"));
         return entry;
     }
-    let result = runner::run_seeded(&scenario, options);
-    let verdict = runner::judge(&scenario, &result);
-    entry.outcome = if verdict.unavailable {
-        Outcome::Unavailable
-    } else if verdict.passed {
-        Outcome::Passed
+    let ran = if isolate::wanted(args.isolate, args.no_isolate, &scenario, options) {
+        isolate::run_in_child(path, &scenario, options)
     } else {
-        Outcome::Failed
+        isolate::run_here(&scenario, options)
     };
-    if !verdict.unavailable {
-        entry.replay_token = Some(result.replay_token());
-    }
-    entry.result = Some(result);
-    entry.verdict = Some(verdict);
+    entry.outcome = ran.outcome;
+    entry.replay_token = ran.replay_token;
+    entry.result = Some(ran.result);
+    entry.verdict = Some(ran.verdict);
     entry
 }
 
