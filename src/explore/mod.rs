@@ -9,7 +9,7 @@
 //!   synchronization classes of the DDIs).
 //! - [`explorer`]: the loop over schedules (strategy modes and portfolio, `--jobs` workers,
 //!   `--partition K/N`, a caller-supplied budget, determinism self-check), and its report.
-//! - [`shrink`]: delta debugging of a failing schedule's deviations from the no-preemption
+//! - [`shrink`](mod@shrink): delta debugging of a failing schedule's deviations from the no-preemption
 //!   schedule, every candidate verified by replay.
 //! - [`models`]: small reference programs on a bare scheduler (tests, benches).
 //! - [`liveness`]: deadlock, terminated-hot, hot-too-long, step-cap and time-cap findings.
@@ -45,12 +45,19 @@
 //!
 //! Partial-order reduction: a step may be declared ([`crate::sched::Op`], by
 //! `Sched::yield_op`, by the simulated locks and events themselves, or `Sched::declare_next`)
-//! and the scheduler records what it touched. Two steps commute when both are declared and
-//! neither the declared ops (DDI classes from the WDDM levels and the Miracast class) nor the
-//! touched objects conflict. Undeclared steps conflict with everything (sound). Bounds:
-//! preemptions (switching away from a thread that is still runnable) and depth (choices
-//! branched on); sleep sets with a preemption bound may skip schedules the unbounded search
-//! would reach, as with any bounded search.
+//! and the scheduler records what it touched (locks, events, `Tracked` cells). Two steps
+//! commute when both are declared and neither the declared ops (DDI classes from the WDDM
+//! levels and the Miracast class) nor the touched objects conflict. Undeclared steps conflict
+//! with everything (sound). Today the OS model declares only its lock acquisitions: the step
+//! after a DDI entry or exit choice point (`Os::call`) is undeclared, so sleep sets prune
+//! little on scenarios; declaring those (`yield_op(Op::Enter(ddi))`) is what lets the
+//! synchronization-class independence of [`independence`] bite. Sleep sets follow every step,
+//! including the ones where a single thread could run (`Strategy::observe_forced`), so a run
+//! that would repeat an explored ordering is recognized and not counted. Bounds: preemptions
+//! (switching away from a thread that is still runnable; switches at blocking points are free)
+//! and depth (choices branched on, counted from the start of the run); sleep sets with a
+//! preemption bound may skip schedules the unbounded search would reach, as with any bounded
+//! search.
 
 pub mod coverage;
 pub mod dfs;

@@ -1,6 +1,6 @@
 //! Exploration strategies behind the one [`Strategy`] interface: PCT (seeded random, replay
 //! and first-choice live in [`crate::sched`]; DFS in [`super::dfs`]; the shrinker's deviation
-//! replay in [`super::shrink`]).
+//! replay in [`super::shrink`](mod@super::shrink)).
 
 use crate::sched::{Strategy, ThreadDecision};
 use rand_core::{RngCore, SeedableRng};
