@@ -378,9 +378,9 @@ fn worker(
             budget_hit.store(true, Ordering::Relaxed);
             break;
         }
-        if config
-            .max_schedules
-            .is_some_and(|m| counted.load(Ordering::Relaxed) >= m)
+        // Reserve this schedule's slot first, so workers together run exactly the maximum.
+        if let Some(m) = config.max_schedules
+            && counted.fetch_add(1, Ordering::Relaxed) >= m
         {
             break;
         }
@@ -427,9 +427,11 @@ fn worker(
             true
         };
         if !counts {
+            if config.max_schedules.is_some() {
+                counted.fetch_sub(1, Ordering::Relaxed);
+            }
             continue;
         }
-        counted.fetch_add(1, Ordering::Relaxed);
         r.schedules += 1;
         r.choice_points += outcome.schedule.len() as u64;
         estimated_len = estimated_len.max(outcome.schedule.len() as u64);
