@@ -69,6 +69,20 @@ impl DxgkrnlServices for KmdServices {
                     }
                     os.inner.state.borrow_mut().last_miracast_indication =
                         Some((connected, monitor_type, enter));
+                    let me = os.inner.sched.current();
+                    let described = os
+                        .inner
+                        .state
+                        .borrow()
+                        .ioctl_ops
+                        .get(&me)
+                        .is_some_and(|op| op == "op=MONITOR_ARRIVED");
+                    if connected && described {
+                        // Plug and Play reads the new monitor's EDID (lifecycle step 11, R15).
+                        // Checked when the UMD's IOCTL described the monitor (EDID included),
+                        // so the KMD knows it.
+                        os.spawn_edid_read(status.child_uid, enter);
+                    }
                 }
                 ChildStatusKind::Connection { .. } => {
                     os.report(
@@ -283,6 +297,43 @@ impl MiracastDisplayServices for MiracastCallbacks {
 }
 
 impl Os {
+    /// The `os-pnp` thread after a Miracast arrival: `DxgkDdiQueryDeviceDescriptor` must return
+    /// the EDID the sink gave (R15) while that monitor is still reported connected.
+    fn spawn_edid_read(&self, child_uid: u32, arrival: u32) {
+        let os = self.clone();
+        self.inner.sched.spawn("os-pnp", false, async move {
+            let kmd = os.inner.kmd.clone();
+            let adapter = os.inner.adapter.read().await;
+            let ((status, edid), _, leave) = os
+                .call(
+                    Ddi::DxgkDdiQueryDeviceDescriptor,
+                    format!("child_uid={child_uid}"),
+                    kmd.query_device_descriptor(child_uid),
+                    |(s, e)| (Some(*s), format!("bytes={}", e.len())),
+                )
+                .await;
+            drop(adapter);
+            let still_connected = os
+                .inner
+                .state
+                .borrow()
+                .last_miracast_indication
+                .is_some_and(|(c, _, seq)| c && seq == arrival);
+            let sink_gave_edid = os.inner.sink_facts.borrow().monitor_present;
+            if still_connected && sink_gave_edid && (status != NtStatus::STATUS_SUCCESS || edid.is_empty()) {
+                os.report(
+                    15,
+                    Culprit::Kmd,
+                    format!(
+                        "DxgkDdiQueryDeviceDescriptor for the Miracast target returned {status} with {} bytes after a monitor arrived whose EDID the sink gave",
+                        edid.len()
+                    ),
+                    vec![arrival, leave],
+                );
+            }
+        });
+    }
+
     pub(crate) fn miracast_handle_valid(&self, handle: Handle) -> bool {
         let st = self.inner.state.borrow();
         st.kmd_context.is_some() && st.miracast_handle == handle

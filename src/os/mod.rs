@@ -173,6 +173,8 @@ struct State {
     stop_begun: bool,
     /// The thread running one of the four serialized UMD functions, and which.
     serialized_call: Option<(ThreadId, Ddi)>,
+    /// The private IOCTL operation each thread is inside (`op=MONITOR_ARRIVED`), when known.
+    ioctl_ops: BTreeMap<ThreadId, String>,
     link: Option<Rc<SimRtspLink>>,
     messages: BTreeMap<u64, Message>,
     held: Vec<u64>,
@@ -282,6 +284,7 @@ impl Os {
                     phase: SessionPhase::Stopped,
                     stop_begun: false,
                     serialized_call: None,
+                    ioctl_ops: BTreeMap::new(),
                     link: None,
                     messages: BTreeMap::new(),
                     held: Vec::new(),

@@ -195,6 +195,14 @@ impl Os {
             output.len()
         );
         let output_size = output.len() as u32;
+        // Which private operation the KMD is serving on this thread, for checks of what it
+        // reports from inside (R15: an arrival the UMD described, EDID included).
+        let me = self.inner.sched.current();
+        self.inner
+            .state
+            .borrow_mut()
+            .ioctl_ops
+            .insert(me, op.trim().to_owned());
         let ((status, bytes), _, leave) = if hardware_access {
             let _level3 = self.level3_lock().await;
             self.call(
@@ -215,6 +223,7 @@ impl Os {
             )
             .await
         };
+        self.inner.state.borrow_mut().ioctl_ops.remove(&me);
         if bytes > output_size {
             self.report(
                 23,

@@ -357,15 +357,7 @@ fn knob_cases() -> Vec<KnobCase> {
             nothing,
             Rule(&[11]),
         ),
-        case(
-            json!({"edid_not_returned": true}),
-            nothing,
-            Observed("QueryDeviceDescriptor failed after an EDID arrived", |o| {
-                o.notes
-                    .iter()
-                    .any(|n| n.starts_with("descriptor ") && !n.contains("STATUS_SUCCESS"))
-            }),
-        ),
+        case(json!({"edid_not_returned": true}), nothing, Rule(&[15])),
         case(
             json!({"child_status_wrong_arm": true}),
             nothing,
