@@ -182,7 +182,25 @@ impl ExploreReport {
                 ""
             },
             if self.budget_exhausted {
-                format!("; time budget ran out at DFS position {:?}", self.progress)
+                let at: Vec<String> = self
+                    .progress
+                    .iter()
+                    .map(|levels| {
+                        let path: Vec<String> = levels
+                            .iter()
+                            .map(|(o, n)| format!("{}/{n}", o + 1))
+                            .collect();
+                        path.join(" > ")
+                    })
+                    .collect();
+                format!(
+                    "; the time budget ran out with the DFS at option {} of the first levels",
+                    if at.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        at.join(" | ")
+                    }
+                )
             } else {
                 String::new()
             }
