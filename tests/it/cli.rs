@@ -1,5 +1,6 @@
 //! The built `miracast-sim` binary: exit codes, reports (human, JSON, JUnit), `--partition`,
-//! `--jobs`, `replay`, `explain`, and errors for broken scenario files.
+//! `--jobs`, `replay`, `explain`, errors for broken scenario files, and (feature `real-driver`)
+//! scenarios against driver binaries, isolated in child processes by default.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -323,23 +324,210 @@ fn explore_runs_many_schedules_and_its_failures_replay() {
 /// The C fixture drivers of the real-driver tests, built with the system C compiler.
 #[cfg(feature = "real-driver")]
 fn c_fixture(stem: &str) -> std::path::PathBuf {
+    c_fixture_with(stem, &[])
+}
+
+/// A C fixture driver built with seeded bugs (`BUG_...` defines), once per test process. The
+/// library is built under a temporary name and renamed into place, so a test (or a child
+/// process) that has the previous build loaded never sees a half-written file.
+#[cfg(feature = "real-driver")]
+fn c_fixture_with(stem: &str, defines: &[&str]) -> std::path::PathBuf {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, OnceLock};
+    static BUILT: OnceLock<Mutex<BTreeMap<String, std::path::PathBuf>>> = OnceLock::new();
+    let key = format!("{stem}{defines:?}");
+    let mut built = BUILT
+        .get_or_init(|| Mutex::new(BTreeMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(path) = built.get(&key) {
+        return path.clone();
+    }
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-real-driver");
     std::fs::create_dir_all(&out_dir).unwrap();
-    let out = out_dir.join(format!("lib{stem}.so"));
+    let suffix: String = defines
+        .iter()
+        .map(|d| format!("-{}", d.trim_start_matches("BUG_").to_lowercase()))
+        .collect();
+    let out = out_dir.join(format!("lib{stem}{suffix}.so"));
+    let partial = out_dir.join(format!("lib{stem}{suffix}.so.{}", std::process::id()));
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_owned()))
         .args(["-std=c11", "-O1", "-shared", "-fPIC", "-w", "-I"])
         .arg(root.join("include"))
         .arg("-I")
         .arg(root.join("tests/fixtures/real_driver"))
+        .args(defines.iter().map(|d| format!("-D{d}")))
         .arg("-o")
-        .arg(&out)
+        .arg(&partial)
         .arg(root.join(format!("tests/fixtures/real_driver/{stem}.c")))
         .arg("-lpthread")
         .status()
         .expect("a C compiler (`cc`, Debian package gcc) builds the fixture drivers");
     assert!(status.success());
+    std::fs::rename(&partial, &out).unwrap();
+    built.insert(key, out.clone());
     out
+}
+
+/// A copy of the monitor-off scenario (its power-off commit makes the KMD send a kernel
+/// message, so the UMD's `HandleKernelModeMessage` runs) named `name`, against `umd` and `kmd`.
+#[cfg(feature = "real-driver")]
+fn real_scenario(dir: &Path, file: &str, name: &str, umd: &Path, kmd: &Path) -> std::path::PathBuf {
+    let text =
+        std::fs::read_to_string("scenarios/hlk-preflight/wireless-display-verify-monitor-off.json")
+            .unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    doc["name"] = serde_json::json!(name);
+    doc["setup"]["driver"]["backend"] =
+        serde_json::json!(format!("real:{},{}", umd.display(), kmd.display()));
+    let path = dir.join(file);
+    std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    path
+}
+
+#[cfg(feature = "real-driver")]
+#[test]
+fn a_crashing_driver_is_a_bugcheck_finding_and_every_other_scenario_and_report_still_happens() {
+    let (umd, kmd) = (c_fixture("umd"), c_fixture("kmd"));
+    let crash = c_fixture_with("umd", &["BUG_CRASH_IN_HANDLE_KMD_MESSAGE"]);
+    let dir = tempfile::tempdir().unwrap();
+    real_scenario(dir.path(), "1.json", "correct", &umd, &kmd);
+    real_scenario(dir.path(), "2.json", "crash", &crash, &kmd);
+    real_scenario(dir.path(), "3.json", "correct-again", &umd, &kmd);
+    let json = dir.path().join("out/run.json");
+    let junit = dir.path().join("out/junit.xml");
+    // Isolation is the default for `real:` backends; `--jobs 2` runs two children at a time.
+    let o = sim(&[
+        "run",
+        dir.path().to_str().unwrap(),
+        "--jobs",
+        "2",
+        "--report",
+        &format!("json={}", json.display()),
+        "--report",
+        &format!("junit={}", junit.display()),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(code(&o), 1, "{out}");
+    assert!(out.contains("PASS correct ("), "{out}");
+    assert!(out.contains("PASS correct-again ("), "{out}");
+    assert!(out.contains("FAIL crash ("), "{out}");
+    let signal = if cfg!(windows) {
+        "STATUS_ACCESS_VIOLATION"
+    } else {
+        "SIGSEGV"
+    };
+    let finding = out
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("finding: bugcheck: the driver crashed")
+        })
+        .unwrap_or_else(|| panic!("no bugcheck finding: {out}"));
+    assert!(
+        finding.contains(signal) && finding.contains("inside HandleKernelModeMessage on thread"),
+        "{finding}"
+    );
+    assert!(out.contains("  BUGCHECK the driver crashed: "), "{out}");
+    assert!(
+        out.contains("culprit: the driver binary (thread ")
+            && out.contains(": enter HandleKernelModeMessage"),
+        "{out}"
+    );
+    assert_eq!(out.lines().last().unwrap(), "2 passed, 1 failed", "{out}");
+
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON report written"))
+            .expect("the JSON report parses");
+    let scenarios = doc["scenarios"].as_array().unwrap();
+    let outcomes: Vec<&str> = scenarios
+        .iter()
+        .map(|s| s["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["passed", "failed", "passed"]);
+    for passed in [&scenarios[0], &scenarios[2]] {
+        assert!(
+            passed["replay_token"].is_string()
+                && passed["result"]["seed"].is_u64()
+                && passed["trace_text"].as_str().is_some_and(|t| !t.is_empty()),
+            "{passed}"
+        );
+    }
+    let bugcheck = &scenarios[1]["verdict"]["bugchecks"][0];
+    assert_eq!(bugcheck["kind"], "crash", "{bugcheck}");
+    assert_eq!(bugcheck["ddi"], "HandleKernelModeMessage", "{bugcheck}");
+    assert!(
+        bugcheck["what"].as_str().unwrap().contains(signal)
+            && bugcheck["finding"]
+                .as_str()
+                .unwrap()
+                .starts_with("bugcheck: the driver crashed")
+            && bugcheck["thread"]
+                .as_str()
+                .unwrap()
+                .contains("msg-delivery")
+            && bugcheck["last_events"]
+                .as_array()
+                .unwrap()
+                .last()
+                .and_then(|e| e.as_str())
+                .is_some_and(|e| e.ends_with("enter HandleKernelModeMessage")),
+        "{bugcheck}"
+    );
+
+    let report = quick_junit::Report::deserialize_from_str(
+        &std::fs::read_to_string(&junit).expect("JUnit report written"),
+    )
+    .expect("the JUnit report parses");
+    let cases: Vec<_> = report
+        .test_suites
+        .iter()
+        .flat_map(|s| s.test_cases.iter())
+        .collect();
+    assert_eq!(cases.len(), 3);
+    let failed: Vec<_> = cases
+        .iter()
+        .filter(|c| !matches!(c.status, quick_junit::TestCaseStatus::Success { .. }))
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].name.as_str(), "crash");
+    let quick_junit::TestCaseStatus::NonSuccess { message, ty, .. } = &failed[0].status else {
+        panic!("not a failure: {:?}", failed[0].status);
+    };
+    let message = message.as_ref().map(|m| m.as_str()).unwrap_or_default();
+    assert!(
+        message.starts_with("bugcheck: the driver crashed")
+            && message.contains(signal)
+            && message.contains("HandleKernelModeMessage"),
+        "{message}"
+    );
+    assert_eq!(ty.as_ref().map(|t| t.as_str()), Some("driver-bugcheck"));
+}
+
+#[cfg(feature = "real-driver")]
+#[test]
+fn no_isolate_runs_the_driver_in_process() {
+    let (umd, kmd) = (c_fixture("umd"), c_fixture("kmd"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = real_scenario(dir.path(), "ok.json", "correct", &umd, &kmd);
+    let o = sim(&["run", path.to_str().unwrap(), "--no-isolate"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(stdout(&o).starts_with("PASS correct ("), "{}", stdout(&o));
+    // The last of `--isolate` / `--no-isolate` wins.
+    let o = sim(&["run", path.to_str().unwrap(), "--isolate", "--no-isolate"]);
+    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    // In process, nothing contains a crash: the driver takes the whole run down with it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        let crash = c_fixture_with("umd", &["BUG_CRASH_IN_HANDLE_KMD_MESSAGE"]);
+        let path = real_scenario(dir.path(), "crash.json", "crash", &crash, &kmd);
+        let o = sim(&["run", path.to_str().unwrap(), "--no-isolate"]);
+        assert_eq!(o.status.signal(), Some(11), "{:?}", o.status);
+        let isolated = sim(&["run", path.to_str().unwrap(), "--no-isolate", "--isolate"]);
+        assert_eq!(code(&isolated), 1, "{}", stdout(&isolated));
+    }
 }
 
 #[cfg(feature = "real-driver")]
