@@ -178,6 +178,30 @@ pub fn passed(report: &ExploreReport) -> bool {
     report.failures.is_empty() && report.nondeterminism.is_empty()
 }
 
+/// The failures `scenario` does not expect: a finding of a rule listed in its
+/// `expect.violations` (a bug-knob scenario) is what the scenario is about, not a failure.
+pub fn unexpected_failures<'a>(
+    scenario: &Scenario,
+    report: &'a ExploreReport,
+) -> Vec<&'a crate::explore::Failure> {
+    report
+        .failures
+        .iter()
+        .filter(|f| {
+            !scenario
+                .expect
+                .violations
+                .iter()
+                .any(|r| r.to_string() == f.finding.key)
+        })
+        .collect()
+}
+
+/// Like [`passed`], but findings of rules the scenario expects to be broken do not fail it.
+pub fn passed_for(scenario: &Scenario, report: &ExploreReport) -> bool {
+    unexpected_failures(scenario, report).is_empty() && report.nondeterminism.is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
