@@ -5,12 +5,12 @@
 //! The parent re-executes its own binary with the hidden subcommand `__run-isolated`, writes an
 //! [`IsolatedInput`] (the scenario file and the run options, JSON) to the child's stdin, and
 //! reads back an [`IsolatedScenario`] (the run as the reports need it, its verdict and replay
-//! token) through [`crate::backend::real::run_isolated`]. When the child dies first, the parent
-//! builds the finding from how it died and the last bridge events it streamed: the signal, the
-//! DDI it was inside, the thread, and those events.
+//! token) through `backend::real::run_isolated` (feature `real-driver`). When the child dies
+//! first, the parent builds the finding from how it died and the last bridge events it
+//! streamed: the signal, the DDI it was inside, the thread, and those events.
 //!
 //! Isolation needs the `real-driver` feature (that is where the process protocol lives); a build
-//! without it runs every scenario in this process, which is also what the model backend needs.
+//! without it runs every scenario in this process (`--isolate` is accepted and has no effect).
 
 use crate::report::{IsolatedRecord, Outcome, RunRecord};
 use crate::runner::{self, RunOptions, Verdict};

@@ -517,6 +517,11 @@ fn no_isolate_runs_the_driver_in_process() {
     // The last of `--isolate` / `--no-isolate` wins.
     let o = sim(&["run", path.to_str().unwrap(), "--isolate", "--no-isolate"]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
+    // A run that finishes reports the same bytes in a child process as in this one.
+    let json = |flag: &str| sim(&["run", path.to_str().unwrap(), flag, "--format", "json"]);
+    let (here, child) = (json("--no-isolate"), json("--isolate"));
+    assert_eq!(code(&here), 0, "{}", stdout(&here));
+    assert_eq!(stdout(&here), stdout(&child));
     // In process, nothing contains a crash: the driver takes the whole run down with it.
     #[cfg(unix)]
     {
