@@ -156,10 +156,9 @@ impl FromStr for NtStatus {
         if let Some(hex) = trimmed
             .strip_prefix("0x")
             .or_else(|| trimmed.strip_prefix("0X"))
+            && let Ok(value) = u32::from_str_radix(&hex.replace('_', ""), 16)
         {
-            if let Ok(value) = u32::from_str_radix(&hex.replace('_', ""), 16) {
-                return Ok(NtStatus(value as i32));
-            }
+            return Ok(NtStatus(value as i32));
         }
         Err(ParseStatusError {
             text: trimmed.to_owned(),
