@@ -222,10 +222,10 @@ fn corpus() -> Vec<miracast_sim::scenario::Scenario> {
         for p in entries {
             if p.is_dir() {
                 dirs.push(p);
-            } else if p.extension().is_some_and(|e| e == "json") {
-                if let Ok((s, _)) = miracast_sim::scenario::load(&p) {
-                    out.push(s);
-                }
+            } else if p.extension().is_some_and(|e| e == "json")
+                && let Ok((s, _)) = miracast_sim::scenario::load(&p)
+            {
+                out.push(s);
             }
         }
     }

@@ -8,8 +8,8 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use miracast_sim::model::{KmdConfig, Knobs, UmdConfig, protocol, reference_drivers};
 use miracast_sim::os::{Os, OsConfig, SinkFacts};
-use miracast_sim::scenario::SinkAdapter;
 use miracast_sim::rules::Findings;
+use miracast_sim::scenario::SinkAdapter;
 use miracast_sim::sched::{RandomStrategy, RunEnd, RunLimits, Sched};
 use miracast_sim::trace::EventKind;
 use miracast_sim::wfd::SinkConfig;
@@ -41,8 +41,8 @@ fn one_session(seed: u64, trace: bool) -> u64 {
     );
     let main = os.clone();
     sched.spawn("os-main", false, async move {
-        main.bring_up_adapter().await;
-        main.connect().await;
+        let _ = main.bring_up_adapter().await;
+        let _ = main.connect().await;
         for i in 0..MESSAGES {
             let _ = main.escape_send_message(&i.to_le_bytes(), 8).await;
         }

@@ -498,7 +498,9 @@ impl Shared {
         if self.knobs.network_send_after_stop {
             // The R32 fault: the thread outlives Stop's join and writes once more after Stop
             // has returned.
-            self.sched.sleep(STOP_JOIN + Duration::from_millis(100)).await;
+            self.sched
+                .sleep(STOP_JOIN + Duration::from_millis(100))
+                .await;
             let _ = rtsp
                 .send(b"GET_PARAMETER rtsp://localhost/wfd1.0 RTSP/1.0\r\nCSeq: 9999\r\n\r\n")
                 .await;

@@ -83,7 +83,6 @@ struct Outcome {
     races: Vec<RaceReport>,
     drivers: ReferenceDrivers,
     start: Option<NtStatus>,
-    notes: Vec<String>,
 }
 
 /// Lines a script writes for the checks to read.
@@ -136,7 +135,6 @@ fn run(setup: &Setup, seed: u64, script: Script) -> Outcome {
         races: sched.races(),
         drivers,
         start: start.get(),
-        notes: notes.take(),
     }
 }
 
@@ -227,11 +225,7 @@ fn reference_drivers_keep_every_rule_on_many_seeds() {
         assert_eq!(ping.io_status.status, NtStatus::STATUS_SUCCESS);
         assert_eq!(&ping.output[12..21], b"\x07\0\0\0hello");
         assert!(umd.data_rate_notifications >= 1, "seed {seed}");
-        assert_eq!(
-            kmd.monitor().0,
-            false,
-            "seed {seed}: departure reported (R12)"
-        );
+        assert!(!kmd.monitor().0, "seed {seed}: departure reported (R12)");
         assert_eq!(kmd.live_gpu_contexts(), 0, "seed {seed}");
         assert!(!out.drivers.umd.has_context());
     }
@@ -240,7 +234,7 @@ fn reference_drivers_keep_every_rule_on_many_seeds() {
 /// A session exercising every path a knob can break: a chunk burst, two test messages back to
 /// back, power off/on, GPU contexts, descriptor and child status queries, disconnection.
 fn knob_session() -> Script {
-    Box::new(|os, drivers, notes| {
+    Box::new(|os, _drivers, _notes| {
         Box::pin(async move {
             sleep(&os, 200).await;
             for frame in 1..=4 {
@@ -260,9 +254,6 @@ fn knob_session() -> Script {
             let _ = os.commit_vidpn(false).await;
             let _ = os.create_gpu_contexts(16, false).await;
             let _ = os.destroy_gpu_contexts().await;
-            let target = drivers.kmd.config().miracast_target_id;
-            let (status, _) = drivers.kmd.query_device_descriptor(target).await;
-            notes.borrow_mut().push(format!("descriptor {status}"));
             sleep(&os, 1_200).await;
             os.disconnect().await;
         })
