@@ -282,7 +282,7 @@ pub fn explore_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> Result<R
             jobs,
             args.partition,
         )?;
-        let passed = explore_args::passed(&report);
+        let passed = explore_args::passed_for(&scenario, &report);
         entry.outcome = if passed {
             Outcome::Passed
         } else {
