@@ -298,9 +298,19 @@ fn explore_runs_many_schedules_and_its_failures_replay() {
     ]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     assert!(stdout(&o).contains("explored "), "{}", stdout(&o));
-    let bad = sim(&[
+    // A bug-knob scenario that finds exactly the rules it expects passes under exploration.
+    let knob = sim(&[
         "run",
         "scenarios/rules/kernel-message-unlocked.json",
+        "--explore",
+        "--schedules",
+        "20",
+    ]);
+    assert_eq!(code(&knob), 0, "{}", stdout(&knob));
+    // A bug that only some orderings show: seed 0 passes, exploration must find it.
+    let bad = sim(&[
+        "run",
+        "scenarios/orderings/completion-before-send-returns.json",
         "--explore",
         "--schedules",
         "50",
