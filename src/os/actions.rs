@@ -948,10 +948,26 @@ impl Os {
                     chunk_info.chunk_id.frame_number(),
                     chunk_info.chunk_id.part_number()
                 ),
-                kmd.interrupt_routine(HardwareEvent::ChunkProcessed {
-                    chunk_info,
-                    private_driver_data,
-                }),
+                async {
+                    let claimed = kmd
+                        .interrupt_routine(HardwareEvent::ChunkProcessed {
+                            chunk_info,
+                            private_driver_data,
+                        })
+                        .await;
+                    let target = self.inner.state.borrow().miracast_target;
+                    if let Some(target) = target.filter(|_| self.knobs().pageable_from_isr) {
+                        // OS-model knob (R70): a pageable DDI from inside the interrupt
+                        // routine, on the same thread, at DIRQL.
+                        self.note("OS-model knob pageable_from_isr: DxgkDdiQueryChildStatus from inside DxgkDdiInterruptRoutine");
+                        let kind = ChildStatusKind::MiracastConnection {
+                            connected: false,
+                            monitor_type: VideoOutputTechnology::Uninitialized,
+                        };
+                        let _ = self.query_child_status(target, kind).await;
+                    }
+                    claimed
+                },
                 |m| (None, format!("claimed={m}")),
             )
             .await;

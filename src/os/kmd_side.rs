@@ -418,7 +418,13 @@ impl Os {
                 .emit(EventKind::MessageQueued { id, held: true });
             self.inner.state.borrow_mut().held.push(id);
         }
-        NtStatus::STATUS_PENDING
+        if self.knobs().send_returns_success {
+            // OS-model knob (R25): the accepted message is answered STATUS_SUCCESS instead of
+            // STATUS_PENDING; its hold, delivery or drop above is unchanged.
+            NtStatus::STATUS_SUCCESS
+        } else {
+            NtStatus::STATUS_PENDING
+        }
     }
 
     /// Delivers held messages (FIFO, G13) after a successful start.

@@ -39,6 +39,10 @@ pub struct OsKnobs {
     /// while `CreateMiracastContext`, `DestroyMiracastContext`, `StartMiracastSession` or
     /// `StopMiracastSession` runs.
     pub no_umd_lock_for_kernel_messages: bool,
+    /// R25: `DxgkCbMiracastSendMessage` answers an accepted message with `STATUS_SUCCESS`
+    /// instead of `STATUS_PENDING`; what happens to the message (hold, delivery, drop) is
+    /// unchanged.
+    pub send_returns_success: bool,
     /// R29: a message sent once `StopMiracastSession` has been called is delivered to
     /// `HandleKernelModeMessage` (while the UMD context exists) instead of being dropped.
     pub deliver_after_stop: bool,
@@ -77,6 +81,10 @@ pub struct OsKnobs {
     /// `DxgkDdiMiracastIoControl` (HardwareAccess FALSE) run without the Miracast-class mutex,
     /// so two of them can overlap.
     pub no_miracast_class_lock: bool,
+    /// R70: while it runs `DxgkDdiInterruptRoutine` for a chunk interrupt, after the KMD's
+    /// routine returns and before the interrupt routine ends, the OS calls the pageable
+    /// `DxgkDdiQueryChildStatus` for the Miracast target on the same thread (at DIRQL).
+    pub pageable_from_isr: bool,
 }
 
 impl OsKnobs {
@@ -99,6 +107,7 @@ impl OsKnobs {
                 "no_umd_lock_for_kernel_messages",
                 self.no_umd_lock_for_kernel_messages,
             ),
+            ("send_returns_success", self.send_returns_success),
             ("deliver_after_stop", self.deliver_after_stop),
             ("drop_with_success_status", self.drop_with_success_status),
             ("umd_calls_not_serialized", self.umd_calls_not_serialized),
@@ -127,6 +136,9 @@ impl OsKnobs {
         }
         if self.no_miracast_class_lock {
             on.push("no_miracast_class_lock".to_owned());
+        }
+        if self.pageable_from_isr {
+            on.push("pageable_from_isr".to_owned());
         }
         on
     }

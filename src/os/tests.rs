@@ -742,3 +742,86 @@ fn knob_destroy_without_stop_never_calls_stop() {
     assert_eq!(first(&trace, entered(Ddi::StopMiracastSession)), None);
     assert_eq!(r.os.phase(), SessionPhase::Started);
 }
+
+#[test]
+fn knob_send_returns_success_answers_success_and_delivers_as_before() {
+    for (knob, answer) in [
+        (false, NtStatus::STATUS_PENDING),
+        (true, NtStatus::STATUS_SUCCESS),
+    ] {
+        let r = rig_with(
+            2,
+            Duration::ZERO,
+            OsKnobs {
+                send_returns_success: knob,
+                ..OsKnobs::default()
+            },
+        );
+        let os = r.os.clone();
+        let got = Rc::new(Cell::new(None));
+        let got2 = got.clone();
+        r.sched.spawn("os-main", false, async move {
+            let _ = os.bring_up_adapter().await;
+            let _ = os.connect().await;
+            got2.set(Some(os.escape_send_message(b"ping", 8).await));
+            os.sched().sleep(Duration::from_millis(10)).await;
+            os.disconnect().await;
+        });
+        assert_eq!(r.sched.run(RunLimits::default()), RunEnd::Completed);
+        assert_eq!(got.get(), Some(answer), "knob {knob}");
+        let text = r.sched.take_trace().to_text();
+        assert!(
+            text.contains("message-delivered #1"),
+            "knob {knob}:\n{text}"
+        );
+        assert_eq!(
+            r.kmd.completions.borrow().as_slice(),
+            &[(Handle(4), NtStatus::STATUS_SUCCESS)],
+            "knob {knob}"
+        );
+    }
+}
+
+#[test]
+fn knob_pageable_from_isr_nests_query_child_status_in_the_interrupt_routine() {
+    for knob in [false, true] {
+        let r = rig_with(
+            4,
+            Duration::ZERO,
+            OsKnobs {
+                pageable_from_isr: knob,
+                ..OsKnobs::default()
+            },
+        );
+        let os = r.os.clone();
+        r.sched.spawn("os-main", false, async move {
+            let _ = os.bring_up_adapter().await;
+            let _ = os.connect().await;
+            let info = ChunkInfo {
+                chunk_type: ChunkType::FrameStart,
+                chunk_id: ChunkId::new(1, 0).expect("valid chunk id"),
+                processing_time: 1_000,
+                encode_rate: 0,
+            };
+            os.raise_chunk_interrupt(info, Vec::new()).await;
+            os.disconnect().await;
+        });
+        assert_eq!(r.sched.run(RunLimits::default()), RunEnd::Completed);
+        let trace = r.sched.take_trace();
+        let isr_enter = first(&trace, entered(Ddi::DxgkDdiInterruptRoutine)).expect("ISR ran");
+        let isr_leave = first(&trace, left(Ddi::DxgkDdiInterruptRoutine)).expect("ISR ended");
+        let isr_thread = trace.events[isr_enter].thread;
+        let nested: Vec<&crate::trace::TraceEvent> = trace.events[isr_enter..isr_leave]
+            .iter()
+            .filter(|e| entered(Ddi::DxgkDdiQueryChildStatus)(&e.kind))
+            .collect();
+        if knob {
+            assert_eq!(nested.len(), 1, "{}", trace.to_text());
+            assert_eq!(nested[0].thread, isr_thread);
+        } else {
+            assert!(nested.is_empty(), "{}", trace.to_text());
+        }
+        // The OS's own R16 check is satisfied by the fake KMD's answer either way.
+        assert!(r.os.findings().snapshot().is_empty(), "knob {knob}");
+    }
+}
