@@ -35,6 +35,9 @@ const MIRACAST_CONTEXT_BASE: u64 = 0x4D43_0000;
 const GPU_CONTEXT_BASE: u64 = 0x4743_0000_0000;
 /// Output buffer the KMD offers with its own messages (a `PING` echo fits).
 const MESSAGE_OUTPUT_SIZE: usize = 64;
+/// How long after `DxgkDdiMiracastDestroyContext` the `send_after_destroy` fault's work item
+/// sends (the destroy has long returned by then).
+const LATE_SEND_DELAY: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// A message the KMD sent whose completion routine ran.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,9 +107,11 @@ pub struct ReferenceKmd {
     knobs: Knobs,
     lock: SimMutex,
     state: Tracked<KmdState>,
-    messages: Tracked<MessageTable>,
+    messages: Rc<Tracked<MessageTable>>,
     /// Simulated hardware, not driver state: the scenario flips it between calls.
     hardware_busy: Cell<bool>,
+    /// For the KMD's own work items (only the `send_after_destroy` fault has one).
+    sched: Sched,
 }
 
 impl ReferenceKmd {
@@ -114,6 +119,7 @@ impl ReferenceKmd {
     pub fn new(sched: &Sched, config: KmdConfig, knobs: Knobs) -> Self {
         ReferenceKmd {
             hardware_busy: Cell::new(config.hardware_busy),
+            sched: sched.clone(),
             lock: SimMutex::new(sched, "kmd.lock"),
             state: Tracked::new(
                 sched,
@@ -137,7 +143,7 @@ impl ReferenceKmd {
                     dpcs_requested: 0,
                 },
             ),
-            messages: Tracked::new(sched, "kmd.messages", MessageTable::default()),
+            messages: Rc::new(Tracked::new(sched, "kmd.messages", MessageTable::default())),
             config,
             knobs,
         }
@@ -256,6 +262,15 @@ impl ReferenceKmd {
         connected: bool,
         monitor_type: VideoOutputTechnology,
     ) -> NtStatus {
+        self.indicate(ChildStatusKind::MiracastConnection {
+            connected,
+            monitor_type,
+        })
+        .await
+    }
+
+    /// `DxgkCbIndicateChildStatus` for the Miracast target with `status`.
+    async fn indicate(&self, status: ChildStatusKind) -> NtStatus {
         let dxgkrnl = {
             let _g = self.lock.lock().await;
             self.state.read(|s| s.dxgkrnl.clone())
@@ -266,10 +281,7 @@ impl ReferenceKmd {
         dxgkrnl
             .indicate_child_status(ChildStatus {
                 child_uid: self.config.miracast_target_id,
-                status: ChildStatusKind::MiracastConnection {
-                    connected,
-                    monitor_type,
-                },
+                status,
             })
             .await
     }
@@ -536,6 +548,22 @@ impl MiracastKmd for ReferenceKmd {
             (true, false) => Some(KmdMessage::PowerOnMonitor),
             _ => None,
         };
+        if self.knobs.message_after_disconnect_in_commit
+            && matches!(message, Some(KmdMessage::PowerOffMonitor))
+        {
+            // The R21 fault: the monitor is reported gone first, and the message below still
+            // goes to the UMD although the KMD now knows of the disconnect.
+            let departed = {
+                let _g = self.lock.lock().await;
+                self.state.write(|s| {
+                    std::mem::replace(&mut s.monitor.connected, false)
+                        .then_some(s.monitor.monitor_type)
+                })
+            };
+            if let Some(monitor_type) = departed {
+                let _ = self.indicate_miracast(false, monitor_type).await;
+            }
+        }
         if let Some(message) = message {
             // A refused message does not fail the commit; the refusal is recorded.
             let _ = self.send_to_umd(message.encode(), 0).await;
@@ -625,6 +653,10 @@ impl MiracastKmd for ReferenceKmd {
         let Some(dxgkrnl) = dxgkrnl else {
             return false;
         };
+        if self.knobs.encode_rate_zero && info.chunk_type == ChunkType::EncodeComplete {
+            // The R59 fault: the encoder's rate is lost on the way to the OS.
+            info.encode_rate = 0;
+        }
         let max = self.config.max_chunk_private_driver_data_size as usize;
         let mut private = private_driver_data;
         if !self.knobs.chunk_private_data_over_caps {
@@ -797,7 +829,7 @@ impl MiracastKmd for ReferenceKmd {
                 if s.miracast.as_ref().map(|m| m.handle) != Some(context) {
                     return None;
                 }
-                s.miracast = None;
+                let old = s.miracast.take();
                 if let Some(dxgkrnl) = &s.dxgkrnl {
                     dxgkrnl.free_pool(MIRACAST_CONTEXT_POOL_BYTES);
                 }
@@ -806,14 +838,29 @@ impl MiracastKmd for ReferenceKmd {
                 s.first_slice = None;
                 s.monitor.edid = None;
                 let was_connected = std::mem::replace(&mut s.monitor.connected, false);
-                Some(was_connected.then_some(s.monitor.monitor_type))
+                Some((was_connected.then_some(s.monitor.monitor_type), old))
             })
         };
+        let Some((departed, old)) = departed else {
+            return;
+        };
         // R12: departure is reported at once when a monitor was reported.
-        if let Some(Some(monitor_type)) = departed
+        if let Some(monitor_type) = departed
             && !self.knobs.no_departure_at_kmd_destroy
         {
             let _ = self.indicate_miracast(false, monitor_type).await;
+        }
+        if self.knobs.send_after_destroy
+            && let Some(old) = old
+        {
+            // The R19 fault: a work item the destroy did not cancel sends once the destroy
+            // has returned, with the freed context's MiracastHandle.
+            let (lock, messages, sched) =
+                (self.lock.clone(), self.messages.clone(), self.sched.clone());
+            self.sched.spawn("kmd-late-send", false, async move {
+                sched.sleep(LATE_SEND_DELAY).await;
+                send_with_stale_handle(&lock, &messages, old.services, old.miracast_handle).await;
+            });
         }
     }
 
@@ -874,6 +921,11 @@ impl ReferenceKmd {
                     // The R11 fault: the arrival is remembered but never reported.
                     return (NtStatus::STATUS_SUCCESS, 0);
                 }
+                if self.knobs.arrival_with_status_connection {
+                    // The R10 fault: the HotPlug arm, as for a wired output.
+                    let status = ChildStatusKind::Connection { connected: true };
+                    return (self.indicate(status).await, 0);
+                }
                 // R10/R11: arrival with the connector the sink reported.
                 (self.indicate_miracast(true, monitor_type).await, 0)
             }
@@ -912,5 +964,48 @@ impl ReferenceKmd {
                 (NtStatus::STATUS_SUCCESS, 0)
             }
         }
+    }
+}
+
+/// The R19 fault: a `PING` sent with the `MiracastHandle` of a context that
+/// `DxgkDdiMiracastDestroyContext` already freed. Recorded like any send (R26): a refusal frees
+/// the buffers and is listed in [`ReferenceKmd::refused_messages`]; an accepted one waits for
+/// its completion routine.
+async fn send_with_stale_handle(
+    lock: &SimMutex,
+    messages: &Tracked<MessageTable>,
+    services: Rc<dyn MiracastDisplayServices>,
+    miracast_handle: Handle,
+) {
+    let input = KmdMessage::Ping {
+        seq: 0,
+        data: Vec::new(),
+    }
+    .encode();
+    let name = protocol::describe_message(&input).unwrap_or("RAW");
+    let buffers = MessageBuffers::new(input, MESSAGE_OUTPUT_SIZE);
+    let id = {
+        let _g = lock.lock().await;
+        messages.write(|m| {
+            m.next_id += 1;
+            let id = m.next_id;
+            let record = PendingMessage {
+                name,
+                buffers: buffers.clone(),
+            };
+            m.pending.insert(id, record);
+            id
+        })
+    };
+    let status = services
+        .send_message(miracast_handle, buffers.clone(), Some(Handle(id)))
+        .await;
+    if status != NtStatus::STATUS_PENDING {
+        let _g = lock.lock().await;
+        messages.write(|m| {
+            m.pending.remove(&id);
+            m.refused.push((name, status));
+        });
+        buffers.release();
     }
 }

@@ -126,6 +126,10 @@ pub struct Knobs {
     /// R16: `DxgkDdiQueryChildStatus` answers the Miracast target with the `HotPlug`
     /// (`StatusConnection`) arm instead of the Miracast one.
     pub child_status_wrong_arm: bool,
+    /// R10 (R11): the KMD reports the Miracast monitor's arrival with the `HotPlug`
+    /// (`StatusConnection`) arm instead of `StatusMiracastConnection`. That is no Miracast
+    /// arrival, so the UMD's `MONITOR_ARRIVED` IOCTL is never followed by one (R11).
+    pub arrival_with_status_connection: bool,
 
     // ---- C. KMD Miracast context ----
     /// R17: `DxgkDdiMiracastCreateContext` returns a `TargetId` that is not the Miracast target.
@@ -133,6 +137,12 @@ pub struct Knobs {
     /// R17: a busy encoder gives `STATUS_INSUFFICIENT_RESOURCES` instead of
     /// `STATUS_RESOURCE_IN_USE`.
     pub busy_wrong_status: bool,
+    /// R19: after `DxgkDdiMiracastDestroyContext` freed everything, the KMD still calls
+    /// `DxgkCbMiracastSendMessage` (a `PING`) with the old `MiracastHandle`.
+    pub send_after_destroy: bool,
+    /// R21: in a power-off `DxgkDdiCommitVidPn` the KMD first indicates the monitor's departure
+    /// (`Connected = FALSE`) and then still sends its `POWER_OFF_MONITOR` message.
+    pub message_after_disconnect_in_commit: bool,
 
     // ---- D. KMD IoControl ----
     /// R23: `DxgkDdiMiracastIoControl` sets `*BytesReturned` beyond `OutputBufferSize`.
@@ -210,11 +220,16 @@ pub struct Knobs {
     pub no_notify_dpc_on_overflow: bool,
     /// R53: the UMD asks for no new I-frame after `STATUS_CONNECTION_RESET`.
     pub no_iframe_after_connection_reset: bool,
+    /// R55: the UMD runs two streaming threads that both call `GetNextChunkData`, so the calls
+    /// overlap.
+    pub two_chunk_readers: bool,
     /// R57: `DxgkCbReportChunkInfo` gets private driver data (needs `report_chunk_info`, or
     /// turns it on).
     pub report_chunk_info_private_data: bool,
     /// R58: chunk ids are corrupted before they reach the OS.
     pub chunk_id_fault: Option<ChunkIdFault>,
+    /// R59: the KMD reports `ENCODE_COMPLETE` chunks with `EncodeRate` 0.
+    pub encode_rate_zero: bool,
     /// R61: the UMD reports the reserved `SINK_FAILED_PREFERRED_MODE_CHANGE` protocol event
     /// when it settles the mode.
     pub reserved_protocol_event: bool,
@@ -315,8 +330,11 @@ catalogue! {
     edid_not_returned => [15], Kmd;
     monitor_arrival_ioctl_ignored => [11], Kmd;
     child_status_wrong_arm => [16], Kmd;
+    arrival_with_status_connection => [10, 11], Kmd;
     wrong_miracast_target_id => [17], Kmd;
     busy_wrong_status => [17], Kmd;
+    send_after_destroy => [19], Kmd;
+    message_after_disconnect_in_commit => [21], Kmd;
     io_control_overstates_bytes_returned => [23], Kmd;
     send_pending_treated_as_failure => [25, 73], Kmd;
     message_buffer_released_early => [26], Kmd;
@@ -342,8 +360,10 @@ catalogue! {
     chunk_private_data_over_caps => [52], Kmd;
     no_notify_dpc_on_overflow => [53], Kmd;
     no_iframe_after_connection_reset => [53], Umd;
+    two_chunk_readers => [55], Umd;
     report_chunk_info_private_data => [57], Kmd;
     chunk_id_fault => [58], Kmd;
+    encode_rate_zero => [59], Kmd;
     reserved_protocol_event => [61], Umd;
     mode_ignores_bandwidth => [62], Umd;
     monitor_type_always_miracast => [66, 10], Kmd;

@@ -911,10 +911,24 @@ impl MiracastUmd for ReferenceUmd {
                 done.set();
             })
         };
+        let mut threads = vec![(session_thread, session_done), (stream_thread, stream_done)];
+        if shared.knobs.two_chunk_readers {
+            // The R55 fault: a second streaming thread, so two GetNextChunkData calls overlap.
+            // It is joined like the others (Stop, Destroy).
+            let (shared2, callbacks2, stop) =
+                (shared.clone(), callbacks.clone(), stop_event.clone());
+            let done = SimEvent::new(&shared.sched, "umd-stream-2-done", false);
+            let done2 = done.clone();
+            let thread = shared.sched.spawn("umd-stream-2", false, async move {
+                shared2.stream_thread(callbacks2, device, stop).await;
+                done2.set();
+            });
+            threads.push((thread, done));
+        }
         shared
             .with_state(unlocked, |s| {
                 if let Some(x) = s.context.as_mut().and_then(|c| c.session.as_mut()) {
-                    x.threads = vec![(session_thread, session_done), (stream_thread, stream_done)];
+                    x.threads = threads;
                 }
             })
             .await;

@@ -355,9 +355,20 @@ fn knob_cases() -> Vec<KnobCase> {
             Rule(&[16]),
         ),
         case(
+            json!({"arrival_with_status_connection": true}),
+            nothing,
+            Rule(&[10]),
+        ),
+        case(
             json!({"wrong_miracast_target_id": true}),
             nothing,
             Rule(&[17]),
+        ),
+        case(json!({"send_after_destroy": true}), nothing, Rule(&[19])),
+        case(
+            json!({"message_after_disconnect_in_commit": true}),
+            nothing,
+            Rule(&[21]),
         ),
         case(
             json!({"busy_wrong_status": true}),
@@ -484,6 +495,8 @@ fn knob_cases() -> Vec<KnobCase> {
             nothing,
             Rule(&[57]),
         ),
+        case(json!({"two_chunk_readers": true}), nothing, Rule(&[55])),
+        case(json!({"encode_rate_zero": true}), nothing, Rule(&[59])),
         case(
             json!({"chunk_id_fault": "duplicate"}),
             nothing,
