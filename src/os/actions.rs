@@ -297,6 +297,10 @@ impl Os {
             return None;
         }
         if exists {
+            if self.knobs().create_context_twice {
+                // OS-model knob (R22): a second context for the same target.
+                return Some(self.second_miracast_create_context().await);
+            }
             self.note(
                 "DxgkDdiMiracastCreateContext not called: a Miracast context already exists (R22)",
             );
@@ -341,6 +345,27 @@ impl Os {
             self.inner.state.borrow_mut().kmd_context = None;
         }
         Some(status)
+    }
+
+    /// The R22 fault: `DxgkDdiMiracastCreateContext` while a context exists. The OS keeps the
+    /// context it had, whatever the KMD answers.
+    async fn second_miracast_create_context(&self) -> NtStatus {
+        let handle = self.new_handle();
+        let callbacks: Rc<dyn MiracastDisplayServices> = MiracastCallbacks::new(self, handle);
+        let kmd = self.inner.kmd.clone();
+        let class = self.miracast_class_lock().await;
+        let adapter = self.inner.adapter.read().await;
+        let ((status, _, _), _, _) = self
+            .call(
+                Ddi::DxgkDdiMiracastCreateContext,
+                format!("miracast_handle={:#x}", handle.0),
+                kmd.miracast_create_context(callbacks),
+                |(s, c, t)| (Some(*s), format!("context={:#x} target_id={t}", c.0)),
+            )
+            .await;
+        drop(adapter);
+        drop(class);
+        status
     }
 
     /// `DxgkDdiMiracastDestroyContext` (Miracast class); checks R12 after it returns.

@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default, rename_all = "snake_case")]
 pub struct OsKnobs {
+    /// R22: asked to create a Miracast context while one exists, the OS calls
+    /// `DxgkDdiMiracastCreateContext` again instead of refusing; whatever the KMD answers, the
+    /// OS keeps the context it had.
+    pub create_context_twice: bool,
     /// R7: at adapter bring-up the OS calls `DxgkDdiMiracastQueryCaps` twice in a row (with no
     /// `DxgkDdiStartDevice` between) instead of once; it keeps the first answer.
     pub query_caps_twice: bool,

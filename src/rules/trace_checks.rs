@@ -27,7 +27,8 @@
 //!   OS model.
 //! - R55: `GetNextChunkData` on two threads at once (warning); UMD.
 //! - R67: two Miracast-class KMD calls overlapping; OS model.
-//! - R22: a second successful `DxgkDdiMiracastCreateContext` with no destroy between; OS model.
+//! - R22: a `DxgkDdiMiracastCreateContext` while a context created before was not destroyed; OS
+//!   model.
 //! - R25: `DxgkCbMiracastSendMessage` returning `STATUS_SUCCESS` (accepted is exactly
 //!   `STATUS_PENDING`); OS model.
 //! - R54: `GetNextChunkData` returning success with size 0 and no extra event, or chunks after
@@ -1259,26 +1260,28 @@ fn miracast_class_alone(ix: &Index<'_>, out: &mut Findings) {
     }
 }
 
-/// R22: one Miracast context per target at a time.
+/// R22: one Miracast context per target at a time: the OS never asks for a second one while
+/// the first (created successfully) has not been destroyed, whatever the KMD answers.
 fn one_miracast_context(ix: &Index<'_>, out: &mut Findings) {
     let mut live: Option<usize> = None;
     for call in &ix.calls {
         match call.ddi {
-            Ddi::DxgkDdiMiracastCreateContext if call.status == Some(NtStatus::STATUS_SUCCESS) => {
+            Ddi::DxgkDdiMiracastCreateContext => {
                 if let Some(first) = live {
                     out.push(
                         ix,
                         22,
                         Culprit::OsModel,
                         format!(
-                            "DxgkDdiMiracastCreateContext (#{}) created a second Miracast context while the one from #{} was never destroyed",
+                            "DxgkDdiMiracastCreateContext (#{}) asked for a second Miracast context while the one from #{} was never destroyed",
                             ix.seq(call.enter),
                             ix.seq(first)
                         ),
                         &[first, call.enter],
                     );
+                } else if call.status == Some(NtStatus::STATUS_SUCCESS) {
+                    live = Some(call.enter);
                 }
-                live = Some(call.enter);
             }
             Ddi::DxgkDdiMiracastDestroyContext => live = None,
             _ => {}

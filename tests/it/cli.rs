@@ -527,11 +527,23 @@ fn no_isolate_runs_the_driver_in_process() {
     // The last of `--isolate` / `--no-isolate` wins.
     let o = sim(&["run", path.to_str().unwrap(), "--isolate", "--no-isolate"]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
-    // A run that finishes reports the same bytes in a child process as in this one.
+    // A run that finishes reports the same results in a child process as in this one. (Not the
+    // same trace bytes: with a real driver the RTSP bytes cross a real TCP socket, and how the
+    // C UMD's reads split the sink's messages depends on real timing.)
     let json = |flag: &str| sim(&["run", path.to_str().unwrap(), flag, "--format", "json"]);
     let (here, child) = (json("--no-isolate"), json("--isolate"));
     assert_eq!(code(&here), 0, "{}", stdout(&here));
-    assert_eq!(stdout(&here), stdout(&child));
+    let results = |o: &std::process::Output| {
+        let v: serde_json::Value = serde_json::from_str(&stdout(o)).expect("a JSON report");
+        let s = &v["scenarios"][0];
+        (
+            s["outcome"].clone(),
+            s["verdict"].clone(),
+            s["result"]["steps"].clone(),
+            s["result"]["violations"].clone(),
+        )
+    };
+    assert_eq!(results(&here), results(&child));
     // In process, nothing contains a crash: the driver takes the whole run down with it.
     #[cfg(unix)]
     {

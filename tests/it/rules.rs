@@ -1244,7 +1244,13 @@ fn r22_one_miracast_context_at_a_time() {
     b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, "", None);
     let live = b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
     keeps(&b);
-    let second = b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
+    // Asking again is the fault, whatever the KMD answers.
+    let second = b.call(
+        OS,
+        Ddi::DxgkDdiMiracastCreateContext,
+        "",
+        Some(NtStatus::STATUS_RESOURCE_IN_USE),
+    );
     breaks(&b, 22, Culprit::OsModel, &[live, second]);
 }
 
