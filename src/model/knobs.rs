@@ -64,6 +64,10 @@ pub struct UmdConfig {
     /// Virtual milliseconds the session thread waits for RTSP input before it checks for a
     /// stop request again (bounds how long `StopMiracastSession` waits for it).
     pub rtsp_poll_ms: u64,
+    /// The streaming thread passes its stop event to `GetNextChunkData` as an extra wait event
+    /// (the default); without it the thread polls with the timeout and checks for a stop
+    /// request between calls.
+    pub chunk_wait_on_stop_event: bool,
 }
 
 impl Default for UmdConfig {
@@ -73,6 +77,7 @@ impl Default for UmdConfig {
             register_data_rate_notifications: false,
             chunk_buffer_size: 4096,
             rtsp_poll_ms: 10,
+            chunk_wait_on_stop_event: true,
         }
     }
 }

@@ -568,13 +568,13 @@ impl Shared {
             if self.stopping().await {
                 break;
             }
+            let extra_events = if self.config.chunk_wait_on_stop_event {
+                std::slice::from_ref(&stop_event)
+            } else {
+                &[]
+            };
             let result = callbacks
-                .get_next_chunk_data(
-                    device,
-                    CHUNK_WAIT_MS,
-                    std::slice::from_ref(&stop_event),
-                    buffer,
-                )
+                .get_next_chunk_data(device, CHUNK_WAIT_MS, extra_events, buffer)
                 .await;
             match result.status {
                 NtStatus::STATUS_SUCCESS if result.size > 0 => {

@@ -47,6 +47,9 @@ pub struct OsKnobs {
     /// instead of `STATUS_PENDING`; what happens to the message (hold, delivery, drop) is
     /// unchanged.
     pub send_returns_success: bool,
+    /// R54: `GetNextChunkData` reports a timeout as `STATUS_SUCCESS` with size 0 (visible when
+    /// the caller passed no extra wait event, so it cannot be `STATUS_WAIT_0`).
+    pub empty_chunk_success: bool,
     /// R29: a message sent once `StopMiracastSession` has been called is delivered to
     /// `HandleKernelModeMessage` (while the UMD context exists) instead of being dropped.
     pub deliver_after_stop: bool,

@@ -572,8 +572,14 @@ impl Os {
             }
             let remaining = match deadline {
                 Some(d) if d <= self.inner.sched.now() => {
+                    // OS-model knob (R54): a timeout reported as success with no data.
+                    let status = if self.knobs().empty_chunk_success {
+                        NtStatus::STATUS_SUCCESS
+                    } else {
+                        NtStatus::STATUS_TIMEOUT
+                    };
                     return ChunkDataResult {
-                        status: NtStatus::STATUS_TIMEOUT,
+                        status,
                         size: 0,
                         chunks: Vec::new(),
                         outstanding: 0,
