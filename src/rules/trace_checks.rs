@@ -1351,29 +1351,24 @@ fn pageable_at_passive(ix: &Index<'_>, out: &mut Findings) {
         if !pageable.contains(&call.ddi) {
             continue;
         }
-        let mut parent = call.parent;
-        while let Some(p) = parent {
-            let outer = &ix.calls[p];
-            if matches!(
-                outer.ddi,
-                Ddi::DxgkDdiInterruptRoutine | Ddi::DxgkDdiDpcRoutine
-            ) {
-                out.push(
-                    ix,
-                    70,
-                    Culprit::OsModel,
-                    format!(
-                        "{} (#{}) was called from inside {} (#{}); pageable DDIs run at PASSIVE_LEVEL",
-                        call.ddi,
-                        ix.seq(call.enter),
-                        outer.ddi,
-                        ix.seq(outer.enter)
-                    ),
-                    &[outer.enter, call.enter],
-                );
-                break;
-            }
-            parent = outer.parent;
+        if let Some(outer) = ancestor(
+            ix,
+            call,
+            &[Ddi::DxgkDdiInterruptRoutine, Ddi::DxgkDdiDpcRoutine],
+        ) {
+            out.push(
+                ix,
+                70,
+                Culprit::OsModel,
+                format!(
+                    "{} (#{}) was called from inside {} (#{}); pageable DDIs run at PASSIVE_LEVEL",
+                    call.ddi,
+                    ix.seq(call.enter),
+                    outer.ddi,
+                    ix.seq(outer.enter)
+                ),
+                &[outer.enter, call.enter],
+            );
         }
     }
 }
@@ -1430,7 +1425,7 @@ fn no_departure_in_stop(ix: &Index<'_>, out: &mut Findings) {
         match call.ddi {
             Ddi::StartMiracastSession => session_start = call.enter,
             Ddi::MiracastIoControl if call.value("op") == Some("MONITOR_DEPARTED") => {
-                let Some(stop) = ancestor(ix, call, Ddi::StopMiracastSession) else {
+                let Some(stop) = ancestor(ix, call, &[Ddi::StopMiracastSession]) else {
                     continue;
                 };
                 let sink_said_gone = ix.events[session_start..call.enter].iter().any(|e| {
@@ -1456,12 +1451,12 @@ fn no_departure_in_stop(ix: &Index<'_>, out: &mut Findings) {
     }
 }
 
-/// The closest enclosing call of `ddi` on the same thread, if any.
-fn ancestor<'a, 't>(ix: &'a Index<'t>, call: &Call<'t>, ddi: Ddi) -> Option<&'a Call<'t>> {
+/// The closest enclosing call on the same thread that is one of `ddis`, if any.
+fn ancestor<'a, 't>(ix: &'a Index<'t>, call: &Call<'t>, ddis: &[Ddi]) -> Option<&'a Call<'t>> {
     let mut parent = call.parent;
     while let Some(p) = parent {
         let outer = &ix.calls[p];
-        if outer.ddi == ddi {
+        if ddis.contains(&outer.ddi) {
             return Some(outer);
         }
         parent = outer.parent;
