@@ -23,7 +23,7 @@ use std::process::Command;
 
 use miracast_sim::status::NtStatus;
 
-/// Sizes and offsets stated in the fact sheet (`/work/shared/reference/ddi-facts.md`, section 2;
+/// Sizes and offsets stated in the project's DDI fact sheet (ddi-facts, section 2;
 /// all marked "(derived)" there: computed for x64 from the header declarations). Offsets inside
 /// an anonymous arm are relative to the arm.
 const X64_DOCUMENTED: &[(&str, i64)] = &[

@@ -590,7 +590,7 @@ fn with_body(head: &str, body: &str) -> String {
     )
 }
 
-/// Everything GNOME Network Displays 0.90.5 does on the wire (shared/peers/README.md),
+/// Everything GNOME Network Displays 0.90.5 does on the wire (the interop notes in README.md),
 /// replayed against our sink: each departure is tolerated and named in a warning.
 #[test]
 fn sink_accepts_everything_gnome_network_displays_does() {
