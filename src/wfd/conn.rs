@@ -6,9 +6,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::event::Event;
-use super::message::{
-    Direction, ExchangeRecord, Framer, MessageError, MessageKind, Role, RtspMessage,
-};
+use super::message::{Direction, ExchangeRecord, Framer, MessageKind, Role, RtspMessage};
 use crate::time::SimTime;
 
 /// A request we sent and whose reply we wait for.
@@ -64,9 +62,10 @@ impl Conn {
         self.framer.buffered() > 0
     }
 
-    /// The next whole message; records it in the exchange log. Errors leave the framer
-    /// cleared (the connection is unusable afterwards).
-    pub fn next_message(&mut self) -> Result<Option<RtspMessage>, MessageError> {
+    /// The next whole message. A framing error is recorded as [`Event::ProtocolError`] and
+    /// returned as its text (for the caller's `CloseReason::ProtocolError`); it leaves the
+    /// framer cleared (the connection is unusable afterwards).
+    pub fn next_message(&mut self) -> Result<Option<RtspMessage>, String> {
         if self.closed {
             return Ok(None);
         }
@@ -83,7 +82,11 @@ impl Conn {
             Ok(None) => Ok(None),
             Err(e) => {
                 self.framer.clear();
-                Err(e)
+                let message = e.to_string();
+                self.events.push_back(Event::ProtocolError {
+                    message: message.clone(),
+                });
+                Err(message)
             }
         }
     }

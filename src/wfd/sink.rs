@@ -1314,11 +1314,7 @@ impl Endpoint for Sink {
             match self.conn.next_message() {
                 Ok(Some(msg)) => self.on_message(now, msg),
                 Ok(None) => break,
-                Err(e) => {
-                    let message = e.to_string();
-                    self.conn.events.push_back(Event::ProtocolError {
-                        message: message.clone(),
-                    });
+                Err(message) => {
                     self.close(CloseReason::ProtocolError { message });
                     break;
                 }

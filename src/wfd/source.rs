@@ -869,11 +869,7 @@ impl Endpoint for Source {
             match self.conn.next_message() {
                 Ok(Some(msg)) => self.on_message(now, msg),
                 Ok(None) => break,
-                Err(e) => {
-                    let message = e.to_string();
-                    self.conn.events.push_back(Event::ProtocolError {
-                        message: message.clone(),
-                    });
+                Err(message) => {
                     self.close(CloseReason::ProtocolError { message });
                     break;
                 }
