@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::{ParamError, clip, hex_exact, is_none, names, parse_port, split_list};
+use super::{ParamError, clip, exact_fields, hex_exact, is_none, names, parse_port, split_list};
 
 /// `wfd_display_edid` other than `none`: block count and the EDID bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,17 +34,7 @@ impl DisplayEdid {
         if is_none(value) {
             return Ok(None);
         }
-        let fields: Vec<&str> = value.split_ascii_whitespace().collect();
-        if fields.len() != 2 {
-            return Err(ParamError::new(
-                P,
-                "value",
-                format!(
-                    "must be 'block-count payload' (2 fields, {} given)",
-                    fields.len()
-                ),
-            ));
-        }
+        let fields = exact_fields(P, value, "block-count payload")?;
         let block_count = hex_exact(fields[0], 4, P, "block count")? as u16;
         if is_none(fields[1]) {
             return Ok(Some(DisplayEdid {
@@ -172,17 +162,7 @@ impl ContentProtection {
         if is_none(value) {
             return Ok(None);
         }
-        let fields: Vec<&str> = value.split_ascii_whitespace().collect();
-        if fields.len() != 2 {
-            return Err(ParamError::new(
-                P,
-                "value",
-                format!(
-                    "must be 'HDCP2.x port=N' (2 fields, {} given)",
-                    fields.len()
-                ),
-            ));
-        }
+        let fields = exact_fields(P, value, "HDCP2.x port=N")?;
         let version = if fields[0].eq_ignore_ascii_case("HDCP2.0") {
             HdcpVersion::Hdcp2_0
         } else if fields[0].eq_ignore_ascii_case("HDCP2.1") {
@@ -229,17 +209,7 @@ impl CoupledSink {
         if is_none(value) {
             return Ok(None);
         }
-        let fields: Vec<&str> = value.split_ascii_whitespace().collect();
-        if fields.len() != 2 {
-            return Err(ParamError::new(
-                P,
-                "value",
-                format!(
-                    "must be 'status address' (2 fields, {} given)",
-                    fields.len()
-                ),
-            ));
-        }
+        let fields = exact_fields(P, value, "status address")?;
         let status = hex_exact(fields[0], 2, P, "status")? as u8;
         let mac = if is_none(fields[1]) {
             None

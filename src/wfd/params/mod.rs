@@ -538,6 +538,27 @@ impl fmt::Display for Parameter {
 
 // ---------------------------------------------------------------------------------------------
 // Shared lexical helpers.
+/// The whitespace-separated fields of `value`, which must be exactly as many as `shape` has
+/// (`shape` is the grammar shown in the error, e.g. `'PTS DTS'`).
+pub(crate) fn exact_fields<'a>(
+    parameter: &str,
+    value: &'a str,
+    shape: &str,
+) -> Result<Vec<&'a str>, ParamError> {
+    let fields: Vec<&str> = value.split_ascii_whitespace().collect();
+    let expected = shape.split_ascii_whitespace().count();
+    if fields.len() != expected {
+        return Err(ParamError::new(
+            parameter,
+            "value",
+            format!(
+                "must be '{shape}' ({expected} fields, {} given)",
+                fields.len()
+            ),
+        ));
+    }
+    Ok(fields)
+}
 
 /// `none`, compared case-insensitively (libwds accepts `noNE`).
 pub(crate) fn is_none(s: &str) -> bool {

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-use super::{ParamError, clip, hex_exact, is_none, names, parse_port};
+use super::{ParamError, clip, exact_fields, hex_exact, is_none, names, parse_port};
 
 /// The RTP profile token of `wfd_client_rtp_ports`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -331,14 +331,7 @@ impl AvFormatChangeTiming {
     /// [`ParamError`] naming `pts` or `dts`.
     pub fn parse(value: &str) -> Result<AvFormatChangeTiming, ParamError> {
         const P: &str = names::AV_FORMAT_CHANGE_TIMING;
-        let fields: Vec<&str> = value.split_ascii_whitespace().collect();
-        if fields.len() != 2 {
-            return Err(ParamError::new(
-                P,
-                "value",
-                format!("must be 'PTS DTS' (2 fields, {} given)", fields.len()),
-            ));
-        }
+        let fields = exact_fields(P, value, "PTS DTS")?;
         Ok(AvFormatChangeTiming {
             pts: hex_exact(fields[0], 10, P, "pts")?,
             dts: hex_exact(fields[1], 10, P, "dts")?,

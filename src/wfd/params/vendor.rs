@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::{ParamError, clip, hex_exact, is_none, names, parse_port};
+use super::{ParamError, clip, exact_fields, hex_exact, is_none, names, parse_port};
 
 /// `microsoft_teardown_reason`: an HRESULT and free text (M8 body).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,17 +120,7 @@ impl MicrosoftCursor {
         if is_none(value) {
             return Ok(None);
         }
-        let fields: Vec<&str> = value.split_ascii_whitespace().collect();
-        if fields.len() != 4 {
-            return Err(ParamError::new(
-                P,
-                "value",
-                format!(
-                    "must be 'xor width height port' (4 fields, {} given)",
-                    fields.len()
-                ),
-            ));
-        }
+        let fields = exact_fields(P, value, "xor width height port")?;
         let xor_full = if is_none(fields[0]) {
             false
         } else if fields[0].eq_ignore_ascii_case("full") {
@@ -180,17 +170,7 @@ impl IntelSinkVersion {
     /// [`ParamError`] naming the field.
     pub fn parse(value: &str) -> Result<IntelSinkVersion, ParamError> {
         const P: &str = names::INTEL_SINK_VERSION;
-        let fields: Vec<&str> = value.split_ascii_whitespace().collect();
-        if fields.len() != 3 {
-            return Err(ParamError::new(
-                P,
-                "value",
-                format!(
-                    "must be 'product_ID=.. hw_version=.. sw_version=..' (3 fields, {} given)",
-                    fields.len()
-                ),
-            ));
-        }
+        let fields = exact_fields(P, value, "product_ID=.. hw_version=.. sw_version=..")?;
         let field = |i: usize, key: &str| -> Result<String, ParamError> {
             let v = fields[i].strip_prefix(key).ok_or_else(|| {
                 ParamError::new(
