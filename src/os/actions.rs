@@ -201,8 +201,6 @@ impl Os {
         let target = miracast.first().map(|d| d.child_uid);
         {
             let mut st = self.inner.state.borrow_mut();
-            st.adapter_started = true;
-            st.number_of_children = children;
             st.miracast_available = interface.is_some() && target.is_some();
             st.miracast_target = target;
             st.caps = caps;
@@ -1065,10 +1063,5 @@ impl Os {
                 Some(r)
             }
         }
-    }
-
-    /// Records that the sink reported its monitor gone (R13 allows a departure IOCTL then).
-    pub fn note_sink_departure(&self) {
-        self.inner.state.borrow_mut().sink_departure_reported = true;
     }
 }

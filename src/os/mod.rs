@@ -153,12 +153,10 @@ type SharedSink = Rc<RefCell<Box<dyn SinkPeer>>>;
 
 /// Mutable OS state. Never borrowed across an `.await`.
 struct State {
-    adapter_started: bool,
     miracast_available: bool,
     miracast_target: Option<u32>,
     caps: MiracastCaps,
     query_caps_calls: u32,
-    number_of_children: u32,
     kmd_context: Option<Handle>,
     miracast_handle: Handle,
     next_handle: u64,
@@ -192,7 +190,6 @@ struct State {
     /// Pool bytes (allocated, freed) during the GPU-context call in progress (R71, R72).
     call_pool: Option<(u64, u64)>,
     teardown_requested: bool,
-    sink_departure_reported: bool,
 }
 
 pub(crate) struct Inner {
@@ -266,12 +263,10 @@ impl Os {
                 sink: RefCell::new(None),
                 sink_facts: RefCell::new(SinkFacts::default()),
                 state: RefCell::new(State {
-                    adapter_started: false,
                     miracast_available: false,
                     miracast_target: None,
                     caps: MiracastCaps::default(),
                     query_caps_calls: 0,
-                    number_of_children: 0,
                     kmd_context: None,
                     miracast_handle: Handle(0),
                     next_handle: 0x100,
@@ -300,7 +295,6 @@ impl Os {
                     next_gpu_context: 1,
                     call_pool: None,
                     teardown_requested: false,
-                    sink_departure_reported: false,
                 }),
                 miracast_class: SimMutex::new(sched, "miracast-class"),
                 adapter: SimRwLock::new(sched, "adapter-level3"),

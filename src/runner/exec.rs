@@ -72,9 +72,6 @@ impl Exec {
     fn sink_action(&self, command: SinkCommand) {
         self.sink.push(command);
         let _ = self.os.with_sink(|peer, now| peer.handle_timeout(now));
-        if command == SinkCommand::MonitorDeparts {
-            self.os.note_sink_departure();
-        }
     }
 }
 
