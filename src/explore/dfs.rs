@@ -368,6 +368,10 @@ impl Strategy for DfsStrategy {
     fn pick_value(&mut self, options: u32, _label: &str, _index: usize) -> u32 {
         self.decide(ChoiceKind::Value, None, options)
     }
+    fn abandoned(&self) -> bool {
+        let t = self.tree.borrow();
+        t.frozen && t.sleep_blocked_run
+    }
     fn describe(&self) -> String {
         let t = self.tree.borrow();
         let b = t.bounds;

@@ -98,6 +98,8 @@ pub struct Footprint {
     pub declared: Option<Op>,
     /// Objects touched, with the declared op's own object folded in.
     pub touches: Vec<Touch>,
+    /// Which drivers' code the step ran ([`crate::sched::drivers`] bits).
+    pub drivers: u8,
 }
 
 impl Footprint {
@@ -112,6 +114,7 @@ impl Footprint {
         Footprint {
             declared: step.declared,
             touches,
+            drivers: step.drivers,
         }
     }
 
@@ -126,6 +129,10 @@ pub fn dependent(a: &Footprint, b: &Footprint) -> bool {
     let (Some(da), Some(db)) = (a.declared, b.declared) else {
         return true;
     };
+    if a.drivers & b.drivers != 0 {
+        // Both ran the same driver's code, whose state we do not see.
+        return true;
+    }
     let ddi = |op| match op {
         Op::Enter(d) | Op::Leave(d) => Some(d),
         _ => None,
@@ -146,6 +153,7 @@ mod tests {
         Footprint::of(&StepRecord {
             thread: 0,
             declared: op,
+            drivers: 0,
             touches: touches
                 .iter()
                 .map(|&(object, write)| Touch { object, write })

@@ -54,7 +54,7 @@ fn describe_chain(chain: &[BlockedThread]) -> String {
 /// `sched.live_threads()` at the end, dumped with the caps.
 pub fn end_findings(end: &RunEnd, live: &[BlockedThread]) -> Vec<Finding> {
     match end {
-        RunEnd::Completed => Vec::new(),
+        RunEnd::Completed | RunEnd::Abandoned => Vec::new(),
         RunEnd::Deadlock { chain } => vec![Finding {
             key: "deadlock".to_owned(),
             message: format!("deadlock: {}", describe_chain(chain)),

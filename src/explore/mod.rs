@@ -45,13 +45,22 @@
 //!
 //! Partial-order reduction: a step may be declared ([`crate::sched::Op`], by
 //! `Sched::yield_op`, by the simulated locks and events themselves, or `Sched::declare_next`)
-//! and the scheduler records what it touched (locks, events, `Tracked` cells). Two steps
-//! commute when both are declared and neither the declared ops (DDI classes from the WDDM
-//! levels and the Miracast class) nor the touched objects conflict. Undeclared steps conflict
-//! with everything (sound). Today the OS model declares only its lock acquisitions: the step
-//! after a DDI entry or exit choice point (`Os::call`) is undeclared, so sleep sets prune
-//! little on scenarios; declaring those (`yield_op(Op::Enter(ddi))`) is what lets the
-//! synchronization-class independence of [`independence`] bite. Sleep sets follow every step,
+//! and the scheduler records what it touched. Two steps commute when both are declared and
+//! neither the declared ops (DDI classes from the WDDM levels and the Miracast class), nor the
+//! touched objects, nor the opaque drivers whose code they ran conflict. Undeclared steps
+//! conflict with everything (sound). A scenario run is *accounted*
+//! (`Sched::set_accounted`): the OS model's state, the RTSP link and the sink live in
+//! `Shared` cells, the scheduler records its own shared objects (the trace, thread creation,
+//! object ids), the reference drivers keep their shared state in `Tracked` cells and
+//! simulated locks, and a driver binary is opaque (two steps running its code conflict). So
+//! every step of a scenario is known, and what commutes is what touches disjoint state: the
+//! RTSP exchange between the UMD and the sink against OS and KMD work, read-only looks at
+//! driver state against each other, a step against another thread's lock-free work. Every
+//! trace event a trace check may order writes the trace object, so no two steps whose order
+//! a check compares are ever commuted. The bytes on the link are the exception: no check orders
+//! them, except R32 (a UMD send after `StopMiracastSession` returned), and a send once Stop has
+//! begun is an ordered event while one before reads the flag Stop's entry writes.
+//! Sleep sets follow every step,
 //! including the ones where a single thread could run (`Strategy::observe_forced`), so a run
 //! that would repeat an explored ordering is recognized and not counted. Bounds: preemptions
 //! (switching away from a thread that is still runnable; switches at blocking points are free)

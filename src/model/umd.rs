@@ -11,13 +11,14 @@
 //!
 //! State shared between those threads, `HandleKernelModeMessage` (which may run on several
 //! threads at once, R30) and the four serialized context functions lives in one [`Tracked`]
-//! cell behind one [`SimMutex`]; the lock is never held across a call into the OS or the
-//! socket.
+//! cell behind one [`SimRwLock`], taken shared by the read-only looks (the session and stream
+//! threads' "are we stopping?" polls) and exclusively by everything that writes; the lock is
+//! never held across a call into the OS or the socket.
 
 use super::knobs::{Knobs, UmdConfig};
 use super::protocol::{IoctlRequest, KmdMessage, SinkInfo};
 use crate::ddi::*;
-use crate::sched::{Sched, SimEvent, SimMutex, ThreadId, Tracked};
+use crate::sched::{Sched, SimEvent, SimRwLock, ThreadId, Tracked};
 use crate::status::NtStatus;
 use crate::wfd::params::TriggerMethod;
 use crate::wfd::select::DEFAULT_MIN_BITRATE_1024X768;
@@ -135,7 +136,7 @@ struct Shared {
     sched: Sched,
     config: UmdConfig,
     knobs: Knobs,
-    lock: SimMutex,
+    lock: SimRwLock,
     state: Tracked<UmdState>,
 }
 
@@ -170,7 +171,7 @@ impl ReferenceUmd {
         ReferenceUmd {
             shared: Rc::new(Shared {
                 sched: sched.clone(),
-                lock: SimMutex::new(sched, "umd.lock"),
+                lock: SimRwLock::new(sched, "umd.lock"),
                 state: Tracked::new(
                     sched,
                     "umd.state",
@@ -210,12 +211,18 @@ impl Shared {
         if unlocked {
             return self.state.write(f);
         }
-        let _g = self.lock.lock().await;
+        let _g = self.lock.write().await;
         self.state.write(f)
     }
 
+    /// Reads the state under the lock taken shared.
+    async fn read_state<R>(&self, f: impl FnOnce(&UmdState) -> R) -> R {
+        let _g = self.lock.read().await;
+        self.state.read(f)
+    }
+
     async fn callbacks_of(&self, context: Handle) -> Option<(Handle, Rc<dyn MiracastUmdServices>)> {
-        let _g = self.lock.lock().await;
+        let _g = self.lock.read().await;
         self.state.read(|s| {
             s.context
                 .as_ref()
@@ -225,7 +232,7 @@ impl Shared {
     }
 
     async fn stopping(&self) -> bool {
-        let _g = self.lock.lock().await;
+        let _g = self.lock.read().await;
         self.state.read(|s| {
             s.context
                 .as_ref()
@@ -391,14 +398,27 @@ impl Shared {
             if self.stopping().await {
                 break;
             }
-            let power = self
-                .with_state(false, |s| {
+            // Looked at under the shared lock first: the poll loop then only reads, and its
+            // rounds commute with the other UMD threads' reads.
+            let power_requested = self
+                .read_state(|s| {
+                    s.context
+                        .as_ref()
+                        .and_then(|c| c.session.as_ref())
+                        .is_some_and(|x| x.power_request.is_some())
+                })
+                .await;
+            let power = if power_requested {
+                self.with_state(false, |s| {
                     s.context
                         .as_mut()
                         .and_then(|c| c.session.as_mut())
                         .and_then(|x| x.power_request.take())
                 })
-                .await;
+                .await
+            } else {
+                None
+            };
             match power {
                 Some(true) => {
                     source.request_standby(self.sched.now());
@@ -762,7 +782,8 @@ impl MiracastUmd for ReferenceUmd {
                 shared.sched.clone(),
             );
             shared.sched.spawn("umd-late-callback", false, async move {
-                sched.yield_now().await;
+                // A moment later, so the call comes after Destroy returned on every schedule.
+                sched.sleep(Duration::from_millis(1)).await;
                 // The R36 fault: the callbacks died with the context.
                 callbacks
                     .report_statistic(device, StatisticData::Event(ProtocolEvent::MonitorDepart))
@@ -1009,7 +1030,7 @@ impl MiracastUmd for ReferenceUmd {
         let guard = if unlocked {
             None
         } else {
-            Some(shared.lock.lock().await)
+            Some(shared.lock.write().await)
         };
         let valid = shared
             .state

@@ -8,11 +8,10 @@
 
 use crate::ddi::{RtspSocket, SocketError};
 use crate::rules::{Culprit, Findings};
-use crate::sched::{Sched, SimEvent, wait_any};
+use crate::sched::{Sched, Shared, SimEvent, wait_any};
 use crate::time::SimTime;
 use crate::trace::EventKind;
 use async_trait::async_trait;
-use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
@@ -44,12 +43,12 @@ pub struct SimRtspLink {
     sched: Sched,
     findings: Findings,
     raw: u64,
-    peer: Rc<RefCell<Box<dyn SinkPeer>>>,
-    state: RefCell<LinkState>,
+    peer: Rc<Shared<Box<dyn SinkPeer>>>,
+    state: Shared<LinkState>,
     to_umd_ready: SimEvent,
     to_sink_ready: SimEvent,
     shutdown: SimEvent,
-    stop_begun: Cell<bool>,
+    stop_begun: Shared<bool>,
 }
 
 impl SimRtspLink {
@@ -58,22 +57,25 @@ impl SimRtspLink {
         sched: &Sched,
         findings: &Findings,
         raw: u64,
-        peer: Rc<RefCell<Box<dyn SinkPeer>>>,
+        peer: Rc<Shared<Box<dyn SinkPeer>>>,
     ) -> Rc<Self> {
         let link = Rc::new(SimRtspLink {
             sched: sched.clone(),
             findings: findings.clone(),
             raw,
             peer,
-            state: RefCell::new(LinkState {
-                to_umd: VecDeque::new(),
-                umd_closed: false,
-                os_closed: false,
-            }),
+            state: Shared::new(
+                sched,
+                LinkState {
+                    to_umd: VecDeque::new(),
+                    umd_closed: false,
+                    os_closed: false,
+                },
+            ),
             to_umd_ready: SimEvent::new(sched, format!("rtsp-{raw}-to-umd"), false),
             to_sink_ready: SimEvent::new(sched, format!("rtsp-{raw}-to-sink"), true),
             shutdown: SimEvent::new(sched, format!("rtsp-{raw}-shutdown"), false),
-            stop_begun: Cell::new(false),
+            stop_begun: Shared::new(sched, false),
         });
         let pump = link.clone();
         sched.spawn(
@@ -121,7 +123,7 @@ impl SimRtspLink {
         }
         let mut any = false;
         while let Some(bytes) = peer.poll_transmit(now) {
-            self.sched.emit(EventKind::Sink {
+            self.sched.emit_traffic(EventKind::Sink {
                 what: format!("sink-send {}", first_line(&bytes)),
             });
             self.state.borrow_mut().to_umd.extend(bytes);
@@ -170,14 +172,24 @@ impl RtspSocket for SimRtspLink {
     async fn send(&self, bytes: &[u8]) -> Result<(), SocketError> {
         // The send is traced when it begins, before the choice point at the socket call: a send
         // the UMD started is a send on the network (R32), even if the socket turns out closed.
-        let after_stop = if self.stop_begun.get() {
-            " after-stop"
-        } else {
-            ""
+        // Once Stop has begun, a send is an ordered event (R32 compares it with Stop's return);
+        // before, reading `stop_begun` already orders it before Stop (which writes it).
+        let event = EventKind::Sink {
+            what: format!(
+                "umd-send{} {}",
+                if self.stop_begun.get() {
+                    " after-stop"
+                } else {
+                    ""
+                },
+                first_line(bytes)
+            ),
         };
-        self.sched.emit(EventKind::Sink {
-            what: format!("umd-send{after_stop} {}", first_line(bytes)),
-        });
+        if self.stop_begun.get() {
+            self.sched.emit(event);
+        } else {
+            self.sched.emit_traffic(event);
+        }
         self.sched.yield_now().await;
         {
             let st = self.state.borrow();
@@ -208,7 +220,7 @@ impl RtspSocket for SimRtspLink {
                     let bytes: Vec<u8> = st.to_umd.drain(..).collect();
                     drop(st);
                     self.to_umd_ready.reset();
-                    self.sched.emit(EventKind::Sink {
+                    self.sched.emit_traffic(EventKind::Sink {
                         what: format!("umd-recv {}", first_line(&bytes)),
                     });
                     return Ok(bytes);

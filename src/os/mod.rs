@@ -44,12 +44,12 @@ pub use link::{SimRtspLink, SinkPeer};
 
 use crate::ddi::*;
 use crate::rules::{Culprit, Findings};
-use crate::sched::{Sched, SimEvent, SimMutex, SimRwLock, ThreadId};
+use crate::sched::{Sched, Shared, SimEvent, SimMutex, SimRwLock, ThreadId};
 use crate::status::NtStatus;
 use crate::time::SimTime;
 use crate::trace::EventKind;
 use serde::{Deserialize, Serialize};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::rc::Rc;
@@ -149,9 +149,10 @@ struct ChunkIds {
 }
 
 /// The attached sink, shared with each session's RTSP link.
-type SharedSink = Rc<RefCell<Box<dyn SinkPeer>>>;
+type SharedSink = Rc<Shared<Box<dyn SinkPeer>>>;
 
-/// Mutable OS state. Never borrowed across an `.await`.
+/// Mutable OS state. Never borrowed across an `.await`. Kept in a [`Shared`] cell, so every
+/// step that reads or writes it says so to exploration.
 struct State {
     miracast_available: bool,
     miracast_target: Option<u32>,
@@ -198,9 +199,9 @@ pub(crate) struct Inner {
     config: OsConfig,
     kmd: Rc<dyn MiracastKmd>,
     umd: Rc<dyn MiracastUmd>,
-    sink: RefCell<Option<SharedSink>>,
-    sink_facts: RefCell<SinkFacts>,
-    state: RefCell<State>,
+    sink: Shared<Option<SharedSink>>,
+    sink_facts: Shared<SinkFacts>,
+    state: Shared<State>,
     /// Miracast-class mutex (R67).
     miracast_class: SimMutex,
     /// Adapter lock: shared by every KMD call, exclusive for Level 3 (R68).
@@ -260,42 +261,45 @@ impl Os {
                 config,
                 kmd,
                 umd,
-                sink: RefCell::new(None),
-                sink_facts: RefCell::new(SinkFacts::default()),
-                state: RefCell::new(State {
-                    miracast_available: false,
-                    miracast_target: None,
-                    caps: MiracastCaps::default(),
-                    query_caps_calls: 0,
-                    kmd_context: None,
-                    miracast_handle: Handle(0),
-                    next_handle: 0x100,
-                    kmd_destroyed_early: false,
-                    destroyed_kmd_context: None,
-                    umd_loaded: false,
-                    umd_context: None,
-                    umd_destroyed: false,
-                    device_handle: Handle(0),
-                    phase: SessionPhase::Stopped,
-                    stop_begun: false,
-                    serialized_call: None,
-                    ioctl_ops: BTreeMap::new(),
-                    link: None,
-                    messages: BTreeMap::new(),
-                    held: Vec::new(),
-                    next_message: 1,
-                    chunks: ChunkQueue::default(),
-                    chunk_ids: ChunkIds::default(),
-                    datarate: None,
-                    datarate_generation: 0,
-                    last_miracast_indication: None,
-                    pool_used: 0,
-                    pool_exhausted: false,
-                    gpu_contexts: BTreeMap::new(),
-                    next_gpu_context: 1,
-                    call_pool: None,
-                    teardown_requested: false,
-                }),
+                sink: Shared::new(sched, None),
+                sink_facts: Shared::new(sched, SinkFacts::default()),
+                state: Shared::new(
+                    sched,
+                    State {
+                        miracast_available: false,
+                        miracast_target: None,
+                        caps: MiracastCaps::default(),
+                        query_caps_calls: 0,
+                        kmd_context: None,
+                        miracast_handle: Handle(0),
+                        next_handle: 0x100,
+                        kmd_destroyed_early: false,
+                        destroyed_kmd_context: None,
+                        umd_loaded: false,
+                        umd_context: None,
+                        umd_destroyed: false,
+                        device_handle: Handle(0),
+                        phase: SessionPhase::Stopped,
+                        stop_begun: false,
+                        serialized_call: None,
+                        ioctl_ops: BTreeMap::new(),
+                        link: None,
+                        messages: BTreeMap::new(),
+                        held: Vec::new(),
+                        next_message: 1,
+                        chunks: ChunkQueue::default(),
+                        chunk_ids: ChunkIds::default(),
+                        datarate: None,
+                        datarate_generation: 0,
+                        last_miracast_indication: None,
+                        pool_used: 0,
+                        pool_exhausted: false,
+                        gpu_contexts: BTreeMap::new(),
+                        next_gpu_context: 1,
+                        call_pool: None,
+                        teardown_requested: false,
+                    },
+                ),
                 miracast_class: SimMutex::new(sched, "miracast-class"),
                 adapter: SimRwLock::new(sched, "adapter-level3"),
                 umd_lock: SimRwLock::new(sched, "umd-serialized"),
@@ -310,7 +314,7 @@ impl Os {
     /// Attaches the sink the RTSP socket of each session connects to, and what the OS may
     /// assume about it for checks.
     pub fn attach_sink(&self, peer: Box<dyn SinkPeer>, facts: SinkFacts) {
-        *self.inner.sink.borrow_mut() = Some(Rc::new(RefCell::new(peer)));
+        *self.inner.sink.borrow_mut() = Some(Rc::new(Shared::new(&self.inner.sched, peer)));
         *self.inner.sink_facts.borrow_mut() = facts;
     }
 

@@ -5,6 +5,7 @@ use super::*;
 use crate::rules::Findings;
 use crate::sched::{RandomStrategy, RunEnd, RunLimits};
 use async_trait::async_trait;
+use std::cell::RefCell;
 
 /// A sink that never speaks.
 struct SilentSink;

@@ -60,8 +60,9 @@ impl Exec {
 
     /// A fresh sink answers the RTSP connection a start is about to open.
     fn fresh_sink_if_stopped(&self) {
+        // Through `with_sink`, so the step records that it changed the sink.
         if self.os.phase() == SessionPhase::Stopped
-            && let Err(e) = self.sink.reconnect(self.os.now())
+            && let Some(Err(e)) = self.os.with_sink(|_, now| self.sink.reconnect(now))
         {
             self.os.sched().emit(EventKind::Note {
                 text: format!("sink configuration rejected: {e}"),
@@ -70,8 +71,11 @@ impl Exec {
     }
 
     fn sink_action(&self, command: SinkCommand) {
-        self.sink.push(command);
-        let _ = self.os.with_sink(|peer, now| peer.handle_timeout(now));
+        // Queued inside `with_sink`, so the step records that it changed the sink.
+        let _ = self.os.with_sink(|peer, now| {
+            self.sink.push(command);
+            peer.handle_timeout(now);
+        });
     }
 }
 

@@ -64,6 +64,7 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
         }
         RunEnd::StepLimit => v.reasons.push("the run hit the scheduler's step limit (a livelock, or a scenario too long for the limit)".to_owned()),
         RunEnd::TimeLimit => v.reasons.push("the run hit the virtual-time limit (something waits forever on a timer)".to_owned()),
+        RunEnd::Abandoned => v.reasons.push("the run was abandoned by an exploration strategy (it repeated an explored schedule) and is not judged".to_owned()),
     }
 
     let found: BTreeSet<RuleId> = result.violations.iter().map(|x| x.rule).collect();

@@ -302,6 +302,15 @@ fn simulate(
 ) -> Result<Simulated, String> {
     let sched = Sched::new(strategy);
     sched.set_trace_enabled(options.trace || scenario.expect.needs_trace());
+    // Everything the threads of a scenario run share is recorded as touches (the OS model,
+    // the link and the sink live in `Shared` cells), so exploration may commute steps that
+    // touch disjoint state. The reference drivers keep their shared state in `Tracked` cells
+    // and simulated locks; a driver binary's state is unseen, so any two steps running its
+    // code are taken as dependent.
+    sched.set_accounted(true);
+    if *backend == Backend::Model {
+        sched.set_transparent_drivers(crate::sched::drivers::KMD | crate::sched::drivers::UMD);
+    }
     let findings = Findings::default();
     let setup = &scenario.setup;
     let drivers = drivers::load(&sched, backend, setup)?;

@@ -17,6 +17,7 @@
 //! - [`op`]: operation descriptors (what a thread's next step does, what a step touched) for
 //!   partial-order reduction in exploration.
 //! - [`strategy`]: the [`Strategy`] trait; seeded random, replay and first-choice strategies.
+//! - [`shared`]: [`Shared`] cells: OS-side state whose every access is recorded for exploration.
 //! - [`sync`]: simulated mutexes and events (blocking, with virtual-time timeouts).
 //! - [`tracked`]: [`Tracked`] cells that report unsynchronized concurrent access as a race.
 //!
@@ -24,11 +25,13 @@
 
 pub mod clock;
 pub mod op;
+pub mod shared;
 pub mod strategy;
 pub mod sync;
 pub mod tracked;
 
-pub use op::{ObjectId, Op, StepRecord, Touch};
+pub use op::{ObjectId, Op, StepRecord, Touch, drivers, objects};
+pub use shared::Shared;
 pub use strategy::{
     Choice, ChoiceKind, Divergence, FirstStrategy, RandomStrategy, ReplayStrategy, Strategy,
     ThreadDecision,
@@ -83,6 +86,22 @@ struct ThreadInfo {
     timed_out: bool,
     /// What the next step of this thread is declared to do (`None`: unknown).
     pending: Option<Op>,
+    /// Whose code the thread runs outside any DDI frame ([`drivers`] bits): a thread a driver
+    /// created inside one of its DDIs runs that driver's code.
+    base_code: u8,
+}
+
+impl ThreadInfo {
+    /// Whose code the thread runs now: a driver's inside a DDI the OS calls, the OS's inside a
+    /// callback, its creator's outside any DDI.
+    fn code(&self) -> u8 {
+        match self.frames.last().map(|d| d.direction()) {
+            Some(crate::ddi::Direction::OsToKmd) => drivers::KMD,
+            Some(crate::ddi::Direction::OsToUmd) => drivers::UMD,
+            Some(_) => 0,
+            None => self.base_code,
+        }
+    }
 }
 
 /// Limits that turn a livelock into a reported end instead of a hang.
@@ -118,6 +137,9 @@ pub enum RunEnd {
     StepLimit,
     /// The virtual-time limit was hit.
     TimeLimit,
+    /// The strategy ended the run early: exploration found that it repeats a schedule already
+    /// explored (see [`Strategy::abandoned`]). Its findings are not judged.
+    Abandoned,
 }
 
 /// A blocked thread in a deadlock report.
@@ -138,8 +160,10 @@ struct State {
     threads: Vec<ThreadInfo>,
     current: Option<ThreadId>,
     last_ran: Option<ThreadId>,
-    timers: BTreeMap<(SimTime, u64), (ThreadId, u64)>,
-    timer_seq: u64,
+    /// Armed timers by (due time, thread, block epoch). Timers due at the same instant fire
+    /// together (the strategy picks who runs first), so the order they were armed in is not an
+    /// ordering between threads: two steps that each arm one commute.
+    timers: BTreeMap<(SimTime, ThreadId, u64), ()>,
     schedule: Vec<Choice>,
     trace: Vec<TraceEvent>,
     trace_enabled: bool,
@@ -149,6 +173,12 @@ struct State {
     /// buffers).
     steps_since: Vec<StepRecord>,
     steps_since_len: usize,
+    /// Every piece of state the simulated threads share is recorded as touches (see
+    /// [`Sched::set_accounted`]): a step without a declared op is then [`Op::Local`].
+    accounted: bool,
+    /// Drivers whose shared state is all in simulated objects ([`drivers`] bits; see
+    /// [`Sched::set_transparent_drivers`]).
+    transparent: u8,
 }
 
 struct Inner {
@@ -176,7 +206,6 @@ impl Sched {
                     current: None,
                     last_ran: None,
                     timers: BTreeMap::new(),
-                    timer_seq: 0,
                     schedule: Vec::new(),
                     trace: Vec::new(),
                     trace_enabled: true,
@@ -184,6 +213,8 @@ impl Sched {
                     steps: 0,
                     steps_since: Vec::new(),
                     steps_since_len: 0,
+                    accounted: false,
+                    transparent: 0,
                 }),
                 strategy: RefCell::new(strategy),
                 spawned: RefCell::new(Vec::new()),
@@ -196,6 +227,26 @@ impl Sched {
     /// Turns trace recording off (exploration keeps only the schedule and findings).
     pub fn set_trace_enabled(&self, enabled: bool) {
         self.inner.state.borrow_mut().trace_enabled = enabled;
+    }
+
+    /// Promises that every piece of state the simulated threads of this run share is recorded
+    /// as touches: the OS model's and the link's state, the scheduler's own objects
+    /// ([`objects`]), simulated locks, events and [`Tracked`] cells; and that a driver's own
+    /// state is touched only by steps that run its code ([`drivers`]). Steps with no declared
+    /// op then count as [`Op::Local`] plus what they touched, so exploration may commute them.
+    /// The scenario runner makes this promise; a hand-written model that shares plain
+    /// `RefCell`s between threads must not.
+    pub fn set_accounted(&self, accounted: bool) {
+        self.inner.state.borrow_mut().accounted = accounted;
+    }
+
+    /// Declares that the given drivers ([`drivers`] bits) keep every piece of state their
+    /// threads share in simulated objects ([`Tracked`] cells, [`SimMutex`], [`SimEvent`], ...),
+    /// so the touches say all about their steps. The reference models do; a driver binary, or
+    /// a user's Rust driver, is opaque by default: any two steps that run its code are taken
+    /// to depend on each other.
+    pub fn set_transparent_drivers(&self, bits: u8) {
+        self.inner.state.borrow_mut().transparent = bits;
     }
 
     /// Current virtual time.
@@ -243,6 +294,7 @@ impl Sched {
         let mut st = self.inner.state.borrow_mut();
         let cur = st.current.expect("push_frame outside a simulated thread") as usize;
         st.threads[cur].frames.push(ddi);
+        note_driver_code(&mut st);
     }
 
     /// Leaves the innermost frame.
@@ -250,6 +302,7 @@ impl Sched {
         let mut st = self.inner.state.borrow_mut();
         let cur = st.current.expect("pop_frame outside a simulated thread") as usize;
         st.threads[cur].frames.pop();
+        note_driver_code(&mut st);
     }
 
     /// Creates a simulated thread running `fut`. It starts runnable; it inherits the creator's
@@ -265,7 +318,10 @@ impl Sched {
         let name = name.into();
         {
             let mut st = self.inner.state.borrow_mut();
+            touch_in(&mut st, objects::THREADS, true);
+            touch_in(&mut st, objects::TRACE, true);
             let parent = st.current;
+            let base_code = parent.map_or(0, |p| st.threads[p as usize].code());
             let mut clock = VectorClock::default();
             if let Some(p) = parent {
                 st.threads[p as usize].clock.tick(p as usize);
@@ -282,6 +338,7 @@ impl Sched {
                 block_epoch: 0,
                 timed_out: false,
                 pending: None,
+                base_code,
             });
             debug_assert_eq!(st.threads.len(), id as usize + 1);
             let (now, thread) = (st.now, parent.unwrap_or(id));
@@ -301,6 +358,22 @@ impl Sched {
     /// Appends a trace event for the current thread (or thread 0 outside threads).
     pub fn emit(&self, kind: EventKind) {
         let mut st = self.inner.state.borrow_mut();
+        touch_in(&mut st, objects::TRACE, true);
+        if !st.trace_enabled {
+            return;
+        }
+        let (now, thread) = (st.now, st.current.unwrap_or(0));
+        push_event(&mut st, now, thread, kind);
+    }
+
+    /// Appends a trace event whose position relative to other threads' events no trace check
+    /// compares: the bytes on the in-memory RTSP link (`umd-send`, `umd-recv`, `sink-send`).
+    /// Unlike [`Sched::emit`] it does not touch [`objects::TRACE`], so a step that only moves
+    /// bytes between the UMD and the sink commutes with OS and KMD work. (The one check that
+    /// reads such events, R32, compares a UMD send with `StopMiracastSession`'s return; the
+    /// link emits sends made once Stop has begun with [`Sched::emit`].)
+    pub fn emit_traffic(&self, kind: EventKind) {
+        let mut st = self.inner.state.borrow_mut();
         if !st.trace_enabled {
             return;
         }
@@ -311,6 +384,7 @@ impl Sched {
     /// Appends a trace event attributed to `thread`.
     pub fn emit_for(&self, thread: ThreadId, kind: EventKind) {
         let mut st = self.inner.state.borrow_mut();
+        touch_in(&mut st, objects::TRACE, true);
         if !st.trace_enabled {
             return;
         }
@@ -352,6 +426,7 @@ impl Sched {
     /// A fresh object id for [`Op`] and [`Touch`] (simulated locks, events and tracked cells
     /// take one each; a model may take its own for named state).
     pub fn new_object_id(&self) -> ObjectId {
+        self.touch(objects::OBJECT_IDS, true);
         let id = self.inner.next_object.get();
         self.inner.next_object.set(id + 1);
         id
@@ -359,12 +434,7 @@ impl Sched {
 
     /// Records that the running step touched `object` (no-op outside a simulated thread).
     pub fn touch(&self, object: ObjectId, write: bool) {
-        let mut st = self.inner.state.borrow_mut();
-        if st.current.is_none() || st.steps_since_len == 0 {
-            return;
-        }
-        let i = st.steps_since_len - 1;
-        st.steps_since[i].touches.push(Touch { object, write });
+        touch_in(&mut self.inner.state.borrow_mut(), object, write);
     }
 
     /// Suspends the current thread for `duration` of virtual time.
@@ -486,9 +556,7 @@ impl Sched {
         t.timed_out = false;
         let epoch = t.block_epoch;
         if let Some(d) = timeout {
-            let seq = st.timer_seq;
-            st.timer_seq += 1;
-            st.timers.insert((now + d, seq), (cur, epoch));
+            st.timers.insert((now + d, cur, epoch), ());
         }
     }
 
@@ -578,6 +646,9 @@ impl Sched {
                         chosen
                     };
                     std::mem::swap(&mut since, &mut self.inner.state.borrow_mut().steps_since);
+                    if self.inner.strategy.borrow().abandoned() {
+                        return RunEnd::Abandoned;
+                    }
                     Some(runnable[chosen])
                 }
             };
@@ -594,18 +665,24 @@ impl Sched {
                     return RunEnd::StepLimit;
                 }
                 st.current = Some(thread);
-                let declared = st.threads[thread as usize].pending.take();
+                let declared = st.threads[thread as usize]
+                    .pending
+                    .take()
+                    .or(st.accounted.then_some(Op::Local));
+                let code = st.threads[thread as usize].code() & !st.transparent;
                 let i = st.steps_since_len;
                 if i < st.steps_since.len() {
                     let rec = &mut st.steps_since[i];
                     rec.thread = thread;
                     rec.declared = declared;
                     rec.touches.clear();
+                    rec.drivers = code;
                 } else {
                     st.steps_since.push(StepRecord {
                         thread,
                         declared,
                         touches: Vec::new(),
+                        drivers: code,
                     });
                 }
                 st.steps_since_len = i + 1;
@@ -620,6 +697,8 @@ impl Sched {
             if done {
                 st.threads[thread as usize].status = Status::Finished;
                 let now = st.now;
+                // Not an ordered event: no check compares where a thread ended (so, unlike
+                // `emit`, no touch of `objects::TRACE`).
                 if st.trace_enabled {
                     push_event(&mut st, now, thread, EventKind::ThreadExit);
                 }
@@ -632,8 +711,8 @@ impl Sched {
     /// No thread can run: fire the earliest timer, or report how the run ended.
     fn advance_time(&self, limits: RunLimits) -> Option<RunEnd> {
         let mut st = self.inner.state.borrow_mut();
-        while let Some((&(at, seq), &(thread, epoch))) = st.timers.iter().next() {
-            st.timers.remove(&(at, seq));
+        while let Some((&(at, thread, epoch), _)) = st.timers.iter().next() {
+            st.timers.remove(&(at, thread, epoch));
             let t = &st.threads[thread as usize];
             if t.status != Status::Blocked || t.block_epoch != epoch {
                 continue; // Stale: the thread was woken by something else.
@@ -651,7 +730,20 @@ impl Sched {
             t.status = Status::Runnable;
             t.waiting = None;
             t.timed_out = true;
-            // Wake every other thread whose timer is due at the same instant.
+            // Every other thread whose timer is due at the same instant wakes too: nothing
+            // orders simultaneous expirations, so which runs first is the strategy's choice.
+            while let Some((&(next, thread, epoch), _)) = st.timers.iter().next() {
+                if next != at {
+                    break;
+                }
+                st.timers.remove(&(next, thread, epoch));
+                let t = &mut st.threads[thread as usize];
+                if t.status == Status::Blocked && t.block_epoch == epoch {
+                    t.status = Status::Runnable;
+                    t.waiting = None;
+                    t.timed_out = true;
+                }
+            }
             return None;
         }
         let blocked: Vec<BlockedThread> = st
@@ -671,6 +763,26 @@ impl Sched {
         } else {
             Some(RunEnd::Deadlock { chain: blocked })
         }
+    }
+}
+
+/// Records a touch on the running step (no-op outside a simulated thread).
+fn touch_in(st: &mut State, object: ObjectId, write: bool) {
+    if st.current.is_none() || st.steps_since_len == 0 {
+        return;
+    }
+    let i = st.steps_since_len - 1;
+    st.steps_since[i].touches.push(Touch { object, write });
+}
+
+/// The running step's thread changed frames: note whose code it runs now, if opaque.
+fn note_driver_code(st: &mut State) {
+    if let Some(cur) = st.current
+        && st.steps_since_len > 0
+    {
+        let code = st.threads[cur as usize].code() & !st.transparent;
+        let i = st.steps_since_len - 1;
+        st.steps_since[i].drivers |= code;
     }
 }
 

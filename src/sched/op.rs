@@ -5,8 +5,11 @@
 //! next choice point (or its end). Before the step, the thread may carry a *declared* [`Op`]
 //! (set by [`super::Sched::yield_op`], by the simulated locks and events themselves, or by
 //! [`super::Sched::declare_next`]); while the step runs, the scheduler records every
-//! [`Touch`] of a simulated lock, event or [`super::Tracked`] cell. A step without a declared op
-//! is *unknown*: an explorer must treat it as dependent on every other step (sound).
+//! [`Touch`] of a simulated lock, event, [`super::Tracked`] or [`super::Shared`] cell, and of
+//! the scheduler's own [`objects`], and which opaque drivers' code it ran ([`drivers`]). A step
+//! without a declared op is *unknown*: an explorer must treat it as dependent on every other
+//! step (sound), unless the run is *accounted* ([`super::Sched::set_accounted`]), where every
+//! piece of shared state is recorded and an undeclared step is [`Op::Local`].
 //!
 //! The contract a declaration makes: besides what it names and what is recorded as touched,
 //! the step touches only state no other simulated thread touches outside the same lock.
@@ -52,6 +55,32 @@ pub struct Touch {
     pub write: bool,
 }
 
+/// Scheduler-owned objects every run has, recorded as touches like the others.
+///
+/// They make the scheduler's own shared state part of a step's footprint: two steps that both
+/// emit an ordered trace event, both create a thread or both allocate an object id would leave
+/// a different run if swapped (event order, thread and object numbering), so they must not
+/// commute. (Arming a timer needs no object: timers due at the same instant fire together,
+/// whatever order they were armed in.)
+pub mod objects {
+    use super::ObjectId;
+    /// The trace, for events whose relative order a trace check may compare.
+    pub const TRACE: ObjectId = u64::MAX;
+    /// Thread creation (ids are handed out in creation order).
+    pub const THREADS: ObjectId = u64::MAX - 1;
+    /// Object-id allocation.
+    pub const OBJECT_IDS: ObjectId = u64::MAX - 2;
+}
+
+/// Which driver's code a step ran, as bits (a step that runs a driver's code may touch any of
+/// that driver's state, which the simulator does not see).
+pub mod drivers {
+    /// The kernel-mode driver (inside an OS-to-KMD DDI).
+    pub const KMD: u8 = 1;
+    /// The user-mode driver (inside an OS-to-UMD DDI).
+    pub const UMD: u8 = 2;
+}
+
 /// What one finished step was declared to do and what it touched.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepRecord {
@@ -61,4 +90,7 @@ pub struct StepRecord {
     pub declared: Option<Op>,
     /// Objects it touched, in order.
     pub touches: Vec<Touch>,
+    /// Which drivers' code it ran ([`drivers`] bits): the innermost DDI frame of the thread
+    /// at the step's start and after every frame pushed or popped during it.
+    pub drivers: u8,
 }

@@ -61,6 +61,11 @@ pub trait Strategy {
     fn divergence(&self) -> Option<&Divergence> {
         None
     }
+    /// True when the rest of this run can teach nothing (an exhaustive search found it repeats
+    /// an explored one); the scheduler then ends it with [`super::RunEnd::Abandoned`].
+    fn abandoned(&self) -> bool {
+        false
+    }
 }
 
 /// Seeded uniform random choice, with a portable generator (PCG, stable across platforms and
@@ -180,6 +185,9 @@ impl Strategy for ReplayStrategy {
     }
     fn divergence(&self) -> Option<&Divergence> {
         self.divergence.as_ref()
+    }
+    fn abandoned(&self) -> bool {
+        self.fallback.abandoned()
     }
 }
 

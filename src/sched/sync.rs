@@ -326,7 +326,11 @@ struct RwState {
     readers: Vec<ThreadId>,
     writer: Option<ThreadId>,
     waiters: Vec<ThreadId>,
+    /// Clock of the exclusive releases: what a reader acquires.
     released: VectorClock,
+    /// Clocks of the shared releases: what a writer acquires besides. Readers do not
+    /// synchronize with each other, so two read sections commute for the race detector too.
+    read_released: VectorClock,
 }
 
 /// A reader-writer lock between simulated threads. The OS model uses it for rules of the form
@@ -350,6 +354,7 @@ impl SimRwLock {
                 writer: None,
                 waiters: Vec::new(),
                 released: VectorClock::default(),
+                read_released: VectorClock::default(),
             })),
         }
     }
@@ -417,7 +422,10 @@ impl Future for RwFuture<'_> {
                 st.readers.push(me);
             }
             st.waiters.retain(|w| *w != me);
-            let released = st.released.clone();
+            let mut released = st.released.clone();
+            if self.exclusive {
+                released.join(&st.read_released);
+            }
             drop(st);
             sched.acquire(&released);
             return Poll::Ready(());
@@ -484,7 +492,11 @@ impl Drop for SimRwGuard {
                 st.readers.pop();
             }
             if let Some(c) = clock {
-                st.released.join(&c);
+                if self.exclusive {
+                    st.released.join(&c);
+                } else {
+                    st.read_released.join(&c);
+                }
             }
             std::mem::take(&mut st.waiters)
         };
