@@ -373,6 +373,9 @@ impl Os {
             self.note("DxgkDdiMiracastDestroyContext not called: no KMD Miracast context");
             return None;
         };
+        // Messages still held (sent while no session was running) can never be delivered
+        // now: they are dropped, and their completion routines run, before the context goes.
+        self.drop_held_messages();
         let kmd = self.inner.kmd.clone();
         let class = self.miracast_class_lock().await;
         let adapter = self.inner.adapter.read().await;

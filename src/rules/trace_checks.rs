@@ -898,13 +898,15 @@ fn umd_call_order(ix: &Index<'_>, out: &mut Findings) {
     }
 }
 
-/// R42: `MiracastIoControl` while the OS starts a session.
+/// R42: `MiracastIoControl` while the OS starts a session. The rule is about IOCTLs *issued*
+/// while Start runs: one issued before Start began went through the OS's gate already and may
+/// reach the KMD during Start (exploration found that ordering).
 fn io_control_during_start(ix: &Index<'_>, out: &mut Findings) {
     for m in ix.calls_of(Ddi::MiracastIoControl) {
         if let Some(k) = ix.nested(m, Ddi::DxgkDdiMiracastIoControl).next()
-            && let Some(s) = ix
-                .calls_of(Ddi::StartMiracastSession)
-                .find(|s| s.thread != m.thread && ix.running_at(s, k.enter))
+            && let Some(s) = ix.calls_of(Ddi::StartMiracastSession).find(|s| {
+                s.thread != m.thread && ix.running_at(s, m.enter) && ix.running_at(s, k.enter)
+            })
         {
             out.push(
                     ix,
