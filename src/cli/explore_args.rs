@@ -23,20 +23,55 @@ pub enum StrategyArg {
     Dfs,
 }
 
+/// How much `--explore` explores: its optional value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExploreAmount {
+    /// `--explore` alone: 1000 schedules (unlimited for `--strategy dfs`), or `--schedules`.
+    Default,
+    /// `--explore N`: N schedules per scenario.
+    Schedules(u64),
+    /// `--explore exhaustive`: the depth-first search to its end (implies `--strategy dfs`).
+    Exhaustive,
+}
+
+fn parse_explore_amount(text: &str) -> Result<ExploreAmount, String> {
+    match text {
+        "default" => Ok(ExploreAmount::Default),
+        "exhaustive" => Ok(ExploreAmount::Exhaustive),
+        n => match n.parse::<u64>() {
+            Ok(0) => Err("0 schedules explores nothing; give at least 1".to_owned()),
+            Ok(n) => Ok(ExploreAmount::Schedules(n)),
+            Err(_) => Err(format!(
+                "`{n}` is neither a number of schedules nor `exhaustive` (scenario paths go before \
+                 `--explore`, or write `--explore=N`)"
+            )),
+        },
+    }
+}
+
 /// Exploration flags of `run` (`#[command(flatten)] pub explore: ExploreArgs`).
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ExploreArgs {
     /// Explore orderings: run each scenario under many schedules, report the failing ones
-    /// (shrunk, with replay tokens).
-    #[arg(long)]
-    pub explore: bool,
+    /// (shrunk, with replay tokens). `--explore N`: N schedules per scenario;
+    /// `--explore exhaustive`: every schedule (depth-first search with partial-order
+    /// reduction, within `--max-preemptions`/`--max-depth` if given).
+    #[arg(
+        long,
+        num_args = 0..=1,
+        default_missing_value = "default",
+        value_name = "N|exhaustive",
+        value_parser = parse_explore_amount
+    )]
+    pub explore: Option<ExploreAmount>,
     /// Exploration strategy.
     #[arg(long, value_enum, default_value_t = StrategyArg::Portfolio, requires = "explore")]
     pub strategy: StrategyArg,
     /// PCT bug depth (`--strategy pct`).
     #[arg(long, default_value_t = 3, value_name = "D")]
     pub pct_depth: u32,
-    /// Schedules per scenario (default 1000; unlimited for `--strategy dfs`).
+    /// Schedules per scenario (default 1000; unlimited for `--strategy dfs`); the same as
+    /// `--explore N`.
     #[arg(long, value_name = "N", requires = "explore")]
     pub schedules: Option<u64>,
     /// Wall-clock budget per scenario for the exploration loop (`30s`, `5m`).
@@ -85,7 +120,9 @@ pub fn explore_config(
     jobs: usize,
     partition: Option<(u64, u64)>,
 ) -> Result<ExploreConfig, String> {
+    let amount = args.explore.unwrap_or(ExploreAmount::Default);
     let mode = match args.strategy {
+        _ if amount == ExploreAmount::Exhaustive => Mode::Dfs,
         StrategyArg::Portfolio => Mode::Portfolio,
         StrategyArg::Random => Mode::Random,
         StrategyArg::Pct => Mode::Pct {
@@ -97,7 +134,22 @@ pub fn explore_config(
         Some(t) => token::decode(t)?.choices,
         None => Vec::new(),
     };
-    let max_schedules = match (args.schedules, mode, args.explore_time) {
+    let schedules = match (amount, args.schedules) {
+        (ExploreAmount::Schedules(a), Some(b)) if a != b => {
+            return Err(format!(
+                "--explore {a} and --schedules {b} disagree; give the number once"
+            ));
+        }
+        (ExploreAmount::Exhaustive, Some(b)) => {
+            return Err(format!(
+                "--explore exhaustive explores every schedule; drop --schedules {b} (or use \
+                 --explore {b})"
+            ));
+        }
+        (ExploreAmount::Schedules(a), _) => Some(a),
+        (_, b) => b,
+    };
+    let max_schedules = match (schedules, mode, args.explore_time) {
         (Some(n), _, _) => Some(n),
         (None, Mode::Dfs, _) | (None, _, Some(_)) => None,
         (None, _, None) => Some(1000),
@@ -132,7 +184,7 @@ pub fn budget(args: &ExploreArgs) -> impl Fn() -> bool + Sync {
 }
 
 /// Explores one scenario as the flags say. `options` are `run`'s runner options (backend,
-/// trace); exploration turns the trace on only for coverage and the determinism check.
+/// trace); with the trace on (the default) every schedule is judged by the trace checks too.
 ///
 /// # Errors
 /// When the flags do not make a configuration (see [`explore_config`]).
@@ -145,10 +197,9 @@ pub fn explore_scenario(
 ) -> Result<ExploreReport, String> {
     let config = explore_config(args, scenario, options.seed, jobs, partition)?;
     let run_config = ScenarioRunConfig {
-        options: RunOptions {
-            trace: false,
-            ..options.clone()
-        },
+        // The trace stays on: the 27 rules checked over the trace are judged on every
+        // explored schedule, not only the online ones.
+        options: options.clone(),
         hot_bound: args.hot_bound,
         coverage: args.coverage,
         keep_trace: args.check_determinism,
@@ -227,7 +278,7 @@ mod tests {
             "--coverage",
         ])
         .expect("flags parse");
-        assert!(f.explore.explore && f.explore.coverage);
+        assert!(f.explore.explore == Some(ExploreAmount::Default) && f.explore.coverage);
         assert_eq!(f.explore.strategy, StrategyArg::Dfs);
         assert_eq!(f.explore.max_preemptions, Some(2));
         assert_eq!(f.explore.explore_time, Some(Duration::from_secs(30)));
@@ -236,5 +287,30 @@ mod tests {
             Flags::try_parse_from(["x", "--schedules", "5"]).is_err(),
             "--schedules needs --explore"
         );
+    }
+
+    #[test]
+    fn explore_takes_a_number_or_exhaustive() {
+        let parse = |args: &[&str]| {
+            Flags::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
+                .map(|f| f.explore.explore)
+        };
+        assert_eq!(
+            parse(&["--explore", "250"]).unwrap(),
+            Some(ExploreAmount::Schedules(250))
+        );
+        assert_eq!(
+            parse(&["--explore=exhaustive"]).unwrap(),
+            Some(ExploreAmount::Exhaustive)
+        );
+        assert_eq!(parse(&[]).unwrap(), None);
+        let err = parse(&["--explore", "scenarios/x.json"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("neither a number of schedules nor `exhaustive`"),
+            "{err}"
+        );
+        assert!(parse(&["--explore", "0"]).is_err());
     }
 }

@@ -332,7 +332,7 @@ pub fn run(args: &RunArgs) -> u8 {
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let report = if args.explore.explore {
+    let report = if args.explore.explore.is_some() {
         match explore_files(&files, args, jobs) {
             Ok(r) => r,
             Err(e) => {
