@@ -350,8 +350,8 @@ pub fn explore(
     report.failures.sort_by_key(|f| {
         f.shrunk
             .as_ref()
-            .map_or((usize::MAX, usize::MAX, f.choices.len()), |s| {
-                (s.preemptions, s.deviations, s.significant_len)
+            .map_or((usize::MAX, usize::MAX, usize::MAX, f.choices.len()), |s| {
+                (s.preemptions, s.threads, s.deviations, s.significant_len)
             })
     });
     report

@@ -11,13 +11,16 @@
 //! positions).
 //!
 //! Passes, repeated until nothing improves or the replay budget is spent:
-//! 1. truncation: drop every deviation after a point (bisection on the shortest failing
+//! 1. fewer threads: drop every deviation that switches to one thread (the thread then runs
+//!    only where the default schedule runs it), thread by thread, the least used first;
+//! 2. truncation: drop every deviation after a point (bisection on the shortest failing
 //!    prefix of deviations);
-//! 2. delta debugging: remove chunks of deviations, preemptions first, halving the chunk size
+//! 3. delta debugging: remove chunks of deviations, preemptions first, halving the chunk size
 //!    down to single deviations.
 //!
 //! A candidate replaces the current schedule only when it fails with the same finding, has no
-//! more preemptions and no more deviations, and fewer of one, and its *significant length*
+//! more preemptions, no more threads switched to and no more deviations, and fewer of one of
+//! them, and its *significant length*
 //! (choices up to the last deviation; after it the schedule is the default) is no longer than
 //! the original's. The total number of recorded choices is not minimized: that is how many
 //! choice points the program passed, not information in the schedule (the default schedule can
@@ -43,6 +46,8 @@ pub struct Shrunk {
     pub preemptions: usize,
     /// Its deviations from the no-preemption schedule (preemptions included).
     pub deviations: usize,
+    /// Distinct threads its deviations switch to (the threads whose interleaving matters).
+    pub threads: usize,
     /// Its significant length: choices up to and including the last deviation (past it, the
     /// schedule is the default one).
     pub significant_len: usize,
@@ -54,18 +59,22 @@ pub struct Shrunk {
     pub original_preemptions: usize,
     /// The original's deviations.
     pub original_deviations: usize,
+    /// The original's threads switched to.
+    pub original_threads: usize,
     /// Replays spent.
     pub runs: u32,
 }
 
 impl Shrunk {
-    /// `shrunk 46 -> 2 preemptions, 52 -> 2 deviations, significant prefix 88 -> 31 choices
-    /// (14 replays)`.
+    /// `shrunk 46 -> 2 preemptions, 5 -> 1 threads switched to, 52 -> 2 deviations, significant
+    /// prefix 88 -> 31 choices (14 replays)`.
     pub fn describe(&self) -> String {
         format!(
-            "shrunk {} -> {} preemptions, {} -> {} deviations from the no-preemption schedule, significant prefix {} -> {} choices ({} replays)",
+            "shrunk {} -> {} preemptions, {} -> {} threads switched to, {} -> {} deviations from the no-preemption schedule, significant prefix {} -> {} choices ({} replays)",
             self.original_preemptions,
             self.preemptions,
+            self.original_threads,
+            self.threads,
             self.original_deviations,
             self.deviations,
             self.original_significant_len,
@@ -82,6 +91,8 @@ struct Deviation {
     /// Thread id for thread choices, value for data choices.
     take: u32,
     preemption: bool,
+    /// A thread choice (not a data choice).
+    thread: bool,
 }
 
 /// Replays a deviation list: at choice `i`, the thread (or value) a deviation names when it is
@@ -110,6 +121,7 @@ impl Strategy for DeviationStrategy {
                 index: i,
                 take: d.runnable[pick],
                 preemption: d.last.is_some(),
+                thread: true,
             });
         }
         pick
@@ -128,6 +140,7 @@ impl Strategy for DeviationStrategy {
                 index: i,
                 take: v,
                 preemption: false,
+                thread: false,
             });
         }
         v
@@ -147,8 +160,23 @@ impl Candidate {
     fn preemptions(&self) -> usize {
         self.deviations.iter().filter(|d| d.preemption).count()
     }
-    fn size(&self) -> (usize, usize) {
-        (self.preemptions(), self.deviations.len())
+    /// Threads the deviations switch to, least used first.
+    fn threads(&self) -> Vec<u32> {
+        let mut uses: BTreeMap<u32, usize> = BTreeMap::new();
+        for d in self.deviations.iter().filter(|d| d.thread) {
+            *uses.entry(d.take).or_default() += 1;
+        }
+        let mut threads: Vec<(u32, usize)> = uses.into_iter().collect();
+        threads.sort_by_key(|(t, n)| (*n, *t));
+        threads.into_iter().map(|(t, _)| t).collect()
+    }
+    /// (preemptions, threads switched to, deviations): each must not grow, one must shrink.
+    fn size(&self) -> (usize, usize, usize) {
+        (
+            self.preemptions(),
+            self.threads().len(),
+            self.deviations.len(),
+        )
     }
     fn significant_len(&self) -> usize {
         self.deviations.last().map_or(0, |d| d.index + 1)
@@ -188,6 +216,7 @@ fn deviations_of(run: &RunFn<'_>, choices: &[Choice]) -> (Outcome, Vec<Deviation
                     index: i,
                     take: d.runnable[pick],
                     preemption: d.last.is_some(),
+                    thread: true,
                 });
             }
             pick
@@ -201,6 +230,7 @@ fn deviations_of(run: &RunFn<'_>, choices: &[Choice]) -> (Outcome, Vec<Deviation
                     index: i,
                     take: v,
                     preemption: false,
+                    thread: false,
                 });
             }
             v
@@ -233,7 +263,7 @@ pub fn shrink(run: &RunFn<'_>, choices: &[Choice], key: &str, max_runs: u32) -> 
     };
     let original_len = original.choices.len();
     let original_significant_len = original.significant_len();
-    let (original_preemptions, original_deviations) = original.size();
+    let (original_preemptions, original_threads, original_deviations) = original.size();
     let mut best = original;
     if first.fails_with(key) {
         let attempt = |cand: Vec<Deviation>, best: &mut Candidate, runs: &mut u32| -> bool {
@@ -250,7 +280,7 @@ pub fn shrink(run: &RunFn<'_>, choices: &[Choice], key: &str, max_runs: u32) -> 
                 deviations: seen,
             };
             let (cs, bs) = (c.size(), best.size());
-            if cs.0 <= bs.0 && cs.1 <= bs.1 && cs != bs {
+            if cs.0 <= bs.0 && cs.1 <= bs.1 && cs.2 <= bs.2 && cs != bs {
                 *best = c;
                 true
             } else {
@@ -259,7 +289,22 @@ pub fn shrink(run: &RunFn<'_>, choices: &[Choice], key: &str, max_runs: u32) -> 
         };
         loop {
             let before = best.size();
-            // 1. Truncation: the shortest failing prefix of the deviations.
+            // 1. Fewer threads: let one thread run only where the default schedule runs it.
+            for thread in best.threads() {
+                if runs >= max_runs {
+                    break;
+                }
+                let cand: Vec<Deviation> = best
+                    .deviations
+                    .iter()
+                    .filter(|d| !(d.thread && d.take == thread))
+                    .copied()
+                    .collect();
+                if cand.len() < best.deviations.len() {
+                    attempt(cand, &mut best, &mut runs);
+                }
+            }
+            // 2. Truncation: the shortest failing prefix of the deviations.
             let (mut lo, mut hi) = (0usize, best.deviations.len());
             while lo < hi && runs < max_runs {
                 let mid = (lo + hi) / 2;
@@ -270,7 +315,7 @@ pub fn shrink(run: &RunFn<'_>, choices: &[Choice], key: &str, max_runs: u32) -> 
                     lo = mid + 1;
                 }
             }
-            // 2. Delta debugging: remove chunks, preemptions before other deviations.
+            // 3. Delta debugging: remove chunks, preemptions before other deviations.
             let mut chunk = (best.deviations.len() / 2).max(1);
             loop {
                 if runs >= max_runs || best.deviations.is_empty() {
@@ -304,8 +349,10 @@ pub fn shrink(run: &RunFn<'_>, choices: &[Choice], key: &str, max_runs: u32) -> 
             }
         }
     }
-    let (preemptions, deviations) = best.size();
+    let (preemptions, threads, deviations) = best.size();
     Shrunk {
+        threads,
+        original_threads,
         significant_len: best.significant_len(),
         original_significant_len,
         choices_len: best.choices.len(),

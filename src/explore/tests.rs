@@ -175,3 +175,24 @@ fn seeds_are_split_across_partitions() {
     }
     assert_eq!(seen.len(), 2);
 }
+
+#[test]
+fn shrinking_lets_threads_the_failure_does_not_need_run_undisturbed() {
+    // Four threads, a lost update: a random schedule that breaks it interleaves every thread,
+    // while two suffice (one preempted between its read and its write).
+    let run = |s: Box<dyn crate::sched::Strategy>| lock_steps(4, 2, true, s);
+    let failing = (0..500u64)
+        .map(|seed| run(Box::new(crate::sched::RandomStrategy::new(seed))))
+        .find(|o| o.fails_with("lost-update"))
+        .expect("some seed loses an update");
+    let s = super::shrink::shrink(&run, &failing.schedule, "lost-update", 300);
+    assert!(s.original_threads >= 3, "{}", s.describe());
+    assert!(s.threads < s.original_threads, "{}", s.describe());
+    assert!(s.threads <= 2, "{}", s.describe());
+    assert!(s.preemptions <= s.original_preemptions, "{}", s.describe());
+    let replayed = run(Box::new(crate::sched::ReplayStrategy::new(
+        s.choices.clone(),
+        Box::new(crate::sched::FirstStrategy),
+    )));
+    assert!(replayed.fails_with("lost-update"));
+}

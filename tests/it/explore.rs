@@ -120,6 +120,11 @@ fn each_ordering_scenario_is_found_replayed_and_shrunk() {
             shrunk.describe()
         );
         assert!(
+            shrunk.threads <= shrunk.original_threads,
+            "{path}: {}",
+            shrunk.describe()
+        );
+        assert!(
             shrunk.significant_len <= shrunk.original_significant_len,
             "{path}: {}",
             shrunk.describe()
