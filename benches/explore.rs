@@ -4,7 +4,9 @@
 //! thread checks the total. Written once for our explorer (`explore::models::lock_steps`, on
 //! `Sched` + `SimMutex`), once for loom (`loom::model`, exhaustive DPOR) and once for shuttle
 //! (`check_random`, `check_pct`, `check_dfs`). Model (b): the scenario corpus under
-//! exploration (random schedules through `run_once`), when `scenarios/` holds scenarios.
+//! exploration (random schedules through `run_once`), when `scenarios/` holds scenarios, and
+//! exhaustive search on corpus scenarios with and without partial-order reduction (states
+//! explored, whether the search finished under a schedule cap).
 //!
 //! The comparison table is printed first (wall-clock rates, one run per row, best of three),
 //! then criterion times the per-schedule cost.
@@ -208,6 +210,64 @@ fn comparison() {
     );
     corpus_rows();
     println!();
+    corpus_exhaustive_rows();
+}
+
+/// Exhaustive search on corpus scenarios (reference drivers, no knobs), with and without
+/// partial-order reduction, one run each (capped at `CAP` schedules).
+fn corpus_exhaustive_rows() {
+    const CAP: u64 = 20_000;
+    let cases: [(&str, Option<u32>); 6] = [
+        ("scenarios/start-session/bitrate-too-low.json", None),
+        ("scenarios/start-session/no-monitor.json", Some(1)),
+        ("scenarios/lifecycle/connect-disconnect.json", Some(1)),
+        ("scenarios/lifecycle/connect-disconnect.json", Some(2)),
+        ("scenarios/os-model/umd-calls-serialized.json", Some(1)),
+        ("scenarios/orderings/ioctl-racing-start.json", Some(1)),
+    ];
+    println!(
+        "\nExhaustive search on corpus scenarios, reference drivers (one run each, cap {CAP} schedules):\n"
+    );
+    println!(
+        "| scenario | preemptions | reduction | schedules | DFS states | wall time | finished |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let config = explore::scenario_run::ScenarioRunConfig::default();
+    for (path, preemptions) in cases {
+        let Ok((scenario, _)) = miracast_sim::scenario::load(std::path::Path::new(path)) else {
+            println!("| {path} | (not found) | | | | | |");
+            continue;
+        };
+        for reduction in [true, false] {
+            let run =
+                |st: Box<dyn Strategy>| explore::scenario_run::run_scenario(&scenario, &config, st);
+            let c = ExploreConfig {
+                mode: Mode::Dfs,
+                max_schedules: Some(CAP),
+                bounds: explore::Bounds {
+                    max_preemptions: preemptions,
+                    max_depth: None,
+                },
+                reduction,
+                shrink: false,
+                ..ExploreConfig::default()
+            };
+            let t = Instant::now();
+            let r = explore::explore(&c, &run, &never);
+            let time = t.elapsed();
+            assert!(r.failures.is_empty(), "{path}: {}", r.summary());
+            println!(
+                "| {} | {} | {} | {} | {} | {:.2} s | {} |",
+                path.trim_start_matches("scenarios/"),
+                preemptions.map_or("any".to_owned(), |p| p.to_string()),
+                if reduction { "sleep sets" } else { "none" },
+                r.schedules,
+                r.dfs.nodes,
+                time.as_secs_f64(),
+                if r.complete { "yes" } else { "no (cap)" }
+            );
+        }
+    }
 }
 
 fn corpus() -> Vec<miracast_sim::scenario::Scenario> {
