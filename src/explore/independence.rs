@@ -12,6 +12,15 @@
 //! `HandleKernelModeMessage`; and because a DDI runs driver code whose state we do not see,
 //! two calls into the same driver conflict too. A KMD step and a UMD step of classes the model
 //! lets overlap commute.
+//!
+//! In scenario runs the documented model reaches this relation through the OS model's own
+//! locks rather than through declared DDI ops: the Miracast-class mutex, the adapter lock
+//! (shared by Level-0 calls, exclusive for Level 3) and the UMD lock (exclusive for the four
+//! serialized functions, shared by `HandleKernelModeMessage`) are simulated locks whose
+//! acquisitions are recorded touches, so same-class calls conflict and calls the levels let
+//! overlap commute unless they touch the same state. Steps that run a driver binary's code
+//! carry its [`Footprint::drivers`] bit and conflict with each other, which is the "two calls
+//! into the same driver" rule for code we cannot see.
 
 use crate::ddi::{Ddi, Direction};
 use crate::sched::{Op, StepRecord, Touch};

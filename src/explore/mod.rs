@@ -9,8 +9,9 @@
 //!   synchronization classes of the DDIs).
 //! - [`explorer`]: the loop over schedules (strategy modes and portfolio, `--jobs` workers,
 //!   `--partition K/N`, a caller-supplied budget, determinism self-check), and its report.
-//! - [`shrink`](mod@shrink): delta debugging of a failing schedule's deviations from the no-preemption
-//!   schedule, every candidate verified by replay.
+//! - [`shrink`](mod@shrink): shrinking of a failing schedule's deviations from the
+//!   no-preemption schedule (fewer threads switched to, truncation, delta debugging), every
+//!   candidate verified by replay.
 //! - [`models`]: small reference programs on a bare scheduler (tests, benches).
 //! - [`liveness`]: deadlock, terminated-hot, hot-too-long, step-cap and time-cap findings.
 //! - [`coverage`]: visited (DDI, session phase, message state) combinations.
