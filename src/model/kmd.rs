@@ -11,7 +11,7 @@
 use super::knobs::{ChunkIdFault, KmdConfig, Knobs};
 use super::protocol::{self, IoctlRequest, KmdMessage, KmdStatusReply, SinkInfo};
 use crate::ddi::*;
-use crate::sched::{Sched, SimMutex, Tracked};
+use crate::sched::{Sched, SimEvent, SimMutex, Tracked};
 use crate::status::NtStatus;
 use async_trait::async_trait;
 use std::cell::Cell;
@@ -81,6 +81,10 @@ struct KmdState {
     /// First encoded slice of the current frame, for the `Duplicate` chunk-id fault.
     first_slice: Option<ChunkId>,
     dpcs_requested: u32,
+    /// Sends between reading the Miracast context and `DxgkCbMiracastSendMessage` returning:
+    /// `DxgkDdiMiracastDestroyContext` waits for them (rundown), so no send uses a
+    /// MiracastHandle once its destroy has returned (R19).
+    sends_in_flight: u32,
 }
 
 struct PendingMessage {
@@ -108,6 +112,8 @@ pub struct ReferenceKmd {
     lock: SimMutex,
     state: Tracked<KmdState>,
     messages: Rc<Tracked<MessageTable>>,
+    /// Set when the last in-flight send has returned (`sends_in_flight` is 0).
+    sends_drained: SimEvent,
     /// Simulated hardware, not driver state: the scenario flips it between calls.
     hardware_busy: Cell<bool>,
     /// For the KMD's own work items (only the `send_after_destroy` fault has one).
@@ -141,9 +147,11 @@ impl ReferenceKmd {
                     next_gpu_context: 0,
                     first_slice: None,
                     dpcs_requested: 0,
+                    sends_in_flight: 0,
                 },
             ),
             messages: Rc::new(Tracked::new(sched, "kmd.messages", MessageTable::default())),
+            sends_drained: SimEvent::new(sched, "kmd.sends-drained", false),
             config,
             knobs,
         }
@@ -269,6 +277,16 @@ impl ReferenceKmd {
         .await
     }
 
+    /// Drops the EDID once the departure is reported, unless a monitor arrived again since.
+    async fn forget_edid_if_departed(&self) {
+        let _g = self.lock.lock().await;
+        self.state.write(|s| {
+            if !s.monitor.connected {
+                s.monitor.edid = None;
+            }
+        });
+    }
+
     /// `DxgkCbIndicateChildStatus` for the Miracast target with `status`.
     async fn indicate(&self, status: ChildStatusKind) -> NtStatus {
         let dxgkrnl = {
@@ -303,10 +321,15 @@ impl ReferenceKmd {
         let name = protocol::describe_message(input).unwrap_or("RAW");
         let (context, id) = {
             let _g = self.lock.lock().await;
-            let context = self.state.read(|s| {
-                s.miracast
+            let context = self.state.write(|s| {
+                let context = s
+                    .miracast
                     .as_ref()
-                    .map(|m| (m.services.clone(), m.miracast_handle))
+                    .map(|m| (m.services.clone(), m.miracast_handle));
+                if context.is_some() {
+                    s.sends_in_flight += 1;
+                }
+                context
             });
             let id = self.messages.write(|m| {
                 m.next_id += 1;
@@ -317,6 +340,30 @@ impl ReferenceKmd {
         let Some((services, miracast_handle)) = context else {
             return NtStatus::STATUS_INVALID_DEVICE_STATE;
         };
+        let status = self
+            .send_on(services, miracast_handle, id, name, input, output_size)
+            .await;
+        // The handle is no longer in use: a destroy waiting for the rundown may go on.
+        let _g = self.lock.lock().await;
+        let drained = self.state.write(|s| {
+            s.sends_in_flight -= 1;
+            s.sends_in_flight == 0
+        });
+        if drained {
+            self.sends_drained.set();
+        }
+        status
+    }
+
+    async fn send_on(
+        &self,
+        services: Rc<dyn MiracastDisplayServices>,
+        miracast_handle: Handle,
+        id: u64,
+        name: &'static str,
+        input: &[u8],
+        output_size: usize,
+    ) -> NtStatus {
         let buffers = MessageBuffers::new(input.to_vec(), output_size);
         let record = PendingMessage {
             name,
@@ -836,7 +883,6 @@ impl MiracastKmd for ReferenceKmd {
                 s.sink_info = None;
                 s.monitor_powered_off = false;
                 s.first_slice = None;
-                s.monitor.edid = None;
                 let was_connected = std::mem::replace(&mut s.monitor.connected, false);
                 Some((was_connected.then_some(s.monitor.monitor_type), old))
             })
@@ -844,12 +890,25 @@ impl MiracastKmd for ReferenceKmd {
         let Some((departed, old)) = departed else {
             return;
         };
+        // Rundown (R19): a send that read the context before it was taken may still be inside
+        // DxgkCbMiracastSendMessage with its MiracastHandle; wait until every such send is out.
+        loop {
+            {
+                let _g = self.lock.lock().await;
+                if self.state.read(|s| s.sends_in_flight) == 0 {
+                    break;
+                }
+                self.sends_drained.reset();
+            }
+            self.sends_drained.wait(None).await;
+        }
         // R12: departure is reported at once when a monitor was reported.
         if let Some(monitor_type) = departed
             && !self.knobs.no_departure_at_kmd_destroy
         {
             let _ = self.indicate_miracast(false, monitor_type).await;
         }
+        self.forget_edid_if_departed().await;
         if self.knobs.send_after_destroy
             && let Some(old) = old
         {
@@ -931,13 +990,18 @@ impl ReferenceKmd {
             }
             IoctlRequest::MonitorDeparted => {
                 let departed = self.state.write(|s| {
-                    s.monitor.edid = None;
                     std::mem::replace(&mut s.monitor.connected, false)
                         .then_some(s.monitor.monitor_type)
                 });
                 drop(guard);
                 match departed {
-                    Some(monitor_type) => (self.indicate_miracast(false, monitor_type).await, 0),
+                    Some(monitor_type) => {
+                        // The EDID stays readable until the OS knows the monitor is gone: Plug
+                        // and Play may still read it for the arrival it saw (R15).
+                        let status = self.indicate_miracast(false, monitor_type).await;
+                        self.forget_edid_if_departed().await;
+                        (status, 0)
+                    }
                     None => (NtStatus::STATUS_SUCCESS, 0),
                 }
             }

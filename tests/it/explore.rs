@@ -337,3 +337,27 @@ fn then_explore_continues_from_a_token_and_replay_reports_divergence() {
     assert!(d.index < first.schedule.len());
     assert_eq!(d.expected, first.schedule[d.index]);
 }
+
+#[test]
+fn orderings_that_once_broke_the_reference_kmd_stay_clean() {
+    // Exploration found two races in the reference KMD: a send that read the Miracast context
+    // before DxgkDdiMiracastDestroyContext and called DxgkCbMiracastSendMessage after it
+    // returned (R19; fixed with a rundown), and the EDID dropped before the departure was
+    // reported while Plug and Play was still reading it (R15). The portfolio found each within
+    // its first 250 schedules.
+    for path in [
+        "scenarios/messages/never-during-serialized-calls.json",
+        "scenarios/hlk-preflight/wireless-display-verify-monitor-disconnect.json",
+    ] {
+        let scenario = load(path);
+        let config = ExploreConfig {
+            mode: Mode::Portfolio,
+            max_schedules: Some(300),
+            shrink: false,
+            ..ExploreConfig::default()
+        };
+        let report = explore_scenario(&scenario, &ScenarioRunConfig::default(), &config);
+        assert_eq!(report.schedules, 300, "{path}");
+        assert!(report.failures.is_empty(), "{path}:\n{}", report.summary());
+    }
+}
