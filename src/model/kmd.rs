@@ -6,7 +6,10 @@
 //! two [`Tracked`] cells behind one [`SimMutex`]; the lock is never held across a call into the
 //! OS, because the OS may call straight back into the KMD from inside that call (the completion
 //! routine may run before `DxgkCbMiracastSendMessage` returns). The interrupt routine takes the
-//! same lock, standing for `DxgkCbSynchronizeExecution`.
+//! same lock, standing for `DxgkCbSynchronizeExecution`. Because a send uses the MiracastHandle
+//! outside the lock, `DxgkDdiMiracastDestroyContext` waits for the sends in flight (a rundown,
+//! R19); and the EDID stays readable until the departure is reported (R15). Both were found by
+//! exploration.
 
 use super::knobs::{ChunkIdFault, KmdConfig, Knobs};
 use super::protocol::{self, IoctlRequest, KmdMessage, KmdStatusReply, SinkInfo};
