@@ -174,18 +174,15 @@ impl RtspSocket for SimRtspLink {
         // the UMD started is a send on the network (R32), even if the socket turns out closed.
         // Once Stop has begun, a send is an ordered event (R32 compares it with Stop's return);
         // before, reading `stop_begun` already orders it before Stop (which writes it).
+        let after_stop = self.stop_begun.get();
         let event = EventKind::Sink {
             what: format!(
                 "umd-send{} {}",
-                if self.stop_begun.get() {
-                    " after-stop"
-                } else {
-                    ""
-                },
+                if after_stop { " after-stop" } else { "" },
                 first_line(bytes)
             ),
         };
-        if self.stop_begun.get() {
+        if after_stop {
             self.sched.emit(event);
         } else {
             self.sched.emit_traffic(event);

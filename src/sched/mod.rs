@@ -44,7 +44,7 @@ use crate::time::SimTime;
 use crate::trace::{EventKind, Trace, TraceEvent};
 use clock::VectorClock;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -163,7 +163,7 @@ struct State {
     /// Armed timers by (due time, thread, block epoch). Timers due at the same instant fire
     /// together (the strategy picks who runs first), so the order they were armed in is not an
     /// ordering between threads: two steps that each arm one commute.
-    timers: BTreeMap<(SimTime, ThreadId, u64), ()>,
+    timers: BTreeSet<(SimTime, ThreadId, u64)>,
     schedule: Vec<Choice>,
     trace: Vec<TraceEvent>,
     trace_enabled: bool,
@@ -205,7 +205,7 @@ impl Sched {
                     threads: Vec::new(),
                     current: None,
                     last_ran: None,
-                    timers: BTreeMap::new(),
+                    timers: BTreeSet::new(),
                     schedule: Vec::new(),
                     trace: Vec::new(),
                     trace_enabled: true,
@@ -357,13 +357,7 @@ impl Sched {
 
     /// Appends a trace event for the current thread (or thread 0 outside threads).
     pub fn emit(&self, kind: EventKind) {
-        let mut st = self.inner.state.borrow_mut();
-        touch_in(&mut st, objects::TRACE, true);
-        if !st.trace_enabled {
-            return;
-        }
-        let (now, thread) = (st.now, st.current.unwrap_or(0));
-        push_event(&mut st, now, thread, kind);
+        self.record(None, kind, true);
     }
 
     /// Appends a trace event whose position relative to other threads' events no trace check
@@ -373,22 +367,26 @@ impl Sched {
     /// reads such events, R32, compares a UMD send with `StopMiracastSession`'s return; the
     /// link emits sends made once Stop has begun with [`Sched::emit`].)
     pub fn emit_traffic(&self, kind: EventKind) {
-        let mut st = self.inner.state.borrow_mut();
-        if !st.trace_enabled {
-            return;
-        }
-        let (now, thread) = (st.now, st.current.unwrap_or(0));
-        push_event(&mut st, now, thread, kind);
+        self.record(None, kind, false);
     }
 
     /// Appends a trace event attributed to `thread`.
     pub fn emit_for(&self, thread: ThreadId, kind: EventKind) {
+        self.record(Some(thread), kind, true);
+    }
+
+    /// Appends `kind` for `thread` (default: the current thread, or thread 0 outside threads);
+    /// an `ordered` event is a write of [`objects::TRACE`], recorded even with the trace off so
+    /// that footprints do not depend on it.
+    fn record(&self, thread: Option<ThreadId>, kind: EventKind, ordered: bool) {
         let mut st = self.inner.state.borrow_mut();
-        touch_in(&mut st, objects::TRACE, true);
+        if ordered {
+            touch_in(&mut st, objects::TRACE, true);
+        }
         if !st.trace_enabled {
             return;
         }
-        let now = st.now;
+        let (now, thread) = (st.now, thread.or(st.current).unwrap_or(0));
         push_event(&mut st, now, thread, kind);
     }
 
@@ -556,7 +554,7 @@ impl Sched {
         t.timed_out = false;
         let epoch = t.block_epoch;
         if let Some(d) = timeout {
-            st.timers.insert((now + d, cur, epoch), ());
+            st.timers.insert((now + d, cur, epoch));
         }
     }
 
@@ -711,11 +709,14 @@ impl Sched {
     /// No thread can run: fire the earliest timer, or report how the run ended.
     fn advance_time(&self, limits: RunLimits) -> Option<RunEnd> {
         let mut st = self.inner.state.borrow_mut();
-        while let Some((&(at, thread, epoch), _)) = st.timers.iter().next() {
-            st.timers.remove(&(at, thread, epoch));
+        let armed = |st: &State, thread: ThreadId, epoch: u64| {
             let t = &st.threads[thread as usize];
-            if t.status != Status::Blocked || t.block_epoch != epoch {
-                continue; // Stale: the thread was woken by something else.
+            t.status == Status::Blocked && t.block_epoch == epoch
+        };
+        while let Some(&(at, thread, epoch)) = st.timers.first() {
+            if !armed(&st, thread, epoch) {
+                st.timers.pop_first(); // Stale: the thread was woken by something else.
+                continue;
             }
             if at > limits.max_time {
                 return Some(RunEnd::TimeLimit);
@@ -726,19 +727,12 @@ impl Sched {
                     push_event(&mut st, at, thread, EventKind::TimeAdvance { to: at });
                 }
             }
-            let t = &mut st.threads[thread as usize];
-            t.status = Status::Runnable;
-            t.waiting = None;
-            t.timed_out = true;
-            // Every other thread whose timer is due at the same instant wakes too: nothing
-            // orders simultaneous expirations, so which runs first is the strategy's choice.
-            while let Some((&(next, thread, epoch), _)) = st.timers.iter().next() {
-                if next != at {
-                    break;
-                }
-                st.timers.remove(&(next, thread, epoch));
-                let t = &mut st.threads[thread as usize];
-                if t.status == Status::Blocked && t.block_epoch == epoch {
+            // Every thread whose timer is due at this instant wakes: nothing orders
+            // simultaneous expirations, so which runs first is the strategy's choice.
+            while let Some(&(_, thread, epoch)) = st.timers.first().filter(|t| t.0 == at) {
+                st.timers.pop_first();
+                if armed(&st, thread, epoch) {
+                    let t = &mut st.threads[thread as usize];
                     t.status = Status::Runnable;
                     t.waiting = None;
                     t.timed_out = true;
