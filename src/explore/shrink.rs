@@ -100,23 +100,52 @@ struct Deviation {
 pub struct DeviationStrategy {
     deviations: BTreeMap<usize, u32>,
     index: usize,
-    observed: Rc<RefCell<Vec<Deviation>>>,
+}
+
+/// The no-preemption choice at a thread decision: the thread that ran last when it is still
+/// runnable, else the lowest id.
+fn default_pick(d: &ThreadDecision<'_>) -> usize {
+    d.last
+        .and_then(|l| d.runnable.iter().position(|r| *r == l))
+        .unwrap_or(0)
 }
 
 impl Strategy for DeviationStrategy {
     fn pick_thread(&mut self, d: &ThreadDecision<'_>) -> usize {
         let i = self.index;
         self.index += 1;
-        let default = d
-            .last
-            .and_then(|l| d.runnable.iter().position(|r| *r == l))
-            .unwrap_or(0);
-        let pick = self
-            .deviations
+        self.deviations
             .get(&i)
             .and_then(|t| d.runnable.iter().position(|r| r == t))
-            .unwrap_or(default);
-        if pick != default {
+            .unwrap_or_else(|| default_pick(d))
+    }
+    fn pick_value(&mut self, options: u32, _label: &str, _index: usize) -> u32 {
+        let i = self.index;
+        self.index += 1;
+        self.deviations
+            .get(&i)
+            .copied()
+            .unwrap_or(0)
+            .min(options - 1)
+    }
+    fn describe(&self) -> String {
+        format!("deviations({})", self.deviations.len())
+    }
+}
+
+/// Runs `inner` and writes down where it deviated from the default schedule.
+struct Observed {
+    inner: Box<dyn Strategy>,
+    index: usize,
+    observed: Rc<RefCell<Vec<Deviation>>>,
+}
+
+impl Strategy for Observed {
+    fn pick_thread(&mut self, d: &ThreadDecision<'_>) -> usize {
+        let i = self.index;
+        self.index += 1;
+        let pick = self.inner.pick_thread(d);
+        if pick != default_pick(d) {
             self.observed.borrow_mut().push(Deviation {
                 index: i,
                 take: d.runnable[pick],
@@ -126,15 +155,10 @@ impl Strategy for DeviationStrategy {
         }
         pick
     }
-    fn pick_value(&mut self, options: u32, _label: &str, _index: usize) -> u32 {
+    fn pick_value(&mut self, options: u32, label: &str, index: usize) -> u32 {
         let i = self.index;
         self.index += 1;
-        let v = self
-            .deviations
-            .get(&i)
-            .copied()
-            .unwrap_or(0)
-            .min(options - 1);
+        let v = self.inner.pick_value(options, label, index);
         if v != 0 {
             self.observed.borrow_mut().push(Deviation {
                 index: i,
@@ -146,8 +170,35 @@ impl Strategy for DeviationStrategy {
         v
     }
     fn describe(&self) -> String {
-        format!("deviations({})", self.deviations.len())
+        self.inner.describe()
     }
+}
+
+/// Runs `inner`, returning the outcome and the deviations it took.
+fn observe(run: &RunFn<'_>, inner: Box<dyn Strategy>) -> (Outcome, Vec<Deviation>) {
+    let observed = Rc::new(RefCell::new(Vec::new()));
+    let outcome = run(Box::new(Observed {
+        inner,
+        index: 0,
+        observed: observed.clone(),
+    }));
+    let seen = observed.borrow().clone();
+    (outcome, seen)
+}
+
+fn replay(run: &RunFn<'_>, deviations: &[Deviation]) -> (Outcome, Vec<Deviation>) {
+    let strategy = DeviationStrategy {
+        deviations: deviations.iter().map(|d| (d.index, d.take)).collect(),
+        index: 0,
+    };
+    observe(run, Box::new(strategy))
+}
+
+/// The deviations of a recorded schedule, found by replaying it once.
+fn deviations_of(run: &RunFn<'_>, choices: &[Choice]) -> (Outcome, Vec<Deviation>) {
+    let replay =
+        crate::sched::ReplayStrategy::new(choices.to_vec(), Box::new(crate::sched::FirstStrategy));
+    observe(run, Box::new(replay))
 }
 
 #[derive(Clone)]
@@ -181,76 +232,6 @@ impl Candidate {
     fn significant_len(&self) -> usize {
         self.deviations.last().map_or(0, |d| d.index + 1)
     }
-}
-
-fn replay(run: &RunFn<'_>, deviations: &[Deviation]) -> (Outcome, Vec<Deviation>) {
-    let observed = Rc::new(RefCell::new(Vec::new()));
-    let strategy = DeviationStrategy {
-        deviations: deviations.iter().map(|d| (d.index, d.take)).collect(),
-        index: 0,
-        observed: observed.clone(),
-    };
-    let outcome = run(Box::new(strategy));
-    let seen = observed.borrow().clone();
-    (outcome, seen)
-}
-
-/// The deviations of a recorded schedule, found by replaying it once with a recorder.
-fn deviations_of(run: &RunFn<'_>, choices: &[Choice]) -> (Outcome, Vec<Deviation>) {
-    struct Recorder {
-        inner: crate::sched::ReplayStrategy,
-        index: usize,
-        observed: Rc<RefCell<Vec<Deviation>>>,
-    }
-    impl Strategy for Recorder {
-        fn pick_thread(&mut self, d: &ThreadDecision<'_>) -> usize {
-            let i = self.index;
-            self.index += 1;
-            let default = d
-                .last
-                .and_then(|l| d.runnable.iter().position(|r| *r == l))
-                .unwrap_or(0);
-            let pick = self.inner.pick_thread(d);
-            if pick != default {
-                self.observed.borrow_mut().push(Deviation {
-                    index: i,
-                    take: d.runnable[pick],
-                    preemption: d.last.is_some(),
-                    thread: true,
-                });
-            }
-            pick
-        }
-        fn pick_value(&mut self, options: u32, label: &str, index: usize) -> u32 {
-            let i = self.index;
-            self.index += 1;
-            let v = self.inner.pick_value(options, label, index);
-            if v != 0 {
-                self.observed.borrow_mut().push(Deviation {
-                    index: i,
-                    take: v,
-                    preemption: false,
-                    thread: false,
-                });
-            }
-            v
-        }
-        fn describe(&self) -> String {
-            self.inner.describe()
-        }
-    }
-    let observed = Rc::new(RefCell::new(Vec::new()));
-    let strategy = Recorder {
-        inner: crate::sched::ReplayStrategy::new(
-            choices.to_vec(),
-            Box::new(crate::sched::FirstStrategy),
-        ),
-        index: 0,
-        observed: observed.clone(),
-    };
-    let outcome = run(Box::new(strategy));
-    let seen = observed.borrow().clone();
-    (outcome, seen)
 }
 
 /// Shrinks `choices`, which fail with finding `key`, spending at most `max_runs` replays.
