@@ -82,6 +82,26 @@ pub enum VideoOutputTechnology {
 }
 
 impl VideoOutputTechnology {
+    /// The monitor type for a Wi-Fi Display `wfd_connector_type` byte, as R10 asks the KMD to
+    /// report it: the connector the sink reported, `D3DKMDT_VOT_MIRACAST` when the sink is the
+    /// display itself (07), `D3DKMDT_VOT_OTHER` when the sink gave none or a reserved value.
+    pub fn of_wfd_connector(connector: Option<u8>) -> VideoOutputTechnology {
+        match connector {
+            Some(0x00) => VideoOutputTechnology::Hd15,
+            Some(0x01) => VideoOutputTechnology::Svideo,
+            Some(0x02) => VideoOutputTechnology::CompositeVideo,
+            Some(0x03) => VideoOutputTechnology::ComponentVideo,
+            Some(0x04) => VideoOutputTechnology::Dvi,
+            Some(0x05) => VideoOutputTechnology::Hdmi,
+            Some(0x07) => VideoOutputTechnology::Miracast,
+            Some(0x08) => VideoOutputTechnology::DJpn,
+            Some(0x09) => VideoOutputTechnology::Sdi,
+            Some(0x0A) => VideoOutputTechnology::DisplayportExternal,
+            Some(0x0C) => VideoOutputTechnology::UdiExternal,
+            _ => VideoOutputTechnology::Other,
+        }
+    }
+
     /// The documented C name, for traces and reports.
     pub fn c_name(self) -> &'static str {
         match self {

@@ -35,3 +35,7 @@ mod determinism;
 
 /// Exploration of orderings: ordering scenarios found, tokens replayed, shrinking, clean corpus.
 mod explore;
+
+/// The check registry: every checked rule has a check that reports it on a shipped scenario,
+/// and no check reports a rule it does not list or the catalogue marks unchecked.
+mod registry;

@@ -85,7 +85,7 @@ fn online_findings_survive_with_the_trace_off() {
     let result = runner::run_seeded(&s, &options);
     assert!(result.trace.events.is_empty());
     assert!(
-        result.violations.iter().any(|v| v.rule == RuleId(12)),
+        result.violations.iter().any(|v| v.rule == RuleId::R12),
         "{:?}",
         result.violations
     );
