@@ -4,7 +4,7 @@
 
 use super::{Inner, Irql, Message, Os};
 use crate::ddi::*;
-use crate::rules::{CheckId, Culprit, RuleId};
+use crate::rules::{CheckId, Culprit, Findings, RuleId};
 use crate::status::NtStatus;
 use crate::trace::{CallArgs, CallOut, EventKind, IoctlMeaning};
 use async_trait::async_trait;
@@ -14,29 +14,47 @@ use std::rc::{Rc, Weak};
 /// life, and the OS owns the KMD.
 pub(crate) struct KmdServices {
     os: Weak<Inner>,
+    /// The run's findings, kept so a call made after the OS is gone is still recorded.
+    findings: Findings,
 }
 
 impl KmdServices {
     pub(crate) fn new(os: &Os) -> Rc<Self> {
         Rc::new(KmdServices {
             os: Rc::downgrade(&os.inner),
+            findings: os.inner.findings.clone(),
         })
     }
 
-    fn os(&self) -> Os {
-        Os {
-            inner: self
-                .os
-                .upgrade()
-                .expect("a KMD callback outlived the simulated OS"),
+    /// The OS, or `None` (and a finding) when the KMD calls `ddi` after the simulated OS,
+    /// and with it every Miracast context, is gone.
+    fn os(&self, callback: &str) -> Option<Os> {
+        let os = self.os.upgrade().map(|inner| Os { inner });
+        if os.is_none() {
+            late_callback(&self.findings, callback);
         }
+        os
     }
+}
+
+/// Records a KMD callback made after the run's OS was dropped (R19: no Miracast context lives
+/// any more). Driver behaviour, so a finding and an error status, never a panic.
+fn late_callback(findings: &Findings, callback: &str) {
+    findings.report(
+        CheckId::LateCallback,
+        RuleId::R19,
+        Culprit::Kmd,
+        format!("{callback} called after the simulated adapter was gone (every Miracast context had been destroyed)"),
+        Vec::new(),
+    );
 }
 
 #[async_trait(?Send)]
 impl DxgkrnlServices for KmdServices {
     async fn indicate_child_status(&self, status: ChildStatus) -> NtStatus {
-        let os = self.os();
+        let Some(os) = self.os(Ddi::DxgkCbIndicateChildStatus.name()) else {
+            return NtStatus::STATUS_INVALID_DEVICE_STATE;
+        };
         let args = CallArgs::ChildStatus((&status).into());
         let enter = os.service_enter(Ddi::DxgkCbIndicateChildStatus, args).await;
         let irql = os.current_irql();
@@ -136,7 +154,9 @@ impl DxgkrnlServices for KmdServices {
     }
 
     async fn notify_interrupt(&self, data: MiracastEncodeChunkCompleted) -> NtStatus {
-        let os = self.os();
+        let Some(os) = self.os(Ddi::DxgkCbNotifyInterrupt.name()) else {
+            return NtStatus::STATUS_INVALID_DEVICE_STATE;
+        };
         let args = CallArgs::NotifyInterrupt {
             target: data.vidpn_target_id,
             chunk: data.chunk_info,
@@ -150,7 +170,9 @@ impl DxgkrnlServices for KmdServices {
     }
 
     async fn notify_dpc(&self) {
-        let os = self.os();
+        let Some(os) = self.os(Ddi::DxgkCbNotifyDpc.name()) else {
+            return;
+        };
         let enter = os.service_enter(Ddi::DxgkCbNotifyDpc, CallArgs::None).await;
         if os.current_irql() != Irql::Dirql {
             os.report(
@@ -167,7 +189,9 @@ impl DxgkrnlServices for KmdServices {
     }
 
     fn allocate_pool(&self, bytes: u64) -> bool {
-        let os = self.os();
+        let Some(os) = self.os("the pool allocation callback") else {
+            return false;
+        };
         let mut st = os.inner.state.borrow_mut();
         if st.pool_used.saturating_add(bytes) > os.inner.config.memory_budget_bytes {
             st.pool_exhausted = true;
@@ -181,7 +205,9 @@ impl DxgkrnlServices for KmdServices {
     }
 
     fn free_pool(&self, bytes: u64) {
-        let os = self.os();
+        let Some(os) = self.os("the pool free callback") else {
+            return;
+        };
         let mut st = os.inner.state.borrow_mut();
         st.pool_used = st.pool_used.saturating_sub(bytes);
         st.pool_exhausted = false;
@@ -194,6 +220,7 @@ impl DxgkrnlServices for KmdServices {
 /// `DXGK_MIRACAST_DISPLAY_CALLBACKS` for one KMD Miracast context.
 pub(crate) struct MiracastCallbacks {
     os: Weak<Inner>,
+    findings: Findings,
     handle: Handle,
 }
 
@@ -201,17 +228,18 @@ impl MiracastCallbacks {
     pub(crate) fn new(os: &Os, handle: Handle) -> Rc<Self> {
         Rc::new(MiracastCallbacks {
             os: Rc::downgrade(&os.inner),
+            findings: os.inner.findings.clone(),
             handle,
         })
     }
 
-    fn os(&self) -> Os {
-        Os {
-            inner: self
-                .os
-                .upgrade()
-                .expect("a KMD callback outlived the simulated OS"),
+    /// The OS, or `None` (and a finding) after the simulated OS is gone.
+    fn os(&self, callback: &str) -> Option<Os> {
+        let os = self.os.upgrade().map(|inner| Os { inner });
+        if os.is_none() {
+            late_callback(&self.findings, callback);
         }
+        os
     }
 }
 
@@ -227,7 +255,9 @@ impl MiracastDisplayServices for MiracastCallbacks {
         buffers: Rc<MessageBuffers>,
         callback_context: Option<Handle>,
     ) -> NtStatus {
-        let os = self.os();
+        let Some(os) = self.os(Ddi::DxgkCbMiracastSendMessage.name()) else {
+            return NtStatus::STATUS_INVALID_HANDLE;
+        };
         let id = {
             let mut st = os.inner.state.borrow_mut();
             let id = st.next_message;
@@ -253,7 +283,9 @@ impl MiracastDisplayServices for MiracastCallbacks {
         chunk_info: ChunkInfo,
         private_driver_data: Option<Vec<u8>>,
     ) -> NtStatus {
-        let os = self.os();
+        let Some(os) = self.os(Ddi::DxgkCbReportChunkInfo.name()) else {
+            return NtStatus::STATUS_INVALID_HANDLE;
+        };
         let args = CallArgs::ReportChunkInfo {
             chunk: chunk_info,
             private: private_driver_data.as_ref().map_or(0, Vec::len) as u32,

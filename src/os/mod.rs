@@ -520,4 +520,6 @@ impl Irql {
 }
 
 #[cfg(test)]
+mod chaos;
+#[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@
 
 use super::{Inner, Os};
 use crate::ddi::*;
-use crate::rules::{CheckId, Culprit, RuleId};
+use crate::rules::{CheckId, Culprit, Findings, RuleId};
 use crate::sched::{SimEvent, wait_any};
 use crate::status::NtStatus;
 use crate::trace::{CallArgs, CallOut, EventKind, IoctlMeaning};
@@ -22,22 +22,34 @@ pub type IoctlDescriber = fn(&[u8]) -> Option<IoctlMeaning>;
 /// context's life, and the OS owns the UMD.
 pub(crate) struct UmdServices {
     os: Weak<Inner>,
+    /// The run's findings, kept so a call made after the OS is gone is still recorded.
+    findings: Findings,
 }
 
 impl UmdServices {
     pub(crate) fn new(os: &Os) -> Rc<Self> {
         Rc::new(UmdServices {
             os: Rc::downgrade(&os.inner),
+            findings: os.inner.findings.clone(),
         })
     }
 
-    fn os(&self) -> Os {
-        Os {
-            inner: self
-                .os
-                .upgrade()
-                .expect("a UMD callback outlived the simulated OS"),
+    /// The OS, or `None` and an R36 finding when the UMD calls `ddi` after the simulated OS
+    /// (and so its context) is gone: driver behaviour, never a panic.
+    fn os(&self, ddi: Ddi) -> Option<Os> {
+        let os = self.os.upgrade().map(|inner| Os { inner });
+        if os.is_none() {
+            self.findings.report(
+                CheckId::LateCallback,
+                RuleId::R36,
+                Culprit::Umd,
+                format!(
+                    "{ddi} called after the run's OS, and with it the Miracast context, was gone"
+                ),
+                Vec::new(),
+            );
         }
+        os
     }
 }
 
@@ -245,7 +257,9 @@ impl MiracastUmdServices for UmdServices {
         status: MiracastStatus,
         diagnostic: NtStatus,
     ) {
-        let os = self.os();
+        let Some(os) = self.os(Ddi::ReportSessionStatus) else {
+            return;
+        };
         let enter = os
             .service_enter(
                 Ddi::ReportSessionStatus,
@@ -270,7 +284,9 @@ impl MiracastUmdServices for UmdServices {
         input: &[u8],
         output: &mut [u8],
     ) -> (NtStatus, u32) {
-        let os = self.os();
+        let Some(os) = self.os(Ddi::MiracastIoControl) else {
+            return (NtStatus::STATUS_INVALID_HANDLE, 0);
+        };
         let op = os.inner.ioctl_describer.get().and_then(|d| d(input));
         let args = CallArgs::IoControl {
             hardware_access,
@@ -346,7 +362,9 @@ impl MiracastUmdServices for UmdServices {
     }
 
     async fn report_statistic(&self, device: Handle, data: StatisticData) {
-        let os = self.os();
+        let Some(os) = self.os(Ddi::ReportStatistic) else {
+            return;
+        };
         let enter = os
             .service_enter(Ddi::ReportStatistic, CallArgs::ReportStatistic(data))
             .await;
@@ -387,7 +405,14 @@ impl MiracastUmdServices for UmdServices {
         additional_wait_events: &[SimEvent],
         buffer_size: u32,
     ) -> ChunkDataResult {
-        let os = self.os();
+        let Some(os) = self.os(Ddi::GetNextChunkData) else {
+            return ChunkDataResult {
+                status: NtStatus::STATUS_INSTANCE_NOT_AVAILABLE,
+                size: 0,
+                chunks: Vec::new(),
+                outstanding: 0,
+            };
+        };
         let args = CallArgs::GetNextChunkData {
             timeout_ms,
             events: additional_wait_events.len() as u32,
@@ -436,7 +461,9 @@ impl MiracastUmdServices for UmdServices {
         device: Handle,
         notification_context: Option<Handle>,
     ) -> NtStatus {
-        let os = self.os();
+        let Some(os) = self.os(Ddi::RegisterForDataRateNotifications) else {
+            return NtStatus::STATUS_INVALID_HANDLE;
+        };
         let enter = os
             .service_enter(
                 Ddi::RegisterForDataRateNotifications,

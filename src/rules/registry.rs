@@ -154,6 +154,8 @@ checks! {
     DataRateRegistration: Online, Reach::AllBackends, [R49], "os::UmdServices::register_for_data_rate_notifications";
     /// The OS-owned RTSP socket is never closed by the UMD.
     RtspSocketOwnership: Online, Reach::AllBackends, [R41], "os::link::SimRtspLink::close";
+    /// A driver calling the OS back after the run's OS (and every context) is gone.
+    LateCallback: Online, Reach::AllBackends, [R19, R36], "os::KmdServices::os, os::UmdServices::os";
     /// `DxgkDdiCreateContext` refuses only when memory is exhausted.
     GpuContextCreate: Online, NO_POOL, [R71], "os::create_gpu_contexts";
     /// `DxgkDdiDestroyContext` frees what the context allocated.
