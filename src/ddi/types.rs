@@ -349,7 +349,7 @@ impl MiracastStatus {
 }
 
 /// `MIRACAST_PROTOCOL_EVENT`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[allow(missing_docs)]
 pub enum ProtocolEvent {
     IframeRq = 0,
@@ -388,7 +388,18 @@ pub enum ChunkType {
 
 /// `DXGK_MIRACAST_CHUNK_ID` / `MIRACAST_CHUNK_ID`: `FrameNumber : 40` (low bits), `PartNumber : 24`.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(transparent)]
 pub struct ChunkId(pub u64);
@@ -415,7 +426,7 @@ impl ChunkId {
 }
 
 /// `DXGK_MIRACAST_CHUNK_INFO` / `MIRACAST_CHUNK_INFO`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChunkInfo {
     /// `ChunkType`.
     pub chunk_type: ChunkType,
@@ -455,7 +466,7 @@ impl ChunkData {
 }
 
 /// `MIRACAST_STATISTIC_DATA`, keyed by `StatisticType`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum StatisticData {
     /// `MIRACAST_STATISTIC_TYPE_CHUNK_PROCESSING_COMPLETE` with `EncodeComplete.ChunkInfo`.
     ChunkProcessingComplete(ChunkInfo),
@@ -506,7 +517,18 @@ pub struct CreateContextArgs {
 
 /// An opaque driver-side handle (`PVOID` context or `HANDLE`) as the OS sees it.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(transparent)]
 pub struct Handle(pub u64);

@@ -1174,8 +1174,51 @@ pub fn unchecked() -> impl Iterator<Item = (&'static Rule, &'static str)> {
     })
 }
 
+/// How far a driver binary is judged on `rule`: the widest reach among its checks (a rule with
+/// one check that sees binaries is checked on binaries). `-` when unchecked.
+pub fn binaries(rule: RuleId) -> BinaryReach {
+    use super::Reach;
+    let mut best = BinaryReach::Unchecked;
+    for c in super::registry::checks_for(rule) {
+        let this = match c.reach {
+            Reach::AllBackends => BinaryReach::Yes,
+            Reach::NeedsIoctlProfile => BinaryReach::WithProfile,
+            Reach::ModelOnly(_) => BinaryReach::ModelOnly,
+        };
+        best = best.max(this);
+    }
+    best
+}
+
+/// Whether binaries are judged on a rule; see [`binaries`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinaryReach {
+    /// Not checked at all.
+    Unchecked,
+    /// Checked on the reference drivers only.
+    ModelOnly,
+    /// Checked on binaries whose private IOCTL payloads are described.
+    WithProfile,
+    /// Checked on binaries.
+    Yes,
+}
+
+impl BinaryReach {
+    /// `yes`, `profile`, `no`, or `-`.
+    pub fn label(self) -> &'static str {
+        match self {
+            BinaryReach::Unchecked => "-",
+            BinaryReach::ModelOnly => "no",
+            BinaryReach::WithProfile => "profile",
+            BinaryReach::Yes => "yes",
+        }
+    }
+}
+
 /// The catalogue as a text table for `miracast-sim rules`: one line per rule (id, group,
-/// severity, check, title), unchecked reasons indented under their rule, and a count line.
+/// severity, check, whether binaries are judged, title), unchecked reasons indented under
+/// their rule, and a count line; verbose adds the statement, the source and every check.
 pub fn table() -> CatalogueTable {
     CatalogueTable { verbose: false }
 }
@@ -1197,27 +1240,50 @@ impl fmt::Display for CatalogueTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<4} {:<3} {:<8} {:<10} title",
-            "rule", "grp", "severity", "check"
+            "{:<4} {:<3} {:<8} {:<10} {:<9} title",
+            "rule", "grp", "severity", "check", "binaries"
         )?;
         for r in CATALOGUE {
             writeln!(
                 f,
-                "{:<4} {:<3} {:<8} {:<10} {}",
+                "{:<4} {:<3} {:<8} {:<10} {:<9} {}",
                 r.id.to_string(),
                 r.group.to_string(),
                 r.severity.to_string(),
                 r.check.label(),
+                binaries(r.id).label(),
                 r.title
             )?;
             if let CheckKind::Unchecked(why) = r.check {
-                writeln!(f, "{:27}why unchecked: {why}", "")?;
+                writeln!(f, "{:37}why unchecked: {why}", "")?;
             }
             if self.verbose {
-                writeln!(f, "{:27}{}", "", r.statement)?;
-                writeln!(f, "{:27}source: {}", "", r.source)?;
+                writeln!(f, "{:37}{}", "", r.statement)?;
+                writeln!(f, "{:37}source: {}", "", r.source)?;
+                for c in super::registry::checks_for(r.id) {
+                    writeln!(
+                        f,
+                        "{:37}check {:?} ({}, {}): {}",
+                        "",
+                        c.id,
+                        c.place,
+                        c.reach.label(),
+                        c.name
+                    )?;
+                    if let super::Reach::ModelOnly(why) = c.reach {
+                        writeln!(f, "{:37}  not on binaries: {why}", "")?;
+                    }
+                }
             }
         }
+        let on_binaries = CATALOGUE
+            .iter()
+            .filter(|r| binaries(r.id) == BinaryReach::Yes)
+            .count();
+        writeln!(
+            f,
+            "binaries: yes = judged on a driver binary too; profile = on a binary whose private IOCTL payloads are described; no = reference drivers only ({on_binaries} rules judged on binaries)"
+        )?;
         write!(
             f,
             "{} of {} rules checked ({} online, {} over the trace, {} both), {} unchecked",

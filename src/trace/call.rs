@@ -18,7 +18,7 @@ use std::fmt;
 /// What a UMD's private `MiracastIoControl` payload means, when a driver profile (or the
 /// reference drivers' own protocol) says so. Vendors' payloads are private: without a profile
 /// the meaning is unknown and no check depends on it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum IoctlMeaning {
     /// A monitor appeared behind the sink (R11, R43).
@@ -54,7 +54,7 @@ impl IoctlMeaning {
 }
 
 /// The arguments of a DDI or callback call, as the trace records them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "shape", rename_all = "snake_case")]
 pub enum CallArgs {
     /// No arguments worth recording (`DxgkDdiStartDevice`, `DxgkCbNotifyDpc`, ...).
@@ -237,7 +237,7 @@ pub enum CallArgs {
 }
 
 /// `DXGK_CHILD_STATUS` as recorded: the child and the union arm its `Type` selects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ChildStatusRecord {
     /// `ChildUid`.
     pub child_uid: u32,
@@ -247,7 +247,7 @@ pub struct ChildStatusRecord {
 }
 
 /// The arm of `DXGK_CHILD_STATUS`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "type")]
 pub enum ChildStatusArm {
     /// `StatusUninitialized`.
@@ -305,7 +305,7 @@ impl ChildStatusRecord {
 }
 
 /// What a DDI or callback handed back besides its status.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "shape", rename_all = "snake_case")]
 pub enum CallOut {
     /// Nothing besides the status.

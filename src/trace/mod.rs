@@ -20,7 +20,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// One trace entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TraceEvent {
     /// Position in the trace, from 0.
     pub seq: u32,
@@ -33,7 +33,7 @@ pub struct TraceEvent {
 }
 
 /// What happened.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     /// A simulated thread was created.
@@ -214,7 +214,7 @@ impl fmt::Display for TraceEvent {
 }
 
 /// Whose deliberate faults a [`EventKind::KnobsOn`] lists.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KnobOwner {
     /// Bug knobs of the reference drivers.
@@ -223,12 +223,25 @@ pub enum KnobOwner {
     OsModel,
 }
 
+/// The JSON Schema of one trace event as JSON reports carry it (`miracast-sim schema --trace`,
+/// committed as `docs/trace-schema.json`), titled with [`TRACE_FORMAT_VERSION`].
+pub fn schema() -> String {
+    let mut schema = schemars::schema_for!(TraceEvent);
+    schema.insert(
+        "title".to_owned(),
+        format!("miracast-sim trace event, format {TRACE_FORMAT_VERSION}").into(),
+    );
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 /// The version of the JSON trace format ([`TraceEvent`] serialized): 2 has typed `args`/`out`
 /// objects tagged by `shape` and typed sink activity; 1 had `key=value` strings.
 pub const TRACE_FORMAT_VERSION: u32 = 2;
 
 /// A whole trace with a stable text form and a hash for determinism checks.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Trace {
     /// The events in order.

@@ -4,7 +4,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// A scenario action on the sink.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 pub enum SinkAction {
     /// A monitor is attached behind the sink.
     MonitorArrives,
@@ -17,7 +17,7 @@ pub enum SinkAction {
 }
 
 /// One RTSP message on the wire, summarized: its first line and its size.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct WireSummary {
     /// The request or status line.
     pub first_line: String,
@@ -52,7 +52,7 @@ impl fmt::Display for WireSummary {
 }
 
 /// What the RTSP link or the sink did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "activity", rename_all = "snake_case")]
 pub enum SinkActivity {
     /// The UMD began a send on the OS's socket.

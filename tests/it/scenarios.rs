@@ -101,6 +101,16 @@ fn the_committed_schema_is_current() {
     );
 }
 
+#[test]
+fn the_committed_trace_schema_is_current() {
+    let committed =
+        std::fs::read_to_string("docs/trace-schema.json").expect("docs/trace-schema.json");
+    assert!(
+        committed == miracast_sim::trace::schema(),
+        "docs/trace-schema.json is stale: regenerate it with `cargo run -- schema --trace > docs/trace-schema.json`"
+    );
+}
+
 /// (file, kind, line, column, text the message or hint must contain)
 const BAD: &[(&str, ScenarioErrorKind, usize, usize, &str)] = &[
     (
