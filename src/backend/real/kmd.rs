@@ -71,10 +71,16 @@ impl RealKmd {
     /// a wrong `Size`/`Version`, a `DxgkDdiInterfaceVersion` below WDDM 1.3, or a NULL DDI.
     pub fn load(rt: &RealRuntime, path: &Path) -> Result<RealKmd, LoadError> {
         let shown = path.display().to_string();
-        let library = platform::open_library(path).map_err(|reason| LoadError::Open {
-            path: shown.clone(),
-            reason,
-        })?;
+        let (library, interposed) =
+            platform::open_library(path).map_err(|reason| LoadError::Open {
+                path: shown.clone(),
+                reason,
+            })?;
+        if let Err(why) = interposed {
+            rt.journal(format!(
+                "{shown}: C library calls not interposed ({why}): driver threads and blocking calls run outside the scheduler"
+            ));
+        }
         type Entry = unsafe extern "system" fn(
             *const ffi::MIRACAST_SIM_KMD_OS_INTERFACE,
             *mut ffi::MIRACAST_SIM_KMD_DRIVER_INTERFACE,
@@ -207,7 +213,6 @@ impl MiracastKmd for RealKmd {
                 (NtStatus(s), children)
             })
             .await
-            .unwrap_or((NtStatus::STATUS_UNSUCCESSFUL, 0))
     }
 
     async fn query_miracast_interface(
@@ -236,9 +241,7 @@ impl MiracastKmd for RealKmd {
                 (NtStatus(s), super::bridge::AssertSend(iface))
             })
             .await;
-        let Some((status, iface)) = result else {
-            return (NtStatus::STATUS_UNSUCCESSFUL, None);
-        };
+        let (status, iface) = result;
         let iface = iface.0;
         if status != NtStatus::STATUS_SUCCESS {
             return (status, None);
@@ -285,13 +288,9 @@ impl MiracastKmd for RealKmd {
                 (NtStatus(s), out)
             })
             .await;
-        match result {
-            Some((status, out)) => {
-                relations.copy_from_slice(&out);
-                status
-            }
-            None => NtStatus::STATUS_UNSUCCESSFUL,
-        }
+        let (status, out) = result;
+        relations.copy_from_slice(&out);
+        status
     }
 
     async fn query_child_status(
@@ -312,13 +311,9 @@ impl MiracastKmd for RealKmd {
                 (NtStatus(s), convert::child_status_from_c(&c))
             })
             .await;
-        match result {
-            Some((s, answered)) => {
-                *status = answered;
-                s
-            }
-            None => NtStatus::STATUS_UNSUCCESSFUL,
-        }
+        let (s, answered) = result;
+        *status = answered;
+        s
     }
 
     async fn query_device_descriptor(&self, child_uid: u32) -> (NtStatus, Vec<u8>) {
@@ -360,7 +355,7 @@ impl MiracastKmd for RealKmd {
                 (status, edid)
             })
             .await;
-        result.unwrap_or((NtStatus::STATUS_UNSUCCESSFUL, Vec::new()))
+        result
     }
 
     async fn commit_vidpn(&self, commit: VidPnCommit) -> NtStatus {
@@ -381,14 +376,14 @@ impl MiracastKmd for RealKmd {
                 NtStatus(unsafe { f(a as ffi::HANDLE, &arg) })
             })
             .await
-            .unwrap_or(NtStatus::STATUS_UNSUCCESSFUL)
     }
 
     async fn create_context(&self, args: &CreateContextArgs) -> (NtStatus, Handle) {
         let f = self.driver.DxgkDdiCreateContext;
         let a = self.adapter();
         let args = args.clone();
-        self.rt
+        let (s, h) = self
+            .rt
             .call(Ddi::DxgkDdiCreateContext, move || {
                 let mut private = args.private_driver_data.clone();
                 let mut c = ffi::DXGKARG_CREATECONTEXT {
@@ -411,10 +406,8 @@ impl MiracastKmd for RealKmd {
                 let s = unsafe { f(a as ffi::HANDLE, &mut c) };
                 (NtStatus(s), c.hContext as usize)
             })
-            .await
-            .map_or((NtStatus::STATUS_UNSUCCESSFUL, Handle(0)), |(s, h)| {
-                (s, self.rt.os_handle(h))
-            })
+            .await;
+        (s, self.rt.os_handle(h))
     }
 
     async fn destroy_context(&self, context: Handle) -> NtStatus {
@@ -427,7 +420,6 @@ impl MiracastKmd for RealKmd {
                 NtStatus(unsafe { f(c as ffi::HANDLE) })
             })
             .await
-            .unwrap_or(NtStatus::STATUS_UNSUCCESSFUL)
     }
 
     async fn interrupt_routine(&self, _event: HardwareEvent) -> bool {
@@ -440,7 +432,6 @@ impl MiracastKmd for RealKmd {
                 unsafe { f(a as ffi::PVOID, 0) != 0 }
             })
             .await
-            .unwrap_or(false)
     }
 
     async fn dpc_routine(&self) {
@@ -496,7 +487,7 @@ impl MiracastKmd for RealKmd {
                 (NtStatus(s), caps, written as u32)
             })
             .await;
-        result.unwrap_or((NtStatus::STATUS_UNSUCCESSFUL, MiracastCaps::default(), 0))
+        result
     }
 
     async fn miracast_create_context(
@@ -524,7 +515,8 @@ impl MiracastKmd for RealKmd {
         self.display_callbacks.borrow_mut().push(table);
         let f = iface.DxgkDdiMiracastCreateContext;
         let c = iface.Context as usize;
-        self.rt
+        let (s, c, t) = self
+            .rt
             .call(Ddi::DxgkDdiMiracastCreateContext, move || {
                 let table_ptr = table_ptr;
                 let (mut context, mut target): (ffi::PVOID, u32) = (std::ptr::null_mut(), 0);
@@ -543,11 +535,8 @@ impl MiracastKmd for RealKmd {
                 };
                 (NtStatus(s), context as usize, target)
             })
-            .await
-            .map_or(
-                (NtStatus::STATUS_UNSUCCESSFUL, Handle(0), 0),
-                |(s, c, t)| (s, self.rt.os_handle(c), t),
-            )
+            .await;
+        (s, self.rt.os_handle(c), t)
     }
 
     async fn miracast_io_control(
@@ -588,13 +577,9 @@ impl MiracastKmd for RealKmd {
                 (NtStatus(s), out, bytes)
             })
             .await;
-        match result {
-            Some((s, out, bytes)) => {
-                output.copy_from_slice(&out);
-                (s, bytes)
-            }
-            None => (NtStatus::STATUS_UNSUCCESSFUL, 0),
-        }
+        let (s, out, bytes) = result;
+        output.copy_from_slice(&out);
+        (s, bytes)
     }
 
     async fn miracast_destroy_context(&self, context: Handle) {

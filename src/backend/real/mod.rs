@@ -41,6 +41,12 @@ pub mod ffi;
 mod bridge;
 #[cfg(feature = "real-driver")]
 mod convert;
+#[cfg(all(
+    feature = "real-driver",
+    target_os = "linux",
+    target_pointer_width = "64"
+))]
+mod interpose;
 #[cfg(feature = "real-driver")]
 mod isolate;
 #[cfg(feature = "real-driver")]
@@ -56,7 +62,7 @@ mod platform;
 mod platform;
 
 #[cfg(feature = "real-driver")]
-pub use bridge::{BridgeConfig, DriverFault, DriverFaultKind, RealRuntime};
+pub use bridge::{BridgeConfig, DriverFault, DriverFaultKind, DriverThreadInfo, RealRuntime};
 #[cfg(feature = "real-driver")]
 pub use isolate::{
     ISOLATED_CHILD_ENV, IsolatedOutcome, isolated_child_main, run_isolated, stream_journal_line,

@@ -21,14 +21,17 @@
 
 #![allow(unsafe_code)]
 
-use super::bridge::{AssertSend, CallbackReply, CallbackRequest, Pump, RealRuntime, callback};
+use super::bridge::{
+    AssertSend, CallbackReply, CallbackRequest, Pump, RealRuntime, SimSocket, callback,
+};
 use super::{LoadError, convert, ffi, platform};
 use crate::ddi::*;
-use crate::sched::Sched;
+use crate::sched::{ObjectId, Sched, SimEvent};
 use crate::status::NtStatus;
 use async_trait::async_trait;
+use async_trait::async_trait as local_async_trait;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -73,10 +76,22 @@ impl RealUmd {
     /// `Size` other than `sizeof(MIRACAST_DRIVER_INTERFACE)`, or leaves an entry NULL.
     pub fn load(rt: &RealRuntime, path: &Path) -> Result<RealUmd, LoadError> {
         let shown = path.display().to_string();
-        let library = platform::open_library(path).map_err(|reason| LoadError::Open {
-            path: shown.clone(),
-            reason,
-        })?;
+        let (library, interposed) =
+            platform::open_library(path).map_err(|reason| LoadError::Open {
+                path: shown.clone(),
+                reason,
+            })?;
+        match interposed {
+            Ok(slots) => {
+                rt.inner.interposed.set(true);
+                rt.journal(format!(
+                    "{shown}: {slots} C library imports interposed (threads, time, waits, the RTSP socket)"
+                ));
+            }
+            Err(why) => rt.journal(format!(
+                "{shown}: C library calls not interposed ({why}): driver threads and blocking calls run outside the scheduler"
+            )),
+        }
         // SAFETY: the symbol is looked up by its documented name and typed with the documented
         // `QUERY_MIRACAST_DRIVER_INTERFACE` signature; the pointer is used only while `library`
         // is loaded (it is kept in the returned value).
@@ -152,6 +167,7 @@ impl RealUmd {
 
     fn close_relay(&self, context: Handle) {
         if let Some(relay) = self.relays.borrow_mut().remove(&context) {
+            self.rt.remove_socket(relay.driver as i32);
             relay.close_by_os();
             let pump: Rc<dyn Pump> = relay;
             self.rt.remove_pump(&pump);
@@ -188,7 +204,7 @@ impl MiracastUmd for RealUmd {
             .umd
             .insert(device, callbacks);
         let table = AssertSend(&*self.callbacks as *const ffi::MIRACAST_CALLBACKS);
-        let result = self
+        let (status, context) = self
             .rt
             .call(Ddi::CreateMiracastContext, move || {
                 let table = table;
@@ -206,7 +222,6 @@ impl MiracastUmd for RealUmd {
                 (NtStatus(status), context as usize)
             })
             .await;
-        let (status, context) = result.unwrap_or((NtStatus::STATUS_UNSUCCESSFUL, 0));
         let context = self.rt.os_handle(context);
         if status == NtStatus::STATUS_SUCCESS {
             self.devices.borrow_mut().insert(context, device);
@@ -236,7 +251,8 @@ impl MiracastUmd for RealUmd {
         rtsp: Rc<dyn RtspSocket>,
         stats: WfdConnectionStats,
     ) -> (NtStatus, SessionInfo) {
-        let relay = match SocketRelay::open(self.rt.sched(), rtsp) {
+        let interposed = self.rt.inner.interposed.get();
+        let relay = match SocketRelay::open(self.rt.sched(), rtsp, interposed) {
             Ok(r) => r,
             Err(e) => {
                 self.rt.note(format!(
@@ -247,12 +263,17 @@ impl MiracastUmd for RealUmd {
         };
         self.close_relay(context);
         self.relays.borrow_mut().insert(context, relay.clone());
-        self.rt.add_pump(relay.clone());
-        relay.spawn_idle_relay();
+        if interposed {
+            self.rt.add_socket(relay.driver as i32, relay.clone());
+            relay.spawn_link_reader();
+        } else {
+            self.rt.add_pump(relay.clone());
+            relay.spawn_idle_relay();
+        }
         let socket = relay.driver;
         let f = self.table.StartMiracastSession;
         let c = self.rt.driver_value(context);
-        let result = self
+        let (status, info) = self
             .rt
             .call(Ddi::StartMiracastSession, move || {
                 let f = f.expect("checked at load");
@@ -269,7 +290,6 @@ impl MiracastUmd for RealUmd {
             })
             .await;
         relay.after_call();
-        let (status, info) = result.unwrap_or((NtStatus::STATUS_UNSUCCESSFUL, 0));
         if status != NtStatus::STATUS_SUCCESS {
             // The OS closes its socket after a failed start.
             self.close_relay(context);
@@ -304,7 +324,7 @@ impl MiracastUmd for RealUmd {
         let c = self.rt.driver_value(context);
         let mut input_copy = input.to_vec();
         let mut out = vec![0u8; output.len()];
-        let result = self
+        let (status, out, bytes) = self
             .rt
             .call(Ddi::HandleKernelModeMessage, move || {
                 let f = f.expect("checked at load");
@@ -326,13 +346,8 @@ impl MiracastUmd for RealUmd {
         if let Some(relay) = self.relay_of(context) {
             relay.after_call();
         }
-        match result {
-            Some((status, out, bytes)) => {
-                output.copy_from_slice(&out);
-                (status, bytes)
-            }
-            None => (NtStatus::STATUS_UNSUCCESSFUL, 0),
-        }
+        output.copy_from_slice(&out);
+        (status, bytes)
     }
 
     async fn data_rate_notify(&self, notification_context: Handle, stats: Option<DataRateStats>) {
@@ -596,10 +611,25 @@ pub(crate) struct SocketRelay {
     driver: platform::RawSocket,
     driver_closed: Cell<bool>,
     os_closed: Cell<bool>,
+    /// The driver's socket calls are interposed: bytes move through `pending` and `send`, the
+    /// real socket only gives the driver a descriptor (and its flags and options).
+    interposed: bool,
+    /// Bytes from the sink the driver has not received yet (interposed mode).
+    pending: RefCell<VecDeque<u8>>,
+    /// The link ended (the sink or the OS closed it).
+    eof: Cell<bool>,
+    /// Set while bytes wait or the link ended.
+    readable: SimEvent,
+    /// `pending` and `eof`, as an object exploration sees touched.
+    object: ObjectId,
 }
 
 impl SocketRelay {
-    fn open(sched: &Sched, rtsp: Rc<dyn RtspSocket>) -> std::io::Result<Rc<SocketRelay>> {
+    fn open(
+        sched: &Sched,
+        rtsp: Rc<dyn RtspSocket>,
+        interposed: bool,
+    ) -> std::io::Result<Rc<SocketRelay>> {
         let (driver, ours) = platform::socket_pair()?;
         Ok(Rc::new(SocketRelay {
             sched: sched.clone(),
@@ -608,7 +638,34 @@ impl SocketRelay {
             driver,
             driver_closed: Cell::new(false),
             os_closed: Cell::new(false),
+            interposed,
+            pending: RefCell::new(VecDeque::new()),
+            eof: Cell::new(false),
+            readable: SimEvent::new(sched, "rtsp-readable", false),
+            object: sched.new_object_id(),
         }))
+    }
+
+    /// Interposed mode: a daemon thread moves sink bytes from the link into `pending`, where
+    /// the driver's `recv`, `read`, `poll` and `select` find them.
+    fn spawn_link_reader(self: &Rc<Self>) {
+        let relay = self.clone();
+        let name = format!("rtsp-relay-{}", self.rtsp.raw());
+        self.sched.spawn(name, true, async move {
+            while !relay.os_closed.get() && !relay.driver_closed.get() {
+                match relay.rtsp.recv(None).await {
+                    Ok(bytes) => {
+                        relay.sched.touch(relay.object, true);
+                        relay.pending.borrow_mut().extend(bytes);
+                        relay.readable.set();
+                    }
+                    Err(_) => break,
+                }
+            }
+            relay.sched.touch(relay.object, true);
+            relay.eof.set(true);
+            relay.readable.set();
+        });
     }
 
     /// Sink-to-driver relaying between calls.
@@ -668,6 +725,11 @@ impl SocketRelay {
         if self.os_closed.replace(true) {
             return;
         }
+        if self.interposed {
+            // A driver thread still waiting on the socket sees the end of the stream.
+            self.eof.set(true);
+            self.readable.set();
+        }
         self.ours.borrow_mut().take();
         if !self.driver_closed.get() {
             platform::close_socket(self.driver);
@@ -675,9 +737,52 @@ impl SocketRelay {
     }
 }
 
+#[local_async_trait(?Send)]
+impl SimSocket for SocketRelay {
+    fn state(&self) -> (bool, bool) {
+        self.sched.touch(self.object, false);
+        (!self.pending.borrow().is_empty(), self.eof.get())
+    }
+
+    fn readable(&self) -> SimEvent {
+        self.readable.clone()
+    }
+
+    fn take(&self, max: usize, peek: bool) -> Vec<u8> {
+        self.sched.touch(self.object, !peek);
+        let mut pending = self.pending.borrow_mut();
+        let n = max.min(pending.len());
+        let bytes: Vec<u8> = if peek {
+            pending.iter().take(n).copied().collect()
+        } else {
+            pending.drain(..n).collect()
+        };
+        if pending.is_empty() && !self.eof.get() {
+            self.readable.reset();
+        }
+        bytes
+    }
+
+    async fn send(&self, bytes: Vec<u8>) -> Result<usize, i32> {
+        if self.os_closed.get() || self.driver_closed.get() {
+            return Err(libc::EPIPE);
+        }
+        match self.rtsp.send(&bytes).await {
+            Ok(()) => Ok(bytes.len()),
+            Err(_) => Err(libc::EPIPE),
+        }
+    }
+
+    fn closed_by_driver(&self) {
+        self.driver_gone();
+        self.eof.set(true);
+        self.readable.set();
+    }
+}
+
 impl Pump for SocketRelay {
     fn pump(&self) -> bool {
-        if self.os_closed.get() || self.driver_closed.get() {
+        if self.interposed || self.os_closed.get() || self.driver_closed.get() {
             return false;
         }
         let mut progressed = false;

@@ -12,13 +12,41 @@ use std::path::Path;
 pub(crate) type RawSocket = super::ffi::SOCKET;
 
 /// Opens a driver library with `dlopen(RTLD_NOW | RTLD_LOCAL)`: unresolved symbols fail the
-/// load at once instead of at the first call.
-pub(crate) fn open_library(path: &Path) -> Result<libloading::Library, String> {
+/// load at once instead of at the first call. On Linux its C library imports are then
+/// interposed (`interpose`); the second value says whether that worked (and if not, why).
+pub(crate) fn open_library(
+    path: &Path,
+) -> Result<(libloading::Library, Result<usize, String>), String> {
     use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
     // SAFETY: loading a library runs its initializers; running the driver's code is the purpose
     // of this backend, and a crash there is contained by the isolated child process.
-    let lib = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) };
-    lib.map(Into::into).map_err(|e| e.to_string())
+    let lib =
+        unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }.map_err(|e| e.to_string())?;
+    #[cfg(target_os = "linux")]
+    let (lib, interposed) = {
+        let raw = lib.into_raw();
+        let interposed = super::interpose::install(raw);
+        // SAFETY: `raw` came from `into_raw` just above and is handed back once.
+        (unsafe { Library::from_raw(raw) }, interposed)
+    };
+    #[cfg(not(target_os = "linux"))]
+    let interposed = Err("C library interposition is implemented for Linux only".to_owned());
+    Ok((lib.into(), interposed))
+}
+
+/// The OS thread id of a real thread (its `pthread_t`).
+pub(crate) fn os_thread_id<T>(handle: &std::thread::JoinHandle<T>) -> u64 {
+    use std::os::unix::thread::JoinHandleExt;
+    handle.as_pthread_t() as u64
+}
+
+/// Polls real descriptors without blocking; sets each entry's `revents`.
+pub(crate) fn poll_now(fds: &mut [libc::pollfd]) {
+    if fds.iter().all(|p| p.fd < 0) {
+        return;
+    }
+    // SAFETY: `fds` is an array of `fds.len()` pollfd; a zero timeout never blocks.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
 }
 
 /// A connected TCP pair on 127.0.0.1: the driver's end as a raw descriptor (which the caller
