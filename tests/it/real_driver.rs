@@ -135,16 +135,37 @@ fn run_real(
     config: BridgeConfig,
     script: Script,
 ) -> Outcome {
+    run_real_with_sink(
+        umd_path,
+        kmd_path,
+        os_config,
+        SinkConfig::default(),
+        strategy,
+        config,
+        script,
+    )
+}
+
+/// [`run_real`] with a sink configuration of its own.
+fn run_real_with_sink(
+    umd_path: &Path,
+    kmd_path: &Path,
+    os_config: OsConfig,
+    sink_config: SinkConfig,
+    strategy: Box<dyn Strategy>,
+    config: BridgeConfig,
+    script: Script,
+) -> Outcome {
     let sched = Sched::new(strategy);
     let findings = Findings::default();
     let (kmd, umd, runtime) =
         load_real_drivers(&sched, umd_path, kmd_path, config).expect("load the fixture drivers");
     let os = Os::new(&sched, &findings, os_config, kmd, umd);
     os.set_ioctl_describer(miracast_sim::model::protocol::describe_ioctl);
-    let probe = Sink::new(SinkConfig::default(), SimTime::ZERO).expect("sink config");
+    let probe = Sink::new(sink_config.clone(), SimTime::ZERO).expect("sink config");
     let monitor_present =
         probe.capabilities().edid.is_some() || probe.capabilities().connector.is_some();
-    let (sink, control) = SinkAdapter::new(SinkConfig::default());
+    let (sink, control) = SinkAdapter::new(sink_config);
     os.attach_sink(
         Box::new(sink),
         SinkFacts {
@@ -420,6 +441,219 @@ fn a_driver_blocked_outside_the_simulator_is_a_hang_finding_not_a_hang() {
         fault.to_string().contains("inside StopMiracastSession"),
         "{fault}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads, time and blocking inside driver code.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_thread_the_driver_creates_is_a_simulated_thread_named_after_its_routine() {
+    let mut asked_during_start = 0;
+    for seed in 0..12 {
+        let o = run_real(
+            &umd(&[]),
+            &kmd(&[]),
+            OsConfig::default(),
+            Box::new(RandomStrategy::new(seed)),
+            bridge_config(),
+            full_session(),
+        );
+        assert_eq!(o.end, RunEnd::Completed, "seed {seed}: {}", o.trace);
+        assert!(
+            o.findings.is_empty(),
+            "seed {seed}: {:#?}\n{}",
+            o.findings,
+            o.trace
+        );
+        let threads = o.runtime.driver_threads();
+        assert_eq!(threads.len(), 1, "{threads:?}");
+        assert_eq!(threads[0].name, "umd-umd_session_worker");
+        // Stop joined it.
+        assert!(threads[0].ended, "{threads:?}");
+        // Its MiracastIoControl is its own: entered on its thread, and when that was before
+        // Start returned, held by the OS until then (R42).
+        let worker = format!(" t{} ", threads[0].thread);
+        let lines: Vec<&str> = o.trace.lines().collect();
+        let ioctl = lines
+            .iter()
+            .position(|l| l.contains(&worker) && l.contains("enter MiracastIoControl"))
+            .unwrap_or_else(|| panic!("no MiracastIoControl on{worker}:\n{}", o.trace));
+        let start_left = lines
+            .iter()
+            .position(|l| l.contains("leave StartMiracastSession"))
+            .expect("Start returned");
+        let kmd_ioctl = lines[ioctl..]
+            .iter()
+            .position(|l| l.contains(&worker) && l.contains("enter DxgkDdiMiracastIoControl"))
+            .map(|p| p + ioctl)
+            .unwrap_or_else(|| panic!("the worker's IOCTL never reached the KMD:\n{}", o.trace));
+        assert!(kmd_ioctl > start_left, "seed {seed}: {}", o.trace);
+        asked_during_start += usize::from(ioctl < start_left);
+    }
+    assert!(
+        asked_during_start > 0,
+        "no schedule ran the worker before Start returned"
+    );
+}
+
+#[test]
+fn a_slow_stop_takes_its_sleep_in_virtual_time_and_breaks_r45() {
+    let o = run_real(
+        &umd(&["BUG_SLOW_STOP"]),
+        &kmd(&[]),
+        OsConfig::default(),
+        Box::new(FirstStrategy),
+        bridge_config(),
+        disconnect_only(),
+    );
+    assert_eq!(o.end, RunEnd::Completed, "{}", o.trace);
+    assert!(o.rules().contains(&45), "{:#?}\n{}", o.findings, o.trace);
+    // The driver's own sleep(4) is exactly 4 s of virtual time.
+    assert!(
+        o.trace
+            .contains("StopMiracastSession returned after 4000 ms"),
+        "{}",
+        o.trace
+    );
+    assert!(o.runtime.faults().is_empty(), "{:?}", o.runtime.faults());
+}
+
+#[test]
+fn a_thread_left_running_after_destroy_breaks_r46() {
+    let o = run_real(
+        &umd(&["BUG_THREAD_LEFT_BEHIND"]),
+        &kmd(&[]),
+        OsConfig::default(),
+        Box::new(FirstStrategy),
+        bridge_config(),
+        disconnect_only(),
+    );
+    assert_eq!(o.end, RunEnd::Completed, "{}", o.trace);
+    let r46: Vec<&Violation> = o.findings.iter().filter(|v| v.rule.0 == 46).collect();
+    assert_eq!(r46.len(), 1, "{:#?}\n{}", o.findings, o.trace);
+    assert!(
+        r46[0].finding.contains("umd-umd_session_worker"),
+        "{:#?}",
+        r46[0]
+    );
+    assert!(o.rules().iter().all(|r| *r == 46), "{:#?}", o.findings);
+    // It was stopped at its next C library call after the unload, not left to spin.
+    assert!(o.trace.contains("after the OS unloaded it"), "{}", o.trace);
+}
+
+#[test]
+fn a_status_report_after_destroy_breaks_r36() {
+    let o = run_real(
+        &umd(&["BUG_STATUS_AFTER_DESTROY"]),
+        &kmd(&[]),
+        OsConfig::default(),
+        Box::new(FirstStrategy),
+        bridge_config(),
+        disconnect_only(),
+    );
+    assert_eq!(o.end, RunEnd::Completed, "{}", o.trace);
+    let r36: Vec<&Violation> = o.findings.iter().filter(|v| v.rule.0 == 36).collect();
+    assert_eq!(r36.len(), 1, "{:#?}\n{}", o.findings, o.trace);
+    assert!(
+        r36[0]
+            .finding
+            .contains("ReportSessionStatus called after DestroyMiracastContext"),
+        "{:#?}",
+        r36[0]
+    );
+}
+
+#[test]
+fn a_start_that_waits_for_its_own_threads_ioctl_deadlocks_as_r42_says() {
+    let o = run_real(
+        &umd(&["BUG_THREAD_RACES_START"]),
+        &kmd(&[]),
+        OsConfig::default(),
+        Box::new(FirstStrategy),
+        bridge_config(),
+        disconnect_only(),
+    );
+    let RunEnd::Deadlock { chain } = &o.end else {
+        panic!("not a deadlock: {:?}\n{}", o.end, o.trace);
+    };
+    let start = chain
+        .iter()
+        .find(|b| b.inside.contains(&Ddi::StartMiracastSession))
+        .unwrap_or_else(|| panic!("{chain:#?}"));
+    let waits = start.waiting_for.as_ref().map(|w| w.object.clone());
+    assert!(
+        waits
+            .as_deref()
+            .is_some_and(|w| w.contains("driver condition")),
+        "{chain:#?}"
+    );
+    // The worker's IOCTL entered and is held by the OS (R42) while Start waits for it.
+    assert!(o.trace.contains("enter MiracastIoControl"), "{}", o.trace);
+    assert!(
+        !o.trace.contains("enter DxgkDdiMiracastIoControl"),
+        "{}",
+        o.trace
+    );
+    assert!(o.runtime.faults().is_empty(), "{:?}", o.runtime.faults());
+}
+
+#[test]
+fn sink_reply_delays_are_virtual_time_inside_start() {
+    use miracast_sim::wfd::MessageKind;
+    use miracast_sim::wfd::sink::DelayReply;
+    for (message, delay_ms) in [
+        (MessageKind::M1, 50),
+        (MessageKind::M3, 2_000),
+        (MessageKind::M4, 900),
+    ] {
+        let mut sink = SinkConfig::default();
+        sink.behaviour
+            .delay_replies
+            .push(DelayReply { message, delay_ms });
+        let o = run_real_with_sink(
+            &umd(&[]),
+            &kmd(&[]),
+            OsConfig::default(),
+            sink,
+            Box::new(FirstStrategy),
+            bridge_config(),
+            disconnect_only(),
+        );
+        assert_eq!(o.end, RunEnd::Completed, "{message:?}: {}", o.trace);
+        assert_eq!(
+            o.start,
+            Some(NtStatus::STATUS_SUCCESS),
+            "{message:?}: {}",
+            o.trace
+        );
+        assert!(o.findings.is_empty(), "{message:?}: {:#?}", o.findings);
+        assert!(o.runtime.faults().is_empty(), "{:?}", o.runtime.faults());
+        // Start lasted at least the sink's delay, in virtual time.
+        let at = |what: &str| -> f64 {
+            let line = o
+                .trace
+                .lines()
+                .find(|l| l.contains(what))
+                .unwrap_or_else(|| panic!("{what}:\n{}", o.trace));
+            let t = line
+                .split_whitespace()
+                .find(|w| w.ends_with('s') && w.contains('.'))
+                .expect("a time");
+            t.trim_end_matches('s').parse().expect("seconds")
+        };
+        let took = at("leave StartMiracastSession") - at("enter StartMiracastSession");
+        assert!(
+            took >= delay_ms as f64 / 1000.0,
+            "{message:?}: Start took {took} s:\n{}",
+            o.trace
+        );
+        assert!(
+            took < delay_ms as f64 / 1000.0 + 0.5,
+            "{message:?}: Start took {took} s:\n{}",
+            o.trace
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -528,6 +528,9 @@ pub(crate) struct RuntimeInner {
     /// True when the driver library's C library imports are interposed (`interpose`).
     pub(crate) interposed: Cell<bool>,
     hooks: RefCell<HookState>,
+    /// Drivers ("umd"/"kmd") the OS has unloaded: their threads' next C library call freezes
+    /// them (the code they run is gone on Windows).
+    unloaded: RefCell<BTreeSet<&'static str>>,
     /// RTSP sockets by descriptor (interposed mode).
     sockets: RefCell<BTreeMap<i32, Rc<dyn SimSocket>>>,
 }
@@ -615,6 +618,7 @@ impl RealRuntime {
                 }),
                 interposed: Cell::new(false),
                 hooks: RefCell::new(HookState::default()),
+                unloaded: RefCell::new(BTreeSet::new()),
                 sockets: RefCell::new(BTreeMap::new()),
             }),
         }
@@ -915,6 +919,47 @@ impl RealRuntime {
         self.inner.faults.borrow_mut().push(fault);
     }
 
+    /// The OS unloads `side` ("umd"): its threads freeze at their next C library call.
+    pub(crate) fn set_unloaded(&self, side: &'static str, unloaded: bool) {
+        let mut u = self.inner.unloaded.borrow_mut();
+        if unloaded {
+            u.insert(side);
+        } else {
+            u.remove(side);
+        }
+    }
+
+    fn is_frozen(&self, thread: ThreadId) -> bool {
+        let side = self.inner.hooks.borrow().sides.get(&thread).copied();
+        side.is_some_and(|s| self.inner.unloaded.borrow().contains(s))
+    }
+
+    /// A thread the driver created that is about to wait (sleep, block, join, create a thread)
+    /// after the OS unloaded its driver stops here for good: on Windows its code is gone. Until
+    /// then it runs on, so what it does after Destroy (a callback: R36) is still seen.
+    async fn freeze_if_unloaded(&self, what: &str) {
+        let thread = self.inner.sched.current();
+        if !self.is_frozen(thread) {
+            return;
+        }
+        let name = self.inner.sched.thread_name(thread);
+        self.note(format!(
+            "{name} (t{thread}) still runs the driver's code after the OS unloaded it (the last DestroyMiracastContext returned); the thread is frozen at its {what}"
+        ));
+        self.never_returns("code the OS unloaded").await
+    }
+
+    /// From now on a callback from a thread the simulator does not know (a library destructor
+    /// at unload) is refused at once instead of waiting for a run that is over.
+    pub(crate) fn close_foreign(&self) {
+        self.inner.foreign.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// True when no thread the driver created is still running.
+    pub(crate) fn driver_threads_ended(&self) -> bool {
+        self.driver_threads().iter().all(|t| t.ended)
+    }
+
     /// Registers the RTSP socket `fd` for interposed calls.
     pub(crate) fn add_socket(&self, fd: i32, socket: Rc<dyn SimSocket>) {
         self.inner.sockets.borrow_mut().insert(fd, socket);
@@ -1039,7 +1084,10 @@ impl RealRuntime {
     async fn serve_hook(&self, request: HookRequest) -> HookReply {
         let sched = self.inner.sched.clone();
         match request {
-            HookRequest::Spawn { routine, arg } => self.spawn_driver_thread(routine, arg).await,
+            HookRequest::Spawn { routine, arg } => {
+                self.freeze_if_unloaded("pthread_create").await;
+                self.spawn_driver_thread(routine, arg).await
+            }
             HookRequest::Join { thread } => {
                 let target = self.inner.hooks.borrow().threads.get(&thread).cloned();
                 let Some(t) = target else {
@@ -1050,6 +1098,9 @@ impl RealRuntime {
                 }
                 if t.detached {
                     return HookReply::Errno(libc::EINVAL);
+                }
+                if t.value.get().is_none() {
+                    self.freeze_if_unloaded("pthread_join").await;
                 }
                 t.done.wait(None).await;
                 HookReply::Value(t.value.get().unwrap_or(0) as u64)
@@ -1066,6 +1117,7 @@ impl RealRuntime {
             // Handled by `drive` (the thread ends); never served.
             HookRequest::Exit { .. } => HookReply::Done,
             HookRequest::Sleep { micros } => {
+                self.freeze_if_unloaded("sleep").await;
                 if micros == 0 {
                     sched.yield_now().await;
                 } else {
@@ -1074,10 +1126,12 @@ impl RealRuntime {
                 HookReply::Done
             }
             HookRequest::Yield => {
+                self.freeze_if_unloaded("sched_yield").await;
                 sched.yield_now().await;
                 HookReply::Done
             }
             HookRequest::MutexWait { addr } => {
+                self.freeze_if_unloaded("pthread_mutex_lock").await;
                 let ev = SimEvent::new(&sched, format!("driver mutex {addr:#x}"), false);
                 self.inner
                     .hooks
@@ -1110,6 +1164,7 @@ impl RealRuntime {
                 HookReply::Done
             }
             HookRequest::CondWait { cond, timeout_us } => {
+                self.freeze_if_unloaded("pthread_cond_wait").await;
                 let ev = SimEvent::new(&sched, format!("driver condition {cond:#x}"), false);
                 self.inner
                     .hooks
@@ -1178,6 +1233,9 @@ impl RealRuntime {
                         return HookReply::Errno(libc::EAGAIN);
                     }
                     let left = deadline.map(|d| d - sched.now());
+                    if left != Some(Duration::ZERO) {
+                        self.freeze_if_unloaded("recv").await;
+                    }
                     if left == Some(Duration::ZERO) || !s.readable().wait(left).await {
                         return HookReply::Errno(libc::EAGAIN);
                     }
@@ -1248,6 +1306,7 @@ impl RealRuntime {
             if revents.iter().any(|r| *r != 0) || left == Some(Duration::ZERO) {
                 return HookReply::Revents(revents);
             }
+            self.freeze_if_unloaded("poll").await;
             let activity = SimEvent::new(&sched, "descriptor activity", false);
             self.inner
                 .hooks

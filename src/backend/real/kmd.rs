@@ -52,12 +52,14 @@ const ADAPTER_HANDLE: Handle = Handle(0xADA0);
 
 impl Drop for RealKmd {
     fn drop(&mut self) {
-        if self.rt.is_poisoned() {
+        if self.rt.is_poisoned() || !self.rt.driver_threads_ended() {
             // A real thread is still inside the driver's code: unloading would pull the code
             // out from under it. The library stays mapped for the life of the process.
             return;
         }
-        // SAFETY: no real thread of this runtime is inside the driver (it is not poisoned), and
+        self.rt.close_foreign();
+        // SAFETY: no real thread of this runtime is inside the driver (it is not poisoned and every
+        // thread the driver created has ended), and
         // every pointer into the library (tables, trampolines given to it) dies with `self`.
         unsafe { std::mem::ManuallyDrop::drop(&mut self.library) };
     }

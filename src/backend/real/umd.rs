@@ -56,12 +56,19 @@ pub struct RealUmd {
 
 impl Drop for RealUmd {
     fn drop(&mut self) {
-        if self.rt.is_poisoned() {
-            // A real thread is still inside the driver's code: unloading would pull the code
-            // out from under it. The library stays mapped for the life of the process.
+        if self.rt.is_poisoned()
+            || !self.rt.driver_threads_ended()
+            || !self.devices.borrow().is_empty()
+        {
+            // A real thread is still inside the driver's code (a hang, a thread left behind),
+            // or a context was never destroyed: unloading would pull the code out from under
+            // it. The library stays mapped for the life of the process.
             return;
         }
-        // SAFETY: no real thread of this runtime is inside the driver (it is not poisoned), and
+        // Destructors that call back must not wait for a runtime that is going away.
+        self.rt.close_foreign();
+        // SAFETY: no real thread of this runtime is inside the driver (it is not poisoned and every
+        // thread the driver created has ended), and
         // every pointer into the library (tables, trampolines given to it) dies with `self`.
         unsafe { std::mem::ManuallyDrop::drop(&mut self.library) };
     }
@@ -225,6 +232,7 @@ impl MiracastUmd for RealUmd {
         let context = self.rt.os_handle(context);
         if status == NtStatus::STATUS_SUCCESS {
             self.devices.borrow_mut().insert(context, device);
+            self.rt.set_unloaded("umd", false);
         }
         (status, context)
     }
@@ -240,8 +248,13 @@ impl MiracastUmd for RealUmd {
             })
             .await;
         self.close_relay(context);
-        if let Some(device) = self.devices.borrow_mut().remove(&context) {
-            self.rt.inner.services.borrow_mut().umd.remove(&device);
+        // The callbacks stay reachable: a driver thread calling one after Destroy is R36, which
+        // the OS model reports when the call reaches it.
+        self.devices.borrow_mut().remove(&context);
+        if self.devices.borrow().is_empty() {
+            // The OS unloads the UMD once its last context is gone: threads the driver left
+            // behind (R46) stop at their next C library call.
+            self.rt.set_unloaded("umd", true);
         }
     }
 
