@@ -794,22 +794,80 @@ fn loader_rejects_a_library_without_the_export() {
     );
 }
 
+/// Connects with the UMD built with `defines`; returns the outcome.
+fn connect_with(defines: &[&str]) -> Outcome {
+    run_real(
+        &umd(defines),
+        &kmd(&[]),
+        OsConfig::default(),
+        Box::new(FirstStrategy),
+        bridge_config(),
+        disconnect_only(),
+    )
+}
+
 #[test]
-fn loader_rejects_a_null_entry() {
-    let e = load_umd_error(&["BUG_NULL_ENTRY"]);
+fn a_null_entry_in_the_interface_breaks_r34() {
+    let o = connect_with(&["BUG_NULL_ENTRY"]);
     assert_eq!(
-        e.to_string(),
-        "MIRACAST_DRIVER_INTERFACE.StopMiracastSession is NULL"
+        o.start,
+        Some(NtStatus::STATUS_INVALID_PARAMETER),
+        "{}",
+        o.trace
+    );
+    let r34: Vec<&Violation> = o.findings.iter().filter(|v| v.rule.0 == 34).collect();
+    assert_eq!(r34.len(), 1, "{:#?}", o.findings);
+    assert!(
+        r34[0].finding.contains("StopMiracastSession"),
+        "{:#?}",
+        r34[0]
+    );
+    assert!(
+        !o.trace.contains("enter CreateMiracastContext"),
+        "{}",
+        o.trace
     );
 }
 
 #[test]
-fn loader_rejects_a_wrong_size() {
-    let e = load_umd_error(&["BUG_WRONG_SIZE"]);
+fn a_wrong_interface_size_breaks_r34() {
+    let o = connect_with(&["BUG_WRONG_SIZE"]);
     assert_eq!(
-        e.to_string(),
-        "MIRACAST_DRIVER_INTERFACE.Size is 40; the simulator expects 48"
+        o.start,
+        Some(NtStatus::STATUS_INVALID_PARAMETER),
+        "{}",
+        o.trace
     );
+    let r34: Vec<&Violation> = o.findings.iter().filter(|v| v.rule.0 == 34).collect();
+    assert_eq!(r34.len(), 1, "{:#?}", o.findings);
+    assert!(r34[0].finding.contains("Size 40"), "{:#?}", r34[0]);
+}
+
+#[test]
+fn a_query_that_ignores_the_buffer_size_breaks_r34() {
+    let o = connect_with(&["BUG_QUERY_IGNORES_SIZE"]);
+    let r34: Vec<&Violation> = o.findings.iter().filter(|v| v.rule.0 == 34).collect();
+    assert_eq!(r34.len(), 1, "{:#?}", o.findings);
+    assert!(
+        r34[0].finding.contains("size=40) returned STATUS_SUCCESS"),
+        "{:#?}",
+        r34[0]
+    );
+    // The guard bytes after the short buffer show the overrun, without corrupting anything.
+    assert!(
+        o.trace.contains("wrote past the 40-byte buffer"),
+        "{}",
+        o.trace
+    );
+    // The full-size query was fine, so the session itself runs.
+    assert_eq!(o.start, Some(NtStatus::STATUS_SUCCESS), "{}", o.trace);
+}
+
+#[test]
+fn the_correct_query_answers_a_short_buffer_and_another_version_with_failures() {
+    let o = connect_with(&[]);
+    assert!(o.findings.is_empty(), "{:#?}", o.findings);
+    assert!(!o.trace.contains("wrote past"), "{}", o.trace);
 }
 
 #[test]

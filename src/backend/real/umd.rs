@@ -45,8 +45,10 @@ const QUERY_EXPORT: &str = "QueryMiracastDriverInterface";
 /// A Miracast UMD loaded from a shared library.
 pub struct RealUmd {
     rt: RealRuntime,
-    table: ffi::MIRACAST_DRIVER_INTERFACE,
-    answer: (NtStatus, MiracastDriverInterface),
+    query: unsafe extern "system" fn(u32, u32, *mut ffi::VOID) -> ffi::NTSTATUS,
+    /// The interface from the last query that filled a complete one (the OS calls nothing
+    /// before that).
+    table: RefCell<Option<ffi::MIRACAST_DRIVER_INTERFACE>>,
     callbacks: Box<ffi::MIRACAST_CALLBACKS>,
     /// Device handle (as the OS knows it) of each context.
     devices: RefCell<BTreeMap<Handle, Handle>>,
@@ -75,12 +77,12 @@ impl Drop for RealUmd {
 }
 
 impl RealUmd {
-    /// Opens the UMD library, calls `QueryMiracastDriverInterface` with
-    /// `MIRACAST_DRIVER_INTERFACE_VERSION_1` and the structure's size, and checks the answer.
+    /// Opens the UMD library and finds `QueryMiracastDriverInterface`. The OS model calls the
+    /// query (as Windows does, with the sizes and versions Windows may use); what it answers,
+    /// a failure, a wrong `Size` or a NULL entry included, is judged there (R34).
     ///
     /// # Errors
-    /// [`LoadError`] when the library does not open, lacks the export, fails the query, sets a
-    /// `Size` other than `sizeof(MIRACAST_DRIVER_INTERFACE)`, or leaves an entry NULL.
+    /// [`LoadError`] when the library does not open or lacks the export.
     pub fn load(rt: &RealRuntime, path: &Path) -> Result<RealUmd, LoadError> {
         let shown = path.display().to_string();
         let (library, interposed) =
@@ -113,52 +115,14 @@ impl RealUmd {
                     export: QUERY_EXPORT,
                 })?
         };
-        let size = std::mem::size_of::<ffi::MIRACAST_DRIVER_INTERFACE>() as u32;
-        let mut table = ffi::MIRACAST_DRIVER_INTERFACE::default();
         let query = query.ok_or(LoadError::MissingExport {
             path: shown.clone(),
             export: QUERY_EXPORT,
         })?;
-        // SAFETY: `table` is a writable `MIRACAST_DRIVER_INTERFACE` of exactly `size` bytes, as
-        // the export's contract requires.
-        let status = NtStatus(unsafe {
-            query(
-                MIRACAST_DRIVER_INTERFACE_VERSION_1,
-                size,
-                (&mut table as *mut ffi::MIRACAST_DRIVER_INTERFACE).cast(),
-            )
-        });
-        if status != NtStatus::STATUS_SUCCESS {
-            return Err(LoadError::EntryFailed {
-                entry: QUERY_EXPORT,
-                status,
-            });
-        }
-        if table.Size != size {
-            return Err(LoadError::WrongSize {
-                structure: "MIRACAST_DRIVER_INTERFACE",
-                got: table.Size,
-                expected: size,
-            });
-        }
-        let iface = MiracastDriverInterface {
-            size: table.Size,
-            has_create_context: table.CreateMiracastContext.is_some(),
-            has_destroy_context: table.DestroyMiracastContext.is_some(),
-            has_start_session: table.StartMiracastSession.is_some(),
-            has_stop_session: table.StopMiracastSession.is_some(),
-            has_handle_kernel_mode_message: table.HandleKernelModeMessage.is_some(),
-        };
-        if let Some(entry) = iface.null_entries().first() {
-            return Err(LoadError::NullEntry {
-                structure: "MIRACAST_DRIVER_INTERFACE",
-                entry,
-            });
-        }
         Ok(RealUmd {
             rt: rt.clone(),
-            table,
-            answer: (status, iface),
+            query,
+            table: RefCell::new(None),
             callbacks: Box::new(ffi::MIRACAST_CALLBACKS {
                 ReportSessionStatus: Some(report_session_status),
                 MiracastIoControl: Some(miracast_io_control),
@@ -170,6 +134,11 @@ impl RealUmd {
             relays: RefCell::new(BTreeMap::new()),
             library: std::mem::ManuallyDrop::new(library),
         })
+    }
+
+    /// The driver's interface, once a query filled a complete one.
+    fn table(&self) -> ffi::MIRACAST_DRIVER_INTERFACE {
+        self.table.borrow().unwrap_or_default()
     }
 
     fn close_relay(&self, context: Handle) {
@@ -190,11 +159,48 @@ impl RealUmd {
 impl MiracastUmd for RealUmd {
     fn query_driver_interface(
         &self,
-        _version: u32,
-        _size: u32,
+        version: u32,
+        size: u32,
     ) -> Option<(NtStatus, MiracastDriverInterface)> {
-        // The loader called it once when the library was loaded, as the OS does.
-        Some(self.answer)
+        // The OS's buffer of `size` bytes, followed by guard bytes that show a driver writing
+        // past it; 8-byte aligned like any heap block.
+        const GUARD: usize = 64;
+        const FILL: u8 = 0xA5;
+        let whole = std::mem::size_of::<ffi::MIRACAST_DRIVER_INTERFACE>();
+        let len = (size as usize).max(whole) + GUARD;
+        let mut words = vec![u64::from_ne_bytes([FILL; 8]); len.div_ceil(8)];
+        // SAFETY: the buffer holds at least `size` writable bytes (plus the guard), as the
+        // export's contract requires. The call runs on the OS's own thread, like the loader's.
+        let status = NtStatus(unsafe { (self.query)(version, size, words.as_mut_ptr().cast()) });
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        if bytes[size as usize..].iter().any(|b| *b != FILL) {
+            self.rt.note(format!(
+                "QueryMiracastDriverInterface(version={version}, size={size}) wrote past the {size}-byte buffer the OS gave it"
+            ));
+        }
+        // SAFETY: `words` holds at least `whole` initialized bytes, suitably aligned; every field
+        // of MIRACAST_DRIVER_INTERFACE is an integer or a nullable function pointer, for which
+        // any non-zero bit pattern is a value (the pointers are only called after the checks
+        // below, when the driver itself wrote them).
+        let table: ffi::MIRACAST_DRIVER_INTERFACE =
+            unsafe { std::ptr::read(words.as_ptr().cast()) };
+        let iface = MiracastDriverInterface {
+            size: table.Size,
+            has_create_context: table.CreateMiracastContext.is_some(),
+            has_destroy_context: table.DestroyMiracastContext.is_some(),
+            has_start_session: table.StartMiracastSession.is_some(),
+            has_stop_session: table.StopMiracastSession.is_some(),
+            has_handle_kernel_mode_message: table.HandleKernelModeMessage.is_some(),
+        };
+        if version == MIRACAST_DRIVER_INTERFACE_VERSION_1
+            && size as usize >= whole
+            && status == NtStatus::STATUS_SUCCESS
+            && table.Size as usize == whole
+            && iface.null_entries().is_empty()
+        {
+            *self.table.borrow_mut() = Some(table);
+        }
+        Some((status, iface))
     }
 
     async fn create_miracast_context(
@@ -202,7 +208,7 @@ impl MiracastUmd for RealUmd {
         device: Handle,
         callbacks: Rc<dyn MiracastUmdServices>,
     ) -> (NtStatus, Handle) {
-        let f = self.table.CreateMiracastContext;
+        let f = self.table().CreateMiracastContext;
         let driver_device = self.rt.driver_handle(device);
         self.rt
             .inner
@@ -216,7 +222,7 @@ impl MiracastUmd for RealUmd {
             .call(Ddi::CreateMiracastContext, move || {
                 let table = table;
                 let mut context: ffi::PVOID = std::ptr::null_mut();
-                let f = f.expect("checked at load");
+                let f = f.expect("the OS calls the UMD only after a complete query");
                 // SAFETY: the callbacks table lives as long as the `RealUmd` (the driver may keep
                 // the pointer), and `context` is a writable PVOID.
                 let status = unsafe {
@@ -238,11 +244,11 @@ impl MiracastUmd for RealUmd {
     }
 
     async fn destroy_miracast_context(&self, context: Handle) {
-        let f = self.table.DestroyMiracastContext;
+        let f = self.table().DestroyMiracastContext;
         let c = self.rt.driver_value(context);
         self.rt
             .call(Ddi::DestroyMiracastContext, move || {
-                let f = f.expect("checked at load");
+                let f = f.expect("the OS calls the UMD only after a complete query");
                 // SAFETY: `c` is the context the driver returned from CreateMiracastContext.
                 unsafe { f(c as ffi::PVOID) }
             })
@@ -284,12 +290,12 @@ impl MiracastUmd for RealUmd {
             relay.spawn_idle_relay();
         }
         let socket = relay.driver;
-        let f = self.table.StartMiracastSession;
+        let f = self.table().StartMiracastSession;
         let c = self.rt.driver_value(context);
         let (status, info) = self
             .rt
             .call(Ddi::StartMiracastSession, move || {
-                let f = f.expect("checked at load");
+                let f = f.expect("the OS calls the UMD only after a complete query");
                 let mut stats = ffi::MIRACAST_WFD_CONNECTION_STATS {
                     CurrentBitRate: stats.current_bit_rate,
                     LocalMaxBitRate: stats.local_max_bit_rate,
@@ -311,11 +317,11 @@ impl MiracastUmd for RealUmd {
     }
 
     async fn stop_miracast_session(&self, context: Handle) {
-        let f = self.table.StopMiracastSession;
+        let f = self.table().StopMiracastSession;
         let c = self.rt.driver_value(context);
         self.rt
             .call(Ddi::StopMiracastSession, move || {
-                let f = f.expect("checked at load");
+                let f = f.expect("the OS calls the UMD only after a complete query");
                 // SAFETY: `c` is the driver's context.
                 unsafe { f(c as ffi::PVOID) }
             })
@@ -333,14 +339,14 @@ impl MiracastUmd for RealUmd {
         input: &[u8],
         output: &mut [u8],
     ) -> (NtStatus, u32) {
-        let f = self.table.HandleKernelModeMessage;
+        let f = self.table().HandleKernelModeMessage;
         let c = self.rt.driver_value(context);
         let mut input_copy = input.to_vec();
         let mut out = vec![0u8; output.len()];
         let (status, out, bytes) = self
             .rt
             .call(Ddi::HandleKernelModeMessage, move || {
-                let f = f.expect("checked at load");
+                let f = f.expect("the OS calls the UMD only after a complete query");
                 let mut bytes: u32 = 0;
                 // SAFETY: both buffers are owned by this job and have the sizes passed.
                 let status = unsafe {
