@@ -72,6 +72,9 @@ pub use kmd::RealKmd;
 #[cfg(feature = "real-driver")]
 pub use umd::RealUmd;
 
+#[cfg(not(feature = "real-driver"))]
+use std::path::Path;
+
 #[cfg(feature = "real-driver")]
 use crate::ddi::{MiracastKmd, MiracastUmd};
 #[cfg(feature = "real-driver")]
@@ -131,9 +134,38 @@ pub enum LoadError {
     Invalid(String),
 }
 
-/// The UMD and KMD library paths of `--backend real:SPEC`: `SPEC` is `UMD_PATH,KMD_PATH`, or
-/// one path when a single library exports both `QueryMiracastDriverInterface` and
-/// `MiracastSimKmdEntry`.
+/// One side of `--backend real:SPEC`: a driver library, or the bundled reference model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DriverSide {
+    /// A shared library (UMD or KMD) at this path.
+    Library(std::path::PathBuf),
+    /// The reference model (`model` in the spec).
+    Model,
+}
+
+/// The UMD and KMD of `--backend real:SPEC`: `SPEC` is `UMD,KMD` where each is a library path
+/// or the word `model` (`real:libumd.so,model` tests a binary UMD against the reference KMD,
+/// `real:model,libkmd.so` a binary KMD against the reference UMD), or one path when a single
+/// library holds the driver (both entry points, or just one: the other side is then the
+/// reference model, see [`load_real_drivers_spec`]).
+pub fn real_driver_sides(spec: &Path) -> (DriverSide, DriverSide) {
+    let text = spec.to_string_lossy();
+    let side = |s: &str| {
+        if s == "model" {
+            DriverSide::Model
+        } else {
+            DriverSide::Library(s.into())
+        }
+    };
+    match text.split_once(',') {
+        Some((umd, kmd)) => (side(umd), side(kmd)),
+        None => (side(&text), side(&text)),
+    }
+}
+
+/// The UMD and KMD library paths of `--backend real:SPEC` when both are libraries: `SPEC` is
+/// `UMD_PATH,KMD_PATH`, or one path when a single library exports both
+/// `QueryMiracastDriverInterface` and `MiracastSimKmdEntry`.
 #[cfg(feature = "real-driver")]
 pub fn real_driver_paths(spec: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let text = spec.to_string_lossy();
@@ -167,4 +199,86 @@ pub fn load_real_drivers(
     let umd = RealUmd::load(&runtime, umd_path)?;
     let kmd = RealKmd::load(&runtime, kmd_path)?;
     Ok((Rc::new(kmd), Rc::new(umd), runtime))
+}
+
+/// What [`load_real_drivers_spec`] loaded: each side is the binary or the reference model
+/// (`None` here), and the runtime the binaries share.
+#[cfg(feature = "real-driver")]
+pub struct LoadedSides {
+    /// The binary KMD, if the spec named one.
+    pub kmd: Option<Rc<dyn MiracastKmd>>,
+    /// The binary UMD, if the spec named one.
+    pub umd: Option<Rc<dyn MiracastUmd>>,
+    /// The runtime of the binaries.
+    pub runtime: RealRuntime,
+    /// A sentence for the trace when a single library held only one driver and the reference
+    /// model stands in for the other.
+    pub note: Option<String>,
+}
+
+/// Loads what `--backend real:SPEC` names (see [`real_driver_sides`]); a side spelled `model`
+/// is left to the caller (the reference model). A single path that exports only one of the two
+/// entry points is that driver, with the reference model for the other.
+///
+/// # Errors
+/// [`LoadError`] for a library that does not open or lacks its export (for a single path:
+/// lacks both).
+#[cfg(feature = "real-driver")]
+pub fn load_real_drivers_spec(
+    sched: &crate::sched::Sched,
+    spec: &Path,
+    config: BridgeConfig,
+) -> Result<LoadedSides, LoadError> {
+    let runtime = RealRuntime::new(sched, config);
+    let (umd_side, kmd_side) = real_driver_sides(spec);
+    let single = !spec.to_string_lossy().contains(',');
+    let load_umd = |p: &Path| RealUmd::load(&runtime, p).map(|u| Rc::new(u) as Rc<dyn MiracastUmd>);
+    let load_kmd = |p: &Path| RealKmd::load(&runtime, p).map(|k| Rc::new(k) as Rc<dyn MiracastKmd>);
+    if single && let DriverSide::Library(path) = &umd_side {
+        let umd = load_umd(path);
+        let kmd = load_kmd(path);
+        fn missing<T>(r: &Result<T, LoadError>) -> bool {
+            matches!(r, Err(LoadError::MissingExport { .. }))
+        }
+        let shown = path.display();
+        return match (umd, kmd) {
+            (Ok(u), Ok(k)) => Ok(LoadedSides {
+                kmd: Some(k),
+                umd: Some(u),
+                runtime,
+                note: None,
+            }),
+            (Ok(u), k) if missing(&k) => Ok(LoadedSides {
+                kmd: None,
+                umd: Some(u),
+                runtime,
+                note: Some(format!(
+                    "{shown} exports QueryMiracastDriverInterface only: the reference KMD plays the display miniport"
+                )),
+            }),
+            (u, Ok(k)) if missing(&u) => Ok(LoadedSides {
+                kmd: Some(k),
+                umd: None,
+                runtime,
+                note: Some(format!(
+                    "{shown} exports MiracastSimKmdEntry only: the reference UMD plays the Miracast UMD"
+                )),
+            }),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+    }
+    let umd = match &umd_side {
+        DriverSide::Library(p) => Some(load_umd(p)?),
+        DriverSide::Model => None,
+    };
+    let kmd = match &kmd_side {
+        DriverSide::Library(p) => Some(load_kmd(p)?),
+        DriverSide::Model => None,
+    };
+    Ok(LoadedSides {
+        kmd,
+        umd,
+        runtime,
+        note: None,
+    })
 }
