@@ -883,3 +883,130 @@ fn loader_reports_a_missing_file() {
         "{e}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The command line on the shipped corpus: determinism, exploration, half drivers.
+// ---------------------------------------------------------------------------------------------
+
+fn sim_binary() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_miracast-sim"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+/// Scenarios of the corpus the correct fixtures can run: they ask nothing of the reference
+/// drivers' knobs, adapter settings or features the fixtures lack (chunk reads, monitor
+/// departure, session status reports).
+const FIXTURE_CORPUS: [&str; 14] = [
+    "scenarios/start-session",
+    "scenarios/lifecycle",
+    "scenarios/orderings/chunk-overflow-slow-consumer.json",
+    "scenarios/orderings/completion-before-send-returns.json",
+    "scenarios/orderings/ioctl-racing-start.json",
+    "scenarios/hlk-preflight/wireless-display-verify-message-timeouts.json",
+    "scenarios/hlk-preflight/wireless-display-verify-miracast-support.json",
+    "scenarios/hlk-preflight/wireless-display-verify-monitor-off.json",
+    "scenarios/hlk-preflight/wireless-display-verify-opm-on-real-sink.json",
+    "scenarios/hlk-preflight/wireless-display-verify-session-connect-disconnect.json",
+    "scenarios/hlk-preflight/wireless-display-verify-sleep.json",
+    "scenarios/hlk-preflight/wireless-display-verify-stability.json",
+    "scenarios/os-model/ioctl-during-stop-fails.json",
+    "scenarios/os-model/umd-calls-serialized.json",
+];
+
+/// Runs `args` and returns, per scenario, (name, outcome, trace) from the JSON report.
+fn corpus_results(backend: &str, extra: &[&str]) -> Vec<(String, String, String)> {
+    let out = sim_binary()
+        .arg("run")
+        .args(FIXTURE_CORPUS)
+        .args(["--backend", backend, "--format", "json", "--jobs", "2"])
+        .args(extra)
+        .output()
+        .expect("run miracast-sim");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a JSON report ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    report["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or_default().to_owned(),
+                s["outcome"].to_string(),
+                s["trace_text"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn both_fixtures() -> String {
+    format!("real:{},{}", umd(&[]).display(), kmd(&[]).display())
+}
+
+#[test]
+fn the_fixture_corpus_passes_with_byte_identical_traces_over_five_runs() {
+    let backend = both_fixtures();
+    let first = corpus_results(&backend, &["--seed", "7"]);
+    assert!(first.len() >= 10, "{first:?}");
+    for (name, outcome, trace) in &first {
+        assert!(outcome.contains("pass"), "{name}: {outcome}\n{trace}");
+        assert!(!trace.is_empty(), "{name}: no trace");
+    }
+    for run in 2..=5 {
+        let again = corpus_results(&backend, &["--seed", "7"]);
+        assert_eq!(again.len(), first.len());
+        for (a, b) in first.iter().zip(&again) {
+            assert_eq!(a.0, b.0);
+            assert_eq!(a.1, b.1, "run {run}: {} changed verdict", a.0);
+            if a.2 != b.2 {
+                let at = a.2.lines().zip(b.2.lines()).position(|(x, y)| x != y);
+                panic!("run {run}: {} trace differs at line {at:?}", a.0);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_fixture_corpus_passes_explored() {
+    let backend = both_fixtures();
+    let out = sim_binary()
+        .arg("run")
+        .args(["scenarios/start-session", "scenarios/orderings"])
+        .args(["--backend", &backend, "--explore=25"])
+        .output()
+        .expect("run miracast-sim");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.ends_with(" passed, 0 failed\n"), "{text}");
+}
+
+#[test]
+fn half_a_driver_runs_against_the_reference_driver_for_the_other_half() {
+    let u = umd(&[]);
+    let k = kmd(&[]);
+    for backend in [
+        format!("real:{},model", u.display()),
+        format!("real:model,{}", k.display()),
+        // One library with only the UMD export: the reference KMD plays the miniport.
+        format!("real:{}", u.display()),
+    ] {
+        let out = sim_binary()
+            .args([
+                "run",
+                "scenarios/lifecycle/connect-disconnect.json",
+                "scenarios/start-session",
+                "--backend",
+                &backend,
+            ])
+            .output()
+            .expect("run miracast-sim");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{backend}: {text}");
+        assert!(text.ends_with("5 passed, 0 failed\n"), "{backend}: {text}");
+    }
+}
