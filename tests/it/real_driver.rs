@@ -1010,3 +1010,56 @@ fn half_a_driver_runs_against_the_reference_driver_for_the_other_half() {
         assert!(text.ends_with("5 passed, 0 failed\n"), "{backend}: {text}");
     }
 }
+
+#[test]
+fn a_umd_written_against_winsock_and_ntstatus_builds_unchanged() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("real_driver");
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("winsock_umd.c");
+    std::fs::write(
+        &source,
+        r#"
+#include <winsock2.h>
+#include <ntstatus.h>
+#include <netdispumdddi.h>
+
+/* What a UMD's Windows source does with the RTSP socket, unchanged. */
+NTSTATUS wait_for_sink(SOCKET s, char *buffer, int capacity) {
+    if (s == INVALID_SOCKET) return STATUS_INVALID_PARAMETER;
+    unsigned long nonblocking = 1;
+    if (ioctlsocket(s, FIONBIO, &nonblocking) == SOCKET_ERROR) return STATUS_UNSUCCESSFUL;
+    WSAPOLLFD pfd = {0};
+    pfd.fd = s;
+    pfd.events = POLLIN;
+    int ready = WSAPoll(&pfd, 1, 3000);
+    if (ready == 0) return STATUS_IO_TIMEOUT;
+    if (ready == SOCKET_ERROR) return WSAGetLastError() == WSAECONNRESET ? STATUS_CONNECTION_RESET : STATUS_UNSUCCESSFUL;
+    int n = recv(s, buffer, capacity, 0);
+    if (n == 0) return STATUS_CONNECTION_DISCONNECTED;
+    if (n == SOCKET_ERROR && WSAGetLastError() == WSAEWOULDBLOCK) return STATUS_RETRY;
+    shutdown(s, SD_SEND);
+    return n > 0 ? STATUS_SUCCESS : STATUS_CONNECTION_ABORTED;
+}
+
+int release(SOCKET s) { return closesocket(s); }
+_Static_assert(sizeof(SOCKET) == sizeof(void *), "SOCKET is UINT_PTR");
+"#,
+    )
+    .unwrap();
+    let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
+    let out = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_owned()))
+        .args([
+            "-std=c11", "-Wall", "-Wextra", "-Werror", "-c", "-fPIC", "-I",
+        ])
+        .arg(&include)
+        .arg("-o")
+        .arg(dir.join("winsock_umd.o"))
+        .arg(&source)
+        .output()
+        .expect("run the C compiler");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -58,14 +58,14 @@ pub(crate) fn socket_pair() -> io::Result<(RawSocket, TcpStream)> {
     ours.set_nonblocking(true)?;
     ours.set_nodelay(true)?;
     driver_end.set_nodelay(true)?;
-    Ok((driver_end.into_raw_fd(), ours))
+    Ok((driver_end.into_raw_fd() as RawSocket, ours))
 }
 
 /// True while `socket` is still an open descriptor (`fcntl(F_GETFD)`); false once the driver
 /// closed it.
 pub(crate) fn socket_is_open(socket: RawSocket) -> bool {
     // SAFETY: F_GETFD only reads the descriptor flags; an invalid descriptor yields EBADF.
-    let flags = unsafe { libc::fcntl(socket, libc::F_GETFD) };
+    let flags = unsafe { libc::fcntl(socket as libc::c_int, libc::F_GETFD) };
     flags != -1
 }
 
@@ -74,7 +74,7 @@ pub(crate) fn close_socket(socket: RawSocket) {
     // SAFETY: the simulator created this descriptor and closes it once, only when the driver has
     // not closed it already (the caller checks).
     unsafe {
-        libc::close(socket);
+        libc::close(socket as libc::c_int);
     }
 }
 
