@@ -585,6 +585,9 @@ pub struct RealRuntime {
     pub(crate) inner: Rc<RuntimeInner>,
 }
 
+/// Virtual time a non-waiting `poll` or a non-blocking `recv` that finds nothing takes.
+const POLL_QUANTUM: Duration = Duration::from_micros(100);
+
 /// Bridge events kept for fault reports.
 const JOURNAL_LEN: usize = 64;
 
@@ -1230,6 +1233,7 @@ impl RealRuntime {
                         return HookReply::Bytes(Vec::new());
                     }
                     if nonblocking {
+                        sched.sleep(POLL_QUANTUM).await;
                         return HookReply::Errno(libc::EAGAIN);
                     }
                     let left = deadline.map(|d| d - sched.now());
@@ -1303,7 +1307,15 @@ impl RealRuntime {
                 })
                 .collect();
             let left = deadline.map(|d| d - sched.now());
-            if revents.iter().any(|r| *r != 0) || left == Some(Duration::ZERO) {
+            if revents.iter().any(|r| *r != 0) {
+                return HookReply::Revents(revents);
+            }
+            if left == Some(Duration::ZERO) {
+                if timeout_us == Some(0) {
+                    // A poll that does not wait still costs a little time, so a driver that
+                    // polls in a loop lets virtual time (and the sink's timers) move.
+                    sched.sleep(POLL_QUANTUM).await;
+                }
                 return HookReply::Revents(revents);
             }
             self.freeze_if_unloaded("poll").await;

@@ -24,16 +24,29 @@
 //! the answer back and blocks again. So the scheduler decides the order at every DDI entry and
 //! exit and at every callback, for real driver code as for the reference models.
 //!
-//! A driver that neither returns nor calls back within [`BridgeConfig::hang_timeout`] (wall
-//! clock) is reported as a [`DriverFault`] naming the thread and the DDI, and the runtime stops
-//! calling into that driver for the rest of the run.
+//! # The C library (`interpose`, Linux)
 //!
-//! Callbacks from threads the driver created itself cannot be scheduled: the simulator does not
-//! know those threads exist until they call. They are queued and served by whichever simulated
-//! thread is waiting on the driver at that moment (checked every 50 µs to 1 ms), or at the start of
-//! the next call into the driver. The order between such a callback and the driver's own calling
-//! thread is decided by the real OS, not by the scheduler: a run whose driver uses its own
-//! threads is not replayable exactly, only the simulated side of it is.
+//! The driver library's imports of the C library's thread, sleep, clock, wait and socket calls
+//! are redirected to hooks (its GOT is rewritten after `dlopen`; nothing else in the process is
+//! affected). On a bridge thread each such call becomes a request the owning simulated thread
+//! serves: `pthread_create` makes a new simulated thread (named after the start routine, with a
+//! real thread of its own), a sleep is virtual time, a contended mutex, a condition wait, a
+//! `pthread_join` or a `poll`/`recv` on the RTSP socket is a simulated wait. Every call is then
+//! attributed to the thread that made it, and a driver's blocking agrees with virtual time.
+//! Driver threads are daemons: a run ends when the OS's work is done; one still alive after the
+//! last `DestroyMiracastContext` is reported by the OS (R46) and frozen at its next wait, since
+//! on Windows its code would be unloaded.
+//!
+//! A driver that neither returns nor calls back within [`BridgeConfig::hang_timeout`] (wall
+//! clock: it blocks somewhere the hooks do not cover, or spins) is reported as a
+//! [`DriverFault`] naming the thread and the DDI; the simulated thread stays inside the DDI
+//! (the bridge never makes up the driver's answer) and the runtime calls nothing else in that
+//! driver. In normal runs the timeout never fires.
+//!
+//! Callbacks from threads the driver created some other way (or on a platform without the
+//! hooks) cannot be scheduled: they are queued and served by whichever simulated thread is
+//! waiting on the driver at that moment, or at the start of the next call into the driver; their
+//! order is the real OS's, so such a run is not exactly replayable.
 
 pub mod ffi;
 

@@ -4,20 +4,22 @@
 //! # The RTSP socket
 //!
 //! `StartMiracastSession` receives a real connected TCP socket on 127.0.0.1 (a descriptor on
-//! Unix, a `SOCKET` on Windows). Its other end belongs to the simulator, which relays bytes to
-//! and from the OS model's RTSP link (and so to the simulated sink, its personalities and its
-//! checks). Relaying happens:
-//! - while a driver call is running on any thread, every 50 µs, without giving up the
-//!   turn (the driver waiting for a sink reply is still the thread that runs);
-//! - between calls, sink-to-driver only, on a `rtsp-relay-N` daemon thread.
+//! Unix, a `SOCKET` on Windows), so its flags, options and descriptor number are real.
 //!
-//! Bytes a driver-created thread writes between calls reach the sink at the next call.
-//! Virtual time does not advance while a driver call runs, so sink timers (reply delays,
-//! keep-alive timeouts) fire only between calls.
+//! With the C library interposed (Linux), the driver's `send`/`write`/`recv`/`read`/`poll`/
+//! `select`/`close` on that descriptor are served from the OS model's RTSP link: a send is a
+//! link send (a choice point), sink bytes wait in the relay (a daemon `rtsp-relay-N` thread moves
+//! them off the link), and a read or poll waits for them in virtual time with the driver's own
+//! timeout (`poll`'s, `select`'s, `SO_RCVTIMEO`; `MSG_DONTWAIT`/`O_NONBLOCK` do not wait). Sink
+//! delays are then virtual time inside the driver's call, and nothing depends on the wall clock.
 //!
-//! R41: the socket belongs to the OS. The simulator notices a driver that closes it, through the
-//! end of stream on its own end or a descriptor that is no longer open after a call, and closes
-//! the OS model's link as the UMD's act (which records the violation).
+//! Without the hooks, the simulator relays bytes through the real socket instead: while a
+//! driver call runs, every 50 µs, without giving up the turn, and between calls on the
+//! `rtsp-relay-N` thread; virtual time does not advance inside a driver call then.
+//!
+//! R41: the socket belongs to the OS. The simulator notices a driver that closes it (the hooked
+//! `close`, the end of stream on its own end, or a descriptor no longer open after a call) and
+//! closes the OS model's link as the UMD's act (which records the violation).
 
 #![allow(unsafe_code)]
 
