@@ -397,10 +397,10 @@ fn rtsp_send(fd: c_int, buf: *const c_void, len: size_t) -> ssize_t {
         set_errno(libc::EFAULT);
         return -1;
     }
-    // SAFETY: the driver passed a buffer of `len` bytes.
     let bytes = if len == 0 {
         Vec::new()
     } else {
+        // SAFETY: the driver passed a buffer of `len` bytes (checked non-NULL above).
         unsafe { std::slice::from_raw_parts(buf.cast::<u8>(), len) }.to_vec()
     };
     match hook_call(HookRequest::SocketSend { fd, bytes }) {
@@ -478,9 +478,7 @@ unsafe extern "C" fn hook_pthread_create(
 
 unsafe extern "C" fn hook_pthread_join(thread: libc::pthread_t, value: *mut *mut c_void) -> c_int {
     if on_bridge() {
-        match hook_call(HookRequest::Join {
-            thread: thread as u64,
-        }) {
+        match hook_call(HookRequest::Join { thread }) {
             HookReply::Value(v) => {
                 if !value.is_null() {
                     // SAFETY: `value` points to the driver's void*.
@@ -498,9 +496,7 @@ unsafe extern "C" fn hook_pthread_join(thread: libc::pthread_t, value: *mut *mut
 
 unsafe extern "C" fn hook_pthread_detach(thread: libc::pthread_t) -> c_int {
     if on_bridge() {
-        match hook_call(HookRequest::Detach {
-            thread: thread as u64,
-        }) {
+        match hook_call(HookRequest::Detach { thread }) {
             HookReply::Done => return 0,
             HookReply::Errno(e) => return e,
             _ => {}

@@ -321,8 +321,7 @@ impl MiracastKmd for RealKmd {
     async fn query_device_descriptor(&self, child_uid: u32) -> (NtStatus, Vec<u8>) {
         let f = self.driver.DxgkDdiQueryDeviceDescriptor;
         let a = self.adapter();
-        let result = self
-            .rt
+        self.rt
             .call(Ddi::DxgkDdiQueryDeviceDescriptor, move || {
                 let f = f.expect("checked at load");
                 let mut edid = Vec::new();
@@ -356,8 +355,7 @@ impl MiracastKmd for RealKmd {
                 }
                 (status, edid)
             })
-            .await;
-        result
+            .await
     }
 
     async fn commit_vidpn(&self, commit: VidPnCommit) -> NtStatus {
@@ -462,8 +460,7 @@ impl MiracastKmd for RealKmd {
         };
         let f = iface.DxgkDdiMiracastQueryCaps;
         let c = iface.Context as usize;
-        let result = self
-            .rt
+        self.rt
             .call(Ddi::DxgkDdiMiracastQueryCaps, move || {
                 // The caps are written into a larger buffer filled with a pattern, so bytes
                 // written past MiracastCapsSize show (R8).
@@ -488,8 +485,7 @@ impl MiracastKmd for RealKmd {
                 };
                 (NtStatus(s), caps, written as u32)
             })
-            .await;
-        result
+            .await
     }
 
     async fn miracast_create_context(

@@ -37,7 +37,10 @@ pub(crate) fn open_library(
 /// The OS thread id of a real thread (its `pthread_t`).
 pub(crate) fn os_thread_id<T>(handle: &std::thread::JoinHandle<T>) -> u64 {
     use std::os::unix::thread::JoinHandleExt;
-    handle.as_pthread_t() as u64
+    // `pthread_t` is an integer on Linux and a pointer on macOS.
+    #[allow(clippy::unnecessary_cast)]
+    let id = handle.as_pthread_t() as u64;
+    id
 }
 
 /// Polls real descriptors without blocking; sets each entry's `revents`.
