@@ -926,7 +926,7 @@ fn sim_binary() -> Command {
 /// Scenarios of the corpus the correct fixtures can run: they ask nothing of the reference
 /// drivers' knobs, adapter settings or features the fixtures lack (chunk reads, monitor
 /// departure, session status reports).
-const FIXTURE_CORPUS: [&str; 14] = [
+const FIXTURE_CORPUS: [&str; 17] = [
     "scenarios/start-session",
     "scenarios/lifecycle",
     "scenarios/orderings/chunk-overflow-slow-consumer.json",
@@ -934,12 +934,15 @@ const FIXTURE_CORPUS: [&str; 14] = [
     "scenarios/orderings/ioctl-racing-start.json",
     "scenarios/hlk-preflight/wireless-display-verify-message-timeouts.json",
     "scenarios/hlk-preflight/wireless-display-verify-miracast-support.json",
+    "scenarios/hlk-preflight/wireless-display-verify-monitor-arrival-departure.json",
+    "scenarios/hlk-preflight/wireless-display-verify-monitor-disconnect.json",
     "scenarios/hlk-preflight/wireless-display-verify-monitor-off.json",
     "scenarios/hlk-preflight/wireless-display-verify-opm-on-real-sink.json",
     "scenarios/hlk-preflight/wireless-display-verify-session-connect-disconnect.json",
     "scenarios/hlk-preflight/wireless-display-verify-sleep.json",
     "scenarios/hlk-preflight/wireless-display-verify-stability.json",
     "scenarios/os-model/ioctl-during-stop-fails.json",
+    "scenarios/os-model/session-status-tears-down.json",
     "scenarios/os-model/umd-calls-serialized.json",
 ];
 
@@ -1002,11 +1005,19 @@ fn the_fixture_corpus_passes_with_byte_identical_traces_over_five_runs() {
 
 #[test]
 fn the_fixture_corpus_passes_explored() {
+    // Each explored schedule is a whole run in this one process: the libraries are unloaded
+    // and loaded again between runs, so every run starts from the driver's initial state.
     let backend = both_fixtures();
     let out = sim_binary()
         .arg("run")
-        .args(["scenarios/start-session", "scenarios/orderings"])
-        .args(["--backend", &backend, "--explore=25"])
+        .args([
+            "scenarios/start-session",
+            "scenarios/lifecycle/ioctl-during-start-waits.json",
+            "scenarios/orderings/ioctl-racing-start.json",
+            "scenarios/hlk-preflight/wireless-display-verify-monitor-arrival-departure.json",
+            "scenarios/os-model/session-status-tears-down.json",
+        ])
+        .args(["--backend", &backend, "--explore=40"])
         .output()
         .expect("run miracast-sim");
     let text = String::from_utf8_lossy(&out.stdout);

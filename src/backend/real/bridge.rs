@@ -340,14 +340,11 @@ pub(crate) fn hook_shared() -> Option<Arc<RealShared>> {
         .flatten()
 }
 
-/// Sends a hook request from a bridge thread and waits for the answer. When the run is over
-/// (the runtime hung up), the thread never returns to driver code: it parks for good.
+/// Sends a hook request from a bridge thread and waits for the answer (when the run is over,
+/// [`callback`] parks the thread for good).
 pub(crate) fn hook_call(request: HookRequest) -> HookReply {
     match callback(0, CallbackRequest::Hook(request)) {
         CallbackReply::Hook(reply) => reply,
-        CallbackReply::Refused => loop {
-            std::thread::park();
-        },
         _ => HookReply::Unknown,
     }
 }
@@ -392,12 +389,20 @@ pub(crate) fn resolve_handle(driver_value: usize) -> Option<Handle> {
 /// Sends a callback request from a trampoline and blocks until the OS answers. Runs driver
 /// calls nested inside the callback meanwhile.
 pub(crate) fn callback(driver_handle: usize, request: CallbackRequest) -> CallbackReply {
-    let link = LINK.with(|l| l.borrow().clone());
+    let link = LINK.try_with(|l| l.borrow().clone()).ok().flatten();
     if let Some(link) = link {
-        if link.up.send(Up::Callback(request)).is_err() {
-            return CallbackReply::Refused;
-        }
-        return serve_down(&link).unwrap_or(CallbackReply::Refused);
+        let reply = if link.up.send(Up::Callback(request)).is_ok() {
+            serve_down(&link)
+        } else {
+            None
+        };
+        // No answer means the run is over (the runtime hung up): this thread never returns to
+        // the driver's code, which may be unloaded or serve a later run. It parks for good.
+        return reply.unwrap_or_else(|| {
+            loop {
+                std::thread::park();
+            }
+        });
     }
     // A thread the driver created: queue it for the runtime that owns the handle.
     let queue = handle_table()
@@ -956,11 +961,6 @@ impl RealRuntime {
     /// at unload) is refused at once instead of waiting for a run that is over.
     pub(crate) fn close_foreign(&self) {
         self.inner.foreign.closed.store(true, Ordering::SeqCst);
-    }
-
-    /// True when no thread the driver created is still running.
-    pub(crate) fn driver_threads_ended(&self) -> bool {
-        self.driver_threads().iter().all(|t| t.ended)
     }
 
     /// Registers the RTSP socket `fd` for interposed calls.

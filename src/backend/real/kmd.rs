@@ -52,15 +52,17 @@ const ADAPTER_HANDLE: Handle = Handle(0xADA0);
 
 impl Drop for RealKmd {
     fn drop(&mut self) {
-        if self.rt.is_poisoned() || !self.rt.driver_threads_ended() {
-            // A real thread is still inside the driver's code: unloading would pull the code
-            // out from under it. The library stays mapped for the life of the process.
+        if self.rt.is_poisoned() {
+            // A real thread is still running the driver's code (it hung): unloading would pull
+            // the code out from under it. The library stays mapped for the life of the process.
             return;
         }
         self.rt.close_foreign();
-        // SAFETY: no real thread of this runtime is inside the driver (it is not poisoned and every
-        // thread the driver created has ended), and
-        // every pointer into the library (tables, trampolines given to it) dies with `self`.
+        // SAFETY: no real thread of this runtime runs the driver's code now (it is not poisoned:
+        // every thread is idle or blocked in a callback or hook, and once the runtime is gone
+        // such a thread parks instead of returning to the driver), and every pointer into the
+        // library (tables, trampolines given to it) dies with `self`. Unloading also gives the
+        // next run in this process a fresh copy of the driver's global state.
         unsafe { std::mem::ManuallyDrop::drop(&mut self.library) };
     }
 }

@@ -60,20 +60,18 @@ pub struct RealUmd {
 
 impl Drop for RealUmd {
     fn drop(&mut self) {
-        if self.rt.is_poisoned()
-            || !self.rt.driver_threads_ended()
-            || !self.devices.borrow().is_empty()
-        {
-            // A real thread is still inside the driver's code (a hang, a thread left behind),
-            // or a context was never destroyed: unloading would pull the code out from under
-            // it. The library stays mapped for the life of the process.
+        if self.rt.is_poisoned() {
+            // A real thread is still running the driver's code (it hung): unloading would pull
+            // the code out from under it. The library stays mapped for the life of the process.
             return;
         }
         // Destructors that call back must not wait for a runtime that is going away.
         self.rt.close_foreign();
-        // SAFETY: no real thread of this runtime is inside the driver (it is not poisoned and every
-        // thread the driver created has ended), and
-        // every pointer into the library (tables, trampolines given to it) dies with `self`.
+        // SAFETY: no real thread of this runtime runs the driver's code now (it is not poisoned:
+        // every thread is idle or blocked in a callback or hook, and once the runtime is gone
+        // such a thread parks instead of returning to the driver), and every pointer into the
+        // library (tables, trampolines given to it) dies with `self`. Unloading also gives the
+        // next run in this process a fresh copy of the driver's global state.
         unsafe { std::mem::ManuallyDrop::drop(&mut self.library) };
     }
 }
