@@ -249,6 +249,25 @@ fn disconnect_only() -> Script {
     })
 }
 
+/// Connects with the UMD built with `defines`; returns the outcome.
+fn connect_with(defines: &[&str]) -> Outcome {
+    run_real(
+        &umd(defines),
+        &kmd(&[]),
+        OsConfig::default(),
+        Box::new(FirstStrategy),
+        bridge_config(),
+        disconnect_only(),
+    )
+}
+
+/// The one finding of `rule` in `o` (fails the test unless there is exactly one).
+fn one_finding(o: &Outcome, rule: u8) -> &Violation {
+    let found: Vec<&Violation> = o.findings.iter().filter(|v| v.rule.0 == rule).collect();
+    assert_eq!(found.len(), 1, "R{rule}: {:#?}\n{}", o.findings, o.trace);
+    found[0]
+}
+
 // ---------------------------------------------------------------------------------------------
 // The correct pair.
 // ---------------------------------------------------------------------------------------------
@@ -366,18 +385,10 @@ fn generic_insufficient_resources_status_breaks_r39() {
 
 #[test]
 fn closing_the_rtsp_socket_breaks_r41() {
-    let o = run_real(
-        &umd(&["BUG_CLOSE_RTSP_SOCKET"]),
-        &kmd(&[]),
-        OsConfig::default(),
-        Box::new(FirstStrategy),
-        bridge_config(),
-        disconnect_only(),
-    );
+    let o = connect_with(&["BUG_CLOSE_RTSP_SOCKET"]);
     assert_eq!(o.start, Some(NtStatus::STATUS_SUCCESS), "{}", o.trace);
-    let r41: Vec<&Violation> = o.findings.iter().filter(|v| v.rule.0 == 41).collect();
-    assert_eq!(r41.len(), 1, "{:#?}\n{}", o.findings, o.trace);
-    assert!(r41[0].finding.contains("closed the OS-owned RTSP socket"));
+    let r41 = one_finding(&o, 41);
+    assert!(r41.finding.contains("closed the OS-owned RTSP socket"));
 }
 
 #[test]
@@ -499,14 +510,7 @@ fn a_thread_the_driver_creates_is_a_simulated_thread_named_after_its_routine() {
 
 #[test]
 fn a_slow_stop_takes_its_sleep_in_virtual_time_and_breaks_r45() {
-    let o = run_real(
-        &umd(&["BUG_SLOW_STOP"]),
-        &kmd(&[]),
-        OsConfig::default(),
-        Box::new(FirstStrategy),
-        bridge_config(),
-        disconnect_only(),
-    );
+    let o = connect_with(&["BUG_SLOW_STOP"]);
     assert_eq!(o.end, RunEnd::Completed, "{}", o.trace);
     assert!(o.rules().contains(&45), "{:#?}\n{}", o.findings, o.trace);
     // The driver's own sleep(4) is exactly 4 s of virtual time.
@@ -521,45 +525,23 @@ fn a_slow_stop_takes_its_sleep_in_virtual_time_and_breaks_r45() {
 
 #[test]
 fn a_slow_destroy_takes_its_sleep_in_virtual_time_and_breaks_r46() {
-    let o = run_real(
-        &umd(&["BUG_SLOW_DESTROY"]),
-        &kmd(&[]),
-        OsConfig::default(),
-        Box::new(FirstStrategy),
-        bridge_config(),
-        disconnect_only(),
-    );
+    let o = connect_with(&["BUG_SLOW_DESTROY"]);
     assert_eq!(o.end, RunEnd::Completed, "{}", o.trace);
-    let r46: Vec<&Violation> = o.findings.iter().filter(|v| v.rule.0 == 46).collect();
-    assert_eq!(r46.len(), 1, "{:#?}\n{}", o.findings, o.trace);
+    let r46 = one_finding(&o, 46);
     // The driver's own nanosleep of 4 s, exactly.
     assert!(
-        r46[0]
-            .finding
-            .contains("DestroyMiracastContext took 4000 ms"),
+        r46.finding.contains("DestroyMiracastContext took 4000 ms"),
         "{:#?}",
-        r46[0]
+        r46
     );
 }
 
 #[test]
 fn a_thread_left_running_after_destroy_breaks_r46() {
-    let o = run_real(
-        &umd(&["BUG_THREAD_LEFT_BEHIND"]),
-        &kmd(&[]),
-        OsConfig::default(),
-        Box::new(FirstStrategy),
-        bridge_config(),
-        disconnect_only(),
-    );
+    let o = connect_with(&["BUG_THREAD_LEFT_BEHIND"]);
     assert_eq!(o.end, RunEnd::Completed, "{}", o.trace);
-    let r46: Vec<&Violation> = o.findings.iter().filter(|v| v.rule.0 == 46).collect();
-    assert_eq!(r46.len(), 1, "{:#?}\n{}", o.findings, o.trace);
-    assert!(
-        r46[0].finding.contains("umd-umd_session_worker"),
-        "{:#?}",
-        r46[0]
-    );
+    let r46 = one_finding(&o, 46);
+    assert!(r46.finding.contains("umd-umd_session_worker"), "{:#?}", r46);
     assert!(o.rules().iter().all(|r| *r == 46), "{:#?}", o.findings);
     // It was stopped at its next wait after the unload (its timed condition wait), not left
     // to run on.
@@ -573,36 +555,20 @@ fn a_thread_left_running_after_destroy_breaks_r46() {
 
 #[test]
 fn a_status_report_after_destroy_breaks_r36() {
-    let o = run_real(
-        &umd(&["BUG_STATUS_AFTER_DESTROY"]),
-        &kmd(&[]),
-        OsConfig::default(),
-        Box::new(FirstStrategy),
-        bridge_config(),
-        disconnect_only(),
-    );
+    let o = connect_with(&["BUG_STATUS_AFTER_DESTROY"]);
     assert_eq!(o.end, RunEnd::Completed, "{}", o.trace);
-    let r36: Vec<&Violation> = o.findings.iter().filter(|v| v.rule.0 == 36).collect();
-    assert_eq!(r36.len(), 1, "{:#?}\n{}", o.findings, o.trace);
+    let r36 = one_finding(&o, 36);
     assert!(
-        r36[0]
-            .finding
+        r36.finding
             .contains("ReportSessionStatus called after DestroyMiracastContext"),
         "{:#?}",
-        r36[0]
+        r36
     );
 }
 
 #[test]
 fn a_start_that_waits_for_its_own_threads_ioctl_deadlocks_as_r42_says() {
-    let o = run_real(
-        &umd(&["BUG_THREAD_RACES_START"]),
-        &kmd(&[]),
-        OsConfig::default(),
-        Box::new(FirstStrategy),
-        bridge_config(),
-        disconnect_only(),
-    );
+    let o = connect_with(&["BUG_THREAD_RACES_START"]);
     let RunEnd::Deadlock { chain } = &o.end else {
         panic!("not a deadlock: {:?}\n{}", o.end, o.trace);
     };
@@ -823,18 +789,6 @@ fn loader_rejects_a_library_without_the_export() {
     );
 }
 
-/// Connects with the UMD built with `defines`; returns the outcome.
-fn connect_with(defines: &[&str]) -> Outcome {
-    run_real(
-        &umd(defines),
-        &kmd(&[]),
-        OsConfig::default(),
-        Box::new(FirstStrategy),
-        bridge_config(),
-        disconnect_only(),
-    )
-}
-
 #[test]
 fn a_null_entry_in_the_interface_breaks_r34() {
     let o = connect_with(&["BUG_NULL_ENTRY"]);
@@ -844,13 +798,8 @@ fn a_null_entry_in_the_interface_breaks_r34() {
         "{}",
         o.trace
     );
-    let r34: Vec<&Violation> = o.findings.iter().filter(|v| v.rule.0 == 34).collect();
-    assert_eq!(r34.len(), 1, "{:#?}", o.findings);
-    assert!(
-        r34[0].finding.contains("StopMiracastSession"),
-        "{:#?}",
-        r34[0]
-    );
+    let r34 = one_finding(&o, 34);
+    assert!(r34.finding.contains("StopMiracastSession"), "{:#?}", r34);
     assert!(
         !o.trace.contains("enter CreateMiracastContext"),
         "{}",
@@ -867,20 +816,18 @@ fn a_wrong_interface_size_breaks_r34() {
         "{}",
         o.trace
     );
-    let r34: Vec<&Violation> = o.findings.iter().filter(|v| v.rule.0 == 34).collect();
-    assert_eq!(r34.len(), 1, "{:#?}", o.findings);
-    assert!(r34[0].finding.contains("Size 40"), "{:#?}", r34[0]);
+    let r34 = one_finding(&o, 34);
+    assert!(r34.finding.contains("Size 40"), "{:#?}", r34);
 }
 
 #[test]
 fn a_query_that_ignores_the_buffer_size_breaks_r34() {
     let o = connect_with(&["BUG_QUERY_IGNORES_SIZE"]);
-    let r34: Vec<&Violation> = o.findings.iter().filter(|v| v.rule.0 == 34).collect();
-    assert_eq!(r34.len(), 1, "{:#?}", o.findings);
+    let r34 = one_finding(&o, 34);
     assert!(
-        r34[0].finding.contains("size=40) returned STATUS_SUCCESS"),
+        r34.finding.contains("size=40) returned STATUS_SUCCESS"),
         "{:#?}",
-        r34[0]
+        r34
     );
     // The guard bytes after the short buffer show the overrun, without corrupting anything.
     assert!(
