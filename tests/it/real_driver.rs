@@ -321,6 +321,30 @@ fn correct_fixture_pair_keeps_every_rule_over_a_whole_session() {
 }
 
 #[test]
+fn other_c_library_calls_serve_the_same_session() {
+    // select, a non-blocking recv before each wait, sched_yield and pthread_exit.
+    for seed in [2, 9] {
+        let o = run_real(
+            &umd(&["ALT_LIBC_CALLS"]),
+            &kmd(&[]),
+            OsConfig::default(),
+            Box::new(RandomStrategy::new(seed)),
+            bridge_config(),
+            full_session(),
+        );
+        assert_eq!(o.end, RunEnd::Completed, "seed {seed}: {}", o.trace);
+        assert_eq!(o.start, Some(NtStatus::STATUS_SUCCESS), "{}", o.trace);
+        assert!(o.findings.is_empty(), "seed {seed}: {:#?}", o.findings);
+        assert!(o.runtime.faults().is_empty(), "{:?}", o.runtime.faults());
+        let threads = o.runtime.driver_threads();
+        assert_eq!(threads.len(), 1, "{threads:?}");
+        // It ended through pthread_exit, and Stop's pthread_join saw it end.
+        assert!(threads[0].ended, "{threads:?}");
+        assert!(o.trace.contains("PLAY"), "{}", o.trace);
+    }
+}
+
+#[test]
 fn same_seed_same_trace_with_the_real_drivers() {
     let run = || {
         run_real(
