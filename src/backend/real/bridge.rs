@@ -590,6 +590,21 @@ pub struct RealRuntime {
     pub(crate) inner: Rc<RuntimeInner>,
 }
 
+/// `poll` event bits (the POSIX values of Linux and macOS, which the hooks pass through).
+const POLL_IN: i16 = 0x1;
+const POLL_OUT: i16 = 0x4;
+const POLL_HUP: i16 = 0x10;
+
+/// A descriptor to poll for real (a `struct pollfd`, platform-neutral).
+pub(crate) struct PollEntry {
+    /// The descriptor; negative entries are skipped.
+    pub(crate) fd: i32,
+    /// Events asked for.
+    pub(crate) events: i16,
+    /// Events found.
+    pub(crate) revents: i16,
+}
+
 /// Virtual time a non-waiting `poll` or a non-blocking `recv` that finds nothing takes.
 const POLL_QUANTUM: Duration = Duration::from_micros(100);
 
@@ -1276,10 +1291,10 @@ impl RealRuntime {
                 let all = self.inner.sockets.borrow();
                 fds.iter().map(|(fd, _)| all.get(fd).cloned()).collect()
             };
-            let mut real: Vec<libc::pollfd> = fds
+            let mut real: Vec<PollEntry> = fds
                 .iter()
                 .zip(&sockets)
-                .map(|((fd, events), s)| libc::pollfd {
+                .map(|((fd, events), s)| PollEntry {
                     fd: if s.is_some() { -1 } else { *fd },
                     events: *events,
                     revents: 0,
@@ -1293,12 +1308,12 @@ impl RealRuntime {
                 .map(|(((_, events), s), p)| match s {
                     Some(s) => {
                         let (data, eof) = s.state();
-                        let mut r = *events & libc::POLLOUT;
+                        let mut r = *events & POLL_OUT;
                         if data || eof {
-                            r |= *events & libc::POLLIN;
+                            r |= *events & POLL_IN;
                         }
                         if eof {
-                            r |= libc::POLLHUP;
+                            r |= POLL_HUP;
                         }
                         r
                     }

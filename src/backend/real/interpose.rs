@@ -30,6 +30,9 @@ use super::bridge::{HookReply, HookRequest, hook_call, hook_shared};
 use libc::{c_char, c_int, c_uint, c_void, size_t, ssize_t};
 use std::time::Duration;
 
+// The bridge serves `poll` events with these bit values; the hooks pass the C library's through.
+const _: () = assert!(libc::POLLIN == 0x1 && libc::POLLOUT == 0x4 && libc::POLLHUP == 0x10);
+
 /// Seconds added to virtual time for `CLOCK_REALTIME` (2023-11-14T22:13:20Z): a fixed, plausible
 /// wall-clock date, so that a run never depends on the day it runs.
 const REALTIME_EPOCH_S: u64 = 1_700_000_000;

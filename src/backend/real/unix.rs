@@ -44,12 +44,23 @@ pub(crate) fn os_thread_id<T>(handle: &std::thread::JoinHandle<T>) -> u64 {
 }
 
 /// Polls real descriptors without blocking; sets each entry's `revents`.
-pub(crate) fn poll_now(fds: &mut [libc::pollfd]) {
-    if fds.iter().all(|p| p.fd < 0) {
+pub(crate) fn poll_now(entries: &mut [super::bridge::PollEntry]) {
+    if entries.iter().all(|p| p.fd < 0) {
         return;
     }
+    let mut fds: Vec<libc::pollfd> = entries
+        .iter()
+        .map(|e| libc::pollfd {
+            fd: e.fd,
+            events: e.events,
+            revents: 0,
+        })
+        .collect();
     // SAFETY: `fds` is an array of `fds.len()` pollfd; a zero timeout never blocks.
     unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+    for (e, p) in entries.iter_mut().zip(&fds) {
+        e.revents = p.revents;
+    }
 }
 
 /// A connected TCP pair on 127.0.0.1: the driver's end as a raw descriptor (which the caller

@@ -44,7 +44,7 @@ pub(crate) fn os_thread_id<T>(handle: &std::thread::JoinHandle<T>) -> u64 {
 }
 
 /// No interposed descriptors on Windows: nothing to poll.
-pub(crate) fn poll_now(_fds: &mut [libc::pollfd]) {}
+pub(crate) fn poll_now(_entries: &mut [super::bridge::PollEntry]) {}
 
 /// A connected TCP pair on 127.0.0.1: the driver's end as a raw `SOCKET` (which the caller owns
 /// from now on) and the simulator's end.
