@@ -377,6 +377,19 @@ fn handle_table() -> &'static HandleTable {
     TABLE.get_or_init(|| Mutex::new(BTreeMap::new()))
 }
 
+/// The `pthread_t` of every real thread the bridge started for a driver's `pthread_create`, in
+/// this process. They end only with their run (or park for good), so a `pthread_join` of one
+/// from outside the bridge (a library destructor at unload) must not wait for it.
+fn bridge_pthreads() -> &'static Mutex<BTreeSet<u64>> {
+    static IDS: OnceLock<Mutex<BTreeSet<u64>>> = OnceLock::new();
+    IDS.get_or_init(|| Mutex::new(BTreeSet::new()))
+}
+
+/// True for a thread the bridge started for the driver (see [`bridge_pthreads`]).
+pub(crate) fn is_bridge_pthread(id: u64) -> bool {
+    bridge_pthreads().lock().is_ok_and(|s| s.contains(&id))
+}
+
 /// Looks up a handle the driver passed back.
 pub(crate) fn resolve_handle(driver_value: usize) -> Option<Handle> {
     handle_table()
@@ -1078,6 +1091,9 @@ impl RealRuntime {
             }
         };
         self.inner.threads.borrow_mut().insert(sim, real.0);
+        if let Ok(mut ids) = bridge_pthreads().lock() {
+            ids.insert(real.1);
+        }
         {
             let mut hooks = self.inner.hooks.borrow_mut();
             hooks.sides.insert(sim, side);

@@ -26,7 +26,7 @@
 
 #![allow(unsafe_code)]
 
-use super::bridge::{HookReply, HookRequest, hook_call, hook_shared};
+use super::bridge::{HookReply, HookRequest, hook_call, hook_shared, is_bridge_pthread};
 use libc::{c_char, c_int, c_uint, c_void, size_t, ssize_t};
 use std::time::Duration;
 
@@ -492,6 +492,15 @@ unsafe extern "C" fn hook_pthread_join(thread: libc::pthread_t, value: *mut *mut
             HookReply::Errno(e) => return e,
             _ => {}
         }
+    } else if is_bridge_pthread(thread) {
+        // Outside any run (a library destructor at unload): the simulated thread is over, and
+        // its real thread (detached) ends with the run or never returns to the driver; joining
+        // it for real would be undefined.
+        if !value.is_null() {
+            // SAFETY: `value` points to the driver's void*.
+            unsafe { *value = std::ptr::null_mut() };
+        }
+        return 0;
     }
     // SAFETY: the driver's own arguments, passed on unchanged.
     unsafe { libc::pthread_join(thread, value) }
