@@ -345,6 +345,40 @@ fn other_c_library_calls_serve_the_same_session() {
 }
 
 #[test]
+fn a_worker_ioctl_during_stop_fails_and_stop_still_joins_it() {
+    // The worker's IOCTL while Stop runs on another thread is failed by the OS (R44), not let
+    // through under Stop's own exemption, and Stop's pthread_join then finds the worker ended.
+    for seed in [1, 4, 8] {
+        let o = run_real(
+            &umd(&["IOCTL_WHILE_STOPPING"]),
+            &kmd(&[]),
+            OsConfig::default(),
+            Box::new(RandomStrategy::new(seed)),
+            bridge_config(),
+            disconnect_only(),
+        );
+        assert_eq!(o.end, RunEnd::Completed, "seed {seed}: {}", o.trace);
+        assert!(o.findings.is_empty(), "seed {seed}: {:#?}", o.findings);
+        let threads = o.runtime.driver_threads();
+        assert!(threads[0].ended, "{threads:?}");
+        let worker = format!(" t{} ", threads[0].thread);
+        let refused = o.trace.lines().any(|l| {
+            l.contains(&worker)
+                && l.contains("leave MiracastIoControl -> STATUS_INVALID_DEVICE_STATE")
+        });
+        assert!(refused, "seed {seed}: {}", o.trace);
+        assert!(
+            !o.trace
+                .lines()
+                .any(|l| l.contains("enter DxgkDdiMiracastIoControl")
+                    && l.contains("op=MONITOR_DEPARTED")),
+            "seed {seed}: {}",
+            o.trace
+        );
+    }
+}
+
+#[test]
 fn same_seed_same_trace_with_the_real_drivers() {
     let run = || {
         run_real(
