@@ -1009,25 +1009,32 @@ fn the_fixture_corpus_passes_with_byte_identical_traces_over_five_runs() {
 }
 
 #[test]
-fn the_fixture_corpus_passes_explored() {
+fn the_fixture_corpus_passes_explored_and_explores_the_same_way_twice() {
     // Each explored schedule is a whole run in this one process: the libraries are unloaded
-    // and loaded again between runs, so every run starts from the driver's initial state.
+    // and loaded again between runs, so every run starts from the driver's initial state. With
+    // one exploration worker the whole report (schedules, choice points, states) repeats.
     let backend = both_fixtures();
-    let out = sim_binary()
-        .arg("run")
-        .args([
-            "scenarios/start-session",
-            "scenarios/lifecycle/ioctl-during-start-waits.json",
-            "scenarios/orderings/ioctl-racing-start.json",
-            "scenarios/hlk-preflight/wireless-display-verify-monitor-arrival-departure.json",
-            "scenarios/os-model/session-status-tears-down.json",
-        ])
-        .args(["--backend", &backend, "--explore=40"])
-        .output()
-        .expect("run miracast-sim");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.ends_with(" passed, 0 failed\n"), "{text}");
+    let explore = || {
+        let out = sim_binary()
+            .arg("run")
+            .args([
+                "scenarios/start-session",
+                "scenarios/lifecycle/ioctl-during-start-waits.json",
+                "scenarios/orderings/ioctl-racing-start.json",
+                "scenarios/hlk-preflight/wireless-display-verify-monitor-arrival-departure.json",
+                "scenarios/os-model/session-status-tears-down.json",
+            ])
+            .args(["--backend", &backend, "--explore=40", "--jobs", "1"])
+            .output()
+            .expect("run miracast-sim");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(text.ends_with("8 passed, 0 failed\n"), "{text}");
+        text
+    };
+    let first = explore();
+    assert!(first.contains("explored 40 schedules"), "{first}");
+    assert_eq!(first, explore());
 }
 
 #[test]
