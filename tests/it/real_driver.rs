@@ -510,6 +510,14 @@ fn a_driver_blocked_outside_the_simulator_is_a_hang_finding_not_a_hang() {
         fault.to_string().contains("inside StopMiracastSession"),
         "{fault}"
     );
+    // The bridge made up no answer: Stop never left, so the run cannot complete (here the
+    // driver's worker, never told to stop, polls on until the virtual-time limit).
+    assert!(
+        !o.trace.contains("leave StopMiracastSession"),
+        "{}",
+        o.trace
+    );
+    assert_ne!(o.end, RunEnd::Completed, "{}", o.trace);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1061,6 +1069,17 @@ fn half_a_driver_runs_against_the_reference_driver_for_the_other_half() {
         assert_eq!(out.status.code(), Some(0), "{backend}: {text}");
         assert!(text.ends_with("5 passed, 0 failed\n"), "{backend}: {text}");
     }
+    // `model` on both sides is no driver binary: the backend is unavailable (exit 3).
+    let out = sim_binary()
+        .args([
+            "run",
+            "scenarios/start-session",
+            "--backend",
+            "real:model,model",
+        ])
+        .output()
+        .expect("run miracast-sim");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
 }
 
 #[test]

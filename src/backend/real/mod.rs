@@ -244,6 +244,11 @@ pub fn load_real_drivers_spec(
 ) -> Result<LoadedSides, LoadError> {
     let runtime = RealRuntime::new(sched, config);
     let (umd_side, kmd_side) = real_driver_sides(spec);
+    if umd_side == DriverSide::Model && kmd_side == DriverSide::Model {
+        return Err(LoadError::Invalid(
+            "`model` on both sides names no driver binary; use `--backend model`".to_owned(),
+        ));
+    }
     let single = !spec.to_string_lossy().contains(',');
     let load_umd = |p: &Path| RealUmd::load(&runtime, p).map(|u| Rc::new(u) as Rc<dyn MiracastUmd>);
     let load_kmd = |p: &Path| RealKmd::load(&runtime, p).map(|k| Rc::new(k) as Rc<dyn MiracastKmd>);
