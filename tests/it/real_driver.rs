@@ -510,14 +510,27 @@ fn a_driver_blocked_outside_the_simulator_is_a_hang_finding_not_a_hang() {
         fault.to_string().contains("inside StopMiracastSession"),
         "{fault}"
     );
-    // The bridge made up no answer: Stop never left, so the run cannot complete (here the
-    // driver's worker, never told to stop, polls on until the virtual-time limit).
+    // The bridge made up no answer: Stop never left, the driver's worker stopped at its next
+    // wait, and the run ends with the OS's threads waiting on the one still inside Stop.
     assert!(
         !o.trace.contains("leave StopMiracastSession"),
         "{}",
         o.trace
     );
-    assert_ne!(o.end, RunEnd::Completed, "{}", o.trace);
+    assert!(
+        o.trace.contains("a call into the driver hung"),
+        "{}",
+        o.trace
+    );
+    let RunEnd::Deadlock { chain } = &o.end else {
+        panic!("{:?}\n{}", o.end, o.trace);
+    };
+    assert!(
+        chain
+            .iter()
+            .any(|b| b.name == "os-stop" && b.inside.contains(&Ddi::StopMiracastSession)),
+        "{chain:#?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -965,9 +965,11 @@ impl RealRuntime {
         }
     }
 
+    /// A thread the driver created stops at its next wait once its driver is unloaded, or once
+    /// a call into the driver hung (nothing it waits for can be trusted to come any more).
     fn is_frozen(&self, thread: ThreadId) -> bool {
         let side = self.inner.hooks.borrow().sides.get(&thread).copied();
-        side.is_some_and(|s| self.inner.unloaded.borrow().contains(s))
+        side.is_some_and(|s| self.inner.poisoned.get() || self.inner.unloaded.borrow().contains(s))
     }
 
     /// A thread the driver created that is about to wait (sleep, block, join, create a thread)
@@ -979,9 +981,15 @@ impl RealRuntime {
             return;
         }
         let name = self.inner.sched.thread_name(thread);
-        self.note(format!(
-            "{name} (t{thread}) still runs the driver's code after the OS unloaded it (the last DestroyMiracastContext returned); the thread is frozen at its {what}"
-        ));
+        self.note(if self.inner.poisoned.get() {
+            format!(
+                "{name} (t{thread}) is frozen at its {what}: a call into the driver hung earlier in this run"
+            )
+        } else {
+            format!(
+                "{name} (t{thread}) still runs the driver's code after the OS unloaded it (the last DestroyMiracastContext returned); the thread is frozen at its {what}"
+            )
+        });
         self.never_returns("code the OS unloaded").await
     }
 
