@@ -176,18 +176,6 @@ pub fn real_driver_sides(spec: &Path) -> (DriverSide, DriverSide) {
     }
 }
 
-/// The UMD and KMD library paths of `--backend real:SPEC` when both are libraries: `SPEC` is
-/// `UMD_PATH,KMD_PATH`, or one path when a single library exports both
-/// `QueryMiracastDriverInterface` and `MiracastSimKmdEntry`.
-#[cfg(feature = "real-driver")]
-pub fn real_driver_paths(spec: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let text = spec.to_string_lossy();
-    match text.split_once(',') {
-        Some((umd, kmd)) => (umd.into(), kmd.into()),
-        None => (spec.to_path_buf(), spec.to_path_buf()),
-    }
-}
-
 /// A loaded driver pair behind the driver traits, and the runtime they share.
 #[cfg(feature = "real-driver")]
 pub type RealDrivers = (Rc<dyn MiracastKmd>, Rc<dyn MiracastUmd>, RealRuntime);
