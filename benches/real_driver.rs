@@ -5,15 +5,23 @@
 //! backend. The difference is what real threads, channel hand-offs and the loopback RTSP socket
 //! cost per session.
 //!
+//! A second group runs the shipped corpus (`scenarios/`, less the scenarios with OS-model knobs)
+//! through the runner, in process, once on the reference models and once on the C fixtures
+//! (`--backend real:UMD,KMD`): what running a corpus on a driver binary costs next to the model. The fixtures do not implement
+//! every feature the corpus asks of the reference drivers, so some of those runs fail; each
+//! still plays its whole scenario.
+//!
 //! `cargo bench --all-features --bench real_driver` (needs `cc`: Debian package `gcc`).
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use miracast_sim::backend::real::{BridgeConfig, load_real_drivers};
 use miracast_sim::ddi::{MiracastKmd, MiracastUmd};
 use miracast_sim::model::{KmdConfig, Knobs, UmdConfig, protocol, reference_drivers};
 use miracast_sim::os::{Os, OsConfig, SinkFacts};
 use miracast_sim::rules::Findings;
+use miracast_sim::runner::{self, RunOptions};
 use miracast_sim::scenario::sink::SinkAdapter;
+use miracast_sim::scenario::{self, Backend, Scenario};
 use miracast_sim::sched::{RandomStrategy, RunEnd, RunLimits, Sched};
 use miracast_sim::status::NtStatus;
 use miracast_sim::wfd::SinkConfig;
@@ -108,5 +116,47 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+fn corpus() -> Vec<Scenario> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    scenario::discover(&[dir])
+        .expect("scenarios/ is readable")
+        .iter()
+        .filter_map(|f| scenario::load(f).ok().map(|(s, _)| s))
+        .collect()
+}
+
+fn bench_corpus(c: &mut Criterion) {
+    let (umd_path, kmd_path) = (build("umd.c"), build("kmd.c"));
+    // In process, without isolation: leave out the scenarios that make the OS model break one
+    // of its own guarantees (OS-model knobs), since a driver may rightly crash on those (the
+    // `destroy_without_stop` knob keeps calling a destroyed context).
+    let scenarios: Vec<Scenario> = corpus()
+        .into_iter()
+        .filter(|s| s.setup.os.knobs.enabled().is_empty())
+        .collect();
+    let spec = format!("{},{}", umd_path.display(), kmd_path.display());
+    let mut group = c.benchmark_group("corpus");
+    group.throughput(Throughput::Elements(scenarios.len() as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    for (label, backend) in [
+        ("reference_model", Backend::Model),
+        ("c_fixtures", Backend::Real(spec.into())),
+    ] {
+        let options = RunOptions {
+            backend: Some(backend),
+            ..RunOptions::default()
+        };
+        group.bench_function(label, |b| {
+            b.iter(|| {
+                for s in &scenarios {
+                    black_box(runner::run_seeded(s, &options).violations.len());
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_corpus);
 criterion_main!(benches);

@@ -15,9 +15,11 @@
  *   - If the Windows SDK base types are already in scope (minwindef.h / winnt.h were included
  *     first) the base integer typedefs are not repeated.
  *
- * SOCKET: on Windows it is UINT_PTR (64 bits on x64), as in winsock2.h. Elsewhere it is int, the
- * type of a POSIX socket descriptor, so a driver built for Linux can hand it to the C library's
- * socket calls. The Rust mirror (src/backend/real/ffi.rs) makes the same choice.
+ * SOCKET: UINT_PTR (64 bits on x64) everywhere, as in winsock2.h, so a UMD's Windows source
+ * builds unchanged. Off Windows its value is the POSIX socket descriptor the simulator created;
+ * C converts it to int implicitly when the driver hands it to the C library's socket calls.
+ * INVALID_SOCKET and SOCKET_ERROR are defined with it. The Rust mirror
+ * (src/backend/real/ffi.rs) makes the same choice.
  */
 #ifndef MIRACAST_SIM_WINTYPES_H
 #define MIRACAST_SIM_WINTYPES_H
@@ -290,11 +292,13 @@ typedef struct _IO_STATUS_BLOCK {
 
 #if !defined(_WINSOCK2API_) && !defined(_WINSOCKAPI_) && !defined(MIRACAST_SIM_SOCKET_DEFINED)
 #define MIRACAST_SIM_SOCKET_DEFINED 1
-#if defined(_WIN32)
 typedef UINT_PTR SOCKET;
-#else
-typedef int SOCKET;
 #endif
+#ifndef INVALID_SOCKET
+#define INVALID_SOCKET ((SOCKET)(~0))
+#endif
+#ifndef SOCKET_ERROR
+#define SOCKET_ERROR (-1)
 #endif
 
 /* ---- INTERFACE (the standard PnP interface header) ----------------------------------------- */

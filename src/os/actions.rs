@@ -489,8 +489,39 @@ impl Os {
             }
             Some((status, iface)) => {
                 let nulls = iface.null_entries();
+                // As Windows may also call it: a buffer too small for the structure, and a
+                // version it does not know, must both fail (not traced: a driver that keeps
+                // the rule answers them without side effects).
+                let short = MiracastDriverInterface::SIZE - 8;
+                let probes = [
+                    (MIRACAST_DRIVER_INTERFACE_VERSION_1, short),
+                    (
+                        MIRACAST_DRIVER_INTERFACE_VERSION_1 + 1,
+                        MiracastDriverInterface::SIZE,
+                    ),
+                ];
+                for (version, size) in probes {
+                    if let Some((NtStatus::STATUS_SUCCESS, _)) =
+                        umd.query_driver_interface(version, size)
+                    {
+                        self.report(
+                            CheckId::UmdLoad,
+                            RuleId::R34,
+                            Culprit::Umd,
+                            format!(
+                                "QueryMiracastDriverInterface(version={version}, size={size}) returned STATUS_SUCCESS; {} must fail",
+                                if size < MiracastDriverInterface::SIZE {
+                                    "a buffer smaller than MIRACAST_DRIVER_INTERFACE"
+                                } else {
+                                    "a version other than MIRACAST_DRIVER_INTERFACE_VERSION_1"
+                                }
+                            ),
+                            vec![enter],
+                        );
+                    }
+                }
                 if status == NtStatus::STATUS_SUCCESS
-                    && (iface.size > MiracastDriverInterface::SIZE || !nulls.is_empty())
+                    && (iface.size != MiracastDriverInterface::SIZE || !nulls.is_empty())
                 {
                     self.report(
                         CheckId::UmdLoad,

@@ -148,13 +148,17 @@ struct FakeUmd {
 impl MiracastUmd for FakeUmd {
     fn query_driver_interface(
         &self,
-        _: u32,
-        _: u32,
+        version: u32,
+        size: u32,
     ) -> Option<(NtStatus, MiracastDriverInterface)> {
-        Some((
-            NtStatus::STATUS_SUCCESS,
-            MiracastDriverInterface::complete(),
-        ))
+        let status = if version != MIRACAST_DRIVER_INTERFACE_VERSION_1 {
+            NtStatus::STATUS_NOT_SUPPORTED
+        } else if size < MiracastDriverInterface::SIZE {
+            NtStatus::STATUS_BUFFER_TOO_SMALL
+        } else {
+            NtStatus::STATUS_SUCCESS
+        };
+        Some((status, MiracastDriverInterface::complete()))
     }
     async fn create_miracast_context(
         &self,

@@ -47,6 +47,6 @@ pub(super) fn load(sched: &Sched, backend: &Backend, setup: &Setup) -> Result<Dr
                 faults: Box::new(Vec::new),
             })
         }
-        Backend::Real(spec) => real::load(sched, spec),
+        Backend::Real(spec) => real::load(sched, spec, setup),
     }
 }

@@ -135,16 +135,37 @@ fn run_real(
     config: BridgeConfig,
     script: Script,
 ) -> Outcome {
+    run_real_with_sink(
+        umd_path,
+        kmd_path,
+        os_config,
+        SinkConfig::default(),
+        strategy,
+        config,
+        script,
+    )
+}
+
+/// [`run_real`] with a sink configuration of its own.
+fn run_real_with_sink(
+    umd_path: &Path,
+    kmd_path: &Path,
+    os_config: OsConfig,
+    sink_config: SinkConfig,
+    strategy: Box<dyn Strategy>,
+    config: BridgeConfig,
+    script: Script,
+) -> Outcome {
     let sched = Sched::new(strategy);
     let findings = Findings::default();
     let (kmd, umd, runtime) =
         load_real_drivers(&sched, umd_path, kmd_path, config).expect("load the fixture drivers");
     let os = Os::new(&sched, &findings, os_config, kmd, umd);
     os.set_ioctl_describer(miracast_sim::model::protocol::ioctl_meaning);
-    let probe = Sink::new(SinkConfig::default(), SimTime::ZERO).expect("sink config");
+    let probe = Sink::new(sink_config.clone(), SimTime::ZERO).expect("sink config");
     let monitor_present =
         probe.capabilities().edid.is_some() || probe.capabilities().connector.is_some();
-    let (sink, control) = SinkAdapter::new(SinkConfig::default());
+    let (sink, control) = SinkAdapter::new(sink_config);
     os.attach_sink(
         Box::new(sink),
         SinkFacts {
@@ -229,6 +250,29 @@ fn disconnect_only() -> Script {
     })
 }
 
+/// Connects with the UMD built with `defines`; returns the outcome.
+fn connect_with(defines: &[&str]) -> Outcome {
+    run_real(
+        &umd(defines),
+        &kmd(&[]),
+        OsConfig::default(),
+        Box::new(FirstStrategy),
+        bridge_config(),
+        disconnect_only(),
+    )
+}
+
+/// The one finding of `rule` in `o` (fails the test unless there is exactly one).
+fn one_finding(o: &Outcome, rule: u8) -> &Violation {
+    let found: Vec<&Violation> = o
+        .findings
+        .iter()
+        .filter(|v| v.rule.number() == rule)
+        .collect();
+    assert_eq!(found.len(), 1, "R{rule}: {:#?}\n{}", o.findings, o.trace);
+    found[0]
+}
+
 // ---------------------------------------------------------------------------------------------
 // The correct pair.
 // ---------------------------------------------------------------------------------------------
@@ -276,6 +320,64 @@ fn correct_fixture_pair_keeps_every_rule_over_a_whole_session() {
         assert!(
             o.trace.contains("enter DxgkCbMiracastSendMessageCallback"),
             "seed {seed}:\n{}",
+            o.trace
+        );
+    }
+}
+
+#[test]
+fn other_c_library_calls_serve_the_same_session() {
+    // select, a non-blocking recv before each wait, sched_yield and pthread_exit.
+    for seed in [2, 9] {
+        let o = run_real(
+            &umd(&["ALT_LIBC_CALLS"]),
+            &kmd(&[]),
+            OsConfig::default(),
+            Box::new(RandomStrategy::new(seed)),
+            bridge_config(),
+            full_session(),
+        );
+        assert_eq!(o.end, RunEnd::Completed, "seed {seed}: {}", o.trace);
+        assert_eq!(o.start, Some(NtStatus::STATUS_SUCCESS), "{}", o.trace);
+        assert!(o.findings.is_empty(), "seed {seed}: {:#?}", o.findings);
+        assert!(o.runtime.faults().is_empty(), "{:?}", o.runtime.faults());
+        let threads = o.runtime.driver_threads();
+        assert_eq!(threads.len(), 1, "{threads:?}");
+        // It ended through pthread_exit, and Stop's pthread_join saw it end.
+        assert!(threads[0].ended, "{threads:?}");
+        assert!(o.trace.contains("PLAY"), "{}", o.trace);
+    }
+}
+
+#[test]
+fn a_worker_ioctl_during_stop_fails_and_stop_still_joins_it() {
+    // The worker's IOCTL while Stop runs on another thread is failed by the OS (R44), not let
+    // through under Stop's own exemption, and Stop's pthread_join then finds the worker ended.
+    for seed in [1, 4, 8] {
+        let o = run_real(
+            &umd(&["IOCTL_WHILE_STOPPING"]),
+            &kmd(&[]),
+            OsConfig::default(),
+            Box::new(RandomStrategy::new(seed)),
+            bridge_config(),
+            disconnect_only(),
+        );
+        assert_eq!(o.end, RunEnd::Completed, "seed {seed}: {}", o.trace);
+        assert!(o.findings.is_empty(), "seed {seed}: {:#?}", o.findings);
+        let threads = o.runtime.driver_threads();
+        assert!(threads[0].ended, "{threads:?}");
+        let worker = format!(" t{} ", threads[0].thread);
+        let refused = o.trace.lines().any(|l| {
+            l.contains(&worker)
+                && l.contains("leave MiracastIoControl -> STATUS_INVALID_DEVICE_STATE")
+        });
+        assert!(refused, "seed {seed}: {}", o.trace);
+        assert!(
+            !o.trace
+                .lines()
+                .any(|l| l.contains("enter DxgkDdiMiracastIoControl")
+                    && l.contains("op=MONITOR_DEPARTED")),
+            "seed {seed}: {}",
             o.trace
         );
     }
@@ -346,22 +448,10 @@ fn generic_insufficient_resources_status_breaks_r39() {
 
 #[test]
 fn closing_the_rtsp_socket_breaks_r41() {
-    let o = run_real(
-        &umd(&["BUG_CLOSE_RTSP_SOCKET"]),
-        &kmd(&[]),
-        OsConfig::default(),
-        Box::new(FirstStrategy),
-        bridge_config(),
-        disconnect_only(),
-    );
+    let o = connect_with(&["BUG_CLOSE_RTSP_SOCKET"]);
     assert_eq!(o.start, Some(NtStatus::STATUS_SUCCESS), "{}", o.trace);
-    let r41: Vec<&Violation> = o
-        .findings
-        .iter()
-        .filter(|v| v.rule.number() == 41)
-        .collect();
-    assert_eq!(r41.len(), 1, "{:#?}\n{}", o.findings, o.trace);
-    assert!(r41[0].finding.contains("closed the OS-owned RTSP socket"));
+    let r41 = one_finding(&o, 41);
+    assert!(r41.finding.contains("closed the OS-owned RTSP socket"));
 }
 
 #[test]
@@ -425,6 +515,224 @@ fn a_driver_blocked_outside_the_simulator_is_a_hang_finding_not_a_hang() {
         fault.to_string().contains("inside StopMiracastSession"),
         "{fault}"
     );
+    // The bridge made up no answer: Stop never left, the driver's worker stopped at its next
+    // wait, and the run ends with the OS's threads waiting on the one still inside Stop.
+    assert!(
+        !o.trace.contains("leave StopMiracastSession"),
+        "{}",
+        o.trace
+    );
+    assert!(
+        o.trace.contains("a call into the driver hung"),
+        "{}",
+        o.trace
+    );
+    let RunEnd::Deadlock { chain } = &o.end else {
+        panic!("{:?}\n{}", o.end, o.trace);
+    };
+    assert!(
+        chain
+            .iter()
+            .any(|b| b.name == "os-stop" && b.inside.contains(&Ddi::StopMiracastSession)),
+        "{chain:#?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads, time and blocking inside driver code.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_thread_the_driver_creates_is_a_simulated_thread_named_after_its_routine() {
+    let mut asked_during_start = 0;
+    for seed in 0..12 {
+        let o = run_real(
+            &umd(&[]),
+            &kmd(&[]),
+            OsConfig::default(),
+            Box::new(RandomStrategy::new(seed)),
+            bridge_config(),
+            full_session(),
+        );
+        assert_eq!(o.end, RunEnd::Completed, "seed {seed}: {}", o.trace);
+        assert!(
+            o.findings.is_empty(),
+            "seed {seed}: {:#?}\n{}",
+            o.findings,
+            o.trace
+        );
+        let threads = o.runtime.driver_threads();
+        assert_eq!(threads.len(), 1, "{threads:?}");
+        assert_eq!(threads[0].name, "umd-umd_session_worker");
+        // Stop joined it.
+        assert!(threads[0].ended, "{threads:?}");
+        // Its MiracastIoControl is its own: entered on its thread, and when that was before
+        // Start returned, held by the OS until then (R42).
+        let worker = format!(" t{} ", threads[0].thread);
+        let lines: Vec<&str> = o.trace.lines().collect();
+        let ioctl = lines
+            .iter()
+            .position(|l| l.contains(&worker) && l.contains("enter MiracastIoControl"))
+            .unwrap_or_else(|| panic!("no MiracastIoControl on{worker}:\n{}", o.trace));
+        let start_left = lines
+            .iter()
+            .position(|l| l.contains("leave StartMiracastSession"))
+            .expect("Start returned");
+        let kmd_ioctl = lines[ioctl..]
+            .iter()
+            .position(|l| l.contains(&worker) && l.contains("enter DxgkDdiMiracastIoControl"))
+            .map(|p| p + ioctl)
+            .unwrap_or_else(|| panic!("the worker's IOCTL never reached the KMD:\n{}", o.trace));
+        assert!(kmd_ioctl > start_left, "seed {seed}: {}", o.trace);
+        asked_during_start += usize::from(ioctl < start_left);
+    }
+    assert!(
+        asked_during_start > 0,
+        "no schedule ran the worker before Start returned"
+    );
+}
+
+#[test]
+fn a_slow_stop_takes_its_sleep_in_virtual_time_and_breaks_r45() {
+    let o = connect_with(&["BUG_SLOW_STOP"]);
+    assert_eq!(o.end, RunEnd::Completed, "{}", o.trace);
+    assert!(o.rules().contains(&45), "{:#?}\n{}", o.findings, o.trace);
+    // The driver's own sleep(4) is exactly 4 s of virtual time.
+    assert!(
+        o.trace
+            .contains("StopMiracastSession returned after 4000 ms"),
+        "{}",
+        o.trace
+    );
+    assert!(o.runtime.faults().is_empty(), "{:?}", o.runtime.faults());
+}
+
+#[test]
+fn a_slow_destroy_takes_its_sleep_in_virtual_time_and_breaks_r46() {
+    let o = connect_with(&["BUG_SLOW_DESTROY"]);
+    assert_eq!(o.end, RunEnd::Completed, "{}", o.trace);
+    let r46 = one_finding(&o, 46);
+    // The driver's own nanosleep of 4 s, exactly.
+    assert!(
+        r46.finding.contains("DestroyMiracastContext took 4000 ms"),
+        "{:#?}",
+        r46
+    );
+}
+
+#[test]
+fn a_thread_left_running_after_destroy_breaks_r46() {
+    let o = connect_with(&["BUG_THREAD_LEFT_BEHIND"]);
+    assert_eq!(o.end, RunEnd::Completed, "{}", o.trace);
+    let r46 = one_finding(&o, 46);
+    assert!(r46.finding.contains("umd-umd_session_worker"), "{:#?}", r46);
+    assert!(o.rules().iter().all(|r| *r == 46), "{:#?}", o.findings);
+    // It was stopped at its next wait after the unload (its timed condition wait), not left
+    // to run on.
+    assert!(
+        o.trace
+            .contains("the thread is frozen at its pthread_cond_wait"),
+        "{}",
+        o.trace
+    );
+}
+
+#[test]
+fn a_status_report_after_destroy_breaks_r36() {
+    let o = connect_with(&["BUG_STATUS_AFTER_DESTROY"]);
+    assert_eq!(o.end, RunEnd::Completed, "{}", o.trace);
+    let r36 = one_finding(&o, 36);
+    assert!(
+        r36.finding
+            .contains("ReportSessionStatus called after DestroyMiracastContext"),
+        "{:#?}",
+        r36
+    );
+}
+
+#[test]
+fn a_start_that_waits_for_its_own_threads_ioctl_deadlocks_as_r42_says() {
+    let o = connect_with(&["BUG_THREAD_RACES_START"]);
+    let RunEnd::Deadlock { chain } = &o.end else {
+        panic!("not a deadlock: {:?}\n{}", o.end, o.trace);
+    };
+    let start = chain
+        .iter()
+        .find(|b| b.inside.contains(&Ddi::StartMiracastSession))
+        .unwrap_or_else(|| panic!("{chain:#?}"));
+    let waits = start.waiting_for.as_ref().map(|w| w.object.clone());
+    assert!(
+        waits
+            .as_deref()
+            .is_some_and(|w| w.contains("driver condition")),
+        "{chain:#?}"
+    );
+    // The worker's IOCTL entered and is held by the OS (R42) while Start waits for it.
+    assert!(o.trace.contains("enter MiracastIoControl"), "{}", o.trace);
+    assert!(
+        !o.trace.contains("enter DxgkDdiMiracastIoControl"),
+        "{}",
+        o.trace
+    );
+    assert!(o.runtime.faults().is_empty(), "{:?}", o.runtime.faults());
+}
+
+#[test]
+fn sink_reply_delays_are_virtual_time_inside_start() {
+    use miracast_sim::wfd::MessageKind;
+    use miracast_sim::wfd::sink::DelayReply;
+    for (message, delay_ms) in [
+        (MessageKind::M1, 50),
+        (MessageKind::M3, 2_000),
+        (MessageKind::M4, 900),
+    ] {
+        let mut sink = SinkConfig::default();
+        sink.behaviour
+            .delay_replies
+            .push(DelayReply { message, delay_ms });
+        let o = run_real_with_sink(
+            &umd(&[]),
+            &kmd(&[]),
+            OsConfig::default(),
+            sink,
+            Box::new(FirstStrategy),
+            bridge_config(),
+            disconnect_only(),
+        );
+        assert_eq!(o.end, RunEnd::Completed, "{message:?}: {}", o.trace);
+        assert_eq!(
+            o.start,
+            Some(NtStatus::STATUS_SUCCESS),
+            "{message:?}: {}",
+            o.trace
+        );
+        assert!(o.findings.is_empty(), "{message:?}: {:#?}", o.findings);
+        assert!(o.runtime.faults().is_empty(), "{:?}", o.runtime.faults());
+        // Start lasted at least the sink's delay, in virtual time.
+        let at = |what: &str| -> f64 {
+            let line = o
+                .trace
+                .lines()
+                .find(|l| l.contains(what))
+                .unwrap_or_else(|| panic!("{what}:\n{}", o.trace));
+            let t = line
+                .split_whitespace()
+                .find(|w| w.ends_with('s') && w.contains('.'))
+                .expect("a time");
+            t.trim_end_matches('s').parse().expect("seconds")
+        };
+        let took = at("leave StartMiracastSession") - at("enter StartMiracastSession");
+        assert!(
+            took >= delay_ms as f64 / 1000.0,
+            "{message:?}: Start took {took} s:\n{}",
+            o.trace
+        );
+        assert!(
+            took < delay_ms as f64 / 1000.0 + 0.5,
+            "{message:?}: Start took {took} s:\n{}",
+            o.trace
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -566,21 +874,60 @@ fn loader_rejects_a_library_without_the_export() {
 }
 
 #[test]
-fn loader_rejects_a_null_entry() {
-    let e = load_umd_error(&["BUG_NULL_ENTRY"]);
+fn a_null_entry_in_the_interface_breaks_r34() {
+    let o = connect_with(&["BUG_NULL_ENTRY"]);
     assert_eq!(
-        e.to_string(),
-        "MIRACAST_DRIVER_INTERFACE.StopMiracastSession is NULL"
+        o.start,
+        Some(NtStatus::STATUS_INVALID_PARAMETER),
+        "{}",
+        o.trace
+    );
+    let r34 = one_finding(&o, 34);
+    assert!(r34.finding.contains("StopMiracastSession"), "{:#?}", r34);
+    assert!(
+        !o.trace.contains("enter CreateMiracastContext"),
+        "{}",
+        o.trace
     );
 }
 
 #[test]
-fn loader_rejects_a_wrong_size() {
-    let e = load_umd_error(&["BUG_WRONG_SIZE"]);
+fn a_wrong_interface_size_breaks_r34() {
+    let o = connect_with(&["BUG_WRONG_SIZE"]);
     assert_eq!(
-        e.to_string(),
-        "MIRACAST_DRIVER_INTERFACE.Size is 40; the simulator expects 48"
+        o.start,
+        Some(NtStatus::STATUS_INVALID_PARAMETER),
+        "{}",
+        o.trace
     );
+    let r34 = one_finding(&o, 34);
+    assert!(r34.finding.contains("Size 40"), "{:#?}", r34);
+}
+
+#[test]
+fn a_query_that_ignores_the_buffer_size_breaks_r34() {
+    let o = connect_with(&["BUG_QUERY_IGNORES_SIZE"]);
+    let r34 = one_finding(&o, 34);
+    assert!(
+        r34.finding.contains("size=40) returned STATUS_SUCCESS"),
+        "{:#?}",
+        r34
+    );
+    // The guard bytes after the short buffer show the overrun, without corrupting anything.
+    assert!(
+        o.trace.contains("wrote past the 40-byte buffer"),
+        "{}",
+        o.trace
+    );
+    // The full-size query was fine, so the session itself runs.
+    assert_eq!(o.start, Some(NtStatus::STATUS_SUCCESS), "{}", o.trace);
+}
+
+#[test]
+fn the_correct_query_answers_a_short_buffer_and_another_version_with_failures() {
+    let o = connect_with(&[]);
+    assert!(o.findings.is_empty(), "{:#?}", o.findings);
+    assert!(!o.trace.contains("wrote past"), "{}", o.trace);
 }
 
 #[test]
@@ -594,5 +941,214 @@ fn loader_reports_a_missing_file() {
         e.to_string()
             .starts_with("cannot open driver library /nonexistent/libnothing.so: "),
         "{e}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line on the shipped corpus: determinism, exploration, half drivers.
+// ---------------------------------------------------------------------------------------------
+
+fn sim_binary() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_miracast-sim"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
+    cmd
+}
+
+/// Scenarios of the corpus the correct fixtures can run: they ask nothing of the reference
+/// drivers' knobs, adapter settings or features the fixtures lack (chunk reads, monitor
+/// departure, session status reports).
+const FIXTURE_CORPUS: [&str; 17] = [
+    "scenarios/start-session",
+    "scenarios/lifecycle",
+    "scenarios/orderings/chunk-overflow-slow-consumer.json",
+    "scenarios/orderings/completion-before-send-returns.json",
+    "scenarios/orderings/ioctl-racing-start.json",
+    "scenarios/hlk-preflight/wireless-display-verify-message-timeouts.json",
+    "scenarios/hlk-preflight/wireless-display-verify-miracast-support.json",
+    "scenarios/hlk-preflight/wireless-display-verify-monitor-arrival-departure.json",
+    "scenarios/hlk-preflight/wireless-display-verify-monitor-disconnect.json",
+    "scenarios/hlk-preflight/wireless-display-verify-monitor-off.json",
+    "scenarios/hlk-preflight/wireless-display-verify-opm-on-real-sink.json",
+    "scenarios/hlk-preflight/wireless-display-verify-session-connect-disconnect.json",
+    "scenarios/hlk-preflight/wireless-display-verify-sleep.json",
+    "scenarios/hlk-preflight/wireless-display-verify-stability.json",
+    "scenarios/os-model/ioctl-during-stop-fails.json",
+    "scenarios/os-model/session-status-tears-down.json",
+    "scenarios/os-model/umd-calls-serialized.json",
+];
+
+/// Runs `args` and returns, per scenario, (name, outcome, trace) from the JSON report.
+fn corpus_results(backend: &str, extra: &[&str]) -> Vec<(String, String, String)> {
+    let out = sim_binary()
+        .arg("run")
+        .args(FIXTURE_CORPUS)
+        .args(["--backend", backend, "--format", "json", "--jobs", "2"])
+        .args(extra)
+        .output()
+        .expect("run miracast-sim");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a JSON report ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    report["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or_default().to_owned(),
+                s["outcome"].to_string(),
+                s["trace_text"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn both_fixtures() -> String {
+    format!("real:{},{}", umd(&[]).display(), kmd(&[]).display())
+}
+
+#[test]
+fn the_fixture_corpus_passes_with_byte_identical_traces_over_five_runs() {
+    let backend = both_fixtures();
+    let first = corpus_results(&backend, &["--seed", "7"]);
+    assert!(first.len() >= 10, "{first:?}");
+    for (name, outcome, trace) in &first {
+        assert!(outcome.contains("pass"), "{name}: {outcome}\n{trace}");
+        assert!(!trace.is_empty(), "{name}: no trace");
+    }
+    for run in 2..=5 {
+        let again = corpus_results(&backend, &["--seed", "7"]);
+        assert_eq!(again.len(), first.len());
+        for (a, b) in first.iter().zip(&again) {
+            assert_eq!(a.0, b.0);
+            assert_eq!(a.1, b.1, "run {run}: {} changed verdict", a.0);
+            if a.2 != b.2 {
+                let at = a.2.lines().zip(b.2.lines()).position(|(x, y)| x != y);
+                panic!("run {run}: {} trace differs at line {at:?}", a.0);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_fixture_corpus_passes_explored_and_explores_the_same_way_twice() {
+    // Each explored schedule is a whole run in this one process: the libraries are unloaded
+    // and loaded again between runs, so every run starts from the driver's initial state. With
+    // one exploration worker the whole report (schedules, choice points, states) repeats.
+    let backend = both_fixtures();
+    let explore = || {
+        let out = sim_binary()
+            .arg("run")
+            .args([
+                "scenarios/start-session",
+                "scenarios/lifecycle/ioctl-during-start-waits.json",
+                "scenarios/orderings/ioctl-racing-start.json",
+                "scenarios/hlk-preflight/wireless-display-verify-monitor-arrival-departure.json",
+                "scenarios/os-model/session-status-tears-down.json",
+            ])
+            .args(["--backend", &backend, "--explore=40", "--jobs", "1"])
+            .output()
+            .expect("run miracast-sim");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(text.ends_with("8 passed, 0 failed\n"), "{text}");
+        text
+    };
+    let first = explore();
+    assert!(first.contains("explored 40 schedules"), "{first}");
+    assert_eq!(first, explore());
+}
+
+#[test]
+fn half_a_driver_runs_against_the_reference_driver_for_the_other_half() {
+    let u = umd(&[]);
+    let k = kmd(&[]);
+    for backend in [
+        format!("real:{},model", u.display()),
+        format!("real:model,{}", k.display()),
+        // One library with only the UMD export: the reference KMD plays the miniport.
+        format!("real:{}", u.display()),
+    ] {
+        let out = sim_binary()
+            .args([
+                "run",
+                "scenarios/lifecycle/connect-disconnect.json",
+                "scenarios/start-session",
+                "--backend",
+                &backend,
+            ])
+            .output()
+            .expect("run miracast-sim");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{backend}: {text}");
+        assert!(text.ends_with("5 passed, 0 failed\n"), "{backend}: {text}");
+    }
+    // `model` on both sides is no driver binary: the backend is unavailable (exit 3).
+    let out = sim_binary()
+        .args([
+            "run",
+            "scenarios/start-session",
+            "--backend",
+            "real:model,model",
+        ])
+        .output()
+        .expect("run miracast-sim");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+}
+
+#[test]
+fn a_umd_written_against_winsock_and_ntstatus_builds_unchanged() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("real_driver");
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("winsock_umd.c");
+    std::fs::write(
+        &source,
+        r#"
+#include <winsock2.h>
+#include <ntstatus.h>
+#include <netdispumdddi.h>
+
+/* What a UMD's Windows source does with the RTSP socket, unchanged. */
+NTSTATUS wait_for_sink(SOCKET s, char *buffer, int capacity) {
+    if (s == INVALID_SOCKET) return STATUS_INVALID_PARAMETER;
+    unsigned long nonblocking = 1;
+    if (ioctlsocket(s, FIONBIO, &nonblocking) == SOCKET_ERROR) return STATUS_UNSUCCESSFUL;
+    WSAPOLLFD pfd = {0};
+    pfd.fd = s;
+    pfd.events = POLLIN;
+    int ready = WSAPoll(&pfd, 1, 3000);
+    if (ready == 0) return STATUS_IO_TIMEOUT;
+    if (ready == SOCKET_ERROR) return WSAGetLastError() == WSAECONNRESET ? STATUS_CONNECTION_RESET : STATUS_UNSUCCESSFUL;
+    int n = recv(s, buffer, capacity, 0);
+    if (n == 0) return STATUS_CONNECTION_DISCONNECTED;
+    if (n == SOCKET_ERROR && WSAGetLastError() == WSAEWOULDBLOCK) return STATUS_RETRY;
+    shutdown(s, SD_SEND);
+    return n > 0 ? STATUS_SUCCESS : STATUS_CONNECTION_ABORTED;
+}
+
+int release(SOCKET s) { return closesocket(s); }
+_Static_assert(sizeof(SOCKET) == sizeof(void *), "SOCKET is UINT_PTR");
+"#,
+    )
+    .unwrap();
+    let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
+    let out = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_owned()))
+        .args([
+            "-std=c11", "-Wall", "-Wextra", "-Werror", "-c", "-fPIC", "-I",
+        ])
+        .arg(&include)
+        .arg("-o")
+        .arg(dir.join("winsock_umd.o"))
+        .arg(&source)
+        .output()
+        .expect("run the C compiler");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

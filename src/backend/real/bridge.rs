@@ -22,14 +22,16 @@
 
 use super::platform;
 use crate::ddi::*;
-use crate::sched::{Sched, ThreadId};
+use crate::sched::{Sched, SimEvent, ThreadId, wait_any};
 use crate::status::NtStatus;
+use crate::time::SimTime;
 use crate::trace::EventKind;
+use async_trait::async_trait;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -184,6 +186,8 @@ pub(crate) enum CallbackRequest {
     UnknownHandle(&'static str, usize),
     /// A callback the simulator does not model (with why).
     Unsupported(String),
+    /// A C library call of driver code (see `interpose`).
+    Hook(HookRequest),
 }
 
 /// The OS's answer to a [`CallbackRequest`].
@@ -197,6 +201,8 @@ pub(crate) enum CallbackReply {
         bytes_returned: u32,
     },
     Chunks(ChunkDataResult),
+    /// The answer to a [`HookRequest`].
+    Hook(HookReply),
     /// The runtime is gone or refused the call.
     Refused,
 }
@@ -207,9 +213,139 @@ impl CallbackReply {
             CallbackReply::Status(s) => *s,
             CallbackReply::IoControl { status, .. } => *status,
             CallbackReply::Chunks(c) => c.status,
-            CallbackReply::Unit => NtStatus::STATUS_SUCCESS,
+            CallbackReply::Unit | CallbackReply::Hook(_) => NtStatus::STATUS_SUCCESS,
             CallbackReply::Refused => NtStatus::STATUS_INVALID_DEVICE_STATE,
         }
+    }
+}
+
+/// A C library call of driver code that the interposition layer turned into a request (see
+/// `interpose`).
+#[derive(Debug)]
+pub(crate) enum HookRequest {
+    /// `pthread_create`.
+    Spawn {
+        routine: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
+        arg: usize,
+    },
+    /// `pthread_join`.
+    Join { thread: u64 },
+    /// `pthread_detach`.
+    Detach { thread: u64 },
+    /// `pthread_exit`.
+    Exit { value: usize },
+    /// `nanosleep` and friends.
+    Sleep { micros: u64 },
+    /// `sched_yield`.
+    Yield,
+    /// `pthread_mutex_lock` found the mutex held by a simulated thread that is not running.
+    MutexWait { addr: usize },
+    /// `pthread_mutex_unlock` of a mutex some simulated thread waits for.
+    MutexWake { addr: usize },
+    /// `pthread_cond_wait`/`timedwait` (the mutex is released).
+    CondWait {
+        cond: usize,
+        timeout_us: Option<u64>,
+    },
+    /// `pthread_cond_signal`/`broadcast`.
+    CondWake { cond: usize, all: bool },
+    /// `send`/`write` on the RTSP socket.
+    SocketSend { fd: i32, bytes: Vec<u8> },
+    /// `recv`/`read` on the RTSP socket.
+    SocketRecv {
+        fd: i32,
+        max: usize,
+        peek: bool,
+        nonblocking: bool,
+        timeout_us: Option<u64>,
+    },
+    /// `close` of the RTSP socket (R41).
+    SocketClose { fd: i32 },
+    /// `poll`/`select`, or a read of another descriptor that would block.
+    Poll {
+        fds: Vec<(i32, i16)>,
+        timeout_us: Option<u64>,
+    },
+    /// A descriptor was written: pollers look again.
+    FdActivity,
+}
+
+/// The simulator's answer to a [`HookRequest`].
+#[derive(Debug)]
+pub(crate) enum HookReply {
+    Done,
+    Value(u64),
+    TimedOut,
+    Bytes(Vec<u8>),
+    Errno(i32),
+    Revents(Vec<i16>),
+    /// Not the simulator's (a thread it did not create): the hook calls the real function.
+    Unknown,
+}
+
+/// What real threads read without asking the executor. Only one real thread runs driver code
+/// at a time (the one whose simulated thread holds the turn), so these never race in practice;
+/// they are atomics and locks only to be shareable.
+pub(crate) struct RealShared {
+    /// Virtual time in microseconds, as of the last hand-over to a real thread (virtual time
+    /// does not move while a real thread holds the turn).
+    now_us: AtomicU64,
+    /// The RTSP socket descriptors handed to the driver.
+    rtsp: Mutex<BTreeSet<i32>>,
+    /// Mutexes (by address) that simulated threads wait for.
+    mutex_waiters: Mutex<BTreeMap<usize, u32>>,
+    /// Simulated threads waiting for descriptor activity.
+    fd_waiters: AtomicU32,
+}
+
+impl RealShared {
+    pub(crate) fn now_us(&self) -> u64 {
+        self.now_us.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn is_rtsp(&self, fd: i32) -> bool {
+        self.rtsp.lock().is_ok_and(|s| s.contains(&fd))
+    }
+
+    pub(crate) fn has_mutex_waiters(&self, addr: usize) -> bool {
+        self.mutex_waiters
+            .lock()
+            .is_ok_and(|m| m.get(&addr).is_some_and(|n| *n > 0))
+    }
+
+    pub(crate) fn has_fd_waiters(&self) -> bool {
+        self.fd_waiters.load(Ordering::SeqCst) > 0
+    }
+}
+
+/// The RTSP socket as driver threads use it through the interposed calls.
+#[async_trait(?Send)]
+pub(crate) trait SimSocket {
+    /// (bytes are waiting, the stream has ended).
+    fn state(&self) -> (bool, bool);
+    /// Set while bytes wait or the stream has ended.
+    fn readable(&self) -> SimEvent;
+    /// Takes (or, with `peek`, copies) up to `max` waiting bytes.
+    fn take(&self, max: usize, peek: bool) -> Vec<u8>;
+    /// Sends on the link; the byte count or an errno.
+    async fn send(&self, bytes: Vec<u8>) -> Result<usize, i32>;
+    /// The driver closed the OS's socket.
+    fn closed_by_driver(&self);
+}
+
+/// The shared state of the current real thread, when it is one of the bridge's.
+pub(crate) fn hook_shared() -> Option<Arc<RealShared>> {
+    LINK.try_with(|l| l.borrow().as_ref().map(|l| l.shared.clone()))
+        .ok()
+        .flatten()
+}
+
+/// Sends a hook request from a bridge thread and waits for the answer (when the run is over,
+/// [`callback`] parks the thread for good).
+pub(crate) fn hook_call(request: HookRequest) -> HookReply {
+    match callback(0, CallbackRequest::Hook(request)) {
+        CallbackReply::Hook(reply) => reply,
+        _ => HookReply::Unknown,
     }
 }
 
@@ -217,6 +353,7 @@ impl CallbackReply {
 struct Link {
     up: Sender<Up>,
     down: Receiver<Down>,
+    shared: Arc<RealShared>,
 }
 
 thread_local! {
@@ -240,6 +377,19 @@ fn handle_table() -> &'static HandleTable {
     TABLE.get_or_init(|| Mutex::new(BTreeMap::new()))
 }
 
+/// The `pthread_t` of every real thread the bridge started for a driver's `pthread_create`, in
+/// this process. They end only with their run (or park for good), so a `pthread_join` of one
+/// from outside the bridge (a library destructor at unload) must not wait for it.
+fn bridge_pthreads() -> &'static Mutex<BTreeSet<u64>> {
+    static IDS: OnceLock<Mutex<BTreeSet<u64>>> = OnceLock::new();
+    IDS.get_or_init(|| Mutex::new(BTreeSet::new()))
+}
+
+/// True for a thread the bridge started for the driver (see [`bridge_pthreads`]).
+pub(crate) fn is_bridge_pthread(id: u64) -> bool {
+    bridge_pthreads().lock().is_ok_and(|s| s.contains(&id))
+}
+
 /// Looks up a handle the driver passed back.
 pub(crate) fn resolve_handle(driver_value: usize) -> Option<Handle> {
     handle_table()
@@ -252,12 +402,20 @@ pub(crate) fn resolve_handle(driver_value: usize) -> Option<Handle> {
 /// Sends a callback request from a trampoline and blocks until the OS answers. Runs driver
 /// calls nested inside the callback meanwhile.
 pub(crate) fn callback(driver_handle: usize, request: CallbackRequest) -> CallbackReply {
-    let link = LINK.with(|l| l.borrow().clone());
+    let link = LINK.try_with(|l| l.borrow().clone()).ok().flatten();
     if let Some(link) = link {
-        if link.up.send(Up::Callback(request)).is_err() {
-            return CallbackReply::Refused;
-        }
-        return serve_down(&link).unwrap_or(CallbackReply::Refused);
+        let reply = if link.up.send(Up::Callback(request)).is_ok() {
+            serve_down(&link)
+        } else {
+            None
+        };
+        // No answer means the run is over (the runtime hung up): this thread never returns to
+        // the driver's code, which may be unloaded or serve a later run. It parks for good.
+        return reply.unwrap_or_else(|| {
+            loop {
+                std::thread::park();
+            }
+        });
     }
     // A thread the driver created: queue it for the runtime that owns the handle.
     let queue = handle_table()
@@ -310,25 +468,35 @@ struct RealThread {
 }
 
 impl RealThread {
-    fn spawn(name: &str, stack_size: usize) -> std::io::Result<RealThread> {
+    /// Starts a real thread; returns it and its OS thread id (the `pthread_t` a driver sees).
+    fn spawn(
+        name: &str,
+        stack_size: usize,
+        shared: Arc<RealShared>,
+    ) -> std::io::Result<(RealThread, u64)> {
         let (down_tx, down_rx) = mpsc::channel::<Down>();
         let (up_tx, up_rx) = mpsc::channel::<Up>();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name(format!("driver:{name}"))
             .stack_size(stack_size)
             .spawn(move || {
                 let link = Rc::new(Link {
                     up: up_tx,
                     down: down_rx,
+                    shared,
                 });
                 LINK.with(|l| *l.borrow_mut() = Some(link.clone()));
                 let _ = serve_down(&link);
                 LINK.with(|l| *l.borrow_mut() = None);
             })?;
-        Ok(RealThread {
-            down: down_tx,
-            up: up_rx,
-        })
+        let id = platform::os_thread_id(&handle);
+        Ok((
+            RealThread {
+                down: down_tx,
+                up: up_rx,
+            },
+            id,
+        ))
     }
 }
 
@@ -373,6 +541,51 @@ pub(crate) struct RuntimeInner {
     journal: RefCell<VecDeque<String>>,
     driver_handles: RefCell<Vec<usize>>,
     pointers: RefCell<PointerMap>,
+    /// What real threads read directly.
+    pub(crate) shared: Arc<RealShared>,
+    /// True when the driver library's C library imports are interposed (`interpose`).
+    pub(crate) interposed: Cell<bool>,
+    hooks: RefCell<HookState>,
+    /// Drivers ("umd"/"kmd") the OS has unloaded: their threads' next C library call freezes
+    /// them (the code they run is gone on Windows).
+    unloaded: RefCell<BTreeSet<&'static str>>,
+    /// RTSP sockets by descriptor (interposed mode).
+    sockets: RefCell<BTreeMap<i32, Rc<dyn SimSocket>>>,
+}
+
+/// The executor's side of interposed calls.
+#[derive(Default)]
+struct HookState {
+    /// Threads the driver created, by the `pthread_t` it was given.
+    threads: BTreeMap<u64, DriverThread>,
+    /// Which driver ("umd"/"kmd") each of those simulated threads runs.
+    sides: BTreeMap<ThreadId, &'static str>,
+    /// How many threads got each name so far (names stay unique).
+    names: BTreeMap<String, u32>,
+    mutex_waiters: BTreeMap<usize, Vec<SimEvent>>,
+    cond_waiters: BTreeMap<usize, VecDeque<SimEvent>>,
+    fd_waiters: Vec<SimEvent>,
+}
+
+/// A thread the driver created with `pthread_create`.
+#[derive(Clone)]
+struct DriverThread {
+    sim: ThreadId,
+    name: String,
+    done: SimEvent,
+    value: Rc<Cell<Option<usize>>>,
+    detached: bool,
+}
+
+/// A driver thread, as the loaders report it at unload time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriverThreadInfo {
+    /// Its simulated thread's name (`umd-worker_main`).
+    pub name: String,
+    /// Its simulated thread id.
+    pub thread: ThreadId,
+    /// True once its start routine returned (or it called `pthread_exit`).
+    pub ended: bool,
 }
 
 /// Driver pointers (contexts) as the OS model sees them: stable small handles, so that traces
@@ -389,6 +602,24 @@ struct PointerMap {
 pub struct RealRuntime {
     pub(crate) inner: Rc<RuntimeInner>,
 }
+
+/// `poll` event bits (the POSIX values of Linux and macOS, which the hooks pass through).
+const POLL_IN: i16 = 0x1;
+const POLL_OUT: i16 = 0x4;
+const POLL_HUP: i16 = 0x10;
+
+/// A descriptor to poll for real (a `struct pollfd`, platform-neutral).
+pub(crate) struct PollEntry {
+    /// The descriptor; negative entries are skipped.
+    pub(crate) fd: i32,
+    /// Events asked for.
+    pub(crate) events: i16,
+    /// Events found.
+    pub(crate) revents: i16,
+}
+
+/// Virtual time a non-waiting `poll` or a non-blocking `recv` that finds nothing takes.
+const POLL_QUANTUM: Duration = Duration::from_micros(100);
 
 /// Bridge events kept for fault reports.
 const JOURNAL_LEN: usize = 64;
@@ -415,6 +646,16 @@ impl RealRuntime {
                 journal: RefCell::new(VecDeque::new()),
                 driver_handles: RefCell::new(Vec::new()),
                 pointers: RefCell::new(PointerMap::default()),
+                shared: Arc::new(RealShared {
+                    now_us: AtomicU64::new(0),
+                    rtsp: Mutex::new(BTreeSet::new()),
+                    mutex_waiters: Mutex::new(BTreeMap::new()),
+                    fd_waiters: AtomicU32::new(0),
+                }),
+                interposed: Cell::new(false),
+                hooks: RefCell::new(HookState::default()),
+                unloaded: RefCell::new(BTreeSet::new()),
+                sockets: RefCell::new(BTreeMap::new()),
             }),
         }
     }
@@ -509,22 +750,30 @@ impl RealRuntime {
     }
 
     /// Runs `job` (which calls the driver) on the real thread of the current simulated thread,
-    /// serving its callbacks. `None` when the runtime is poisoned or the driver hung.
+    /// serving its callbacks, and returns what the driver returned.
+    ///
+    /// A driver that never returns (a hang past the wall-clock safety net, a panic in the
+    /// bridge, or a driver that stopped responding earlier in the run) never returns here
+    /// either: the simulated thread stays blocked inside the DDI, as the OS thread would on
+    /// Windows, and the run reports the fault and the blocked thread. The bridge never makes up
+    /// a status for the driver.
     pub(crate) async fn call<R: Send + 'static>(
         &self,
         ddi: Ddi,
         job: impl FnOnce() -> R + Send + 'static,
-    ) -> Option<R> {
+    ) -> R {
         if self.inner.poisoned.get() {
             self.note(format!(
                 "{} not called: the driver stopped responding earlier in this run",
                 ddi.name()
             ));
-            return None;
+            return self.never_returns(ddi.name()).await;
         }
         self.serve_foreign().await;
         let thread = self.inner.sched.current();
-        let real = self.real_thread(thread)?;
+        let Some(real) = self.real_thread(thread) else {
+            return self.never_returns(ddi.name()).await;
+        };
         self.journal(format!("enter {}", ddi.name()));
         let job: Job = Box::new(move || {
             DDI_STACK.with(|d| d.borrow_mut().push(ddi));
@@ -532,12 +781,52 @@ impl RealRuntime {
             DDI_STACK.with(|d| d.borrow_mut().pop());
             Box::new(result) as Payload
         });
+        let Some(payload) = self.drive(thread, Some(ddi), &real, job).await else {
+            return self.never_returns(ddi.name()).await;
+        };
+        self.journal(format!("leave {}", ddi.name()));
+        match payload.downcast::<R>() {
+            Ok(r) => *r,
+            Err(_) => {
+                // `pthread_exit` on a thread the OS called the driver on.
+                self.note(format!(
+                    "the driver called pthread_exit inside {} on an OS thread",
+                    ddi.name()
+                ));
+                self.never_returns(ddi.name()).await
+            }
+        }
+    }
+
+    /// Blocks the current simulated thread for good: the driver never returned from `what`.
+    async fn never_returns<R>(&self, what: &str) -> R {
+        let never = SimEvent::new(
+            &self.inner.sched,
+            format!("the driver to return from {what}"),
+            false,
+        );
+        loop {
+            never.wait(None).await;
+        }
+    }
+
+    /// Hands `job` to `real` and serves what comes back until the job returns. `None` when the
+    /// driver hung or the real thread is gone (a fault was recorded).
+    async fn drive(
+        &self,
+        thread: ThreadId,
+        ddi: Option<Ddi>,
+        real: &RealThread,
+        job: Job,
+    ) -> Option<Payload> {
+        self.publish_now();
         if real.down.send(Down::Call(job)).is_err() {
             self.fault_panic(thread, ddi, "the real thread is gone".to_owned());
             return None;
         }
         // With an RTSP relay active the driver may be waiting for sink bytes only the relay
-        // moves, so poll it often; otherwise the tick only bounds hang detection latency.
+        // moves, so poll it often; otherwise the tick only bounds hang detection latency and
+        // serves callbacks from threads the driver started behind the simulator's back.
         let tick = if self.inner.pumps.borrow().is_empty() {
             Duration::from_millis(1)
         } else {
@@ -549,13 +838,21 @@ impl RealRuntime {
                 Ok(Up::Returned(payload)) => {
                     self.check_message_buffers();
                     self.pump_all();
-                    self.journal(format!("leave {}", ddi.name()));
-                    return payload.downcast::<R>().ok().map(|b| *b);
+                    return Some(payload);
+                }
+                Ok(Up::Callback(CallbackRequest::Hook(HookRequest::Exit { value }))) => {
+                    // The thread ends here; its real thread parks (it never answers again).
+                    self.journal("pthread_exit".to_owned());
+                    self.inner.threads.borrow_mut().remove(&thread);
+                    return Some(Box::new(value));
                 }
                 Ok(Up::Callback(request)) => {
                     self.check_message_buffers();
-                    self.journal(format!("callback {}", request_name(&request)));
+                    if !matches!(request, CallbackRequest::Hook(_)) {
+                        self.journal(format!("callback {}", request_name(&request)));
+                    }
                     let reply = Box::pin(self.serve(request)).await;
+                    self.publish_now();
                     if real.down.send(Down::Reply(reply)).is_err() {
                         self.fault_panic(thread, ddi, "the real thread is gone".to_owned());
                         return None;
@@ -587,13 +884,25 @@ impl RealRuntime {
         }
     }
 
+    /// Virtual time as real threads read it (it does not move while one of them runs).
+    fn publish_now(&self) {
+        self.inner
+            .shared
+            .now_us
+            .store(self.inner.sched.now().as_micros(), Ordering::SeqCst);
+    }
+
     fn real_thread(&self, thread: ThreadId) -> Option<Rc<RealThread>> {
         if let Some(t) = self.inner.threads.borrow().get(&thread) {
             return Some(t.clone());
         }
         let name = self.inner.sched.thread_name(thread);
-        match RealThread::spawn(&name, self.inner.config.stack_size) {
-            Ok(t) => {
+        match RealThread::spawn(
+            &name,
+            self.inner.config.stack_size,
+            self.inner.shared.clone(),
+        ) {
+            Ok((t, _)) => {
                 let t = Rc::new(t);
                 self.inner.threads.borrow_mut().insert(thread, t.clone());
                 Some(t)
@@ -609,7 +918,7 @@ impl RealRuntime {
         self.inner.sched.emit(EventKind::Note { text });
     }
 
-    fn fault_hang(&self, thread: ThreadId, ddi: Ddi, waited: Duration) {
+    fn fault_hang(&self, thread: ThreadId, ddi: Option<Ddi>, waited: Duration) {
         let name = self.inner.sched.thread_name(thread);
         // The real thread is stuck in driver code: forget it (it keeps the memory its job owns)
         // and call nothing else in this driver.
@@ -620,7 +929,7 @@ impl RealRuntime {
                 waited_ms: waited.as_millis() as u64,
             },
             thread: name,
-            ddi: Some(ddi.name().to_owned()),
+            ddi: ddi.map(|d| d.name().to_owned()),
             detail: "the driver blocked outside the simulator's control while holding the turn (a wait on something the simulator does not model, or an endless loop)".to_owned(),
             last_events: self.last_events(),
         };
@@ -628,7 +937,7 @@ impl RealRuntime {
         self.inner.faults.borrow_mut().push(fault);
     }
 
-    fn fault_panic(&self, thread: ThreadId, ddi: Ddi, text: String) {
+    fn fault_panic(&self, thread: ThreadId, ddi: Option<Ddi>, text: String) {
         let name = self.inner.sched.thread_name(thread);
         self.inner.threads.borrow_mut().remove(&thread);
         self.inner.poisoned.set(true);
@@ -638,12 +947,439 @@ impl RealRuntime {
                 name: "bridge panic".to_owned(),
             },
             thread: name,
-            ddi: Some(ddi.name().to_owned()),
+            ddi: ddi.map(|d| d.name().to_owned()),
             detail: text,
             last_events: self.last_events(),
         };
         self.note(fault.to_string());
         self.inner.faults.borrow_mut().push(fault);
+    }
+
+    /// The OS unloads `side` ("umd"): its threads freeze at their next C library call.
+    pub(crate) fn set_unloaded(&self, side: &'static str, unloaded: bool) {
+        let mut u = self.inner.unloaded.borrow_mut();
+        if unloaded {
+            u.insert(side);
+        } else {
+            u.remove(side);
+        }
+    }
+
+    /// A thread the driver created stops at its next wait once its driver is unloaded, or once
+    /// a call into the driver hung (nothing it waits for can be trusted to come any more).
+    fn is_frozen(&self, thread: ThreadId) -> bool {
+        let side = self.inner.hooks.borrow().sides.get(&thread).copied();
+        side.is_some_and(|s| self.inner.poisoned.get() || self.inner.unloaded.borrow().contains(s))
+    }
+
+    /// A thread the driver created that is about to wait (sleep, block, join, create a thread)
+    /// after the OS unloaded its driver stops here for good: on Windows its code is gone. Until
+    /// then it runs on, so what it does after Destroy (a callback: R36) is still seen.
+    async fn freeze_if_unloaded(&self, what: &str) {
+        let thread = self.inner.sched.current();
+        if !self.is_frozen(thread) {
+            return;
+        }
+        let name = self.inner.sched.thread_name(thread);
+        self.note(if self.inner.poisoned.get() {
+            format!(
+                "{name} (t{thread}) is frozen at its {what}: a call into the driver hung earlier in this run"
+            )
+        } else {
+            format!(
+                "{name} (t{thread}) still runs the driver's code after the OS unloaded it (the last DestroyMiracastContext returned); the thread is frozen at its {what}"
+            )
+        });
+        self.never_returns("code the OS unloaded").await
+    }
+
+    /// From now on a callback from a thread the simulator does not know (a library destructor
+    /// at unload) is refused at once instead of waiting for a run that is over.
+    pub(crate) fn close_foreign(&self) {
+        self.inner.foreign.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Registers the RTSP socket `fd` for interposed calls.
+    pub(crate) fn add_socket(&self, fd: i32, socket: Rc<dyn SimSocket>) {
+        self.inner.sockets.borrow_mut().insert(fd, socket);
+        if let Ok(mut s) = self.inner.shared.rtsp.lock() {
+            s.insert(fd);
+        }
+    }
+
+    /// Forgets the RTSP socket `fd` (the OS closed it, or the driver did).
+    pub(crate) fn remove_socket(&self, fd: i32) {
+        self.inner.sockets.borrow_mut().remove(&fd);
+        if let Ok(mut s) = self.inner.shared.rtsp.lock() {
+            s.remove(&fd);
+        }
+    }
+
+    /// The threads the driver created so far, in creation order.
+    pub fn driver_threads(&self) -> Vec<DriverThreadInfo> {
+        let hooks = self.inner.hooks.borrow();
+        let mut all: Vec<DriverThreadInfo> = hooks
+            .threads
+            .values()
+            .map(|t| DriverThreadInfo {
+                name: t.name.clone(),
+                thread: t.sim,
+                ended: t.value.get().is_some(),
+            })
+            .collect();
+        all.sort_by_key(|t| t.thread);
+        all
+    }
+
+    /// Which driver the current simulated thread runs: the innermost driver DDI it is inside,
+    /// or, for a thread the driver created, the driver that created it.
+    fn side_of_current(&self) -> &'static str {
+        let cur = self.inner.sched.current();
+        if let Some(side) = self.inner.hooks.borrow().sides.get(&cur) {
+            return side;
+        }
+        self.inner
+            .sched
+            .frames(cur)
+            .iter()
+            .rev()
+            .find_map(|d| match d.direction() {
+                Direction::OsToUmd => Some("umd"),
+                Direction::OsToKmd => Some("kmd"),
+                _ => None,
+            })
+            .unwrap_or("driver")
+    }
+
+    /// `pthread_create`: a new simulated thread named after the start routine, with a real
+    /// thread of its own; the driver gets that real thread's id.
+    async fn spawn_driver_thread(
+        &self,
+        routine: extern "C" fn(*mut libc::c_void) -> *mut libc::c_void,
+        arg: usize,
+    ) -> HookReply {
+        let side = self.side_of_current();
+        let base = format!("{side}-{}", super::interpose::symbol_name(routine as usize));
+        let name = {
+            let mut hooks = self.inner.hooks.borrow_mut();
+            let n = hooks.names.entry(base.clone()).or_insert(0);
+            *n += 1;
+            if *n == 1 { base } else { format!("{base}-{n}") }
+        };
+        let done = SimEvent::new(&self.inner.sched, format!("end of {name}"), false);
+        let value = Rc::new(Cell::new(None));
+        let (rt, done2, value2) = (self.clone(), done.clone(), value.clone());
+        let arg = AssertSend(arg);
+        let sim = self.inner.sched.spawn(name.clone(), true, async move {
+            let thread = rt.inner.sched.current();
+            let Some(real) = rt.real_thread(thread) else {
+                return;
+            };
+            let job: Job = Box::new(move || {
+                let arg = arg;
+                Box::new(routine(arg.0 as *mut libc::c_void) as usize) as Payload
+            });
+            let Some(out) = rt.drive(thread, None, &real, job).await else {
+                return rt.never_returns("a thread routine").await;
+            };
+            let v = out.downcast::<usize>().map(|b| *b).unwrap_or(0);
+            rt.journal("thread routine returned".to_owned());
+            value2.set(Some(v));
+            done2.set();
+        });
+        let real = match RealThread::spawn(
+            &name,
+            self.inner.config.stack_size,
+            self.inner.shared.clone(),
+        ) {
+            Ok((t, id)) => (Rc::new(t), id),
+            Err(e) => {
+                self.note(format!("cannot start a real thread for {name}: {e}"));
+                return HookReply::Errno(libc::EAGAIN);
+            }
+        };
+        self.inner.threads.borrow_mut().insert(sim, real.0);
+        if let Ok(mut ids) = bridge_pthreads().lock() {
+            ids.insert(real.1);
+        }
+        {
+            let mut hooks = self.inner.hooks.borrow_mut();
+            hooks.sides.insert(sim, side);
+            hooks.threads.insert(
+                real.1,
+                DriverThread {
+                    sim,
+                    name: name.clone(),
+                    done,
+                    value,
+                    detached: false,
+                },
+            );
+        }
+        self.journal(format!("pthread_create: t{sim} {name}"));
+        // Thread creation is a choice point: the new thread may run first.
+        self.inner.sched.yield_now().await;
+        HookReply::Value(real.1)
+    }
+
+    /// Answers one interposed C library call.
+    async fn serve_hook(&self, request: HookRequest) -> HookReply {
+        let sched = self.inner.sched.clone();
+        match request {
+            HookRequest::Spawn { routine, arg } => {
+                self.freeze_if_unloaded("pthread_create").await;
+                self.spawn_driver_thread(routine, arg).await
+            }
+            HookRequest::Join { thread } => {
+                let target = self.inner.hooks.borrow().threads.get(&thread).cloned();
+                let Some(t) = target else {
+                    return HookReply::Unknown;
+                };
+                if t.sim == sched.current() {
+                    return HookReply::Errno(libc::EDEADLK);
+                }
+                if t.detached {
+                    return HookReply::Errno(libc::EINVAL);
+                }
+                if t.value.get().is_none() {
+                    self.freeze_if_unloaded("pthread_join").await;
+                }
+                t.done.wait(None).await;
+                HookReply::Value(t.value.get().unwrap_or(0) as u64)
+            }
+            HookRequest::Detach { thread } => {
+                match self.inner.hooks.borrow_mut().threads.get_mut(&thread) {
+                    Some(t) => {
+                        t.detached = true;
+                        HookReply::Done
+                    }
+                    None => HookReply::Unknown,
+                }
+            }
+            // Handled by `drive` (the thread ends); never served.
+            HookRequest::Exit { .. } => HookReply::Done,
+            HookRequest::Sleep { micros } => {
+                self.freeze_if_unloaded("sleep").await;
+                if micros == 0 {
+                    sched.yield_now().await;
+                } else {
+                    sched.sleep(Duration::from_micros(micros)).await;
+                }
+                HookReply::Done
+            }
+            HookRequest::Yield => {
+                self.freeze_if_unloaded("sched_yield").await;
+                sched.yield_now().await;
+                HookReply::Done
+            }
+            HookRequest::MutexWait { addr } => {
+                self.freeze_if_unloaded("pthread_mutex_lock").await;
+                let ev = SimEvent::new(&sched, format!("driver mutex {addr:#x}"), false);
+                self.inner
+                    .hooks
+                    .borrow_mut()
+                    .mutex_waiters
+                    .entry(addr)
+                    .or_default()
+                    .push(ev.clone());
+                if let Ok(mut m) = self.inner.shared.mutex_waiters.lock() {
+                    *m.entry(addr).or_insert(0) += 1;
+                }
+                ev.wait(None).await;
+                HookReply::Done
+            }
+            HookRequest::MutexWake { addr } => {
+                let waiters = self
+                    .inner
+                    .hooks
+                    .borrow_mut()
+                    .mutex_waiters
+                    .remove(&addr)
+                    .unwrap_or_default();
+                if let Ok(mut m) = self.inner.shared.mutex_waiters.lock() {
+                    m.remove(&addr);
+                }
+                for w in &waiters {
+                    w.set();
+                }
+                sched.yield_now().await;
+                HookReply::Done
+            }
+            HookRequest::CondWait { cond, timeout_us } => {
+                self.freeze_if_unloaded("pthread_cond_wait").await;
+                let ev = SimEvent::new(&sched, format!("driver condition {cond:#x}"), false);
+                self.inner
+                    .hooks
+                    .borrow_mut()
+                    .cond_waiters
+                    .entry(cond)
+                    .or_default()
+                    .push_back(ev.clone());
+                let woken = ev.wait(timeout_us.map(Duration::from_micros)).await;
+                if woken {
+                    HookReply::Done
+                } else {
+                    let id = ev.id();
+                    if let Some(q) = self.inner.hooks.borrow_mut().cond_waiters.get_mut(&cond) {
+                        q.retain(|w| w.id() != id);
+                    }
+                    HookReply::TimedOut
+                }
+            }
+            HookRequest::CondWake { cond, all } => {
+                let woken: Vec<SimEvent> = {
+                    let mut hooks = self.inner.hooks.borrow_mut();
+                    match hooks.cond_waiters.get_mut(&cond) {
+                        Some(q) if all => q.drain(..).collect(),
+                        Some(q) => q.pop_front().into_iter().collect(),
+                        None => Vec::new(),
+                    }
+                };
+                for w in &woken {
+                    w.set();
+                }
+                sched.yield_now().await;
+                HookReply::Done
+            }
+            HookRequest::SocketSend { fd, bytes } => {
+                let socket = self.inner.sockets.borrow().get(&fd).cloned();
+                match socket {
+                    Some(s) => match s.send(bytes).await {
+                        Ok(n) => HookReply::Value(n as u64),
+                        Err(e) => HookReply::Errno(e),
+                    },
+                    None => HookReply::Errno(libc::EBADF),
+                }
+            }
+            HookRequest::SocketRecv {
+                fd,
+                max,
+                peek,
+                nonblocking,
+                timeout_us,
+            } => {
+                let socket = self.inner.sockets.borrow().get(&fd).cloned();
+                let Some(s) = socket else {
+                    return HookReply::Errno(libc::EBADF);
+                };
+                let deadline = timeout_us.map(|t| sched.now() + Duration::from_micros(t));
+                loop {
+                    let (data, eof) = s.state();
+                    if data {
+                        return HookReply::Bytes(s.take(max, peek));
+                    }
+                    if eof || max == 0 {
+                        return HookReply::Bytes(Vec::new());
+                    }
+                    if nonblocking {
+                        sched.sleep(POLL_QUANTUM).await;
+                        return HookReply::Errno(libc::EAGAIN);
+                    }
+                    let left = deadline.map(|d| d - sched.now());
+                    if left != Some(Duration::ZERO) {
+                        self.freeze_if_unloaded("recv").await;
+                    }
+                    if left == Some(Duration::ZERO) || !s.readable().wait(left).await {
+                        return HookReply::Errno(libc::EAGAIN);
+                    }
+                }
+            }
+            HookRequest::SocketClose { fd } => {
+                let socket = self.inner.sockets.borrow().get(&fd).cloned();
+                self.remove_socket(fd);
+                if let Some(s) = socket {
+                    s.closed_by_driver();
+                }
+                HookReply::Done
+            }
+            HookRequest::Poll { fds, timeout_us } => self.poll(fds, timeout_us).await,
+            HookRequest::FdActivity => {
+                let waiters = std::mem::take(&mut self.inner.hooks.borrow_mut().fd_waiters);
+                for w in &waiters {
+                    w.set();
+                }
+                sched.yield_now().await;
+                HookReply::Done
+            }
+        }
+    }
+
+    /// `poll`: RTSP sockets are ready from the link's state, other descriptors from a real poll
+    /// with no timeout; when nothing is ready, waits in virtual time for link bytes, a write
+    /// of any descriptor by a simulated thread, or the timeout.
+    async fn poll(&self, fds: Vec<(i32, i16)>, timeout_us: Option<u64>) -> HookReply {
+        let sched = self.inner.sched.clone();
+        let deadline: Option<SimTime> = timeout_us.map(|t| sched.now() + Duration::from_micros(t));
+        loop {
+            let sockets: Vec<Option<Rc<dyn SimSocket>>> = {
+                let all = self.inner.sockets.borrow();
+                fds.iter().map(|(fd, _)| all.get(fd).cloned()).collect()
+            };
+            let mut real: Vec<PollEntry> = fds
+                .iter()
+                .zip(&sockets)
+                .map(|((fd, events), s)| PollEntry {
+                    fd: if s.is_some() { -1 } else { *fd },
+                    events: *events,
+                    revents: 0,
+                })
+                .collect();
+            platform::poll_now(&mut real);
+            let revents: Vec<i16> = fds
+                .iter()
+                .zip(&sockets)
+                .zip(&real)
+                .map(|(((_, events), s), p)| match s {
+                    Some(s) => {
+                        let (data, eof) = s.state();
+                        let mut r = *events & POLL_OUT;
+                        if data || eof {
+                            r |= *events & POLL_IN;
+                        }
+                        if eof {
+                            r |= POLL_HUP;
+                        }
+                        r
+                    }
+                    None if p.fd >= 0 => p.revents,
+                    None => 0,
+                })
+                .collect();
+            let left = deadline.map(|d| d - sched.now());
+            if revents.iter().any(|r| *r != 0) {
+                return HookReply::Revents(revents);
+            }
+            if left == Some(Duration::ZERO) {
+                if timeout_us == Some(0) {
+                    // A poll that does not wait still costs a little time, so a driver that
+                    // polls in a loop lets virtual time (and the sink's timers) move.
+                    sched.sleep(POLL_QUANTUM).await;
+                }
+                return HookReply::Revents(revents);
+            }
+            self.freeze_if_unloaded("poll").await;
+            let activity = SimEvent::new(&sched, "descriptor activity", false);
+            self.inner
+                .hooks
+                .borrow_mut()
+                .fd_waiters
+                .push(activity.clone());
+            self.inner.shared.fd_waiters.fetch_add(1, Ordering::SeqCst);
+            let readable: Vec<SimEvent> = sockets.iter().flatten().map(|s| s.readable()).collect();
+            let mut events: Vec<&SimEvent> = readable.iter().collect();
+            events.push(&activity);
+            let woke = wait_any(&sched, &events, left).await;
+            self.inner.shared.fd_waiters.fetch_sub(1, Ordering::SeqCst);
+            let id = activity.id();
+            self.inner
+                .hooks
+                .borrow_mut()
+                .fd_waiters
+                .retain(|w| w.id() != id);
+            if woke.is_none() {
+                return HookReply::Revents(vec![0; fds.len()]);
+            }
+        }
     }
 
     /// Serves callbacks from the driver's own threads. True when it served any.
@@ -699,6 +1435,7 @@ impl RealRuntime {
     /// Answers one callback by awaiting the OS model's service.
     async fn serve(&self, request: CallbackRequest) -> CallbackReply {
         match request {
+            CallbackRequest::Hook(hook) => CallbackReply::Hook(self.serve_hook(hook).await),
             CallbackRequest::UnknownHandle(what, value) => {
                 self.note(format!(
                     "the driver called {what} with a handle the OS never gave out ({value:#x})"
@@ -942,6 +1679,7 @@ fn request_name(request: &CallbackRequest) -> &'static str {
         CallbackRequest::ReportChunkInfo { .. } => "DxgkCbReportChunkInfo",
         CallbackRequest::UnknownHandle(what, _) => what,
         CallbackRequest::Unsupported(_) => "an unsupported callback",
+        CallbackRequest::Hook(_) => "a C library call",
     }
 }
 

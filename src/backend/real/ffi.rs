@@ -89,13 +89,12 @@ pub type HANDLE = *mut c_void;
 /// `NTSTATUS` (32-bit signed). See [`crate::status::NtStatus`] for the values.
 pub type NTSTATUS = i32;
 
-/// `SOCKET`: `UINT_PTR` on Windows, as in `winsock2.h`.
-#[cfg(windows)]
+/// `SOCKET`: `UINT_PTR`, as in `winsock2.h`, on every platform (a driver's Windows source
+/// builds unchanged). Off Windows its value is the POSIX socket descriptor, which C converts
+/// to `int` implicitly when the driver passes it to the C library.
 pub type SOCKET = UINT_PTR;
-/// `SOCKET`: a POSIX socket descriptor (`int`) off Windows; `miracast_sim_wintypes.h` makes the
-/// same choice so that a driver built for Linux can use the C library's socket calls.
-#[cfg(not(windows))]
-pub type SOCKET = core::ffi::c_int;
+/// `INVALID_SOCKET`: `(SOCKET)(~0)`.
+pub const INVALID_SOCKET: SOCKET = !0;
 
 /// `LARGE_INTEGER` (`miracast_sim_wintypes.h`): a 64-bit value that C also exposes as
 /// `LowPart`/`HighPart` halves.

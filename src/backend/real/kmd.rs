@@ -53,12 +53,16 @@ const ADAPTER_HANDLE: Handle = Handle(0xADA0);
 impl Drop for RealKmd {
     fn drop(&mut self) {
         if self.rt.is_poisoned() {
-            // A real thread is still inside the driver's code: unloading would pull the code
-            // out from under it. The library stays mapped for the life of the process.
+            // A real thread is still running the driver's code (it hung): unloading would pull
+            // the code out from under it. The library stays mapped for the life of the process.
             return;
         }
-        // SAFETY: no real thread of this runtime is inside the driver (it is not poisoned), and
-        // every pointer into the library (tables, trampolines given to it) dies with `self`.
+        self.rt.close_foreign();
+        // SAFETY: no real thread of this runtime runs the driver's code now (it is not poisoned:
+        // every thread is idle or blocked in a callback or hook, and once the runtime is gone
+        // such a thread parks instead of returning to the driver), and every pointer into the
+        // library (tables, trampolines given to it) dies with `self`. Unloading also gives the
+        // next run in this process a fresh copy of the driver's global state.
         unsafe { std::mem::ManuallyDrop::drop(&mut self.library) };
     }
 }
@@ -71,10 +75,16 @@ impl RealKmd {
     /// a wrong `Size`/`Version`, a `DxgkDdiInterfaceVersion` below WDDM 1.3, or a NULL DDI.
     pub fn load(rt: &RealRuntime, path: &Path) -> Result<RealKmd, LoadError> {
         let shown = path.display().to_string();
-        let library = platform::open_library(path).map_err(|reason| LoadError::Open {
-            path: shown.clone(),
-            reason,
-        })?;
+        let (library, interposed) =
+            platform::open_library(path).map_err(|reason| LoadError::Open {
+                path: shown.clone(),
+                reason,
+            })?;
+        if let Err(why) = interposed {
+            rt.journal(format!(
+                "{shown}: C library calls not interposed ({why}): driver threads and blocking calls run outside the scheduler"
+            ));
+        }
         type Entry = unsafe extern "system" fn(
             *const ffi::MIRACAST_SIM_KMD_OS_INTERFACE,
             *mut ffi::MIRACAST_SIM_KMD_DRIVER_INTERFACE,
@@ -207,7 +217,6 @@ impl MiracastKmd for RealKmd {
                 (NtStatus(s), children)
             })
             .await
-            .unwrap_or((NtStatus::STATUS_UNSUCCESSFUL, 0))
     }
 
     async fn query_miracast_interface(
@@ -236,9 +245,7 @@ impl MiracastKmd for RealKmd {
                 (NtStatus(s), super::bridge::AssertSend(iface))
             })
             .await;
-        let Some((status, iface)) = result else {
-            return (NtStatus::STATUS_UNSUCCESSFUL, None);
-        };
+        let (status, iface) = result;
         let iface = iface.0;
         if status != NtStatus::STATUS_SUCCESS {
             return (status, None);
@@ -285,13 +292,9 @@ impl MiracastKmd for RealKmd {
                 (NtStatus(s), out)
             })
             .await;
-        match result {
-            Some((status, out)) => {
-                relations.copy_from_slice(&out);
-                status
-            }
-            None => NtStatus::STATUS_UNSUCCESSFUL,
-        }
+        let (status, out) = result;
+        relations.copy_from_slice(&out);
+        status
     }
 
     async fn query_child_status(
@@ -312,20 +315,15 @@ impl MiracastKmd for RealKmd {
                 (NtStatus(s), convert::child_status_from_c(&c))
             })
             .await;
-        match result {
-            Some((s, answered)) => {
-                *status = answered;
-                s
-            }
-            None => NtStatus::STATUS_UNSUCCESSFUL,
-        }
+        let (s, answered) = result;
+        *status = answered;
+        s
     }
 
     async fn query_device_descriptor(&self, child_uid: u32) -> (NtStatus, Vec<u8>) {
         let f = self.driver.DxgkDdiQueryDeviceDescriptor;
         let a = self.adapter();
-        let result = self
-            .rt
+        self.rt
             .call(Ddi::DxgkDdiQueryDeviceDescriptor, move || {
                 let f = f.expect("checked at load");
                 let mut edid = Vec::new();
@@ -359,8 +357,7 @@ impl MiracastKmd for RealKmd {
                 }
                 (status, edid)
             })
-            .await;
-        result.unwrap_or((NtStatus::STATUS_UNSUCCESSFUL, Vec::new()))
+            .await
     }
 
     async fn commit_vidpn(&self, commit: VidPnCommit) -> NtStatus {
@@ -381,14 +378,14 @@ impl MiracastKmd for RealKmd {
                 NtStatus(unsafe { f(a as ffi::HANDLE, &arg) })
             })
             .await
-            .unwrap_or(NtStatus::STATUS_UNSUCCESSFUL)
     }
 
     async fn create_context(&self, args: &CreateContextArgs) -> (NtStatus, Handle) {
         let f = self.driver.DxgkDdiCreateContext;
         let a = self.adapter();
         let args = args.clone();
-        self.rt
+        let (s, h) = self
+            .rt
             .call(Ddi::DxgkDdiCreateContext, move || {
                 let mut private = args.private_driver_data.clone();
                 let mut c = ffi::DXGKARG_CREATECONTEXT {
@@ -411,10 +408,8 @@ impl MiracastKmd for RealKmd {
                 let s = unsafe { f(a as ffi::HANDLE, &mut c) };
                 (NtStatus(s), c.hContext as usize)
             })
-            .await
-            .map_or((NtStatus::STATUS_UNSUCCESSFUL, Handle(0)), |(s, h)| {
-                (s, self.rt.os_handle(h))
-            })
+            .await;
+        (s, self.rt.os_handle(h))
     }
 
     async fn destroy_context(&self, context: Handle) -> NtStatus {
@@ -427,7 +422,6 @@ impl MiracastKmd for RealKmd {
                 NtStatus(unsafe { f(c as ffi::HANDLE) })
             })
             .await
-            .unwrap_or(NtStatus::STATUS_UNSUCCESSFUL)
     }
 
     async fn interrupt_routine(&self, _event: HardwareEvent) -> bool {
@@ -440,7 +434,6 @@ impl MiracastKmd for RealKmd {
                 unsafe { f(a as ffi::PVOID, 0) != 0 }
             })
             .await
-            .unwrap_or(false)
     }
 
     async fn dpc_routine(&self) {
@@ -469,8 +462,7 @@ impl MiracastKmd for RealKmd {
         };
         let f = iface.DxgkDdiMiracastQueryCaps;
         let c = iface.Context as usize;
-        let result = self
-            .rt
+        self.rt
             .call(Ddi::DxgkDdiMiracastQueryCaps, move || {
                 // The caps are written into a larger buffer filled with a pattern, so bytes
                 // written past MiracastCapsSize show (R8).
@@ -495,8 +487,7 @@ impl MiracastKmd for RealKmd {
                 };
                 (NtStatus(s), caps, written as u32)
             })
-            .await;
-        result.unwrap_or((NtStatus::STATUS_UNSUCCESSFUL, MiracastCaps::default(), 0))
+            .await
     }
 
     async fn miracast_create_context(
@@ -524,7 +515,8 @@ impl MiracastKmd for RealKmd {
         self.display_callbacks.borrow_mut().push(table);
         let f = iface.DxgkDdiMiracastCreateContext;
         let c = iface.Context as usize;
-        self.rt
+        let (s, c, t) = self
+            .rt
             .call(Ddi::DxgkDdiMiracastCreateContext, move || {
                 let table_ptr = table_ptr;
                 let (mut context, mut target): (ffi::PVOID, u32) = (std::ptr::null_mut(), 0);
@@ -543,11 +535,8 @@ impl MiracastKmd for RealKmd {
                 };
                 (NtStatus(s), context as usize, target)
             })
-            .await
-            .map_or(
-                (NtStatus::STATUS_UNSUCCESSFUL, Handle(0), 0),
-                |(s, c, t)| (s, self.rt.os_handle(c), t),
-            )
+            .await;
+        (s, self.rt.os_handle(c), t)
     }
 
     async fn miracast_io_control(
@@ -588,13 +577,9 @@ impl MiracastKmd for RealKmd {
                 (NtStatus(s), out, bytes)
             })
             .await;
-        match result {
-            Some((s, out, bytes)) => {
-                output.copy_from_slice(&out);
-                (s, bytes)
-            }
-            None => (NtStatus::STATUS_UNSUCCESSFUL, 0),
-        }
+        let (s, out, bytes) = result;
+        output.copy_from_slice(&out);
+        (s, bytes)
     }
 
     async fn miracast_destroy_context(&self, context: Handle) {

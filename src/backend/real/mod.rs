@@ -24,16 +24,29 @@
 //! the answer back and blocks again. So the scheduler decides the order at every DDI entry and
 //! exit and at every callback, for real driver code as for the reference models.
 //!
-//! A driver that neither returns nor calls back within [`BridgeConfig::hang_timeout`] (wall
-//! clock) is reported as a [`DriverFault`] naming the thread and the DDI, and the runtime stops
-//! calling into that driver for the rest of the run.
+//! # The C library (`interpose`, Linux)
 //!
-//! Callbacks from threads the driver created itself cannot be scheduled: the simulator does not
-//! know those threads exist until they call. They are queued and served by whichever simulated
-//! thread is waiting on the driver at that moment (checked every 50 µs to 1 ms), or at the start of
-//! the next call into the driver. The order between such a callback and the driver's own calling
-//! thread is decided by the real OS, not by the scheduler: a run whose driver uses its own
-//! threads is not replayable exactly, only the simulated side of it is.
+//! The driver library's imports of the C library's thread, sleep, clock, wait and socket calls
+//! are redirected to hooks (its GOT is rewritten after `dlopen`; nothing else in the process is
+//! affected). On a bridge thread each such call becomes a request the owning simulated thread
+//! serves: `pthread_create` makes a new simulated thread (named after the start routine, with a
+//! real thread of its own), a sleep is virtual time, a contended mutex, a condition wait, a
+//! `pthread_join` or a `poll`/`recv` on the RTSP socket is a simulated wait. Every call is then
+//! attributed to the thread that made it, and a driver's blocking agrees with virtual time.
+//! Driver threads are daemons: a run ends when the OS's work is done; one still alive after the
+//! last `DestroyMiracastContext` is reported by the OS (R46) and frozen at its next wait, since
+//! on Windows its code would be unloaded.
+//!
+//! A driver that neither returns nor calls back within [`BridgeConfig::hang_timeout`] (wall
+//! clock: it blocks somewhere the hooks do not cover, or spins) is reported as a
+//! [`DriverFault`] naming the thread and the DDI; the simulated thread stays inside the DDI
+//! (the bridge never makes up the driver's answer) and the runtime calls nothing else in that
+//! driver. In normal runs the timeout never fires.
+//!
+//! Callbacks from threads the driver created some other way (or on a platform without the
+//! hooks) cannot be scheduled: they are queued and served by whichever simulated thread is
+//! waiting on the driver at that moment, or at the start of the next call into the driver; their
+//! order is the real OS's, so such a run is not exactly replayable.
 
 pub mod ffi;
 
@@ -41,6 +54,12 @@ pub mod ffi;
 mod bridge;
 #[cfg(feature = "real-driver")]
 mod convert;
+#[cfg(all(
+    feature = "real-driver",
+    target_os = "linux",
+    target_pointer_width = "64"
+))]
+mod interpose;
 #[cfg(feature = "real-driver")]
 mod isolate;
 #[cfg(feature = "real-driver")]
@@ -56,7 +75,7 @@ mod platform;
 mod platform;
 
 #[cfg(feature = "real-driver")]
-pub use bridge::{BridgeConfig, DriverFault, DriverFaultKind, RealRuntime};
+pub use bridge::{BridgeConfig, DriverFault, DriverFaultKind, DriverThreadInfo, RealRuntime};
 #[cfg(feature = "real-driver")]
 pub use isolate::{
     ISOLATED_CHILD_ENV, IsolatedOutcome, isolated_child_main, run_isolated, stream_journal_line,
@@ -65,6 +84,9 @@ pub use isolate::{
 pub use kmd::RealKmd;
 #[cfg(feature = "real-driver")]
 pub use umd::RealUmd;
+
+#[cfg(not(feature = "real-driver"))]
+use std::path::Path;
 
 #[cfg(feature = "real-driver")]
 use crate::ddi::{MiracastKmd, MiracastUmd};
@@ -125,15 +147,32 @@ pub enum LoadError {
     Invalid(String),
 }
 
-/// The UMD and KMD library paths of `--backend real:SPEC`: `SPEC` is `UMD_PATH,KMD_PATH`, or
-/// one path when a single library exports both `QueryMiracastDriverInterface` and
-/// `MiracastSimKmdEntry`.
-#[cfg(feature = "real-driver")]
-pub fn real_driver_paths(spec: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+/// One side of `--backend real:SPEC`: a driver library, or the bundled reference model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DriverSide {
+    /// A shared library (UMD or KMD) at this path.
+    Library(std::path::PathBuf),
+    /// The reference model (`model` in the spec).
+    Model,
+}
+
+/// The UMD and KMD of `--backend real:SPEC`: `SPEC` is `UMD,KMD` where each is a library path
+/// or the word `model` (`real:libumd.so,model` tests a binary UMD against the reference KMD,
+/// `real:model,libkmd.so` a binary KMD against the reference UMD), or one path when a single
+/// library holds the driver (both entry points, or just one: the other side is then the
+/// reference model, see [`load_real_drivers_spec`]).
+pub fn real_driver_sides(spec: &Path) -> (DriverSide, DriverSide) {
     let text = spec.to_string_lossy();
+    let side = |s: &str| {
+        if s == "model" {
+            DriverSide::Model
+        } else {
+            DriverSide::Library(s.into())
+        }
+    };
     match text.split_once(',') {
-        Some((umd, kmd)) => (umd.into(), kmd.into()),
-        None => (spec.to_path_buf(), spec.to_path_buf()),
+        Some((umd, kmd)) => (side(umd), side(kmd)),
+        None => (side(&text), side(&text)),
     }
 }
 
@@ -161,4 +200,91 @@ pub fn load_real_drivers(
     let umd = RealUmd::load(&runtime, umd_path)?;
     let kmd = RealKmd::load(&runtime, kmd_path)?;
     Ok((Rc::new(kmd), Rc::new(umd), runtime))
+}
+
+/// What [`load_real_drivers_spec`] loaded: each side is the binary or the reference model
+/// (`None` here), and the runtime the binaries share.
+#[cfg(feature = "real-driver")]
+pub struct LoadedSides {
+    /// The binary KMD, if the spec named one.
+    pub kmd: Option<Rc<dyn MiracastKmd>>,
+    /// The binary UMD, if the spec named one.
+    pub umd: Option<Rc<dyn MiracastUmd>>,
+    /// The runtime of the binaries.
+    pub runtime: RealRuntime,
+    /// A sentence for the trace when a single library held only one driver and the reference
+    /// model stands in for the other.
+    pub note: Option<String>,
+}
+
+/// Loads what `--backend real:SPEC` names (see [`real_driver_sides`]); a side spelled `model`
+/// is left to the caller (the reference model). A single path that exports only one of the two
+/// entry points is that driver, with the reference model for the other.
+///
+/// # Errors
+/// [`LoadError`] for a library that does not open or lacks its export (for a single path:
+/// lacks both).
+#[cfg(feature = "real-driver")]
+pub fn load_real_drivers_spec(
+    sched: &crate::sched::Sched,
+    spec: &Path,
+    config: BridgeConfig,
+) -> Result<LoadedSides, LoadError> {
+    let runtime = RealRuntime::new(sched, config);
+    let (umd_side, kmd_side) = real_driver_sides(spec);
+    if umd_side == DriverSide::Model && kmd_side == DriverSide::Model {
+        return Err(LoadError::Invalid(
+            "`model` on both sides names no driver binary; use `--backend model`".to_owned(),
+        ));
+    }
+    let single = !spec.to_string_lossy().contains(',');
+    let load_umd = |p: &Path| RealUmd::load(&runtime, p).map(|u| Rc::new(u) as Rc<dyn MiracastUmd>);
+    let load_kmd = |p: &Path| RealKmd::load(&runtime, p).map(|k| Rc::new(k) as Rc<dyn MiracastKmd>);
+    if single && let DriverSide::Library(path) = &umd_side {
+        let umd = load_umd(path);
+        let kmd = load_kmd(path);
+        fn missing<T>(r: &Result<T, LoadError>) -> bool {
+            matches!(r, Err(LoadError::MissingExport { .. }))
+        }
+        let shown = path.display();
+        return match (umd, kmd) {
+            (Ok(u), Ok(k)) => Ok(LoadedSides {
+                kmd: Some(k),
+                umd: Some(u),
+                runtime,
+                note: None,
+            }),
+            (Ok(u), k) if missing(&k) => Ok(LoadedSides {
+                kmd: None,
+                umd: Some(u),
+                runtime,
+                note: Some(format!(
+                    "{shown} exports QueryMiracastDriverInterface only: the reference KMD plays the display miniport"
+                )),
+            }),
+            (u, Ok(k)) if missing(&u) => Ok(LoadedSides {
+                kmd: Some(k),
+                umd: None,
+                runtime,
+                note: Some(format!(
+                    "{shown} exports MiracastSimKmdEntry only: the reference UMD plays the Miracast UMD"
+                )),
+            }),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+    }
+    let umd = match &umd_side {
+        DriverSide::Library(p) => Some(load_umd(p)?),
+        DriverSide::Model => None,
+    };
+    let kmd = match &kmd_side {
+        DriverSide::Library(p) => Some(load_kmd(p)?),
+        DriverSide::Model => None,
+    };
+    Ok(LoadedSides {
+        kmd,
+        umd,
+        runtime,
+        note: None,
+    })
 }

@@ -4,31 +4,36 @@
 //! # The RTSP socket
 //!
 //! `StartMiracastSession` receives a real connected TCP socket on 127.0.0.1 (a descriptor on
-//! Unix, a `SOCKET` on Windows). Its other end belongs to the simulator, which relays bytes to
-//! and from the OS model's RTSP link (and so to the simulated sink, its personalities and its
-//! checks). Relaying happens:
-//! - while a driver call is running on any thread, every 50 µs, without giving up the
-//!   turn (the driver waiting for a sink reply is still the thread that runs);
-//! - between calls, sink-to-driver only, on a `rtsp-relay-N` daemon thread.
+//! Unix, a `SOCKET` on Windows), so its flags, options and descriptor number are real.
 //!
-//! Bytes a driver-created thread writes between calls reach the sink at the next call.
-//! Virtual time does not advance while a driver call runs, so sink timers (reply delays,
-//! keep-alive timeouts) fire only between calls.
+//! With the C library interposed (Linux), the driver's `send`/`write`/`recv`/`read`/`poll`/
+//! `select`/`close` on that descriptor are served from the OS model's RTSP link: a send is a
+//! link send (a choice point), sink bytes wait in the relay (a daemon `rtsp-relay-N` thread moves
+//! them off the link), and a read or poll waits for them in virtual time with the driver's own
+//! timeout (`poll`'s, `select`'s, `SO_RCVTIMEO`; `MSG_DONTWAIT`/`O_NONBLOCK` do not wait). Sink
+//! delays are then virtual time inside the driver's call, and nothing depends on the wall clock.
 //!
-//! R41: the socket belongs to the OS. The simulator notices a driver that closes it, through the
-//! end of stream on its own end or a descriptor that is no longer open after a call, and closes
-//! the OS model's link as the UMD's act (which records the violation).
+//! Without the hooks, the simulator relays bytes through the real socket instead: while a
+//! driver call runs, every 50 µs, without giving up the turn, and between calls on the
+//! `rtsp-relay-N` thread; virtual time does not advance inside a driver call then.
+//!
+//! R41: the socket belongs to the OS. The simulator notices a driver that closes it (the hooked
+//! `close`, the end of stream on its own end, or a descriptor no longer open after a call) and
+//! closes the OS model's link as the UMD's act (which records the violation).
 
 #![allow(unsafe_code)]
 
-use super::bridge::{AssertSend, CallbackReply, CallbackRequest, Pump, RealRuntime, callback};
+use super::bridge::{
+    AssertSend, CallbackReply, CallbackRequest, Pump, RealRuntime, SimSocket, callback,
+};
 use super::{LoadError, convert, ffi, platform};
 use crate::ddi::*;
-use crate::sched::Sched;
+use crate::sched::{ObjectId, Sched, SimEvent};
 use crate::status::NtStatus;
 use async_trait::async_trait;
+use async_trait::async_trait as local_async_trait;
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -42,8 +47,10 @@ const QUERY_EXPORT: &str = "QueryMiracastDriverInterface";
 /// A Miracast UMD loaded from a shared library.
 pub struct RealUmd {
     rt: RealRuntime,
-    table: ffi::MIRACAST_DRIVER_INTERFACE,
-    answer: (NtStatus, MiracastDriverInterface),
+    query: unsafe extern "system" fn(u32, u32, *mut ffi::VOID) -> ffi::NTSTATUS,
+    /// The interface from the last query that filled a complete one (the OS calls nothing
+    /// before that).
+    table: RefCell<Option<ffi::MIRACAST_DRIVER_INTERFACE>>,
     callbacks: Box<ffi::MIRACAST_CALLBACKS>,
     /// Device handle (as the OS knows it) of each context.
     devices: RefCell<BTreeMap<Handle, Handle>>,
@@ -54,29 +61,46 @@ pub struct RealUmd {
 impl Drop for RealUmd {
     fn drop(&mut self) {
         if self.rt.is_poisoned() {
-            // A real thread is still inside the driver's code: unloading would pull the code
-            // out from under it. The library stays mapped for the life of the process.
+            // A real thread is still running the driver's code (it hung): unloading would pull
+            // the code out from under it. The library stays mapped for the life of the process.
             return;
         }
-        // SAFETY: no real thread of this runtime is inside the driver (it is not poisoned), and
-        // every pointer into the library (tables, trampolines given to it) dies with `self`.
+        // Destructors that call back must not wait for a runtime that is going away.
+        self.rt.close_foreign();
+        // SAFETY: no real thread of this runtime runs the driver's code now (it is not poisoned:
+        // every thread is idle or blocked in a callback or hook, and once the runtime is gone
+        // such a thread parks instead of returning to the driver), and every pointer into the
+        // library (tables, trampolines given to it) dies with `self`. Unloading also gives the
+        // next run in this process a fresh copy of the driver's global state.
         unsafe { std::mem::ManuallyDrop::drop(&mut self.library) };
     }
 }
 
 impl RealUmd {
-    /// Opens the UMD library, calls `QueryMiracastDriverInterface` with
-    /// `MIRACAST_DRIVER_INTERFACE_VERSION_1` and the structure's size, and checks the answer.
+    /// Opens the UMD library and finds `QueryMiracastDriverInterface`. The OS model calls the
+    /// query (as Windows does, with the sizes and versions Windows may use); what it answers,
+    /// a failure, a wrong `Size` or a NULL entry included, is judged there (R34).
     ///
     /// # Errors
-    /// [`LoadError`] when the library does not open, lacks the export, fails the query, sets a
-    /// `Size` other than `sizeof(MIRACAST_DRIVER_INTERFACE)`, or leaves an entry NULL.
+    /// [`LoadError`] when the library does not open or lacks the export.
     pub fn load(rt: &RealRuntime, path: &Path) -> Result<RealUmd, LoadError> {
         let shown = path.display().to_string();
-        let library = platform::open_library(path).map_err(|reason| LoadError::Open {
-            path: shown.clone(),
-            reason,
-        })?;
+        let (library, interposed) =
+            platform::open_library(path).map_err(|reason| LoadError::Open {
+                path: shown.clone(),
+                reason,
+            })?;
+        match interposed {
+            Ok(slots) => {
+                rt.inner.interposed.set(true);
+                rt.journal(format!(
+                    "{shown}: {slots} C library imports interposed (threads, time, waits, the RTSP socket)"
+                ));
+            }
+            Err(why) => rt.journal(format!(
+                "{shown}: C library calls not interposed ({why}): driver threads and blocking calls run outside the scheduler"
+            )),
+        }
         // SAFETY: the symbol is looked up by its documented name and typed with the documented
         // `QUERY_MIRACAST_DRIVER_INTERFACE` signature; the pointer is used only while `library`
         // is loaded (it is kept in the returned value).
@@ -91,52 +115,14 @@ impl RealUmd {
                     export: QUERY_EXPORT,
                 })?
         };
-        let size = std::mem::size_of::<ffi::MIRACAST_DRIVER_INTERFACE>() as u32;
-        let mut table = ffi::MIRACAST_DRIVER_INTERFACE::default();
         let query = query.ok_or(LoadError::MissingExport {
             path: shown.clone(),
             export: QUERY_EXPORT,
         })?;
-        // SAFETY: `table` is a writable `MIRACAST_DRIVER_INTERFACE` of exactly `size` bytes, as
-        // the export's contract requires.
-        let status = NtStatus(unsafe {
-            query(
-                MIRACAST_DRIVER_INTERFACE_VERSION_1,
-                size,
-                (&mut table as *mut ffi::MIRACAST_DRIVER_INTERFACE).cast(),
-            )
-        });
-        if status != NtStatus::STATUS_SUCCESS {
-            return Err(LoadError::EntryFailed {
-                entry: QUERY_EXPORT,
-                status,
-            });
-        }
-        if table.Size != size {
-            return Err(LoadError::WrongSize {
-                structure: "MIRACAST_DRIVER_INTERFACE",
-                got: table.Size,
-                expected: size,
-            });
-        }
-        let iface = MiracastDriverInterface {
-            size: table.Size,
-            has_create_context: table.CreateMiracastContext.is_some(),
-            has_destroy_context: table.DestroyMiracastContext.is_some(),
-            has_start_session: table.StartMiracastSession.is_some(),
-            has_stop_session: table.StopMiracastSession.is_some(),
-            has_handle_kernel_mode_message: table.HandleKernelModeMessage.is_some(),
-        };
-        if let Some(entry) = iface.null_entries().first() {
-            return Err(LoadError::NullEntry {
-                structure: "MIRACAST_DRIVER_INTERFACE",
-                entry,
-            });
-        }
         Ok(RealUmd {
             rt: rt.clone(),
-            table,
-            answer: (status, iface),
+            query,
+            table: RefCell::new(None),
             callbacks: Box::new(ffi::MIRACAST_CALLBACKS {
                 ReportSessionStatus: Some(report_session_status),
                 MiracastIoControl: Some(miracast_io_control),
@@ -150,8 +136,14 @@ impl RealUmd {
         })
     }
 
+    /// The driver's interface, once a query filled a complete one.
+    fn table(&self) -> ffi::MIRACAST_DRIVER_INTERFACE {
+        self.table.borrow().unwrap_or_default()
+    }
+
     fn close_relay(&self, context: Handle) {
         if let Some(relay) = self.relays.borrow_mut().remove(&context) {
+            self.rt.remove_socket(relay.driver as i32);
             relay.close_by_os();
             let pump: Rc<dyn Pump> = relay;
             self.rt.remove_pump(&pump);
@@ -167,11 +159,48 @@ impl RealUmd {
 impl MiracastUmd for RealUmd {
     fn query_driver_interface(
         &self,
-        _version: u32,
-        _size: u32,
+        version: u32,
+        size: u32,
     ) -> Option<(NtStatus, MiracastDriverInterface)> {
-        // The loader called it once when the library was loaded, as the OS does.
-        Some(self.answer)
+        // The OS's buffer of `size` bytes, followed by guard bytes that show a driver writing
+        // past it; 8-byte aligned like any heap block.
+        const GUARD: usize = 64;
+        const FILL: u8 = 0xA5;
+        let whole = std::mem::size_of::<ffi::MIRACAST_DRIVER_INTERFACE>();
+        let len = (size as usize).max(whole) + GUARD;
+        let mut words = vec![u64::from_ne_bytes([FILL; 8]); len.div_ceil(8)];
+        // SAFETY: the buffer holds at least `size` writable bytes (plus the guard), as the
+        // export's contract requires. The call runs on the OS's own thread, like the loader's.
+        let status = NtStatus(unsafe { (self.query)(version, size, words.as_mut_ptr().cast()) });
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        if bytes[size as usize..].iter().any(|b| *b != FILL) {
+            self.rt.note(format!(
+                "QueryMiracastDriverInterface(version={version}, size={size}) wrote past the {size}-byte buffer the OS gave it"
+            ));
+        }
+        // SAFETY: `words` holds at least `whole` initialized bytes, suitably aligned; every field
+        // of MIRACAST_DRIVER_INTERFACE is an integer or a nullable function pointer, for which
+        // any non-zero bit pattern is a value (the pointers are only called after the checks
+        // below, when the driver itself wrote them).
+        let table: ffi::MIRACAST_DRIVER_INTERFACE =
+            unsafe { std::ptr::read(words.as_ptr().cast()) };
+        let iface = MiracastDriverInterface {
+            size: table.Size,
+            has_create_context: table.CreateMiracastContext.is_some(),
+            has_destroy_context: table.DestroyMiracastContext.is_some(),
+            has_start_session: table.StartMiracastSession.is_some(),
+            has_stop_session: table.StopMiracastSession.is_some(),
+            has_handle_kernel_mode_message: table.HandleKernelModeMessage.is_some(),
+        };
+        if version == MIRACAST_DRIVER_INTERFACE_VERSION_1
+            && size as usize >= whole
+            && status == NtStatus::STATUS_SUCCESS
+            && table.Size as usize == whole
+            && iface.null_entries().is_empty()
+        {
+            *self.table.borrow_mut() = Some(table);
+        }
+        Some((status, iface))
     }
 
     async fn create_miracast_context(
@@ -179,7 +208,7 @@ impl MiracastUmd for RealUmd {
         device: Handle,
         callbacks: Rc<dyn MiracastUmdServices>,
     ) -> (NtStatus, Handle) {
-        let f = self.table.CreateMiracastContext;
+        let f = self.table().CreateMiracastContext;
         let driver_device = self.rt.driver_handle(device);
         self.rt
             .inner
@@ -188,12 +217,12 @@ impl MiracastUmd for RealUmd {
             .umd
             .insert(device, callbacks);
         let table = AssertSend(&*self.callbacks as *const ffi::MIRACAST_CALLBACKS);
-        let result = self
+        let (status, context) = self
             .rt
             .call(Ddi::CreateMiracastContext, move || {
                 let table = table;
                 let mut context: ffi::PVOID = std::ptr::null_mut();
-                let f = f.expect("checked at load");
+                let f = f.expect("the OS calls the UMD only after a complete query");
                 // SAFETY: the callbacks table lives as long as the `RealUmd` (the driver may keep
                 // the pointer), and `context` is a writable PVOID.
                 let status = unsafe {
@@ -206,27 +235,32 @@ impl MiracastUmd for RealUmd {
                 (NtStatus(status), context as usize)
             })
             .await;
-        let (status, context) = result.unwrap_or((NtStatus::STATUS_UNSUCCESSFUL, 0));
         let context = self.rt.os_handle(context);
         if status == NtStatus::STATUS_SUCCESS {
             self.devices.borrow_mut().insert(context, device);
+            self.rt.set_unloaded("umd", false);
         }
         (status, context)
     }
 
     async fn destroy_miracast_context(&self, context: Handle) {
-        let f = self.table.DestroyMiracastContext;
+        let f = self.table().DestroyMiracastContext;
         let c = self.rt.driver_value(context);
         self.rt
             .call(Ddi::DestroyMiracastContext, move || {
-                let f = f.expect("checked at load");
+                let f = f.expect("the OS calls the UMD only after a complete query");
                 // SAFETY: `c` is the context the driver returned from CreateMiracastContext.
                 unsafe { f(c as ffi::PVOID) }
             })
             .await;
         self.close_relay(context);
-        if let Some(device) = self.devices.borrow_mut().remove(&context) {
-            self.rt.inner.services.borrow_mut().umd.remove(&device);
+        // The callbacks stay reachable: a driver thread calling one after Destroy is R36, which
+        // the OS model reports when the call reaches it.
+        self.devices.borrow_mut().remove(&context);
+        if self.devices.borrow().is_empty() {
+            // The OS unloads the UMD once its last context is gone: threads the driver left
+            // behind (R46) stop at their next C library call.
+            self.rt.set_unloaded("umd", true);
         }
     }
 
@@ -236,7 +270,8 @@ impl MiracastUmd for RealUmd {
         rtsp: Rc<dyn RtspSocket>,
         stats: WfdConnectionStats,
     ) -> (NtStatus, SessionInfo) {
-        let relay = match SocketRelay::open(self.rt.sched(), rtsp) {
+        let interposed = self.rt.inner.interposed.get();
+        let relay = match SocketRelay::open(self.rt.sched(), rtsp, interposed) {
             Ok(r) => r,
             Err(e) => {
                 self.rt.note(format!(
@@ -247,15 +282,20 @@ impl MiracastUmd for RealUmd {
         };
         self.close_relay(context);
         self.relays.borrow_mut().insert(context, relay.clone());
-        self.rt.add_pump(relay.clone());
-        relay.spawn_idle_relay();
+        if interposed {
+            self.rt.add_socket(relay.driver as i32, relay.clone());
+            relay.spawn_link_reader();
+        } else {
+            self.rt.add_pump(relay.clone());
+            relay.spawn_idle_relay();
+        }
         let socket = relay.driver;
-        let f = self.table.StartMiracastSession;
+        let f = self.table().StartMiracastSession;
         let c = self.rt.driver_value(context);
-        let result = self
+        let (status, info) = self
             .rt
             .call(Ddi::StartMiracastSession, move || {
-                let f = f.expect("checked at load");
+                let f = f.expect("the OS calls the UMD only after a complete query");
                 let mut stats = ffi::MIRACAST_WFD_CONNECTION_STATS {
                     CurrentBitRate: stats.current_bit_rate,
                     LocalMaxBitRate: stats.local_max_bit_rate,
@@ -269,7 +309,6 @@ impl MiracastUmd for RealUmd {
             })
             .await;
         relay.after_call();
-        let (status, info) = result.unwrap_or((NtStatus::STATUS_UNSUCCESSFUL, 0));
         if status != NtStatus::STATUS_SUCCESS {
             // The OS closes its socket after a failed start.
             self.close_relay(context);
@@ -278,11 +317,11 @@ impl MiracastUmd for RealUmd {
     }
 
     async fn stop_miracast_session(&self, context: Handle) {
-        let f = self.table.StopMiracastSession;
+        let f = self.table().StopMiracastSession;
         let c = self.rt.driver_value(context);
         self.rt
             .call(Ddi::StopMiracastSession, move || {
-                let f = f.expect("checked at load");
+                let f = f.expect("the OS calls the UMD only after a complete query");
                 // SAFETY: `c` is the driver's context.
                 unsafe { f(c as ffi::PVOID) }
             })
@@ -300,14 +339,14 @@ impl MiracastUmd for RealUmd {
         input: &[u8],
         output: &mut [u8],
     ) -> (NtStatus, u32) {
-        let f = self.table.HandleKernelModeMessage;
+        let f = self.table().HandleKernelModeMessage;
         let c = self.rt.driver_value(context);
         let mut input_copy = input.to_vec();
         let mut out = vec![0u8; output.len()];
-        let result = self
+        let (status, out, bytes) = self
             .rt
             .call(Ddi::HandleKernelModeMessage, move || {
-                let f = f.expect("checked at load");
+                let f = f.expect("the OS calls the UMD only after a complete query");
                 let mut bytes: u32 = 0;
                 // SAFETY: both buffers are owned by this job and have the sizes passed.
                 let status = unsafe {
@@ -326,13 +365,8 @@ impl MiracastUmd for RealUmd {
         if let Some(relay) = self.relay_of(context) {
             relay.after_call();
         }
-        match result {
-            Some((status, out, bytes)) => {
-                output.copy_from_slice(&out);
-                (status, bytes)
-            }
-            None => (NtStatus::STATUS_UNSUCCESSFUL, 0),
-        }
+        output.copy_from_slice(&out);
+        (status, bytes)
     }
 
     async fn data_rate_notify(&self, notification_context: Handle, stats: Option<DataRateStats>) {
@@ -596,10 +630,25 @@ pub(crate) struct SocketRelay {
     driver: platform::RawSocket,
     driver_closed: Cell<bool>,
     os_closed: Cell<bool>,
+    /// The driver's socket calls are interposed: bytes move through `pending` and `send`, the
+    /// real socket only gives the driver a descriptor (and its flags and options).
+    interposed: bool,
+    /// Bytes from the sink the driver has not received yet (interposed mode).
+    pending: RefCell<VecDeque<u8>>,
+    /// The link ended (the sink or the OS closed it).
+    eof: Cell<bool>,
+    /// Set while bytes wait or the link ended.
+    readable: SimEvent,
+    /// `pending` and `eof`, as an object exploration sees touched.
+    object: ObjectId,
 }
 
 impl SocketRelay {
-    fn open(sched: &Sched, rtsp: Rc<dyn RtspSocket>) -> std::io::Result<Rc<SocketRelay>> {
+    fn open(
+        sched: &Sched,
+        rtsp: Rc<dyn RtspSocket>,
+        interposed: bool,
+    ) -> std::io::Result<Rc<SocketRelay>> {
         let (driver, ours) = platform::socket_pair()?;
         Ok(Rc::new(SocketRelay {
             sched: sched.clone(),
@@ -608,7 +657,34 @@ impl SocketRelay {
             driver,
             driver_closed: Cell::new(false),
             os_closed: Cell::new(false),
+            interposed,
+            pending: RefCell::new(VecDeque::new()),
+            eof: Cell::new(false),
+            readable: SimEvent::new(sched, "rtsp-readable", false),
+            object: sched.new_object_id(),
         }))
+    }
+
+    /// Interposed mode: a daemon thread moves sink bytes from the link into `pending`, where
+    /// the driver's `recv`, `read`, `poll` and `select` find them.
+    fn spawn_link_reader(self: &Rc<Self>) {
+        let relay = self.clone();
+        let name = format!("rtsp-relay-{}", self.rtsp.raw());
+        self.sched.spawn(name, true, async move {
+            while !relay.os_closed.get() && !relay.driver_closed.get() {
+                match relay.rtsp.recv(None).await {
+                    Ok(bytes) => {
+                        relay.sched.touch(relay.object, true);
+                        relay.pending.borrow_mut().extend(bytes);
+                        relay.readable.set();
+                    }
+                    Err(_) => break,
+                }
+            }
+            relay.sched.touch(relay.object, true);
+            relay.eof.set(true);
+            relay.readable.set();
+        });
     }
 
     /// Sink-to-driver relaying between calls.
@@ -668,6 +744,11 @@ impl SocketRelay {
         if self.os_closed.replace(true) {
             return;
         }
+        if self.interposed {
+            // A driver thread still waiting on the socket sees the end of the stream.
+            self.eof.set(true);
+            self.readable.set();
+        }
         self.ours.borrow_mut().take();
         if !self.driver_closed.get() {
             platform::close_socket(self.driver);
@@ -675,9 +756,52 @@ impl SocketRelay {
     }
 }
 
+#[local_async_trait(?Send)]
+impl SimSocket for SocketRelay {
+    fn state(&self) -> (bool, bool) {
+        self.sched.touch(self.object, false);
+        (!self.pending.borrow().is_empty(), self.eof.get())
+    }
+
+    fn readable(&self) -> SimEvent {
+        self.readable.clone()
+    }
+
+    fn take(&self, max: usize, peek: bool) -> Vec<u8> {
+        self.sched.touch(self.object, !peek);
+        let mut pending = self.pending.borrow_mut();
+        let n = max.min(pending.len());
+        let bytes: Vec<u8> = if peek {
+            pending.iter().take(n).copied().collect()
+        } else {
+            pending.drain(..n).collect()
+        };
+        if pending.is_empty() && !self.eof.get() {
+            self.readable.reset();
+        }
+        bytes
+    }
+
+    async fn send(&self, bytes: Vec<u8>) -> Result<usize, i32> {
+        if self.os_closed.get() || self.driver_closed.get() {
+            return Err(libc::EPIPE);
+        }
+        match self.rtsp.send(&bytes).await {
+            Ok(()) => Ok(bytes.len()),
+            Err(_) => Err(libc::EPIPE),
+        }
+    }
+
+    fn closed_by_driver(&self) {
+        self.driver_gone();
+        self.eof.set(true);
+        self.readable.set();
+    }
+}
+
 impl Pump for SocketRelay {
     fn pump(&self) -> bool {
-        if self.os_closed.get() || self.driver_closed.get() {
+        if self.interposed || self.os_closed.get() || self.driver_closed.get() {
             return false;
         }
         let mut progressed = false;

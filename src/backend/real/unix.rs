@@ -12,13 +12,55 @@ use std::path::Path;
 pub(crate) type RawSocket = super::ffi::SOCKET;
 
 /// Opens a driver library with `dlopen(RTLD_NOW | RTLD_LOCAL)`: unresolved symbols fail the
-/// load at once instead of at the first call.
-pub(crate) fn open_library(path: &Path) -> Result<libloading::Library, String> {
+/// load at once instead of at the first call. On Linux its C library imports are then
+/// interposed (`interpose`); the second value says whether that worked (and if not, why).
+pub(crate) fn open_library(
+    path: &Path,
+) -> Result<(libloading::Library, Result<usize, String>), String> {
     use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
     // SAFETY: loading a library runs its initializers; running the driver's code is the purpose
     // of this backend, and a crash there is contained by the isolated child process.
-    let lib = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) };
-    lib.map(Into::into).map_err(|e| e.to_string())
+    let lib =
+        unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }.map_err(|e| e.to_string())?;
+    #[cfg(target_os = "linux")]
+    let (lib, interposed) = {
+        let raw = lib.into_raw();
+        let interposed = super::interpose::install(raw);
+        // SAFETY: `raw` came from `into_raw` just above and is handed back once.
+        (unsafe { Library::from_raw(raw) }, interposed)
+    };
+    #[cfg(not(target_os = "linux"))]
+    let interposed = Err("C library interposition is implemented for Linux only".to_owned());
+    Ok((lib.into(), interposed))
+}
+
+/// The OS thread id of a real thread (its `pthread_t`).
+pub(crate) fn os_thread_id<T>(handle: &std::thread::JoinHandle<T>) -> u64 {
+    use std::os::unix::thread::JoinHandleExt;
+    // `pthread_t` is an integer on Linux and a pointer on macOS.
+    #[allow(clippy::unnecessary_cast)]
+    let id = handle.as_pthread_t() as u64;
+    id
+}
+
+/// Polls real descriptors without blocking; sets each entry's `revents`.
+pub(crate) fn poll_now(entries: &mut [super::bridge::PollEntry]) {
+    if entries.iter().all(|p| p.fd < 0) {
+        return;
+    }
+    let mut fds: Vec<libc::pollfd> = entries
+        .iter()
+        .map(|e| libc::pollfd {
+            fd: e.fd,
+            events: e.events,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: `fds` is an array of `fds.len()` pollfd; a zero timeout never blocks.
+    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+    for (e, p) in entries.iter_mut().zip(&fds) {
+        e.revents = p.revents;
+    }
 }
 
 /// A connected TCP pair on 127.0.0.1: the driver's end as a raw descriptor (which the caller
@@ -30,14 +72,14 @@ pub(crate) fn socket_pair() -> io::Result<(RawSocket, TcpStream)> {
     ours.set_nonblocking(true)?;
     ours.set_nodelay(true)?;
     driver_end.set_nodelay(true)?;
-    Ok((driver_end.into_raw_fd(), ours))
+    Ok((driver_end.into_raw_fd() as RawSocket, ours))
 }
 
 /// True while `socket` is still an open descriptor (`fcntl(F_GETFD)`); false once the driver
 /// closed it.
 pub(crate) fn socket_is_open(socket: RawSocket) -> bool {
     // SAFETY: F_GETFD only reads the descriptor flags; an invalid descriptor yields EBADF.
-    let flags = unsafe { libc::fcntl(socket, libc::F_GETFD) };
+    let flags = unsafe { libc::fcntl(socket as libc::c_int, libc::F_GETFD) };
     flags != -1
 }
 
@@ -46,7 +88,7 @@ pub(crate) fn close_socket(socket: RawSocket) {
     // SAFETY: the simulator created this descriptor and closes it once, only when the driver has
     // not closed it already (the caller checks).
     unsafe {
-        libc::close(socket);
+        libc::close(socket as libc::c_int);
     }
 }
 

@@ -16,7 +16,9 @@ pub(crate) type RawSocket = super::ffi::SOCKET;
 
 /// Opens a driver DLL with `LoadLibraryExW`, searching the DLL's own directory and the default
 /// directories only (never the current directory).
-pub(crate) fn open_library(path: &Path) -> Result<libloading::Library, String> {
+pub(crate) fn open_library(
+    path: &Path,
+) -> Result<(libloading::Library, Result<usize, String>), String> {
     use libloading::os::windows::{
         LOAD_LIBRARY_SEARCH_DEFAULT_DIRS, LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR, Library,
     };
@@ -28,8 +30,21 @@ pub(crate) fn open_library(path: &Path) -> Result<libloading::Library, String> {
             LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR | LOAD_LIBRARY_SEARCH_DEFAULT_DIRS,
         )
     };
-    lib.map(Into::into).map_err(|e| e.to_string())
+    let lib = lib.map_err(|e| e.to_string())?;
+    Ok((
+        lib.into(),
+        Err("C library interposition is implemented for Linux only".to_owned()),
+    ))
 }
+
+/// The OS thread id of a real thread.
+pub(crate) fn os_thread_id<T>(handle: &std::thread::JoinHandle<T>) -> u64 {
+    use std::os::windows::io::AsRawHandle;
+    handle.as_raw_handle() as u64
+}
+
+/// No interposed descriptors on Windows: nothing to poll.
+pub(crate) fn poll_now(_entries: &mut [super::bridge::PollEntry]) {}
 
 /// A connected TCP pair on 127.0.0.1: the driver's end as a raw `SOCKET` (which the caller owns
 /// from now on) and the simulator's end.

@@ -1,18 +1,37 @@
-//! Builds with the `real-driver` feature: `real:UMD_PATH,KMD_PATH` (or one path exporting
-//! both entry points) is loaded through [`crate::backend::real`].
+//! Builds with the `real-driver` feature: `real:UMD,KMD` is loaded through
+//! [`crate::backend::real`], where either side may be the word `model` (the reference driver
+//! plays that side), or one path holds the driver.
 
 use super::Drivers;
-use crate::backend::real::{BridgeConfig, load_real_drivers, real_driver_paths};
+use crate::backend::real::{BridgeConfig, load_real_drivers_spec};
+use crate::model::ReferenceDrivers;
 use crate::runner::Bugcheck;
+use crate::scenario::Setup;
 use crate::sched::Sched;
+use crate::trace::EventKind;
 use std::path::Path;
 
-/// Loads the driver binaries; the error says which library failed and why.
-pub(super) fn load(sched: &Sched, spec: &Path) -> Result<Drivers, String> {
-    let (umd_path, kmd_path) = real_driver_paths(spec);
-    let (kmd, umd, runtime) =
-        load_real_drivers(sched, &umd_path, &kmd_path, BridgeConfig::default())
-            .map_err(|e| format!("`real:{}`: {e}", spec.display()))?;
+/// Loads the driver binaries (and the reference model for a side spelled `model`); the error
+/// says which library failed and why.
+pub(super) fn load(sched: &Sched, spec: &Path, setup: &Setup) -> Result<Drivers, String> {
+    let loaded = load_real_drivers_spec(sched, spec, BridgeConfig::default())
+        .map_err(|e| format!("`real:{}`: {e}", spec.display()))?;
+    let (kmd, umd) = match (loaded.kmd, loaded.umd) {
+        (Some(k), Some(u)) => (k, u),
+        (k, u) => {
+            let reference = ReferenceDrivers::new(
+                sched,
+                setup.adapter.clone(),
+                setup.umd.clone(),
+                &setup.knobs,
+            );
+            (k.unwrap_or(reference.kmd), u.unwrap_or(reference.umd))
+        }
+    };
+    if let Some(text) = loaded.note {
+        sched.emit(EventKind::Note { text });
+    }
+    let runtime = loaded.runtime;
     Ok(Drivers {
         kmd,
         umd,
