@@ -406,8 +406,20 @@ impl Os {
         fut: impl Future<Output = T>,
         summarize: impl FnOnce(&T) -> (Option<NtStatus>, CallOut),
     ) -> (T, u32, u32) {
+        self.inner.sched.yield_now().await;
+        self.call_after_choice(ddi, args, fut, summarize).await
+    }
+
+    /// [`Os::call`] for a caller that has just passed a choice point and decided, after it,
+    /// that the call happens (so nothing can change the decision between it and `Enter`).
+    async fn call_after_choice<T>(
+        &self,
+        ddi: Ddi,
+        args: CallArgs,
+        fut: impl Future<Output = T>,
+        summarize: impl FnOnce(&T) -> (Option<NtStatus>, CallOut),
+    ) -> (T, u32, u32) {
         let sched = &self.inner.sched;
-        sched.yield_now().await;
         let enter = sched.trace_len();
         sched.emit(EventKind::Enter { ddi, args });
         sched.push_frame(ddi);

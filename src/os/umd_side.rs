@@ -112,6 +112,9 @@ impl Os {
         self.inner.sched.spawn("datarate", true, async move {
             loop {
                 os.inner.sched.sleep(period).await;
+                // The choice point of the notification's entry comes before the look at the
+                // registration, so a Stop (and its final NULL call) cannot slip in between.
+                os.inner.sched.yield_now().await;
                 let (registered, phase) = {
                     let st = os.inner.state.borrow();
                     (
@@ -129,7 +132,7 @@ impl Os {
                     ..DataRateStats::default()
                 };
                 let umd = os.inner.umd.clone();
-                os.call(
+                os.call_after_choice(
                     Ddi::PfnDataRateNotify,
                     CallArgs::DataRateNotify { stats: true },
                     umd.data_rate_notify(context, Some(stats)),
