@@ -3,7 +3,9 @@
 //! becomes a `stop()` callback the sans-IO explorer polls between schedules.
 
 use crate::explore::scenario_run::{ScenarioRunConfig, run_scenario};
-use crate::explore::{Bounds, ExploreConfig, ExploreReport, Mode, Partition, explore, token};
+use crate::explore::{
+    Bounds, ExploreConfig, ExploreReport, ExploreVerdict, Mode, Partition, explore, token,
+};
 use crate::runner::RunOptions;
 use crate::scenario::{Scenario, parse_duration};
 use crate::sched::Strategy;
@@ -209,48 +211,20 @@ pub fn explore_scenario(
     Ok(explore(&config, &run, &stop))
 }
 
-/// What to print for one scenario's exploration: the summary, the coverage table with
-/// `--coverage`. The JSON report embeds [`ExploreReport`] (it is `Serialize`).
-pub fn render(args: &ExploreArgs, scenario: &Scenario, report: &ExploreReport) -> String {
-    let mut out = format!(
-        "{} ({})\n{}",
-        scenario.name,
-        scenario.path,
-        report.summary()
-    );
+/// What to print for one scenario's exploration: the verdict's rendering (findings as
+/// unexpected, found as expected or missing), the coverage table with `--coverage`. The JSON
+/// report embeds [`ExploreReport`] (it is `Serialize`) and the verdict.
+pub fn render(
+    args: &ExploreArgs,
+    scenario: &Scenario,
+    report: &ExploreReport,
+    verdict: &ExploreVerdict,
+) -> String {
+    let mut out = verdict.render(scenario, report);
     if args.coverage {
         out.push_str(&report.coverage.summary());
     }
     out
-}
-
-/// Exit status of an exploration: true when it found no failure and no nondeterminism.
-pub fn passed(report: &ExploreReport) -> bool {
-    report.failures.is_empty() && report.nondeterminism.is_empty()
-}
-
-/// The failures `scenario` does not expect: a finding of a rule listed in its
-/// `expect.violations` (a bug-knob scenario) is what the scenario is about, not a failure.
-pub fn unexpected_failures<'a>(
-    scenario: &Scenario,
-    report: &'a ExploreReport,
-) -> Vec<&'a crate::explore::Failure> {
-    report
-        .failures
-        .iter()
-        .filter(|f| {
-            !scenario
-                .expect
-                .violations
-                .iter()
-                .any(|r| r.to_string() == f.finding.key)
-        })
-        .collect()
-}
-
-/// Like [`passed`], but findings of rules the scenario expects to be broken do not fail it.
-pub fn passed_for(scenario: &Scenario, report: &ExploreReport) -> bool {
-    unexpected_failures(scenario, report).is_empty() && report.nondeterminism.is_empty()
 }
 
 #[cfg(test)]

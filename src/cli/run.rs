@@ -282,20 +282,26 @@ pub fn explore_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> Result<R
             jobs,
             args.partition,
         )?;
-        let passed = explore_args::passed_for(&scenario, &report);
-        entry.outcome = if passed {
+        let verdict = crate::explore::ExploreVerdict::of(&scenario, &report);
+        entry.outcome = if verdict.passed {
             Outcome::Passed
         } else {
             Outcome::Failed
         };
-        let summary = explore_args::render(&args.explore, &scenario, &report);
-        if !passed {
+        if !verdict.passed {
             entry.verdict = Some(crate::runner::Verdict {
-                reasons: vec![summary.clone()],
+                reasons: verdict.reasons(),
                 ..Default::default()
             });
+            entry.replay_token = verdict.first_token().map(str::to_owned);
         }
-        entry.explore_summary = Some(summary);
+        entry.explore_summary = Some(explore_args::render(
+            &args.explore,
+            &scenario,
+            &report,
+            &verdict,
+        ));
+        entry.explore_verdict = Some(verdict);
         entry.explore = serde_json::to_value(&report).ok();
         scenarios.push(entry);
     }

@@ -155,6 +155,8 @@ pub struct ExploreReport {
     pub failures: Vec<Failure>,
     /// Schedules by strategy family.
     pub by_strategy: BTreeMap<String, u64>,
+    /// Schedules that showed each finding key (`R27`, `deadlock`, `expect`, ...).
+    pub by_finding: BTreeMap<String, u64>,
     /// Visited (DDI, phase, message) combinations.
     pub coverage: Coverage,
     /// Determinism self-check failures.
@@ -162,9 +164,25 @@ pub struct ExploreReport {
 }
 
 impl ExploreReport {
-    /// Human summary (what the CLI prints).
+    /// Human summary: the [`header`](Self::header), then every failure as `FAIL key ...`
+    /// with its replay token, and any nondeterminism. A scenario's exploration is printed by
+    /// [`super::verdict::ExploreVerdict::render`] instead, which knows what the scenario
+    /// expects.
     pub fn summary(&self) -> String {
-        let mut s = format!(
+        let mut s = self.header();
+        if self.failures.is_empty() {
+            s.push_str("no failure found\n");
+        }
+        for f in &self.failures {
+            s.push_str(&self.failure_text(f, "FAIL"));
+        }
+        s.push_str(&self.nondeterminism_text());
+        s
+    }
+
+    /// `explored N schedules (...)`: how much was explored and how it ended, one line.
+    pub fn header(&self) -> String {
+        format!(
             "explored {} schedules ({} distinct, {} failing, {} choice points, {} DFS states{}){}{}\n",
             self.schedules,
             self.distinct_schedules,
@@ -204,30 +222,43 @@ impl ExploreReport {
             } else {
                 String::new()
             }
-        );
-        if self.failures.is_empty() {
-            s.push_str("no failure found\n");
-        }
-        for f in &self.failures {
-            s.push_str(&format!(
-                "FAIL {} [{}] found by {} (schedule {})\n  {}\n",
-                f.finding.key,
-                f.finding.message,
-                f.strategy,
-                f.schedule_index,
-                f.shrunk
-                    .as_ref()
-                    .map_or("not shrunk".to_owned(), |x| x.describe())
-            ));
-            s.push_str(&format!("  replay: {}\n", f.token));
-        }
-        for n in &self.nondeterminism {
-            s.push_str(&format!(
-                "NONDETERMINISM under {}: first difference at event {}: {:?} vs {:?}\n",
-                n.strategy, n.index, n.first, n.second
-            ));
-        }
-        s
+        )
+    }
+
+    /// Schedules that showed the finding `key`.
+    pub fn schedules_with(&self, key: &str) -> u64 {
+        self.by_finding.get(key).copied().unwrap_or(0)
+    }
+
+    /// One failure: `LABEL key in N of M schedules [message] found by ...`, the shrinking and
+    /// the replay token (three lines).
+    pub fn failure_text(&self, f: &Failure, label: &str) -> String {
+        format!(
+            "{label} {} in {} of {} schedules [{}] found by {} (schedule {})\n  {}\n  replay: {}\n",
+            f.finding.key,
+            self.schedules_with(&f.finding.key),
+            self.schedules,
+            f.finding.message,
+            f.strategy,
+            f.schedule_index,
+            f.shrunk
+                .as_ref()
+                .map_or("not shrunk".to_owned(), |x| x.describe()),
+            f.token
+        )
+    }
+
+    /// The determinism self-check's failures, one line each.
+    pub fn nondeterminism_text(&self) -> String {
+        self.nondeterminism
+            .iter()
+            .map(|n| {
+                format!(
+                    "NONDETERMINISM under {}: first difference at event {}: {:?} vs {:?}\n",
+                    n.strategy, n.index, n.first, n.second
+                )
+            })
+            .collect()
     }
 }
 
@@ -241,6 +272,7 @@ struct WorkerResult {
     progress: Vec<(u32, u32)>,
     failures: Vec<Failure>,
     by_strategy: BTreeMap<String, u64>,
+    by_finding: BTreeMap<String, u64>,
     coverage: Coverage,
     nondeterminism: Vec<NondeterminismReport>,
 }
@@ -326,6 +358,9 @@ pub fn explore(
         for (k, n) in r.by_strategy {
             *report.by_strategy.entry(k).or_default() += n;
         }
+        for (k, n) in r.by_finding {
+            *report.by_finding.entry(k).or_default() += n;
+        }
         report.coverage.merge(&r.coverage);
         report.nondeterminism.extend(r.nondeterminism);
         for f in r.failures {
@@ -377,6 +412,7 @@ fn worker(
         progress: Vec::new(),
         failures: Vec::new(),
         by_strategy: BTreeMap::new(),
+        by_finding: BTreeMap::new(),
         coverage: Coverage::default(),
         nondeterminism: Vec::new(),
     };
@@ -469,6 +505,12 @@ fn worker(
         }
         if !outcome.findings.is_empty() {
             r.failing += 1;
+        }
+        let mut keys_here: Vec<&str> = outcome.findings.iter().map(|f| f.key.as_str()).collect();
+        keys_here.sort_unstable();
+        keys_here.dedup();
+        for k in keys_here {
+            *r.by_finding.entry(k.to_owned()).or_default() += 1;
         }
         for f in &outcome.findings {
             if seen_keys.insert(f.key.clone()) {

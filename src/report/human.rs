@@ -58,6 +58,10 @@ pub fn scenario_line(s: &ScenarioReport) -> String {
             None => format!(" ({} events, seed {})", r.events(), r.seed()),
         })
         .unwrap_or_default();
+    let stats = match &s.explore_verdict {
+        Some(v) => format!(" {}", v.line_suffix()),
+        None => stats,
+    };
     match s.outcome {
         Outcome::Passed => format!("PASS {}{stats}", s.name),
         Outcome::Failed => format!("FAIL {}{stats}", s.name),
@@ -85,7 +89,14 @@ pub fn details(s: &ScenarioReport) -> String {
         }
         return out;
     }
-    let (Some(result), Some(verdict)) = (&s.result, &s.verdict) else {
+    let Some(verdict) = &s.verdict else {
+        return out;
+    };
+    let Some(result) = &s.result else {
+        // An exploration (or a run that never started): its reasons carry everything.
+        for reason in &verdict.reasons {
+            let _ = writeln!(out, "  {reason}");
+        }
         return out;
     };
     for b in &verdict.bugchecks {

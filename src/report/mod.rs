@@ -186,6 +186,10 @@ pub struct ScenarioReport {
     /// With `run --explore`: the exploration's summary (failures with their replay tokens).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explore_summary: Option<String>,
+    /// With `run --explore`: the scenario's verdict over every schedule (what its line, its
+    /// outcome and the exit code say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explore_verdict: Option<crate::explore::ExploreVerdict>,
     /// With `run --explore`: the whole exploration report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explore: Option<serde_json::Value>,

@@ -81,14 +81,28 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
         .copied()
         .collect();
 
-    check_steps(&scenario.steps, result, &mut v.reasons);
+    v.reasons.extend(expectation_reasons(scenario, result));
+    v.passed = v.bugchecks.is_empty()
+        && v.unexpected.is_empty()
+        && v.missing.is_empty()
+        && v.reasons.is_empty();
+    v
+}
+
+/// What the scenario's own expectations say about `result`, beyond the rules: the steps'
+/// `expect_status`, the final state (`final_phase`, ...) and the trace assertions (`happens`,
+/// `before`, `never`), one sentence each. How the run ended and which rules were broken are
+/// not included ([`judge`] adds those); exploration judges every schedule with this.
+pub fn expectation_reasons(scenario: &Scenario, result: &RunResult) -> Vec<String> {
+    let mut reasons = Vec::new();
+    check_steps(&scenario.steps, result, &mut reasons);
 
     if let Some(snapshot) = &result.snapshot {
         let expect = &scenario.expect;
         if let Some(phase) = expect.final_phase
             && snapshot.phase != phase
         {
-            v.reasons.push(format!(
+            reasons.push(format!(
                 "the session ended in phase {:?}, expected {phase:?}",
                 snapshot.phase
             ));
@@ -96,7 +110,7 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
         if let Some(connected) = expect.final_monitor_connected
             && snapshot.monitor_connected != connected
         {
-            v.reasons.push(format!(
+            reasons.push(format!(
                 "the Miracast monitor ended {}, expected {}",
                 connected_word(snapshot.monitor_connected),
                 connected_word(connected)
@@ -105,7 +119,7 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
         if let Some(n) = expect.final_gpu_contexts
             && snapshot.gpu_contexts != n as usize
         {
-            v.reasons.push(format!(
+            reasons.push(format!(
                 "{} GPU contexts alive at the end, expected {n}",
                 snapshot.gpu_contexts
             ));
@@ -113,13 +127,9 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
     }
 
     if scenario.expect.needs_trace() {
-        check_trace(scenario, result, &mut v.reasons);
+        check_trace(scenario, result, &mut reasons);
     }
-    v.passed = v.bugchecks.is_empty()
-        && v.unexpected.is_empty()
-        && v.missing.is_empty()
-        && v.reasons.is_empty();
-    v
+    reasons
 }
 
 /// A [`Violation`] as it is written in JSON, read back.

@@ -35,3 +35,6 @@ mod determinism;
 
 /// Exploration of orderings: ordering scenarios found, tokens replayed, shrinking, clean corpus.
 mod explore;
+
+/// One verdict under `run --explore`: lines, findings, JSON and exit codes agree over the corpus.
+mod verdict;
