@@ -10,6 +10,7 @@
 //! - [`isolate`]: `run --isolate`: one child process per scenario, crashes as findings.
 //! - [`explore_args`]: `run --explore`: the exploration flags and helpers.
 //! - [`replay`]: `replay TOKEN|FILE`.
+//! - [`show`]: `show SCENARIO|TOKEN|REPORT`: a run as HTML, Mermaid or Perfetto JSON.
 //! - [`wfd`]: `sink`, `source`, `wfd decode`.
 
 pub mod exit_code;
@@ -17,6 +18,7 @@ pub mod explore_args;
 pub mod isolate;
 pub mod replay;
 pub mod run;
+pub mod show;
 pub mod wfd;
 
 use crate::rules::{CATALOGUE, RuleId};
@@ -58,6 +60,8 @@ pub enum Command {
     },
     /// Re-run a failure exactly from its replay token (or a file holding tokens or a JSON report).
     Replay(replay::ReplayArgs),
+    /// Draw one run: an HTML timeline, a Mermaid sequence diagram or a Perfetto trace.
+    Show(show::ShowArgs),
     /// Run the simulated Wi-Fi Display sink against a real source over TCP.
     Sink(wfd::SinkArgs),
     /// Run the simulated Wi-Fi Display source against a real sink over TCP.
@@ -103,6 +107,7 @@ pub fn run(cli: Cli) -> u8 {
         }
         Command::Explain { rule, scenarios } => explain(&rule, &scenarios),
         Command::Replay(args) => replay::replay(&args),
+        Command::Show(args) => show::show(&args),
         Command::RunIsolated => isolate::child_main(),
         Command::Sink(args) => exit_of(wfd::run_sink(&args)),
         Command::Source(args) => exit_of(wfd::run_source(&args)),

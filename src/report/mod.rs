@@ -10,10 +10,19 @@
 //!   command, and the `N passed, N failed` summary line.
 //! - [`json`]: the whole run, each scenario with its trace, violations, seed and replay token.
 //! - [`junit`]: JUnit XML through `quick-junit`, one test case per scenario.
+//! - [`timeline`]: one run as lanes, spans, arrows, phases and findings: the only adapter
+//!   between the trace and the visual renderings below.
+//! - [`html`]: a run as a self-contained HTML page (`miracast-sim show`).
+//! - [`mermaid`]: a run as a Mermaid sequence diagram, trimmed around its findings.
+//! - [`perfetto`]: a run as Chrome trace-event JSON (Perfetto, `chrome://tracing`).
 
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod mermaid;
+pub mod perfetto;
+pub mod timeline;
 
 use crate::runner::{RunResult, Verdict};
 use crate::scenario::ScenarioError;

@@ -88,6 +88,28 @@ impl ReplayToken {
     }
 }
 
+/// Re-runs the run `token` recorded on `scenario`: its choices with [`ReplayStrategy`], then the
+/// seed's random strategy past them. `options` gives the backend; the seed is the token's.
+///
+/// # Errors
+/// When the packed choices are corrupt.
+pub fn replay_run(
+    token: &ReplayToken,
+    scenario: &crate::scenario::Scenario,
+    options: &super::RunOptions,
+) -> Result<RunResult, String> {
+    let choices = token.choices()?;
+    let strategy = crate::sched::ReplayStrategy::new(
+        choices,
+        Box::new(crate::sched::RandomStrategy::new(token.seed)),
+    );
+    let options = super::RunOptions {
+        seed: Some(token.seed),
+        ..options.clone()
+    };
+    Ok(super::run_once(scenario, &options, Box::new(strategy)))
+}
+
 fn put(out: &mut Vec<u8>, mut n: u64) {
     loop {
         let byte = (n & 0x7f) as u8;

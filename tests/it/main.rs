@@ -38,3 +38,6 @@ mod explore;
 
 /// One verdict under `run --explore`: lines, findings, JSON and exit codes agree over the corpus.
 mod verdict;
+
+/// `show`: the HTML timeline in headless Chromium, Mermaid, Perfetto, byte-identical renderings.
+mod show;

@@ -5,19 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn sim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_miracast-sim"))
-        .args(args)
-        .env("CI", "true")
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use super::show::{sim, stdout};
 
 /// A copy of a shipped scenario with its `expect` changed by `edit`.
 fn edited(dir: &Path, from: &str, name: &str, edit: impl Fn(&mut serde_json::Value)) -> String {
