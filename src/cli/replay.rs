@@ -145,6 +145,7 @@ fn replay_one(text: &str, args: &ReplayArgs) -> u8 {
     };
     let report = RunReport {
         scenarios: vec![entry],
+        rule_coverage: None,
     };
     print!("{}", human::render(&report));
     super::run::exit_for(&report)

@@ -74,11 +74,12 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
 }
 
 fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
+    // `coverage=FILE` is a report format like the others (`--coverage` fills it).
     let (format, file) = s
         .split_once('=')
         .ok_or_else(|| format!("`{s}` is not FORMAT=FILE (e.g. junit=out/junit.xml)"))?;
     let format = <Format as clap::ValueEnum>::from_str(format, true)
-        .map_err(|_| format!("unknown report format `{format}` (human, json, junit)"))?;
+        .map_err(|_| format!("unknown report format `{format}` (human, json, junit, coverage)"))?;
     if file.is_empty() {
         return Err("the report file is empty".to_owned());
     }
@@ -232,7 +233,10 @@ pub fn run_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> RunReport {
                 })
         })
         .collect();
-    RunReport { scenarios }
+    RunReport {
+        scenarios,
+        rule_coverage: None,
+    }
 }
 
 /// `run --explore`: each scenario under many schedules (the explorer parallelizes and
@@ -305,7 +309,10 @@ pub fn explore_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> Result<R
         entry.explore = serde_json::to_value(&report).ok();
         scenarios.push(entry);
     }
-    Ok(RunReport { scenarios })
+    Ok(RunReport {
+        scenarios,
+        rule_coverage: None,
+    })
 }
 
 /// The exit code for a finished run.
@@ -349,6 +356,11 @@ pub fn run(args: &RunArgs) -> u8 {
     } else {
         run_files(&files, args, jobs)
     };
+    let mut report = report;
+    // Rule coverage of plain runs (under --explore, --coverage is the DDI coverage).
+    if args.explore.coverage && args.explore.explore.is_none() {
+        report.rule_coverage = Some(report.compute_rule_coverage());
+    }
     // Every report is written even when one cannot be: a failure to write is reported and
     // turns the exit code into a usage error only if nothing else went wrong.
     let mut write_failed = false;

@@ -42,6 +42,10 @@ pub fn render(report: &RunReport) -> String {
         out.push('\n');
         out.push_str(&details(s));
     }
+    if let Some(c) = &report.rule_coverage {
+        out.push('\n');
+        out.push_str(&c.table());
+    }
     out.push('\n');
     out.push_str(&report.summary_line());
     out.push('\n');

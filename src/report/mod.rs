@@ -218,6 +218,55 @@ impl ScenarioReport {
 pub struct RunReport {
     /// Every scenario file, in path order.
     pub scenarios: Vec<ScenarioReport>,
+    /// With `run --coverage`: which rules the runs broke, exercised or never reached.
+    #[serde(skip)]
+    pub rule_coverage: Option<crate::explore::coverage::RuleCoverage>,
+}
+
+/// The DDIs a run entered and the rules it broke, for rule coverage: from the trace of a run
+/// in this process, or from the JSON an isolated child sent back.
+fn run_facts(
+    record: &RunRecord,
+) -> (
+    std::collections::BTreeSet<crate::ddi::Ddi>,
+    std::collections::BTreeSet<crate::rules::RuleId>,
+) {
+    match record {
+        RunRecord::Local(r) => (
+            crate::explore::coverage::entered_ddis(&r.trace),
+            r.violations.iter().map(|v| v.rule).collect(),
+        ),
+        RunRecord::Isolated(r) => {
+            let entered = r.json["trace"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| e["kind"]["event"] == "enter")
+                .filter_map(|e| e["kind"]["ddi"].as_str()?.parse().ok())
+                .collect();
+            let broken = r.json["violations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v["rule"].as_str()?.parse().ok())
+                .collect();
+            (entered, broken)
+        }
+    }
+}
+
+impl RunReport {
+    /// Rule coverage of every scenario that ran (each run counted once, by scenario name).
+    pub fn compute_rule_coverage(&self) -> crate::explore::coverage::RuleCoverage {
+        let mut c = crate::explore::coverage::RuleCoverage::default();
+        for s in &self.scenarios {
+            if let Some(r) = &s.result {
+                let (entered, broken) = run_facts(r);
+                c.add_run(&s.name, &entered, &broken);
+            }
+        }
+        c
+    }
 }
 
 /// Counts per outcome.
@@ -277,6 +326,8 @@ pub enum Format {
     Json,
     /// JUnit XML.
     Junit,
+    /// Rule coverage alone, as stable JSON (needs `--coverage`; empty coverage otherwise).
+    Coverage,
 }
 
 /// Renders `report` in `format`.
@@ -285,5 +336,10 @@ pub fn render(report: &RunReport, format: Format) -> String {
         Format::Human => human::render(report),
         Format::Json => json::render(report),
         Format::Junit => junit::render(report),
+        Format::Coverage => report
+            .rule_coverage
+            .clone()
+            .unwrap_or_else(|| report.compute_rule_coverage())
+            .to_json(),
     }
 }

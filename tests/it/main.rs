@@ -41,3 +41,6 @@ mod verdict;
 
 /// `show`: the HTML timeline in headless Chromium, Mermaid, Perfetto, byte-identical renderings.
 mod show;
+
+/// Rule coverage: the human table, the JSON, the committed snapshot of the shipped corpus.
+mod coverage;

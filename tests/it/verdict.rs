@@ -3,9 +3,9 @@
 //! contradict each other (expected rules found, an expected rule never found, a failure that is
 //! not a rule).
 
+use super::show::{sim, stdout};
 use std::collections::BTreeSet;
 use std::path::Path;
-use super::show::{sim, stdout};
 
 /// A copy of a shipped scenario with its `expect` changed by `edit`.
 fn edited(dir: &Path, from: &str, name: &str, edit: impl Fn(&mut serde_json::Value)) -> String {
