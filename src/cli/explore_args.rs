@@ -4,7 +4,7 @@
 
 use crate::explore::scenario_run::{ScenarioRunConfig, run_scenario};
 use crate::explore::{
-    Bounds, ExploreConfig, ExploreReport, ExploreVerdict, Mode, Partition, explore, token,
+    Bounds, ExploreConfig, ExploreReport, ExploreVerdict, Mode, Partition, explore_observed, token,
 };
 use crate::runner::RunOptions;
 use crate::scenario::{Scenario, parse_duration};
@@ -187,6 +187,8 @@ pub fn budget(args: &ExploreArgs) -> impl Fn() -> bool + Sync {
 
 /// Explores one scenario as the flags say. `options` are `run`'s runner options (backend,
 /// trace); with the trace on (the default) every schedule is judged by the trace checks too.
+/// `interrupt()` stops the exploration between schedules like the time budget does (SIGINT);
+/// `on_schedule(failing)` is called after every schedule (progress).
 ///
 /// # Errors
 /// When the flags do not make a configuration (see [`explore_config`]).
@@ -194,8 +196,9 @@ pub fn explore_scenario(
     args: &ExploreArgs,
     scenario: &Scenario,
     options: &RunOptions,
-    jobs: usize,
-    partition: Option<(u64, u64)>,
+    (jobs, partition): (usize, Option<(u64, u64)>),
+    interrupt: &(dyn Fn() -> bool + Sync),
+    on_schedule: &(dyn Fn(bool) + Sync),
 ) -> Result<ExploreReport, String> {
     let config = explore_config(args, scenario, options.seed, jobs, partition)?;
     let run_config = ScenarioRunConfig {
@@ -207,8 +210,9 @@ pub fn explore_scenario(
         keep_trace: args.check_determinism,
     };
     let run = |s: Box<dyn Strategy>| run_scenario(scenario, &run_config, s);
-    let stop = budget(args);
-    Ok(explore(&config, &run, &stop))
+    let budget = budget(args);
+    let stop = || budget() || interrupt();
+    Ok(explore_observed(&config, &run, &stop, on_schedule))
 }
 
 /// What to print for one scenario's exploration: the verdict's rendering (findings as

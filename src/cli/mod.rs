@@ -8,6 +8,7 @@
 //! - [`exit_code`]: the exit-code constants and their table.
 //! - [`run`](mod@run): `run` (discovery, filter, partition, thread pool, reports) and `validate`.
 //! - [`isolate`]: `run --isolate`: one child process per scenario, crashes as findings.
+//! - [`progress`]: progress lines on stderr during long runs, and the SIGINT flag.
 //! - [`explore_args`]: `run --explore`: the exploration flags and helpers.
 //! - [`replay`]: `replay TOKEN|FILE`.
 //! - [`show`]: `show SCENARIO|TOKEN|REPORT`: a run as HTML, Mermaid or Perfetto JSON.
@@ -16,6 +17,7 @@
 pub mod exit_code;
 pub mod explore_args;
 pub mod isolate;
+pub mod progress;
 pub mod replay;
 pub mod run;
 pub mod show;

@@ -7,10 +7,11 @@
 //! the finished [`ScenarioReport`] in that file's slot, so the report order is the path order
 //! whatever `--jobs` is.
 
+use super::progress::{Progress, ReportFiles, interrupted};
 use super::{exit_code, isolate};
 use crate::report::{self, Format, Outcome, RunReport, ScenarioReport};
 use crate::runner::RunOptions;
-use crate::scenario::{self, Backend};
+use crate::scenario::{self, Backend, parse_duration};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -57,6 +58,10 @@ pub struct RunArgs {
     /// Run every scenario in this process, even against a driver binary.
     #[arg(long, overrides_with = "isolate")]
     pub no_isolate: bool,
+    /// When stderr is not a terminal, print a progress line this often (`10s`, `1m`; `0s`:
+    /// never). Report files are rewritten with the results so far at the same pace.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub progress_every: std::time::Duration,
     /// Exploration of orderings (`--explore` and its flags).
     #[command(flatten)]
     pub explore: super::explore_args::ExploreArgs,
@@ -175,8 +180,27 @@ fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
     entry
 }
 
-/// Runs `paths` with `jobs` workers; reports in path order.
-pub fn run_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> RunReport {
+/// What has finished so far, in path order (for the report files while the run goes on).
+fn finished_so_far(slots: &[Mutex<Option<ScenarioReport>>]) -> RunReport {
+    RunReport {
+        scenarios: slots
+            .iter()
+            .filter_map(|s| s.lock().ok().and_then(|s| s.clone()))
+            .collect(),
+        rule_coverage: None,
+    }
+}
+
+/// Runs `paths` with `jobs` workers; reports in path order. `progress` counts finished
+/// scenarios; `files` get the results so far as they come. After SIGINT no new scenario
+/// starts; those not run are skipped as interrupted.
+pub fn run_files(
+    files: &[PathBuf],
+    args: &RunArgs,
+    jobs: usize,
+    progress: &Progress,
+    report_files: &ReportFiles,
+) -> RunReport {
     let options = RunOptions {
         trace: !args.no_trace,
         backend: args.backend.clone(),
@@ -187,22 +211,32 @@ pub fn run_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> RunReport {
         files.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    // Progress only on a terminal, and only when there is something to wait for.
-    let progress =
+    // A redrawn line only on a terminal, and only when there is something to wait for (piped
+    // runs get progress lines from the ticker instead).
+    let redraw =
         std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() && files.len() > 1;
     let jobs = jobs.clamp(1, files.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
                 loop {
+                    if interrupted() {
+                        break;
+                    }
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(path) = files.get(i) else { break };
+                    progress.begin(&path.display().to_string());
                     let entry = one(path, args, &options);
+                    progress.scenario_done(matches!(
+                        entry.outcome,
+                        Outcome::Failed | Outcome::Invalid | Outcome::Unavailable
+                    ));
                     if let Ok(mut slot) = slots[i].lock() {
                         *slot = Some(entry);
                     }
+                    report_files.stream(finished_so_far(&slots));
                     let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                    if progress {
+                    if redraw {
                         let mut err = std::io::stderr().lock();
                         let _ = write!(err, "\r[{n}/{}] {:<60.60}", files.len(), path.display());
                         let _ = err.flush();
@@ -211,9 +245,10 @@ pub fn run_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> RunReport {
             });
         }
     });
-    if progress {
+    if redraw {
         eprint!("\r{:80}\r", "");
     }
+    let stopped = interrupted();
     let scenarios = slots
         .into_iter()
         .zip(files)
@@ -221,16 +256,7 @@ pub fn run_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> RunReport {
             slot.into_inner()
                 .ok()
                 .flatten()
-                .unwrap_or_else(|| ScenarioReport {
-                    path: path.display().to_string(),
-                    name: stem(path),
-                    outcome: Outcome::Failed,
-                    verdict: Some(crate::runner::Verdict {
-                        reasons: vec!["the worker running this scenario stopped".to_owned()],
-                        ..Default::default()
-                    }),
-                    ..ScenarioReport::default()
-                })
+                .unwrap_or_else(|| not_run(path, stopped))
         })
         .collect();
     RunReport {
@@ -239,13 +265,38 @@ pub fn run_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> RunReport {
     }
 }
 
+/// The entry of a scenario that did not finish: skipped after SIGINT, a failure otherwise.
+fn not_run(path: &Path, interrupted: bool) -> ScenarioReport {
+    let mut entry = ScenarioReport {
+        path: path.display().to_string(),
+        name: stem(path),
+        ..ScenarioReport::default()
+    };
+    if interrupted {
+        entry.skip_reason = Some("not run: the run was interrupted".to_owned());
+    } else {
+        entry.outcome = Outcome::Failed;
+        entry.verdict = Some(crate::runner::Verdict {
+            reasons: vec!["the worker running this scenario stopped".to_owned()],
+            ..Default::default()
+        });
+    }
+    entry
+}
+
 /// `run --explore`: each scenario under many schedules (the explorer parallelizes and
 /// partitions the schedules itself, so files run one after another and `--partition` splits
 /// schedules, not files).
 ///
 /// # Errors
 /// When the exploration flags do not make a configuration.
-pub fn explore_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> Result<RunReport, String> {
+pub fn explore_files(
+    files: &[PathBuf],
+    args: &RunArgs,
+    jobs: usize,
+    progress: &Progress,
+    report_files: &ReportFiles,
+) -> Result<RunReport, String> {
     use super::explore_args;
     let options = RunOptions {
         trace: !args.no_trace,
@@ -255,6 +306,11 @@ pub fn explore_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> Result<R
     };
     let mut scenarios = Vec::new();
     for path in files {
+        if interrupted() {
+            scenarios.push(not_run(path, true));
+            continue;
+        }
+        progress.begin(&path.display().to_string());
         let mut entry = ScenarioReport {
             path: path.display().to_string(),
             name: stem(path),
@@ -283,8 +339,9 @@ pub fn explore_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> Result<R
             &args.explore,
             &scenario,
             &options,
-            jobs,
-            args.partition,
+            (jobs, args.partition),
+            &interrupted,
+            &|failing| progress.schedule_done(failing),
         )?;
         let verdict = crate::explore::ExploreVerdict::of(&scenario, &report);
         entry.outcome = if verdict.passed {
@@ -305,9 +362,19 @@ pub fn explore_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> Result<R
             &report,
             &verdict,
         ));
+        if interrupted()
+            && let Some(summary) = &mut entry.explore_summary
+        {
+            summary.push_str("interrupted (SIGINT): the exploration stopped early; the findings above are what it found\n");
+        }
         entry.explore_verdict = Some(verdict);
         entry.explore = serde_json::to_value(&report).ok();
+        progress.scenario_done(entry.outcome != Outcome::Passed);
         scenarios.push(entry);
+        report_files.stream(RunReport {
+            scenarios: scenarios.clone(),
+            rule_coverage: None,
+        });
     }
     Ok(RunReport {
         scenarios,
@@ -345,16 +412,38 @@ pub fn run(args: &RunArgs) -> u8 {
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let report = if args.explore.explore.is_some() {
-        match explore_files(&files, args, jobs) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit_code::INVALID;
-            }
+    super::progress::catch_interrupt();
+    let progress = Progress::new(files.len());
+    let mut targets: Vec<(Format, PathBuf)> = args.report.clone();
+    if let Some(out) = &args.out {
+        targets.push((args.format, out.clone()));
+    }
+    let report_files = ReportFiles::new(targets, args.progress_every);
+    // Progress lines when stderr is not a terminal (CI logs), or on CI.
+    let ticking = !args.progress_every.is_zero()
+        && (!std::io::stderr().is_terminal() || std::env::var_os("CI").is_some());
+    let flush = || report_files.flush();
+    let ran = std::thread::scope(|scope| {
+        if !args.progress_every.is_zero() {
+            progress.tick(scope, args.progress_every, ticking, &flush);
         }
-    } else {
-        run_files(&files, args, jobs)
+        let ran = if args.explore.explore.is_some() {
+            explore_files(&files, args, jobs, &progress, &report_files)
+        } else {
+            Ok(run_files(&files, args, jobs, &progress, &report_files))
+        };
+        progress.finish();
+        ran
+    });
+    if ticking && progress.printed() {
+        eprintln!("{}", progress.line());
+    }
+    let report = match ran {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::INVALID;
+        }
     };
     let mut report = report;
     // Rule coverage of plain runs (under --explore, --coverage is the DDI coverage).
@@ -373,10 +462,7 @@ pub fn run(args: &RunArgs) -> u8 {
                 let _ = out.flush();
             }
             Some(f) => {
-                if let Some(dir) = f.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    let _ = std::fs::create_dir_all(dir);
-                }
-                if let Err(e) = std::fs::write(f, text) {
+                if let Err(e) = super::progress::write_atomically(f, &text) {
                     eprintln!("error: cannot write {}: {e}", f.display());
                     write_failed = true;
                 }
@@ -388,8 +474,16 @@ pub fn run(args: &RunArgs) -> u8 {
         write(*format, Some(file));
     }
     let code = exit_for(&report);
+    if interrupted() {
+        eprintln!(
+            "interrupted: every report holds the {} scenarios that finished",
+            progress.finished()
+        );
+    }
     if code == exit_code::OK && write_failed {
         exit_code::INVALID
+    } else if code == exit_code::OK && interrupted() {
+        exit_code::INTERRUPTED
     } else {
         code
     }

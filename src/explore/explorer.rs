@@ -97,6 +97,11 @@ impl Default for ExploreConfig {
     }
 }
 
+/// Distinct schedules are told apart by a hash each, kept up to this many per exploration, so
+/// the memory of a run stays bounded whatever the schedule count (passing schedules are not
+/// kept in any other form).
+pub const DISTINCT_CAP: usize = 1 << 16;
+
 /// One distinct failure (the first schedule that showed each finding key).
 #[derive(Clone, Debug, Serialize)]
 pub struct Failure {
@@ -137,8 +142,11 @@ pub struct NondeterminismReport {
 pub struct ExploreReport {
     /// Schedules run and counted (sleep-blocked runs and partition probes excluded).
     pub schedules: u64,
-    /// Distinct schedules among them (by their choice lists).
+    /// Distinct schedules among them (by their choice lists), counted exactly up to
+    /// [`DISTINCT_CAP`]; past it, at least that many.
     pub distinct_schedules: u64,
+    /// More schedules than [`DISTINCT_CAP`] ran, so `distinct_schedules` is a lower bound.
+    pub distinct_capped: bool,
     /// Schedules with at least one finding.
     pub failing_schedules: u64,
     /// Choice points passed, summed over counted schedules.
@@ -183,9 +191,10 @@ impl ExploreReport {
     /// `explored N schedules (...)`: how much was explored and how it ended, one line.
     pub fn header(&self) -> String {
         format!(
-            "explored {} schedules ({} distinct, {} failing, {} choice points, {} DFS states{}){}{}\n",
+            "explored {} schedules ({}{} distinct, {} failing, {} choice points, {} DFS states{}){}{}\n",
             self.schedules,
             self.distinct_schedules,
+            if self.distinct_capped { "+" } else { "" },
             self.failing_schedules,
             self.choice_points,
             self.dfs.nodes,
@@ -263,6 +272,7 @@ impl ExploreReport {
 }
 
 struct WorkerResult {
+    capped: bool,
     schedules: u64,
     failing: u64,
     choice_points: u64,
@@ -317,6 +327,17 @@ pub fn explore(
     run: &RunFn<'_>,
     stop: &(dyn Fn() -> bool + Sync),
 ) -> ExploreReport {
+    explore_observed(config, run, stop, &|_| {})
+}
+
+/// [`explore`], calling `on_schedule(failed)` after every counted schedule (from the worker
+/// that ran it), so the caller can show progress.
+pub fn explore_observed(
+    config: &ExploreConfig,
+    run: &RunFn<'_>,
+    stop: &(dyn Fn() -> bool + Sync),
+    on_schedule: &(dyn Fn(bool) + Sync),
+) -> ExploreReport {
     let jobs = config.jobs.max(1) as u64;
     let counted = AtomicU64::new(0);
     let halt = AtomicBool::new(false);
@@ -330,7 +351,16 @@ pub fn explore(
                     config.partition.part * jobs + w,
                     config.partition.parts.max(1) * jobs,
                 );
-                let r = worker(config, run, stop, part, counted, halt, budget_hit);
+                let r = worker(
+                    config,
+                    run,
+                    stop,
+                    on_schedule,
+                    part,
+                    counted,
+                    halt,
+                    budget_hit,
+                );
                 results.lock().expect("worker results").push(r);
             });
         }
@@ -346,7 +376,14 @@ pub fn explore(
         report.schedules += r.schedules;
         report.failing_schedules += r.failing;
         report.choice_points += r.choice_points;
-        hashes.extend(r.hashes);
+        report.distinct_capped |= r.capped;
+        for h in r.hashes {
+            if hashes.len() < DISTINCT_CAP {
+                hashes.insert(h);
+            } else if !hashes.contains(&h) {
+                report.distinct_capped = true;
+            }
+        }
         report.dfs.nodes += r.dfs.nodes;
         report.dfs.sleep_blocked += r.dfs.sleep_blocked;
         report.dfs.depth_bounded += r.dfs.depth_bounded;
@@ -397,12 +434,14 @@ fn worker(
     config: &ExploreConfig,
     run: &RunFn<'_>,
     stop: &(dyn Fn() -> bool + Sync),
+    on_schedule: &(dyn Fn(bool) + Sync),
     (part, parts): (u64, u64),
     counted: &AtomicU64,
     halt: &AtomicBool,
     budget_hit: &AtomicBool,
 ) -> WorkerResult {
     let mut r = WorkerResult {
+        capped: false,
         schedules: 0,
         failing: 0,
         choice_points: 0,
@@ -489,7 +528,12 @@ fn worker(
         r.schedules += 1;
         r.choice_points += outcome.schedule.len() as u64;
         estimated_len = estimated_len.max(outcome.schedule.len() as u64);
-        r.hashes.insert(schedule_hash(&outcome.schedule));
+        let h = schedule_hash(&outcome.schedule);
+        if r.hashes.len() < DISTINCT_CAP {
+            r.hashes.insert(h);
+        } else if !r.hashes.contains(&h) {
+            r.capped = true;
+        }
         *r.by_strategy.entry(family(&description)).or_default() += 1;
         if let Some(keys) = &outcome.coverage {
             r.coverage.add(keys);
@@ -506,6 +550,7 @@ fn worker(
         if !outcome.findings.is_empty() {
             r.failing += 1;
         }
+        on_schedule(!outcome.findings.is_empty());
         let mut keys_here: Vec<&str> = outcome.findings.iter().map(|f| f.key.as_str()).collect();
         keys_here.sort_unstable();
         keys_here.dedup();

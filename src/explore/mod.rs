@@ -86,7 +86,9 @@ pub mod verdict;
 
 pub use coverage::{Coverage, CoverageKey, MessageState};
 pub use dfs::{Bounds, DfsStrategy, DfsTree};
-pub use explorer::{ExploreConfig, ExploreReport, Failure, Mode, Partition, explore};
+pub use explorer::{
+    ExploreConfig, ExploreReport, Failure, Mode, Partition, explore, explore_observed,
+};
 pub use shrink::{DeviationStrategy, Shrunk, shrink};
 pub use strategies::PctStrategy;
 pub use verdict::ExploreVerdict;

@@ -44,3 +44,6 @@ mod show;
 
 /// Rule coverage: the human table, the JSON, the committed snapshot of the shipped corpus.
 mod coverage;
+
+/// Long runs: progress lines when piped, reports streamed and written on SIGINT, flat memory.
+mod long_runs;
