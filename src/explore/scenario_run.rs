@@ -84,7 +84,7 @@ pub fn findings_of(
             });
         }
     }
-    out.extend(end_findings(&result.end, &[]));
+    out.extend(end_findings(&result.end, &result.blocked));
     out.extend(hot_findings(
         &result.end,
         result.snapshot.as_ref(),

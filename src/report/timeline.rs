@@ -230,48 +230,32 @@ impl Timeline {
                 lanes: Vec::new(),
             });
         }
+        let hang = |rule: &str, title: &str, chain: &[crate::sched::BlockedThread]| Highlight {
+            rule: rule.to_owned(),
+            title: title.to_owned(),
+            culprit: "run end".to_owned(),
+            text: crate::explore::liveness::describe_chain(chain),
+            events: Vec::new(),
+            lanes: chain.iter().map(|b| b.thread).collect(),
+        };
         let end = match &result.end {
             crate::sched::RunEnd::Completed => "the run completed".to_owned(),
             crate::sched::RunEnd::Deadlock { chain } => {
-                let lanes: Vec<u32> = chain.iter().map(|b| b.thread).collect();
-                let text = chain
-                    .iter()
-                    .map(|b| {
-                        format!(
-                            "{} (t{}) inside {} waits for {}",
-                            b.name,
-                            b.thread,
-                            if b.inside.is_empty() {
-                                "no DDI".to_owned()
-                            } else {
-                                b.inside
-                                    .iter()
-                                    .map(|d| d.name())
-                                    .collect::<Vec<_>>()
-                                    .join(" > ")
-                            },
-                            b.waiting_for.as_ref().map_or("nothing".to_owned(), |w| {
-                                match w.held_by {
-                                    Some(h) => format!("{} held by t{h}", w.object),
-                                    None => w.object.clone(),
-                                }
-                            })
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                findings.push(Highlight {
-                    rule: "deadlock".to_owned(),
-                    title: "no thread can run".to_owned(),
-                    culprit: "run end".to_owned(),
-                    text: text.clone(),
-                    events: Vec::new(),
-                    lanes,
-                });
-                format!("deadlock: {text}")
+                findings.push(hang("deadlock", "no thread can run", chain));
+                "deadlock: no thread can run and no timer is pending".to_owned()
             }
-            crate::sched::RunEnd::StepLimit => "the run hit the step limit".to_owned(),
-            crate::sched::RunEnd::TimeLimit => "the run hit the virtual-time limit".to_owned(),
+            crate::sched::RunEnd::StepLimit => {
+                findings.push(hang("hang", "the run hit the step limit", &result.blocked));
+                "the run hit the step limit".to_owned()
+            }
+            crate::sched::RunEnd::TimeLimit => {
+                findings.push(hang(
+                    "hang",
+                    "the run hit the virtual-time limit",
+                    &result.blocked,
+                ));
+                "the run hit the virtual-time limit".to_owned()
+            }
             crate::sched::RunEnd::Abandoned => "the run was abandoned".to_owned(),
         };
         let mut t = Self::of_trace(

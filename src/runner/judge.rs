@@ -48,22 +48,18 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
     v.bugchecks.clone_from(&result.driver_faults);
     match &result.end {
         RunEnd::Completed => {}
-        RunEnd::Deadlock { chain } => {
-            let who: Vec<String> = chain
-                .iter()
-                .map(|b| {
-                    let inside: Vec<&str> = b.inside.iter().map(|d| d.name()).collect();
-                    let waits = b.waiting_for.as_ref().map_or("nothing".to_owned(), |w| match w.held_by {
-                        Some(h) => format!("{} held by t{h}", w.object),
-                        None => w.object.clone(),
-                    });
-                    format!("{} (t{}){} waits for {waits}", b.name, b.thread, if inside.is_empty() { String::new() } else { format!(" inside {}", inside.join(" > ")) })
-                })
-                .collect();
-            v.reasons.push(format!("the run deadlocked: {}", who.join("; ")));
-        }
-        RunEnd::StepLimit => v.reasons.push("the run hit the scheduler's step limit (a livelock, or a scenario too long for the limit)".to_owned()),
-        RunEnd::TimeLimit => v.reasons.push("the run hit the virtual-time limit (something waits forever on a timer)".to_owned()),
+        RunEnd::Deadlock { chain } => v.reasons.push(format!(
+            "the run deadlocked (no thread can run and no timer is pending): {}",
+            crate::explore::liveness::describe_chain(chain)
+        )),
+        RunEnd::StepLimit => v.reasons.push(format!(
+            "the run hit the scheduler's step limit (a livelock, or a scenario too long for the limit); still alive: {}",
+            crate::explore::liveness::describe_chain(&result.blocked)
+        )),
+        RunEnd::TimeLimit => v.reasons.push(format!(
+            "the run hit the virtual-time limit: nothing finished the run; still alive: {}",
+            crate::explore::liveness::describe_chain(&result.blocked)
+        )),
         RunEnd::Abandoned => v.reasons.push("the run was abandoned by an exploration strategy (it repeated an explored schedule) and is not judged".to_owned()),
     }
 

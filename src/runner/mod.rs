@@ -88,6 +88,10 @@ pub struct RunResult {
     pub strategy: String,
     /// How the scheduler's run ended.
     pub end: RunEnd,
+    /// When the run hit the step or time limit: every thread still alive, the DDIs it is inside
+    /// and what it waits for (a deadlock carries its own chain in `end`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<crate::sched::BlockedThread>,
     /// Every rule broken: online findings, trace checks, races.
     pub violations: Vec<Violation>,
     /// Per-step outcome, by step index.
@@ -236,6 +240,7 @@ pub fn run_once(
         seed,
         strategy: description,
         end: RunEnd::Completed,
+        blocked: Vec::new(),
         violations: Vec::new(),
         steps: Vec::new(),
         snapshot: None,
@@ -260,6 +265,7 @@ pub fn run_once(
         Ok(Err(unavailable)) => result.error = Some(RunError::BackendUnavailable(unavailable)),
         Ok(Ok(sim)) => {
             result.end = sim.end;
+            result.blocked = sim.blocked;
             result.violations = sim.violations;
             result.steps = sim.steps;
             result.snapshot = Some(sim.snapshot);
@@ -284,6 +290,7 @@ pub fn run_once(
 
 struct Simulated {
     end: RunEnd,
+    blocked: Vec<crate::sched::BlockedThread>,
     violations: Vec<Violation>,
     steps: Vec<StepOutcome>,
     snapshot: OsSnapshot,
@@ -348,6 +355,11 @@ fn simulate(
         exec::run_steps(runner, steps).await
     });
     let end = sched.run(options.limits);
+    let blocked = if matches!(end, RunEnd::StepLimit | RunEnd::TimeLimit) {
+        sched.live_threads()
+    } else {
+        Vec::new()
+    };
 
     // With recording off the scheduler still logs thread starts; a partial trace is neither
     // checked nor reported.
@@ -367,6 +379,7 @@ fn simulate(
     violations.extend(sched.races().iter().map(race_violation));
     Ok(Simulated {
         end,
+        blocked,
         violations,
         steps: exec.outcomes(),
         snapshot: os.snapshot(),

@@ -47,3 +47,6 @@ mod coverage;
 
 /// Long runs: progress lines when piped, reports streamed and written on SIGINT, flat memory.
 mod long_runs;
+
+/// Hangs explained: every live thread, its driver frame and what it waits for.
+mod hangs;
