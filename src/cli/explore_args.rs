@@ -176,6 +176,7 @@ pub fn explore_config(
         shrink_runs: 200,
         prefix,
         scenario: (scenario.path.clone(), scenario.content_hash.clone()),
+        backend: String::new(),
     })
 }
 
@@ -200,7 +201,14 @@ pub fn explore_scenario(
     interrupt: &(dyn Fn() -> bool + Sync),
     on_schedule: &(dyn Fn(bool) + Sync),
 ) -> Result<ExploreReport, String> {
-    let config = explore_config(args, scenario, options.seed, jobs, partition)?;
+    let mut config = explore_config(args, scenario, options.seed, jobs, partition)?;
+    config.backend = crate::runner::replay::backend_stamp(
+        &options
+            .backend
+            .clone()
+            .unwrap_or_else(|| scenario.setup.backend.clone())
+            .to_string(),
+    );
     let run_config = ScenarioRunConfig {
         // The trace stays on: the 27 rules checked over the trace are judged on every
         // explored schedule, not only the online ones.

@@ -226,7 +226,9 @@ pub fn run_files(
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(path) = files.get(i) else { break };
                     progress.begin(&path.display().to_string());
-                    let entry = one(path, args, &options);
+                    let started = std::time::Instant::now();
+                    let mut entry = one(path, args, &options);
+                    entry.wall_time = Some(started.elapsed());
                     progress.scenario_done(matches!(
                         entry.outcome,
                         Outcome::Failed | Outcome::Invalid | Outcome::Unavailable
@@ -311,6 +313,7 @@ pub fn explore_files(
             continue;
         }
         progress.begin(&path.display().to_string());
+        let started = std::time::Instant::now();
         let mut entry = ScenarioReport {
             path: path.display().to_string(),
             name: stem(path),
@@ -369,6 +372,7 @@ pub fn explore_files(
         }
         entry.explore_verdict = Some(verdict);
         entry.explore = serde_json::to_value(&report).ok();
+        entry.wall_time = Some(started.elapsed());
         progress.scenario_done(entry.outcome != Outcome::Passed);
         scenarios.push(entry);
         report_files.stream(RunReport {

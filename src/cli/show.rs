@@ -35,9 +35,13 @@ pub struct ShowArgs {
     /// Driver under test (overrides the scenario's): `model` or `real:PATH`.
     #[arg(long, value_parser = scenario::parse_backend)]
     pub backend: Option<Backend>,
-    /// The scenario file of a token (instead of the path recorded in it).
+    /// The scenario file of a token (its content hash is checked).
     #[arg(long)]
     pub scenario: Option<PathBuf>,
+    /// Where to find a token's scenario by its content hash (files or folders; repeatable;
+    /// default `scenarios`).
+    #[arg(long = "in", value_name = "PATH")]
+    pub search: Vec<PathBuf>,
     /// Which failure of a report or token file to show (1-based).
     #[arg(long, default_value_t = 1)]
     pub failure: usize,
@@ -64,21 +68,22 @@ pub struct Shown {
 }
 
 /// The replay tokens in a JSON report: each failed scenario's, and each failure of an
-/// exploration.
-pub fn report_tokens(doc: &serde_json::Value) -> Vec<String> {
+/// exploration, with the scenario path the report gives (a place to search by hash).
+pub fn report_tokens(doc: &serde_json::Value) -> Vec<(String, Option<PathBuf>)> {
     let mut out = Vec::new();
     for s in doc["scenarios"].as_array().into_iter().flatten() {
         if s["outcome"] != "failed" {
             continue;
         }
+        let hint = s["path"].as_str().map(PathBuf::from);
         if let Some(fails) = s["explore"]["failures"].as_array() {
             out.extend(
                 fails
                     .iter()
-                    .filter_map(|f| f["token"].as_str().map(str::to_owned)),
+                    .filter_map(|f| f["token"].as_str().map(|t| (t.to_owned(), hint.clone()))),
             );
         } else if let Some(t) = s["replay_token"].as_str() {
-            out.push(t.to_owned());
+            out.push((t.to_owned(), hint));
         }
     }
     out
@@ -128,24 +133,43 @@ pub fn resolve(args: &ShowArgs) -> Result<Shown, String> {
                     result,
                 });
             }
-            Err(_) => tokens = text.split_whitespace().map(str::to_owned).collect(),
+            Err(_) => {
+                tokens = text
+                    .split_whitespace()
+                    .map(|t| (t.to_owned(), None))
+                    .collect();
+            }
         }
     } else {
-        tokens.push(args.what.clone());
+        tokens.push((args.what.clone(), None));
     }
     let n = tokens.len();
-    let text = tokens.get(args.failure.saturating_sub(1)).ok_or_else(|| {
+    let (text, hint) = tokens.get(args.failure.saturating_sub(1)).ok_or_else(|| {
         format!(
             "--failure {} is out of range: there are {n} failures",
             args.failure
         )
     })?;
     let token = ReplayToken::decode(text)?;
-    let scenario_path = args
-        .scenario
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(&token.scenario));
+    let scenario_path = super::replay::scenario_for(
+        &token,
+        args.scenario.as_deref(),
+        &args.search,
+        hint.as_deref(),
+    )?;
     let scenario = load(&scenario_path)?;
+    let stamp = runner::replay::backend_stamp(
+        &options
+            .backend
+            .clone()
+            .unwrap_or_else(|| scenario.setup.backend.clone())
+            .to_string(),
+    );
+    if let Some(why) = runner::replay::backend_mismatch(&token.backend, &stamp) {
+        return Err(format!(
+            "{why}; the drawing would not be the recorded run (give --backend)"
+        ));
+    }
     let result = runner::replay::replay_run(&token, &scenario, &options)?;
     let backend = options
         .backend
@@ -153,10 +177,14 @@ pub fn resolve(args: &ShowArgs) -> Result<Shown, String> {
         .unwrap_or_else(|| scenario.setup.backend.clone());
     Ok(Shown {
         subtitle: format!(
-            "{} - seed {}, backend {backend}, replay of {}{}",
+            "{} - seed {}, backend {backend}, replay of a recorded schedule{}{}",
             scenario.path,
             token.seed,
-            token.strategy,
+            if token.strategy.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", token.strategy)
+            },
             match &result.divergence {
                 Some(d) => format!(" (diverged at choice {})", d.index),
                 None => String::new(),

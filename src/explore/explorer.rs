@@ -75,6 +75,8 @@ pub struct ExploreConfig {
     pub prefix: Vec<Choice>,
     /// Scenario file and content hash, for replay tokens.
     pub scenario: (String, String),
+    /// The backend stamp for replay tokens (`model`, or `real` with library hashes).
+    pub backend: String,
 }
 
 impl Default for ExploreConfig {
@@ -93,6 +95,7 @@ impl Default for ExploreConfig {
             shrink_runs: 200,
             prefix: Vec::new(),
             scenario: (String::new(), String::new()),
+            backend: "model".to_owned(),
         }
     }
 }
@@ -317,6 +320,7 @@ pub fn token_for(
         &config.bounds,
         choices,
         finding,
+        &config.backend,
     )
 }
 

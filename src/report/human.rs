@@ -1,5 +1,6 @@
-//! The human report: `PASS name (N events, seed S)` / `FAIL ...` per scenario, failure details,
-//! and the summary line.
+//! The human report: `PASS name (N events, seed S)` / `FAIL ...` per scenario, one `SKIP N
+//! scenarios (reason)` line per reason scenarios were left out, failure details, and the summary
+//! line.
 //!
 //! A failure shows, for each crash or hang of a driver binary (a bugcheck-style finding): what
 //! happened, the one-sentence finding (signal, DDI, thread), the culprit, and the last bridge
@@ -17,7 +18,16 @@ const EVENTS_PER_VIOLATION: usize = 6;
 /// The whole report as text.
 pub fn render(report: &RunReport) -> String {
     let mut out = String::new();
+    // Skipped scenarios (filtered, partitioned out, not run after an interrupt) get one line per
+    // reason with their count, not a line each.
+    let mut skipped: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for s in &report.scenarios {
+        if s.outcome == Outcome::Skipped {
+            *skipped
+                .entry(s.skip_reason.as_deref().unwrap_or("skipped"))
+                .or_default() += 1;
+            continue;
+        }
         out.push_str(&scenario_line(s));
         out.push('\n');
         if let Some(summary) = &s.explore_summary {
@@ -27,6 +37,13 @@ pub fn render(report: &RunReport) -> String {
                 out.push('\n');
             }
         }
+    }
+    for (reason, n) in &skipped {
+        let _ = writeln!(
+            out,
+            "SKIP {n} scenario{} ({reason})",
+            if *n == 1 { "" } else { "s" }
+        );
     }
     let failures: Vec<&ScenarioReport> = report
         .scenarios

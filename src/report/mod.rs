@@ -199,6 +199,10 @@ pub struct ScenarioReport {
     /// outcome and the exit code say).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explore_verdict: Option<crate::explore::ExploreVerdict>,
+    /// Wall-clock time the scenario took (JUnit `time`; not in the JSON report, which stays a
+    /// pure function of the runs).
+    #[serde(skip)]
+    pub wall_time: Option<std::time::Duration>,
     /// With `run --explore`: the whole exploration report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explore: Option<serde_json::Value>,

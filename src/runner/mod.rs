@@ -86,6 +86,8 @@ pub struct RunResult {
     pub seed: u64,
     /// The strategy, as it describes itself (`random(seed=7)`).
     pub strategy: String,
+    /// The backend it ran on (`model`, `real:PATHS`).
+    pub backend: String,
     /// How the scheduler's run ended.
     pub end: RunEnd,
     /// When the run hit the step or time limit: every thread still alive, the DDIs it is inside
@@ -239,6 +241,7 @@ pub fn run_once(
         content_hash: scenario.content_hash.clone(),
         seed,
         strategy: description,
+        backend: String::new(),
         end: RunEnd::Completed,
         blocked: Vec::new(),
         violations: Vec::new(),
@@ -256,6 +259,7 @@ pub fn run_once(
         .backend
         .clone()
         .unwrap_or_else(|| scenario.setup.backend.clone());
+    result.backend = backend.to_string();
     // The simulation is single-threaded and `Rc`-based; a panic inside it (a bug in the
     // simulator or in a Rust driver) must not take the other scenarios of the run down.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -50,3 +50,6 @@ mod long_runs;
 
 /// Hangs explained: every live thread, its driver frame and what it waits for.
 mod hangs;
+
+/// Paper cuts: one skipped count, JUnit time, short path-independent tokens with a backend.
+mod paper_cuts;
