@@ -248,6 +248,45 @@ fn parse_ioctl(text: &str) -> Result<Vec<u8>, String> {
     }
 }
 
+/// The largest payload given by size (64 MiB): the OS copies it into every message.
+pub const MAX_SIZED_PAYLOAD: u64 = 64 << 20;
+
+/// A payload: its text through `parse`, or `size` bytes of a fill pattern.
+fn payload_bytes(
+    raw: Option<&super::raw::RawPayload>,
+    default: &str,
+    parse: fn(&str) -> Result<Vec<u8>, String>,
+) -> Result<Vec<u8>, String> {
+    use super::raw::RawPayload;
+    match raw {
+        None => parse(default),
+        Some(RawPayload::Text(t)) => parse(t),
+        Some(RawPayload::Sized { size, fill }) => {
+            if *size > MAX_SIZED_PAYLOAD {
+                return Err(format!(
+                    "{size} bytes is more than the {MAX_SIZED_PAYLOAD}-byte limit of a payload"
+                ));
+            }
+            let n = usize::try_from(*size).map_err(|_| "the size does not fit".to_owned())?;
+            match fill.as_str() {
+                "zero" => Ok(vec![0; n]),
+                "counter" => Ok((0..n).map(|i| (i % 256) as u8).collect()),
+                pattern => {
+                    let unit = pattern
+                        .strip_prefix("hex:")
+                        .map(parse_hex)
+                        .transpose()?
+                        .filter(|u| !u.is_empty())
+                        .ok_or_else(|| {
+                            format!("`{pattern}` is not a fill: write zero, counter or hex:<bytes>")
+                        })?;
+                    Ok(unit.iter().copied().cycle().take(n).collect())
+                }
+            }
+        }
+    }
+}
+
 fn parse_hex(hex: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     if !digits.len().is_multiple_of(2) {
@@ -478,14 +517,15 @@ impl StepResolver<'_> {
                 ..
             } => {
                 need(self, state.adapter, NO_ADAPTER, ADD_BRING_UP)?;
-                let payload = parse_message(payload.as_deref().unwrap_or("PING")).map_err(|e| {
-                    self.cx.err(
-                        at.field("payload").or(at.op()),
-                        ScenarioErrorKind::Invalid,
-                        format!("invalid payload: {e}"),
-                        "see scenarios/README.md, `KmdSendMessage`",
-                    )
-                })?;
+                let payload =
+                    payload_bytes(payload.as_ref(), "PING", parse_message).map_err(|e| {
+                        self.cx.err(
+                            at.field("payload").or(at.op()),
+                            ScenarioErrorKind::Invalid,
+                            format!("invalid payload: {e}"),
+                            "see scenarios/README.md, `KmdSendMessage`",
+                        )
+                    })?;
                 StepOp::KmdSendMessage {
                     payload,
                     output_size: output_size.unwrap_or(64),
@@ -503,8 +543,8 @@ impl StepResolver<'_> {
                     "no UMD Miracast context exists (a UMD thread needs a loaded, created UMD)",
                     "add `CreateMiracastContext` or `Connect` before it",
                 )?;
-                let payload =
-                    parse_ioctl(payload.as_deref().unwrap_or("QUERY_STATUS")).map_err(|e| {
+                let payload = payload_bytes(payload.as_ref(), "QUERY_STATUS", parse_ioctl)
+                    .map_err(|e| {
                         self.cx.err(
                             at.field("payload").or(at.op()),
                             ScenarioErrorKind::Invalid,

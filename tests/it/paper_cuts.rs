@@ -110,3 +110,67 @@ fn tokens_are_short_name_no_path_and_know_their_backend() {
         "{err}"
     );
 }
+
+#[test]
+fn payloads_by_size_and_pattern() {
+    use miracast_sim::scenario::{StepOp, parse};
+    let with = |payload: &str| {
+        format!(
+            r#"{{"version": 1, "name": "p", "steps": [
+                {{"op": "AdapterBringUp"}},
+                {{"op": "KmdSendMessage", "payload": {payload}}}]}}"#
+        )
+    };
+    let bytes = |payload: &str| -> Vec<u8> {
+        let s = parse("p.json", &with(payload)).unwrap();
+        match &s.steps[1].op {
+            StepOp::KmdSendMessage { payload, .. } => payload.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let counter = bytes(r#"{"size": 1048576, "fill": "counter"}"#);
+    assert_eq!(counter.len(), 1 << 20);
+    assert_eq!(&counter[254..258], &[254, 255, 0, 1]);
+    assert_eq!(bytes(r#"{"size": 3}"#), vec![0, 0, 0]);
+    assert_eq!(
+        bytes(r#"{"size": 5, "fill": "hex:abcd"}"#),
+        vec![0xab, 0xcd, 0xab, 0xcd, 0xab]
+    );
+    assert_eq!(bytes(r#""hex:0102""#), vec![1, 2]);
+    // Mistakes are located, with the accepted fills named.
+    let e = parse("p.json", &with(r#"{"size": 4, "fill": "random"}"#)).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("not a fill: write zero, counter or hex:<bytes>"),
+        "{e}"
+    );
+    assert!(e.line > 1, "{e}");
+    let e = parse("p.json", &with(r#"{"size": 999999999999}"#)).unwrap_err();
+    assert!(e.to_string().contains("byte limit"), "{e}");
+    // A 1 MiB message runs end to end.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big.json");
+    std::fs::write(
+        &file,
+        r#"{"version": 1, "name": "big-message", "steps": [
+            {"op": "AdapterBringUp"},
+            {"op": "Connect", "expect_status": "STATUS_SUCCESS"},
+            {"op": "KmdSendMessage", "payload": {"size": 1048576, "fill": "counter"}, "output_size": 16},
+            {"op": "Advance", "by": "100ms"},
+            {"op": "Disconnect"}]}"#,
+    )
+    .unwrap();
+    let o = sim(&["run", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+}
+
+#[test]
+fn the_schema_lists_every_accepted_alias() {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("scenarios/schema.json").unwrap()).unwrap();
+    let expect = &schema["$defs"]["RawExpect"]["properties"];
+    assert!(expect.get("expect_violations").is_some());
+    assert!(expect.get("violations").is_some());
+    let ops = serde_json::to_string(&schema["$defs"]["RawStep"]).unwrap();
+    assert!(ops.contains(r#"["Parallel","parallel"]"#), "{ops}");
+}
