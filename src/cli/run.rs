@@ -151,11 +151,11 @@ fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
         entry.skip_reason = Some(format!("not in partition {k}/{n}"));
         return entry;
     }
-    let scenario = match scenario::load(path) {
+    let scenario = match scenario::load_all(path) {
         Ok((s, _)) => s,
-        Err(e) => {
+        Err(all) => {
             entry.outcome = Outcome::Invalid;
-            entry.invalid = Some((&e).into());
+            entry.invalid = Some(crate::report::InvalidScenario::from_all(&all));
             return entry;
         }
     };
@@ -319,11 +319,11 @@ pub fn explore_files(
             name: stem(path),
             ..ScenarioReport::default()
         };
-        let scenario = match scenario::load(path) {
+        let scenario = match scenario::load_all(path) {
             Ok((s, _)) => s,
-            Err(e) => {
+            Err(all) => {
                 entry.outcome = Outcome::Invalid;
-                entry.invalid = Some((&e).into());
+                entry.invalid = Some(crate::report::InvalidScenario::from_all(&all));
                 scenarios.push(entry);
                 continue;
             }
@@ -504,11 +504,16 @@ pub fn validate(args: &ValidateArgs) -> u8 {
     };
     let mut invalid = 0;
     for f in &files {
-        match scenario::load(f) {
+        match scenario::load_all(f) {
             Ok((s, _)) => println!("ok {} ({})", f.display(), s.name),
-            Err(e) => {
+            Err(all) => {
                 invalid += 1;
-                println!("{}", e.render());
+                for e in &all {
+                    println!("{}", e.render());
+                }
+                if all.len() > 1 {
+                    println!("{}: {} mistakes", f.display(), all.len());
+                }
             }
         }
     }

@@ -60,6 +60,35 @@ pub struct InvalidScenario {
     pub column: usize,
 }
 
+impl InvalidScenario {
+    /// Every mistake of one file: the first one's location and message (with `(and N more)`),
+    /// and all of them rendered.
+    pub fn from_all(errors: &[ScenarioError]) -> Self {
+        let Some(first) = errors.first() else {
+            return InvalidScenario {
+                message: "invalid scenario".to_owned(),
+                rendered: String::new(),
+                kind: crate::scenario::ScenarioErrorKind::Invalid,
+                line: 1,
+                column: 1,
+            };
+        };
+        let mut i = InvalidScenario::from(first);
+        if errors.len() > 1 {
+            i.message.push_str(&format!(
+                " (and {} more mistakes in this file)",
+                errors.len() - 1
+            ));
+            i.rendered = errors
+                .iter()
+                .map(ScenarioError::render)
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+        i
+    }
+}
+
 impl From<&ScenarioError> for InvalidScenario {
     fn from(e: &ScenarioError) -> Self {
         InvalidScenario {

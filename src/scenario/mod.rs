@@ -411,10 +411,31 @@ impl Matcher {
 /// # Errors
 /// A [`ScenarioError`] locating the first problem.
 pub fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    parse_all(path, text).map_err(|mut all| all.remove(0))
+}
+
+/// Parses and validates scenario text, reporting every mistake found in one pass: a JSON or
+/// type error stops the reading (it is the only one reported), otherwise every step and
+/// expectation is checked and each mistake is located.
+///
+/// # Errors
+/// Every mistake, in file order; never empty.
+pub fn parse_all(path: &str, text: &str) -> Result<Scenario, Vec<ScenarioError>> {
     let tree = span::parse(text);
     let raw: raw::RawScenario = serde_json::from_str(text)
-        .map_err(|e| ScenarioError::from_serde(path, text, &e, tree.as_ref()))?;
-    resolve::resolve(raw, path, text, tree.as_ref())
+        .map_err(|e| vec![ScenarioError::from_serde(path, text, &e, tree.as_ref())])?;
+    resolve::resolve_all(raw, path, text, tree.as_ref())
+}
+
+/// Reads, parses and validates a scenario file, reporting every mistake found ([`parse_all`]).
+///
+/// # Errors
+/// Every mistake; never empty.
+pub fn load_all(path: &Path) -> Result<(Scenario, String), Vec<ScenarioError>> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| vec![ScenarioError::io(&shown, &e)])?;
+    let scenario = parse_all(&shown, &text)?;
+    Ok((scenario, text))
 }
 
 /// Reads, parses and validates a scenario file.

@@ -174,3 +174,57 @@ fn the_schema_lists_every_accepted_alias() {
     let ops = serde_json::to_string(&schema["$defs"]["RawStep"]).unwrap();
     assert!(ops.contains(r#"["Parallel","parallel"]"#), "{ops}");
 }
+
+#[test]
+fn validation_reports_every_mistake_of_a_file_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.json");
+    std::fs::write(
+        &file,
+        r#"{
+  "version": 1, "name": "many-mistakes",
+  "steps": [
+    { "op": "KmdSendMessage" },
+    { "op": "AdapterBringUp" },
+    { "op": "KmdSendMessage", "payload": "PNG" },
+    { "op": "Advance", "by": "soon" },
+    { "op": "Disconnect" },
+    { "op": "Advance", "by": "1s" }
+  ]
+}
+"#,
+    )
+    .unwrap();
+    let all = match miracast_sim::scenario::parse_all(
+        "many.json",
+        &std::fs::read_to_string(&file).unwrap(),
+    ) {
+        Err(all) => all,
+        Ok(_) => panic!("the file is invalid"),
+    };
+    let lines: Vec<usize> = all.iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![4, 6, 7, 8], "{all:#?}");
+    let v = sim(&["validate", file.to_str().unwrap()]);
+    let out = stdout(&v);
+    assert_eq!(v.status.code(), Some(2), "{out}");
+    assert!(out.contains("4 mistakes"), "{out}");
+    // Each mistake located (the rendering may wrap the sentences).
+    for line in [4, 6, 7, 8] {
+        assert!(
+            out.contains(&format!("many.json:{line}:")),
+            "line {line}: {out}"
+        );
+    }
+    let r = sim(&["run", file.to_str().unwrap()]);
+    let out = stdout(&r);
+    assert_eq!(r.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("many.json:8:"),
+        "every mistake in the run report too: {out}"
+    );
+    // The first mistake alone is what `parse` returns.
+    let first =
+        miracast_sim::scenario::parse("many.json", &std::fs::read_to_string(&file).unwrap())
+            .unwrap_err();
+    assert_eq!(first.line, 4);
+}
