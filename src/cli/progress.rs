@@ -150,22 +150,17 @@ impl Progress {
         line
     }
 
-    /// Prints a line every `every` (when `print`) until [`Progress::finish`], from a thread of
-    /// `scope`.
-    /// `also` runs on every wake-up (the report files' flush).
+    /// Prints a line every `every` until [`Progress::finish`], from a thread of `scope`.
     pub fn tick<'scope>(
         &'scope self,
         scope: &'scope std::thread::Scope<'scope, '_>,
         every: Duration,
-        print: bool,
-        also: &'scope (dyn Fn() + Sync),
     ) {
         scope.spawn(move || {
             let mut next = Instant::now() + every;
             while !self.finished.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(50).min(every));
-                also();
-                if print && Instant::now() >= next {
+                if Instant::now() >= next {
                     let mut err = std::io::stderr().lock();
                     let _ = writeln!(err, "{}", self.line());
                     let _ = err.flush();
@@ -202,7 +197,6 @@ pub struct ReportFiles {
     files: Vec<(crate::report::Format, std::path::PathBuf)>,
     every: Duration,
     last: Mutex<Option<Instant>>,
-    pending: Mutex<Option<crate::report::RunReport>>,
 }
 
 impl ReportFiles {
@@ -212,37 +206,40 @@ impl ReportFiles {
             files,
             every,
             last: Mutex::new(None),
-            pending: Mutex::new(None),
         }
     }
 
-    /// `report` is what has finished so far: written now, or by [`ReportFiles::flush`] once the
-    /// interval since the last write has passed.
-    pub fn stream(&self, report: crate::report::RunReport) {
-        if self.files.is_empty() {
+    /// Writes what `so_far()` builds (the scenarios finished so far) if the last write was at
+    /// least the interval ago; builds nothing otherwise, or when there are no report files.
+    pub fn stream(&self, so_far: impl FnOnce() -> crate::report::RunReport) {
+        if self.files.is_empty() || self.every.is_zero() {
             return;
         }
-        if let Ok(mut p) = self.pending.lock() {
-            *p = Some(report);
-        }
-        self.flush();
-    }
-
-    /// Writes the pending report if the last write was at least the interval ago (the
-    /// progress ticker calls this too, so results reach the files while a long scenario runs).
-    pub fn flush(&self) {
         let Ok(mut last) = self.last.lock() else {
             return;
         };
         if last.is_some_and(|t| t.elapsed() < self.every) {
             return;
         }
-        let Some(report) = self.pending.lock().ok().and_then(|mut p| p.take()) else {
-            return;
-        };
         *last = Some(Instant::now());
+        self.write(&so_far());
+    }
+
+    /// Writes what `so_far()` builds now (after a scenario of an exploration, which takes long
+    /// anyway).
+    pub fn stream_now(&self, so_far: impl FnOnce() -> crate::report::RunReport) {
+        if self.files.is_empty() || self.every.is_zero() {
+            return;
+        }
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(Instant::now());
+        }
+        self.write(&so_far());
+    }
+
+    fn write(&self, report: &crate::report::RunReport) {
         for (format, file) in &self.files {
-            let _ = write_atomically(file, &crate::report::render(&report, *format));
+            let _ = write_atomically(file, &crate::report::render(report, *format));
         }
     }
 }

@@ -236,7 +236,7 @@ pub fn run_files(
                     if let Ok(mut slot) = slots[i].lock() {
                         *slot = Some(entry);
                     }
-                    report_files.stream(finished_so_far(&slots));
+                    report_files.stream(|| finished_so_far(&slots));
                     let n = done.fetch_add(1, Ordering::SeqCst) + 1;
                     if redraw {
                         let mut err = std::io::stderr().lock();
@@ -375,7 +375,7 @@ pub fn explore_files(
         entry.wall_time = Some(started.elapsed());
         progress.scenario_done(entry.outcome != Outcome::Passed);
         scenarios.push(entry);
-        report_files.stream(RunReport {
+        report_files.stream_now(|| RunReport {
             scenarios: scenarios.clone(),
             rule_coverage: None,
         });
@@ -426,10 +426,9 @@ pub fn run(args: &RunArgs) -> u8 {
     // Progress lines when stderr is not a terminal (CI logs), or on CI.
     let ticking = !args.progress_every.is_zero()
         && (!std::io::stderr().is_terminal() || std::env::var_os("CI").is_some());
-    let flush = || report_files.flush();
     let ran = std::thread::scope(|scope| {
-        if !args.progress_every.is_zero() {
-            progress.tick(scope, args.progress_every, ticking, &flush);
+        if ticking {
+            progress.tick(scope, args.progress_every);
         }
         let ran = if args.explore.explore.is_some() {
             explore_files(&files, args, jobs, &progress, &report_files)
