@@ -30,13 +30,14 @@ fn one_session(seed: u64, trace: bool) -> u64 {
         &Knobs::default(),
     );
     let os = Os::new(&sched, &findings, OsConfig::default(), kmd, umd);
-    os.set_ioctl_describer(protocol::describe_ioctl);
+    os.set_ioctl_describer(protocol::ioctl_meaning);
     let (sink, _control) = SinkAdapter::new(SinkConfig::default());
     os.attach_sink(
         Box::new(sink),
         SinkFacts {
             monitor_present: true,
             supports_1024x768: true,
+            monitor_type: None,
         },
     );
     let main = os.clone();

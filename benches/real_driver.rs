@@ -51,13 +51,14 @@ fn session(make: &dyn Fn(&Sched) -> Drivers) {
     let findings = Findings::default();
     let (kmd, umd) = make(&sched);
     let os = Os::new(&sched, &findings, OsConfig::default(), kmd, umd);
-    os.set_ioctl_describer(protocol::describe_ioctl);
+    os.set_ioctl_describer(protocol::ioctl_meaning);
     let (sink, control) = SinkAdapter::new(SinkConfig::default());
     os.attach_sink(
         Box::new(sink),
         SinkFacts {
             monitor_present: true,
             supports_1024x768: true,
+            monitor_type: None,
         },
     );
     let os2 = os.clone();

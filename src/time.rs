@@ -18,6 +18,7 @@ use std::time::Duration;
     Hash,
     serde::Serialize,
     serde::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(transparent)]
 pub struct SimTime(u64);

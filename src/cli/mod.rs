@@ -45,7 +45,12 @@ pub enum Command {
     /// Check scenario files without running them.
     Validate(run::ValidateArgs),
     /// Print the JSON Schema of the scenario format (committed as scenarios/schema.json).
-    Schema,
+    Schema {
+        /// Print the schema of one trace event of JSON reports instead (committed as
+        /// docs/trace-schema.json).
+        #[arg(long)]
+        trace: bool,
+    },
     /// List every rule of the catalogue, checked or not and why.
     Rules {
         /// Also print each rule's statement and source document.
@@ -91,8 +96,12 @@ pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Validate(args) => run::validate(&args),
-        Command::Schema => {
-            print!("{}", crate::scenario::schema());
+        Command::Schema { trace } => {
+            if trace {
+                print!("{}", crate::trace::schema());
+            } else {
+                print!("{}", crate::scenario::schema());
+            }
             exit_code::OK
         }
         Command::Rules { verbose } => {
@@ -148,8 +157,24 @@ fn explain(rule: &str, scenarios: &std::path::Path) -> u8 {
     println!("  group:    {} ({})", r.group, r.group.title());
     println!("  severity: {}", r.severity);
     println!("  checked:  {}", r.check);
+    println!(
+        "  binaries: {}",
+        crate::rules::catalogue::binaries(r.id).label()
+    );
     println!("  source:   {}", r.source);
     println!("  rule:     {}", r.statement);
+    for c in crate::rules::registry::checks_for(r.id) {
+        println!(
+            "  check:    {:?} ({}, binaries: {}) in {}",
+            c.id,
+            c.place,
+            c.reach.label(),
+            c.name
+        );
+        if let crate::rules::Reach::ModelOnly(why) = c.reach {
+            println!("            not on binaries: {why}");
+        }
+    }
     let files = crate::scenario::discover(&[scenarios.to_path_buf()]).unwrap_or_default();
     let mut breaking = Vec::new();
     let mut keeping = Vec::new();

@@ -82,6 +82,26 @@ pub enum VideoOutputTechnology {
 }
 
 impl VideoOutputTechnology {
+    /// The monitor type for a Wi-Fi Display `wfd_connector_type` byte, as R10 asks the KMD to
+    /// report it: the connector the sink reported, `D3DKMDT_VOT_MIRACAST` when the sink is the
+    /// display itself (07), `D3DKMDT_VOT_OTHER` when the sink gave none or a reserved value.
+    pub fn of_wfd_connector(connector: Option<u8>) -> VideoOutputTechnology {
+        match connector {
+            Some(0x00) => VideoOutputTechnology::Hd15,
+            Some(0x01) => VideoOutputTechnology::Svideo,
+            Some(0x02) => VideoOutputTechnology::CompositeVideo,
+            Some(0x03) => VideoOutputTechnology::ComponentVideo,
+            Some(0x04) => VideoOutputTechnology::Dvi,
+            Some(0x05) => VideoOutputTechnology::Hdmi,
+            Some(0x07) => VideoOutputTechnology::Miracast,
+            Some(0x08) => VideoOutputTechnology::DJpn,
+            Some(0x09) => VideoOutputTechnology::Sdi,
+            Some(0x0A) => VideoOutputTechnology::DisplayportExternal,
+            Some(0x0C) => VideoOutputTechnology::UdiExternal,
+            _ => VideoOutputTechnology::Other,
+        }
+    }
+
     /// The documented C name, for traces and reports.
     pub fn c_name(self) -> &'static str {
         match self {
@@ -329,7 +349,7 @@ impl MiracastStatus {
 }
 
 /// `MIRACAST_PROTOCOL_EVENT`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[allow(missing_docs)]
 pub enum ProtocolEvent {
     IframeRq = 0,
@@ -368,7 +388,18 @@ pub enum ChunkType {
 
 /// `DXGK_MIRACAST_CHUNK_ID` / `MIRACAST_CHUNK_ID`: `FrameNumber : 40` (low bits), `PartNumber : 24`.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(transparent)]
 pub struct ChunkId(pub u64);
@@ -395,7 +426,7 @@ impl ChunkId {
 }
 
 /// `DXGK_MIRACAST_CHUNK_INFO` / `MIRACAST_CHUNK_INFO`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ChunkInfo {
     /// `ChunkType`.
     pub chunk_type: ChunkType,
@@ -435,7 +466,7 @@ impl ChunkData {
 }
 
 /// `MIRACAST_STATISTIC_DATA`, keyed by `StatisticType`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum StatisticData {
     /// `MIRACAST_STATISTIC_TYPE_CHUNK_PROCESSING_COMPLETE` with `EncodeComplete.ChunkInfo`.
     ChunkProcessingComplete(ChunkInfo),
@@ -486,7 +517,18 @@ pub struct CreateContextArgs {
 
 /// An opaque driver-side handle (`PVOID` context or `HANDLE`) as the OS sees it.
 #[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(transparent)]
 pub struct Handle(pub u64);

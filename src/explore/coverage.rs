@@ -217,6 +217,8 @@ fn extra_ddis(rule: u8) -> &'static [Ddi] {
             Ddi::RegisterForDataRateNotifications,
         ],
         52 | 58 | 59 => &[Ddi::DxgkCbNotifyInterrupt, Ddi::DxgkDdiInterruptRoutine],
+        // Exact NTSTATUS comparisons: every call that returns a status.
+        73 => Ddi::ALL,
         _ => &[],
     }
 }
@@ -243,7 +245,7 @@ impl Default for RuleCoverage {
                         .iter()
                         .copied()
                         .filter(|d| names_word(&text, d.name()) || names_word(&text, d.c_type()))
-                        .chain(extra_ddis(r.id.0).iter().copied())
+                        .chain(extra_ddis(r.id.number()).iter().copied())
                         .collect()
                 })
                 .collect(),
@@ -381,6 +383,10 @@ mod rule_tests {
     use super::*;
     use crate::rules::RuleId;
 
+    fn rid(n: u8) -> RuleId {
+        format!("R{n}").parse().expect("a rule id")
+    }
+
     #[test]
     fn statuses_follow_reach_and_breakage() {
         let mut c = RuleCoverage::default();
@@ -389,14 +395,9 @@ mod rule_tests {
         assert!(unchecked > 0);
         // R30 names HandleKernelModeMessage; R17 names DxgkDdiMiracastCreateContext.
         let entered: BTreeSet<Ddi> = [Ddi::HandleKernelModeMessage].into();
-        c.add_run("a", &entered, &[RuleId(17)].into());
-        let get = |c: &RuleCoverage, n: u8| {
-            c.rules
-                .iter()
-                .find(|r| r.rule == RuleId(n))
-                .cloned()
-                .unwrap()
-        };
+        c.add_run("a", &entered, &[rid(17)].into());
+        let get =
+            |c: &RuleCoverage, n: u8| c.rules.iter().find(|r| r.rule == rid(n)).cloned().unwrap();
         assert_eq!(get(&c, 30).status, RuleStatus::Exercised);
         assert_eq!(get(&c, 17).status, RuleStatus::Broken);
         assert_eq!(get(&c, 17).broken_by, ["a".to_owned()].into());

@@ -7,6 +7,7 @@
 //! `"kmd"`, `"umd"` and `"knobs"` objects; unknown fields are errors, missing fields take the
 //! defaults (all knobs off).
 
+use crate::rules::RuleId;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -277,17 +278,17 @@ pub enum KnobDriver {
 pub struct KnobInfo {
     /// The JSON field name.
     pub name: &'static str,
-    /// Rule numbers (R-ids) it breaks.
-    pub rules: &'static [u8],
+    /// The rules it breaks: exactly these, on the knob's scenario.
+    pub rules: &'static [RuleId],
     /// Where the fault is.
     pub driver: KnobDriver,
 }
 
 macro_rules! catalogue {
-    ($( $name:ident => [$($rule:literal),+], $driver:ident; )+) => {
+    ($( $name:ident => [$($rule:ident),+], $driver:ident; )+) => {
         /// Every knob with its rules, in declaration order.
         pub const KNOB_CATALOGUE: &[KnobInfo] = &[
-            $( KnobInfo { name: stringify!($name), rules: &[$($rule),+], driver: KnobDriver::$driver } ),+
+            $( KnobInfo { name: stringify!($name), rules: &[$(RuleId::$rule),+], driver: KnobDriver::$driver } ),+
         ];
 
         impl Knobs {
@@ -322,59 +323,59 @@ impl<T> KnobValue for Option<T> {
 }
 
 catalogue! {
-    incomplete_miracast_interface => [1], Kmd;
-    miracast_target_before_interface_query => [3], Kmd;
-    two_miracast_targets => [4], Kmd;
-    miracast_hpd_polled => [5], Kmd;
-    nonzero_child_relations_terminator => [6], Kmd;
-    caps_written_past_buffer => [8], Kmd;
-    caps_reserved_bits => [8], Kmd;
-    monitor_before_session => [9], Kmd;
-    no_departure_at_kmd_destroy => [12], Kmd;
-    departure_ioctl_in_stop => [13], Umd;
-    edid_not_returned => [15], Kmd;
-    monitor_arrival_ioctl_ignored => [11], Kmd;
-    child_status_wrong_arm => [16], Kmd;
-    arrival_with_status_connection => [10, 11], Kmd;
-    wrong_miracast_target_id => [17], Kmd;
-    busy_wrong_status => [17], Kmd;
-    send_after_destroy => [19], Kmd;
-    message_after_disconnect_in_commit => [21], Kmd;
-    io_control_overstates_bytes_returned => [23], Kmd;
-    send_pending_treated_as_failure => [25, 73], Kmd;
-    message_buffer_released_early => [26], Kmd;
-    pending_state_recorded_after_send => [27], Kmd;
-    kernel_message_unlocked => [30], Umd;
-    no_power_off_message => [31], Kmd;
-    network_send_after_stop => [32], Umd;
-    no_query_interface_export => [33], Umd;
-    null_handle_kmd_message_entry => [34], Umd;
-    callbacks_after_destroy => [36], Umd;
-    start_stop_state_unlocked => [37], Umd;
-    insufficient_bitrate_ignored => [39], Umd;
-    insufficient_bitrate_generic_status => [39], Umd;
-    session_info_reserved_bits => [40], Umd;
-    session_info_wrong_monitor_connected => [40], Umd;
-    close_rtsp_socket => [41], Umd;
-    monitor_arrival_inside_start => [43], Umd;
-    slow_stop => [45, 20], Umd;
-    destroy_leaves_thread_alive => [46], Umd;
-    slow_destroy => [46], Umd;
-    register_data_rate_off_thread => [49], Umd;
-    chunk_interrupt_wrong_target => [51], Kmd;
-    chunk_private_data_over_caps => [52], Kmd;
-    no_notify_dpc_on_overflow => [53], Kmd;
-    no_iframe_after_connection_reset => [53], Umd;
-    two_chunk_readers => [55], Umd;
-    report_chunk_info_private_data => [57], Kmd;
-    chunk_id_fault => [58], Kmd;
-    encode_rate_zero => [59], Kmd;
-    reserved_protocol_event => [61], Umd;
-    mode_ignores_bandwidth => [62], Umd;
-    monitor_type_always_miracast => [66, 10], Kmd;
-    send_message_from_isr => [69], Kmd;
-    gpu_context_cap => [71], Kmd;
-    gpu_context_leaked_on_destroy => [72], Kmd;
+    incomplete_miracast_interface => [R1], Kmd;
+    miracast_target_before_interface_query => [R3], Kmd;
+    two_miracast_targets => [R4], Kmd;
+    miracast_hpd_polled => [R5], Kmd;
+    nonzero_child_relations_terminator => [R6], Kmd;
+    caps_written_past_buffer => [R8], Kmd;
+    caps_reserved_bits => [R8], Kmd;
+    monitor_before_session => [R9], Kmd;
+    no_departure_at_kmd_destroy => [R12], Kmd;
+    departure_ioctl_in_stop => [R13], Umd;
+    edid_not_returned => [R15], Kmd;
+    monitor_arrival_ioctl_ignored => [R11], Kmd;
+    child_status_wrong_arm => [R16], Kmd;
+    arrival_with_status_connection => [R10, R11], Kmd;
+    wrong_miracast_target_id => [R17], Kmd;
+    busy_wrong_status => [R17], Kmd;
+    send_after_destroy => [R19], Kmd;
+    message_after_disconnect_in_commit => [R21], Kmd;
+    io_control_overstates_bytes_returned => [R23], Kmd;
+    send_pending_treated_as_failure => [R26, R73], Kmd;
+    message_buffer_released_early => [R26], Kmd;
+    pending_state_recorded_after_send => [R27], Kmd;
+    kernel_message_unlocked => [R30], Umd;
+    no_power_off_message => [R31], Kmd;
+    network_send_after_stop => [R32], Umd;
+    no_query_interface_export => [R33], Umd;
+    null_handle_kmd_message_entry => [R34], Umd;
+    callbacks_after_destroy => [R36], Umd;
+    start_stop_state_unlocked => [R30], Umd;
+    insufficient_bitrate_ignored => [R39], Umd;
+    insufficient_bitrate_generic_status => [R39], Umd;
+    session_info_reserved_bits => [R40], Umd;
+    session_info_wrong_monitor_connected => [R40], Umd;
+    close_rtsp_socket => [R41], Umd;
+    monitor_arrival_inside_start => [R43], Umd;
+    slow_stop => [R45], Umd;
+    destroy_leaves_thread_alive => [R46], Umd;
+    slow_destroy => [R46], Umd;
+    register_data_rate_off_thread => [R49], Umd;
+    chunk_interrupt_wrong_target => [R51], Kmd;
+    chunk_private_data_over_caps => [R52], Kmd;
+    no_notify_dpc_on_overflow => [R53], Kmd;
+    no_iframe_after_connection_reset => [R53], Umd;
+    two_chunk_readers => [R55], Umd;
+    report_chunk_info_private_data => [R57], Kmd;
+    chunk_id_fault => [R58], Kmd;
+    encode_rate_zero => [R59], Kmd;
+    reserved_protocol_event => [R61], Umd;
+    mode_ignores_bandwidth => [R62], Umd;
+    monitor_type_always_miracast => [R10], Kmd;
+    send_message_from_isr => [R69], Kmd;
+    gpu_context_cap => [R71], Kmd;
+    gpu_context_leaked_on_destroy => [R72], Kmd;
 }
 
 impl Knobs {
@@ -415,30 +416,22 @@ mod tests {
     }
 
     #[test]
-    fn every_group_a_to_o_has_a_knob() {
-        let groups: [(u8, u8); 15] = [
-            (1, 8),
-            (9, 16),
-            (17, 22),
-            (23, 24),
-            (25, 32),
-            (33, 36),
-            (37, 38),
-            (39, 43),
-            (44, 46),
-            (47, 50),
-            (51, 61),
-            (62, 65),
-            (66, 66),
-            (67, 70),
-            (71, 72),
-        ];
-        for (lo, hi) in groups {
+    fn every_group_with_a_checked_rule_has_a_knob() {
+        use crate::rules::{CATALOGUE, RuleGroup};
+        for rule in CATALOGUE.iter().filter(|r| r.check.is_checked()) {
+            let group = rule.group;
+            // G's rules (R37, R38) are guarantees of the OS, not duties of a driver: the
+            // OS-model knobs break them.
+            if group == RuleGroup::G {
+                continue;
+            }
             assert!(
                 KNOB_CATALOGUE
                     .iter()
-                    .any(|k| k.rules.iter().any(|r| (lo..=hi).contains(r))),
-                "no knob for R{lo}..R{hi}"
+                    .flat_map(|k| k.rules)
+                    .any(|r| r.rule().group == group),
+                "no knob for group {group} ({})",
+                group.title()
             );
         }
     }

@@ -47,24 +47,9 @@ const SLOW_DESTROY: Duration = Duration::from_secs(4);
 /// Lifetime of the thread the `destroy_leaves_thread_alive` fault leaves behind.
 const LEFTOVER_THREAD: Duration = Duration::from_secs(10);
 
-/// The `D3DKMDT_VIDEO_OUTPUT_TECHNOLOGY` for a `wfd_connector_type` byte; `OTHER` when the sink
-/// gave none or a reserved one.
+/// The `D3DKMDT_VIDEO_OUTPUT_TECHNOLOGY` for a `wfd_connector_type` byte (R10).
 pub fn monitor_type_of_connector(connector: Option<u8>) -> VideoOutputTechnology {
-    match connector {
-        Some(0x00) => VideoOutputTechnology::Hd15,
-        Some(0x01) => VideoOutputTechnology::Svideo,
-        Some(0x02) => VideoOutputTechnology::CompositeVideo,
-        Some(0x03) => VideoOutputTechnology::ComponentVideo,
-        Some(0x04) => VideoOutputTechnology::Dvi,
-        Some(0x05) => VideoOutputTechnology::Hdmi,
-        // The sink is the display (R10: D3DKMDT_VOT_MIRACAST).
-        Some(0x07) => VideoOutputTechnology::Miracast,
-        Some(0x08) => VideoOutputTechnology::DJpn,
-        Some(0x09) => VideoOutputTechnology::Sdi,
-        Some(0x0A) => VideoOutputTechnology::DisplayportExternal,
-        Some(0x0C) => VideoOutputTechnology::UdiExternal,
-        _ => VideoOutputTechnology::Other,
-    }
+    VideoOutputTechnology::of_wfd_connector(connector)
 }
 
 /// What one running session shares between its threads and the OS-called functions.

@@ -6,13 +6,13 @@
 //! current state (stop when nothing started) do nothing, say so in the trace, and return
 //! `None`; a scenario's validation rejects the ones that can never happen.
 
-use super::kmd_side::{KmdServices, MiracastCallbacks, child_status_out};
+use super::kmd_side::{KmdServices, MiracastCallbacks};
 use super::umd_side::UmdServices;
 use super::{Os, SimRtspLink};
 use crate::ddi::*;
-use crate::rules::Culprit;
+use crate::rules::{CheckId, Culprit, RuleId};
 use crate::status::NtStatus;
-use crate::trace::EventKind;
+use crate::trace::{CallArgs, CallOut, EventKind};
 use std::rc::Rc;
 
 impl Os {
@@ -34,9 +34,23 @@ impl Os {
             let ((status, iface), _, leave) = self
                 .call(
                     Ddi::DxgkDdiQueryInterface,
-                    format!("guid=GUID_DEVINTERFACE_MIRACAST_DISPLAY size={DXGK_MIRACAST_DISPLAY_INTERFACE_SIZE} version=1"),
-                    kmd.query_miracast_interface(DXGK_MIRACAST_DISPLAY_INTERFACE_SIZE, DXGK_MIRACAST_DISPLAY_INTERFACE_VERSION_1),
-                    |(s, i)| (Some(*s), i.map_or_else(String::new, |i| format!("size={} version={}", i.size, i.version))),
+                    CallArgs::QueryInterface {
+                        size: DXGK_MIRACAST_DISPLAY_INTERFACE_SIZE.into(),
+                        version: DXGK_MIRACAST_DISPLAY_INTERFACE_VERSION_1.into(),
+                    },
+                    kmd.query_miracast_interface(
+                        DXGK_MIRACAST_DISPLAY_INTERFACE_SIZE,
+                        DXGK_MIRACAST_DISPLAY_INTERFACE_VERSION_1,
+                    ),
+                    |(s, i)| {
+                        (
+                            Some(*s),
+                            i.map_or(CallOut::None, |i| CallOut::Interface {
+                                size: i.size.into(),
+                                version: i.version.into(),
+                            }),
+                        )
+                    },
                 )
                 .await;
             drop(guard);
@@ -45,7 +59,8 @@ impl Os {
                     let nulls = i.null_entries();
                     if i.size != DXGK_MIRACAST_DISPLAY_INTERFACE_SIZE || i.version != DXGK_MIRACAST_DISPLAY_INTERFACE_VERSION_1 || !nulls.is_empty() {
                         self.report(
-                            1,
+                            CheckId::InterfaceQuery,
+                            RuleId::R1,
                             Culprit::Kmd,
                             format!(
                                 "DxgkDdiQueryInterface returned an incomplete DXGK_MIRACAST_DISPLAY_INTERFACE (Size {}, Version {}, NULL: {})",
@@ -60,11 +75,12 @@ impl Os {
                     }
                 }
                 (NtStatus::STATUS_SUCCESS, None) => {
-                    self.report(1, Culprit::Kmd, "DxgkDdiQueryInterface returned STATUS_SUCCESS without an interface", vec![leave]);
+                    self.report(CheckId::InterfaceQuery, RuleId::R1, Culprit::Kmd, "DxgkDdiQueryInterface returned STATUS_SUCCESS without an interface", vec![leave]);
                 }
                 (NtStatus::STATUS_NOT_SUPPORTED, _) => self.note("the KMD does not support Miracast (STATUS_NOT_SUPPORTED)"),
                 (other, _) => self.report(
-                    1,
+                    CheckId::InterfaceQuery,
+                    RuleId::R1,
                     Culprit::Kmd,
                     format!("DxgkDdiQueryInterface for the Miracast interface returned {other}; it must return STATUS_SUCCESS or STATUS_NOT_SUPPORTED"),
                     vec![leave],
@@ -78,9 +94,16 @@ impl Os {
         let ((status, children), _, _) = self
             .call(
                 Ddi::DxgkDdiStartDevice,
-                String::new(),
+                CallArgs::None,
                 kmd.start_device(services),
-                |(s, n)| (Some(*s), format!("number_of_children={n}")),
+                |(s, n)| {
+                    (
+                        Some(*s),
+                        CallOut::StartDevice {
+                            number_of_children: *n,
+                        },
+                    )
+                },
             )
             .await;
         drop(level3);
@@ -93,18 +116,11 @@ impl Os {
             let ((status, got, written), _, leave) = self
                 .call(
                     Ddi::DxgkDdiMiracastQueryCaps,
-                    format!("caps_size={DXGK_MIRACAST_CAPS_SIZE}"),
-                    kmd.miracast_query_caps(DXGK_MIRACAST_CAPS_SIZE),
-                    |(s, c, w)| {
-                        (
-                            Some(*s),
-                            format!(
-                                "bytes_written={w} max_chunk_private={} hdcp={}",
-                                c.max_chunk_private_driver_data_size,
-                                c.hdcp_support()
-                            ),
-                        )
+                    CallArgs::QueryCaps {
+                        caps_size: DXGK_MIRACAST_CAPS_SIZE,
                     },
+                    kmd.miracast_query_caps(DXGK_MIRACAST_CAPS_SIZE),
+                    caps_out,
                 )
                 .await;
             drop(level3);
@@ -116,20 +132,23 @@ impl Os {
                 let _ = self
                     .call(
                         Ddi::DxgkDdiMiracastQueryCaps,
-                        format!("caps_size={DXGK_MIRACAST_CAPS_SIZE}"),
+                        CallArgs::QueryCaps {
+                            caps_size: DXGK_MIRACAST_CAPS_SIZE,
+                        },
                         kmd.miracast_query_caps(DXGK_MIRACAST_CAPS_SIZE),
-                        |(s, _, w)| (Some(*s), format!("bytes_written={w}")),
+                        caps_out,
                     )
                     .await;
                 drop(level3);
                 self.inner.state.borrow_mut().query_caps_calls += 1;
             }
             if written > DXGK_MIRACAST_CAPS_SIZE {
-                self.report(8, Culprit::Kmd, format!("DxgkDdiMiracastQueryCaps wrote {written} bytes into a {DXGK_MIRACAST_CAPS_SIZE}-byte buffer"), vec![leave]);
+                self.report(CheckId::CapsAnswer, RuleId::R8, Culprit::Kmd, format!("DxgkDdiMiracastQueryCaps wrote {written} bytes into a {DXGK_MIRACAST_CAPS_SIZE}-byte buffer"), vec![leave]);
             }
             if got.reserved() != 0 {
                 self.report(
-                    8,
+                    CheckId::CapsAnswer,
+                    RuleId::R8,
                     Culprit::Kmd,
                     format!(
                         "DXGK_MIRACAST_CAPS.Flags.Reserved is {:#x}; it must be 0",
@@ -140,7 +159,7 @@ impl Os {
             }
             if status == NtStatus::STATUS_SUCCESS {
                 if !got.hdcp_support() {
-                    self.report(2, Culprit::Kmd, "the KMD exposes the Miracast interface but DXGK_MIRACAST_CAPS.Flags.HdcpSupport is 0", vec![leave]);
+                    self.report(CheckId::CapsAnswer, RuleId::R2, Culprit::Kmd, "the KMD exposes the Miracast interface but DXGK_MIRACAST_CAPS.Flags.HdcpSupport is 0", vec![leave]);
                 }
                 caps = got;
             }
@@ -150,9 +169,11 @@ impl Os {
         let (status, _, leave) = self
             .call(
                 Ddi::DxgkDdiQueryChildRelations,
-                format!("descriptors={}", relations.len()),
+                CallArgs::QueryChildRelations {
+                    descriptors: relations.len() as u32,
+                },
                 kmd.query_child_relations(&mut relations),
-                |s| (Some(*s), String::new()),
+                |s| (Some(*s), CallOut::None),
             )
             .await;
         drop(level3);
@@ -161,7 +182,8 @@ impl Os {
         }
         if relations.last().is_some_and(|t| !t.is_zeroed()) {
             self.report(
-                6,
+                CheckId::ChildRelations,
+                RuleId::R6,
                 Culprit::Kmd,
                 format!(
                     "DxgkDdiQueryChildRelations wrote into the zero terminator (entry {children})"
@@ -179,24 +201,25 @@ impl Os {
             .collect();
         if !miracast.is_empty() && interface.is_none() {
             self.report(
-                3,
+                CheckId::ChildRelations,
+                RuleId::R3,
                 Culprit::Kmd,
                 "the KMD reported a D3DKMDT_VOT_MIRACAST target although the OS never obtained its Miracast interface",
                 vec![leave],
             );
         }
         if miracast.len() > 1 {
-            self.report(4, Culprit::Kmd, format!("the KMD reported {} Miracast targets; at most one is allowed and the OS fails the adapter start", miracast.len()), vec![leave]);
+            self.report(CheckId::ChildRelations, RuleId::R4, Culprit::Kmd, format!("the KMD reported {} Miracast targets; at most one is allowed and the OS fails the adapter start", miracast.len()), vec![leave]);
             // Status not documented (G6): the simulator's choice.
             return NtStatus::STATUS_INVALID_DEVICE_STATE;
         }
         if interface.is_some() && miracast.is_empty() {
-            self.report(5, Culprit::Kmd, "the KMD exposes the Miracast interface but reports no D3DKMDT_VOT_MIRACAST child in DxgkDdiQueryChildRelations", vec![leave]);
+            self.report(CheckId::ChildRelations, RuleId::R5, Culprit::Kmd, "the KMD exposes the Miracast interface but reports no D3DKMDT_VOT_MIRACAST child in DxgkDdiQueryChildRelations", vec![leave]);
         }
         if let Some(d) = miracast.first()
             && d.hpd_awareness != HpdAwareness::Interruptible
         {
-            self.report(5, Culprit::Kmd, format!("the Miracast target has HpdAwareness {:?}; it must be HpdAwarenessInterruptible (4)", d.hpd_awareness), vec![leave]);
+            self.report(CheckId::ChildRelations, RuleId::R5, Culprit::Kmd, format!("the Miracast target has HpdAwareness {:?}; it must be HpdAwarenessInterruptible (4)", d.hpd_awareness), vec![leave]);
         }
         let target = miracast.first().map(|d| d.child_uid);
         {
@@ -238,12 +261,15 @@ impl Os {
         let (result, _, leave) = self
             .call(
                 Ddi::DxgkDdiQueryChildStatus,
-                format!("child_uid={child_uid} non_destructive_only=true"),
+                CallArgs::QueryChildStatus {
+                    child_uid,
+                    non_destructive_only: true,
+                },
                 async {
                     let s = kmd.query_child_status(&mut status, true).await;
                     (s, status)
                 },
-                |(s, cs)| (Some(*s), child_status_out(cs)),
+                |(s, cs)| (Some(*s), CallOut::ChildStatus(cs.into())),
             )
             .await;
         let (st, answered) = result;
@@ -254,7 +280,8 @@ impl Os {
                 (ChildStatusKind::MiracastConnection { connected, monitor_type }, Some((last_connected, last_type, seq))) => {
                     if connected != last_connected || (connected && monitor_type != last_type) {
                         self.report(
-                            16,
+                            CheckId::ChildStatusAnswer,
+                            RuleId::R16,
                             Culprit::Kmd,
                             format!(
                                 "DxgkDdiQueryChildStatus answered connected={connected} {} but the last indication was connected={last_connected} {}",
@@ -267,7 +294,8 @@ impl Os {
                 }
                 (ChildStatusKind::MiracastConnection { .. }, None) => {}
                 (other, _) => self.report(
-                    16,
+                    CheckId::ChildStatusAnswer,
+                    RuleId::R16,
                     Culprit::Kmd,
                     format!("DxgkDdiQueryChildStatus for the Miracast target answered with {:?} instead of StatusMiracastConnection", other.status_type()),
                     vec![leave],
@@ -319,17 +347,37 @@ impl Os {
         let ((status, context, target_id), _, leave) = self
             .call(
                 Ddi::DxgkDdiMiracastCreateContext,
-                format!("miracast_handle={:#x}", handle.0),
+                CallArgs::MiracastCreateContext {
+                    miracast_handle: handle,
+                },
                 kmd.miracast_create_context(callbacks),
-                |(s, c, t)| (Some(*s), format!("context={:#x} target_id={t}", c.0)),
+                |(s, c, t)| {
+                    (
+                        Some(*s),
+                        CallOut::MiracastContext {
+                            context: *c,
+                            target_id: *t,
+                        },
+                    )
+                },
             )
             .await;
         drop(adapter);
         drop(class);
+        if self.inner.hardware_busy.get() && status != NtStatus::STATUS_RESOURCE_IN_USE {
+            self.report(
+                CheckId::MiracastCreateContext,
+                RuleId::R17,
+                Culprit::Kmd,
+                format!("the Miracast encoder was busy, yet DxgkDdiMiracastCreateContext returned {status}; busy hardware is answered exactly STATUS_RESOURCE_IN_USE"),
+                vec![leave],
+            );
+        }
         if status == NtStatus::STATUS_SUCCESS {
             if Some(target_id) != target {
                 self.report(
-                    17,
+                    CheckId::MiracastCreateContext,
+                    RuleId::R17,
                     Culprit::Kmd,
                     format!(
                         "DxgkDdiMiracastCreateContext returned TargetId {target_id}, but the Miracast target reported as D3DKMDT_VOT_MIRACAST is {}",
@@ -356,9 +404,19 @@ impl Os {
         let ((status, _, _), _, _) = self
             .call(
                 Ddi::DxgkDdiMiracastCreateContext,
-                format!("miracast_handle={:#x}", handle.0),
+                CallArgs::MiracastCreateContext {
+                    miracast_handle: handle,
+                },
                 kmd.miracast_create_context(callbacks),
-                |(s, c, t)| (Some(*s), format!("context={:#x} target_id={t}", c.0)),
+                |(s, c, t)| {
+                    (
+                        Some(*s),
+                        CallOut::MiracastContext {
+                            context: *c,
+                            target_id: *t,
+                        },
+                    )
+                },
             )
             .await;
         drop(adapter);
@@ -382,9 +440,9 @@ impl Os {
         let (_, _, leave) = self
             .call(
                 Ddi::DxgkDdiMiracastDestroyContext,
-                format!("context={:#x}", context.0),
+                CallArgs::Context { context },
                 kmd.miracast_destroy_context(context),
-                |_| (None, String::new()),
+                |_| (None, CallOut::None),
             )
             .await;
         drop(adapter);
@@ -397,7 +455,8 @@ impl Os {
         };
         if let Some((true, _, seq)) = last {
             self.report(
-                12,
+                CheckId::MiracastDestroyContext,
+                RuleId::R12,
                 Culprit::Kmd,
                 "after DxgkDdiMiracastDestroyContext the Miracast target is still reported connected; the KMD must report departure (Connected = FALSE)",
                 vec![seq, leave],
@@ -414,10 +473,10 @@ impl Os {
         let enter = self.inner.sched.trace_len();
         self.inner.sched.emit(EventKind::Enter {
             ddi: Ddi::QueryMiracastDriverInterface,
-            args: format!(
-                "version={MIRACAST_DRIVER_INTERFACE_VERSION_1} size={}",
-                MiracastDriverInterface::SIZE
-            ),
+            args: CallArgs::QueryDriverInterface {
+                version: MIRACAST_DRIVER_INTERFACE_VERSION_1,
+                size: MiracastDriverInterface::SIZE,
+            },
         });
         let answer = umd.query_driver_interface(
             MIRACAST_DRIVER_INTERFACE_VERSION_1,
@@ -425,7 +484,7 @@ impl Os {
         );
         let status = match answer {
             None => {
-                self.report(33, Culprit::Umd, "the UMD does not export QueryMiracastDriverInterface; the OS fails the Miracast display device", vec![enter]);
+                self.report(CheckId::UmdLoad, RuleId::R33, Culprit::Umd, "the UMD does not export QueryMiracastDriverInterface; the OS fails the Miracast display device", vec![enter]);
                 NtStatus::STATUS_NOT_SUPPORTED
             }
             Some((status, iface)) => {
@@ -434,7 +493,8 @@ impl Os {
                     && (iface.size > MiracastDriverInterface::SIZE || !nulls.is_empty())
                 {
                     self.report(
-                        34,
+                        CheckId::UmdLoad,
+                        RuleId::R34,
                         Culprit::Umd,
                         format!(
                             "QueryMiracastDriverInterface returned Size {} (buffer {}) with NULL entries: {}",
@@ -453,7 +513,7 @@ impl Os {
         self.inner.sched.emit(EventKind::Leave {
             ddi: Ddi::QueryMiracastDriverInterface,
             status: Some(status),
-            out: String::new(),
+            out: CallOut::None,
         });
         self.inner.sched.yield_now().await;
         self.inner.state.borrow_mut().umd_loaded = status == NtStatus::STATUS_SUCCESS;
@@ -487,9 +547,9 @@ impl Os {
         let ((status, context), _, _) = self
             .call(
                 Ddi::CreateMiracastContext,
-                format!("device={:#x}", device.0),
+                CallArgs::CreateMiracastContext { device },
                 umd.create_miracast_context(device, callbacks),
-                |(s, c)| (Some(*s), format!("context={:#x}", c.0)),
+                |(s, c)| (Some(*s), CallOut::Context { context: *c }),
             )
             .await;
         {
@@ -544,20 +604,21 @@ impl Os {
         let ((status, info), _, leave) = self
             .call(
                 Ddi::StartMiracastSession,
-                format!(
-                    "socket={raw} current_bit_rate={} local_max={} remote_max={}",
-                    stats.current_bit_rate, stats.local_max_bit_rate, stats.remote_max_bit_rate
-                ),
+                CallArgs::StartSession {
+                    socket: raw,
+                    current_bit_rate: stats.current_bit_rate,
+                    local_max: stats.local_max_bit_rate,
+                    remote_max: stats.remote_max_bit_rate,
+                },
                 umd.start_miracast_session(context, socket, stats),
                 |(s, i)| {
                     (
                         Some(*s),
-                        format!(
-                            "monitor_connected={} reduced_mode_list={} reserved={}",
-                            i.monitor_connected(),
-                            i.reduced_mode_list_due_to_bandwidth(),
-                            i.reserved()
-                        ),
+                        CallOut::SessionInfo {
+                            monitor_connected: i.monitor_connected(),
+                            reduced_mode_list: i.reduced_mode_list_due_to_bandwidth(),
+                            reserved: i.reserved(),
+                        },
                     )
                 },
             )
@@ -593,7 +654,8 @@ impl Os {
             && status != NtStatus::STATUS_DEVICE_INSUFFICIENT_RESOURCES
         {
             self.report(
-                39,
+                CheckId::StartResult,
+                RuleId::R39,
                 Culprit::Umd,
                 format!(
                     "the suggested bit rate {} bit/s cannot carry 1024x768 (needs {} bit/s) with a monitor behind the sink, yet StartMiracastSession returned {status} instead of STATUS_DEVICE_INSUFFICIENT_RESOURCES",
@@ -606,7 +668,8 @@ impl Os {
         if status == NtStatus::STATUS_SUCCESS {
             if info.reserved() != 0 {
                 self.report(
-                    40,
+                    CheckId::StartResult,
+                    RuleId::R40,
                     Culprit::Umd,
                     format!(
                         "MIRACAST_SESSION_INFO.Reserved is {:#x}; it must be 0",
@@ -617,7 +680,8 @@ impl Os {
             }
             if info.monitor_connected() != facts.monitor_present {
                 self.report(
-                    40,
+                    CheckId::StartResult,
+                    RuleId::R40,
                     Culprit::Umd,
                     format!(
                         "MIRACAST_SESSION_INFO.MonitorConnected is {} but the sink {} a monitor",
@@ -673,9 +737,9 @@ impl Os {
             let umd = os.inner.umd.clone();
             os.call(
                 Ddi::StopMiracastSession,
-                format!("context={:#x}", context.0),
+                CallArgs::Context { context },
                 umd.stop_miracast_session(context),
-                |_| (None, String::new()),
+                |_| (None, CallOut::None),
             )
             .await;
             os.finish_datarate().await;
@@ -686,7 +750,8 @@ impl Os {
         if !done.wait(Some(budget)).await {
             let seq = self.inner.sched.trace_len();
             self.report(
-                45,
+                CheckId::StopBudget,
+                RuleId::R45,
                 Culprit::Umd,
                 format!(
                     "StopMiracastSession did not return within the stop budget of {} ms",
@@ -738,9 +803,9 @@ impl Os {
         let (_, _, leave) = self
             .call(
                 Ddi::DestroyMiracastContext,
-                format!("context={:#x}", context.0),
+                CallArgs::Context { context },
                 umd.destroy_miracast_context(context),
-                |_| (None, String::new()),
+                |_| (None, CallOut::None),
             )
             .await;
         let took = self.inner.sched.now() - started_at;
@@ -755,7 +820,8 @@ impl Os {
         drop(guard);
         if took > Self::ms(self.inner.config.destroy_budget_ms) {
             self.report(
-                46,
+                CheckId::DestroyBudget,
+                RuleId::R46,
                 Culprit::Umd,
                 format!(
                     "DestroyMiracastContext took {} ms; it should finish within {} ms",
@@ -775,7 +841,8 @@ impl Os {
             .collect();
         if !survivors.is_empty() {
             self.report(
-                46,
+                CheckId::DestroyBudget,
+                RuleId::R46,
                 Culprit::Umd,
                 format!("UMD threads still alive after DestroyMiracastContext returned (the OS unloads the DLL): {}", survivors.join(", ")),
                 vec![leave],
@@ -787,6 +854,12 @@ impl Os {
     /// The whole connection: KMD context, UMD load and context, start. Returns the first
     /// status that is not `STATUS_SUCCESS`, or success.
     pub async fn connect(&self) -> NtStatus {
+        if !self.inner.state.borrow().miracast_available {
+            // No Miracast target (no interface, or none reported): Windows offers no Miracast
+            // display, so there is no session to start.
+            self.note("no Miracast session: the adapter has no Miracast target");
+            return NtStatus::STATUS_NOT_SUPPORTED;
+        }
         if let Some(s) = self.kmd_create_context().await
             && s != NtStatus::STATUS_SUCCESS
         {
@@ -836,12 +909,12 @@ impl Os {
             let ((status, handle), _, leave) = self
                 .call(
                     Ddi::DxgkDdiCreateContext,
-                    format!(
-                        "node_ordinal=0 private_size={}",
-                        args.private_driver_data.len()
-                    ),
+                    CallArgs::CreateGpuContext {
+                        node_ordinal: args.node_ordinal,
+                        private_size: args.private_driver_data.len() as u32,
+                    },
                     kmd.create_context(&args),
-                    |(s, h)| (Some(*s), format!("context={:#x}", h.0)),
+                    |(s, h)| (Some(*s), CallOut::Context { context: *h }),
                 )
                 .await;
             let (allocated, exhausted) = {
@@ -861,7 +934,8 @@ impl Os {
                 || (status == NtStatus::STATUS_GRAPHICS_DRIVER_MISMATCH && incompatible_umd);
             if !legitimate {
                 self.report(
-                    71,
+                    CheckId::GpuContextCreate,
+                    RuleId::R71,
                     Culprit::Kmd,
                     format!(
                         "DxgkDdiCreateContext refused GPU context {} with {status}; the only legitimate refusal is STATUS_NO_MEMORY when memory is exhausted (it was {})",
@@ -890,9 +964,9 @@ impl Os {
             let (status, _, leave) = self
                 .call(
                     Ddi::DxgkDdiDestroyContext,
-                    format!("context={:#x}", handle.0),
+                    CallArgs::Context { context: handle },
                     kmd.destroy_context(handle),
-                    |s| (Some(*s), String::new()),
+                    |s| (Some(*s), CallOut::None),
                 )
                 .await;
             let (a, f) = self
@@ -905,7 +979,8 @@ impl Os {
             let freed = f.saturating_sub(a);
             if freed < allocated {
                 self.report(
-                    72,
+                    CheckId::GpuContextDestroy,
+                    RuleId::R72,
                     Culprit::Kmd,
                     format!("DxgkDdiDestroyContext freed {freed} of the {allocated} bytes GPU context {:#x} allocated", handle.0),
                     vec![leave],
@@ -926,12 +1001,15 @@ impl Os {
         let (status, _, _) = self
             .call(
                 Ddi::DxgkDdiCommitVidPn,
-                format!("target={target} monitor_power_off={monitor_power_off}"),
+                CallArgs::CommitVidPn {
+                    target,
+                    monitor_power_off,
+                },
                 kmd.commit_vidpn(VidPnCommit {
                     target_id: target,
                     monitor_power_off,
                 }),
-                |s| (Some(*s), String::new()),
+                |s| (Some(*s), CallOut::None),
             )
             .await;
         Some(status)
@@ -944,9 +1022,12 @@ impl Os {
         let (status, _, _) = self
             .call(
                 Ddi::DxgkDdiEscape,
-                format!("type=D3DKMT_ESCAPE_MIRACAST_DISPLAY_REQUEST payload_size={} output_size={output_size}", payload.len()),
+                CallArgs::Escape {
+                    payload_size: payload.len() as u32,
+                    output_size,
+                },
                 kmd.escape_send_message(payload, output_size),
-                |s| (Some(*s), String::new()),
+                |s| (Some(*s), CallOut::None),
             )
             .await;
         status
@@ -968,12 +1049,7 @@ impl Os {
         let (mine, _, leave) = self
             .call(
                 Ddi::DxgkDdiInterruptRoutine,
-                format!(
-                    "message=0 chunk_type={:?} frame={} part={}",
-                    chunk_info.chunk_type,
-                    chunk_info.chunk_id.frame_number(),
-                    chunk_info.chunk_id.part_number()
-                ),
+                CallArgs::InterruptRoutine { chunk: chunk_info },
                 async {
                     let claimed = kmd
                         .interrupt_routine(HardwareEvent::ChunkProcessed {
@@ -994,7 +1070,7 @@ impl Os {
                     }
                     claimed
                 },
-                |m| (None, format!("claimed={m}")),
+                |m| (None, CallOut::Claimed { claimed: *m }),
             )
             .await;
         let (overflowed, dpc) = {
@@ -1003,7 +1079,8 @@ impl Os {
         };
         if overflowed && !dpc {
             self.report(
-                53,
+                CheckId::ChunkOverflowDpc,
+                RuleId::R53,
                 Culprit::Kmd,
                 "the chunk queue overflowed (MiracastEncodeChunkCompleted.Status = STATUS_NO_MEMORY) and the KMD did not call DxgkCbNotifyDpc",
                 vec![leave],
@@ -1013,9 +1090,9 @@ impl Os {
             let _adapter = self.inner.adapter.read().await;
             self.call(
                 Ddi::DxgkDdiDpcRoutine,
-                String::new(),
+                CallArgs::None,
                 kmd.dpc_routine(),
-                |_| (None, String::new()),
+                |_| (None, CallOut::None),
             )
             .await;
         }
@@ -1067,4 +1144,16 @@ impl Os {
             }
         }
     }
+}
+
+/// What `DxgkDdiMiracastQueryCaps` handed back, for the trace.
+fn caps_out((s, c, w): &(NtStatus, MiracastCaps, u32)) -> (Option<NtStatus>, CallOut) {
+    (
+        Some(*s),
+        CallOut::Caps {
+            bytes_written: *w,
+            max_chunk_private: c.max_chunk_private_driver_data_size,
+            hdcp: c.hdcp_support(),
+        },
+    )
 }

@@ -4,9 +4,9 @@
 
 use super::{Inner, Irql, Message, Os};
 use crate::ddi::*;
-use crate::rules::Culprit;
+use crate::rules::{CheckId, Culprit, Findings, RuleId};
 use crate::status::NtStatus;
-use crate::trace::EventKind;
+use crate::trace::{CallArgs, CallOut, EventKind, IoctlMeaning};
 use async_trait::async_trait;
 use std::rc::{Rc, Weak};
 
@@ -14,35 +14,54 @@ use std::rc::{Rc, Weak};
 /// life, and the OS owns the KMD.
 pub(crate) struct KmdServices {
     os: Weak<Inner>,
+    /// The run's findings, kept so a call made after the OS is gone is still recorded.
+    findings: Findings,
 }
 
 impl KmdServices {
     pub(crate) fn new(os: &Os) -> Rc<Self> {
         Rc::new(KmdServices {
             os: Rc::downgrade(&os.inner),
+            findings: os.inner.findings.clone(),
         })
     }
 
-    fn os(&self) -> Os {
-        Os {
-            inner: self
-                .os
-                .upgrade()
-                .expect("a KMD callback outlived the simulated OS"),
+    /// The OS, or `None` (and a finding) when the KMD calls `ddi` after the simulated OS,
+    /// and with it every Miracast context, is gone.
+    fn os(&self, callback: &str) -> Option<Os> {
+        let os = self.os.upgrade().map(|inner| Os { inner });
+        if os.is_none() {
+            late_callback(&self.findings, callback);
         }
+        os
     }
+}
+
+/// Records a KMD callback made after the run's OS was dropped (R19: no Miracast context lives
+/// any more). Driver behaviour, so a finding and an error status, never a panic.
+fn late_callback(findings: &Findings, callback: &str) {
+    findings.report(
+        CheckId::LateCallback,
+        RuleId::R19,
+        Culprit::Kmd,
+        format!("{callback} called after the simulated adapter was gone (every Miracast context had been destroyed)"),
+        Vec::new(),
+    );
 }
 
 #[async_trait(?Send)]
 impl DxgkrnlServices for KmdServices {
     async fn indicate_child_status(&self, status: ChildStatus) -> NtStatus {
-        let os = self.os();
-        let args = child_status_args(&status);
+        let Some(os) = self.os(Ddi::DxgkCbIndicateChildStatus.name()) else {
+            return NtStatus::STATUS_INVALID_DEVICE_STATE;
+        };
+        let args = CallArgs::ChildStatus((&status).into());
         let enter = os.service_enter(Ddi::DxgkCbIndicateChildStatus, args).await;
         let irql = os.current_irql();
         if irql > Irql::Dispatch {
             os.report(
-                69,
+                CheckId::ChildStatusIndication,
+                RuleId::R69,
                 Culprit::Kmd,
                 format!(
                     "DxgkCbIndicateChildStatus called at {}; it requires IRQL <= DISPATCH_LEVEL",
@@ -59,9 +78,35 @@ impl DxgkrnlServices for KmdServices {
                     connected,
                     monitor_type,
                 } => {
+                    // The connector is known once the UMD has talked to the sink: judged for
+                    // arrivals in a started session.
+                    let expected = os
+                        .inner
+                        .sink_facts
+                        .borrow()
+                        .monitor_type
+                        .filter(|_| os.phase() == SessionPhase::Started);
+                    if let Some(expected) = expected.filter(|e| {
+                        connected
+                            && *e != monitor_type
+                            && monitor_type != VideoOutputTechnology::Uninitialized
+                    }) {
+                        os.report(
+                            CheckId::ChildStatusIndication,
+                            RuleId::R10,
+                            Culprit::Kmd,
+                            format!(
+                                "monitor arrival indicated with MiracastMonitorType {}, but the sink reported a {} connector; the KMD reports the connector the sink gave",
+                                monitor_type.c_name(),
+                                expected.c_name()
+                            ),
+                            vec![enter],
+                        );
+                    }
                     if connected && monitor_type == VideoOutputTechnology::Uninitialized {
                         os.report(
-                            10,
+                            CheckId::ChildStatusIndication,
+                            RuleId::R10,
                             Culprit::Kmd,
                             "monitor arrival indicated with MiracastMonitorType D3DKMDT_VOT_UNINITIALIZED",
                             vec![enter],
@@ -76,7 +121,7 @@ impl DxgkrnlServices for KmdServices {
                         .borrow()
                         .ioctl_ops
                         .get(&me)
-                        .is_some_and(|op| op == "op=MONITOR_ARRIVED");
+                        .is_some_and(|op| *op == Some(IoctlMeaning::MonitorArrived));
                     if connected && described {
                         // Plug and Play reads the new monitor's EDID (lifecycle step 11, R15).
                         // Checked when the UMD's IOCTL described the monitor (EDID included),
@@ -86,7 +131,8 @@ impl DxgkrnlServices for KmdServices {
                 }
                 ChildStatusKind::Connection { .. } => {
                     os.report(
-                        10,
+                        CheckId::ChildStatusIndication,
+                        RuleId::R10,
                         Culprit::Kmd,
                         format!(
                             "the Miracast target {} was reported with StatusConnection; it must use StatusMiracastConnection",
@@ -102,46 +148,50 @@ impl DxgkrnlServices for KmdServices {
         {
             result = NtStatus::STATUS_INVALID_PARAMETER;
         }
-        os.service_leave(Ddi::DxgkCbIndicateChildStatus, Some(result), String::new())
+        os.service_leave(Ddi::DxgkCbIndicateChildStatus, Some(result), CallOut::None)
             .await;
         result
     }
 
     async fn notify_interrupt(&self, data: MiracastEncodeChunkCompleted) -> NtStatus {
-        let os = self.os();
-        let args = format!(
-            "type=DXGK_INTERRUPT_MICACAST_CHUNK_PROCESSING_COMPLETE target={} chunk_type={:?} frame={} part={} private_size={}",
-            data.vidpn_target_id,
-            data.chunk_info.chunk_type,
-            data.chunk_info.chunk_id.frame_number(),
-            data.chunk_info.chunk_id.part_number(),
-            data.private_driver_data.len()
-        );
+        let Some(os) = self.os(Ddi::DxgkCbNotifyInterrupt.name()) else {
+            return NtStatus::STATUS_INVALID_DEVICE_STATE;
+        };
+        let args = CallArgs::NotifyInterrupt {
+            target: data.vidpn_target_id,
+            chunk: data.chunk_info,
+            private_size: data.private_driver_data.len() as u32,
+        };
         let enter = os.service_enter(Ddi::DxgkCbNotifyInterrupt, args).await;
         let status = os.queue_chunk(&data, enter);
-        os.service_leave(Ddi::DxgkCbNotifyInterrupt, Some(status), String::new())
+        os.service_leave(Ddi::DxgkCbNotifyInterrupt, Some(status), CallOut::None)
             .await;
         status
     }
 
     async fn notify_dpc(&self) {
-        let os = self.os();
-        let enter = os.service_enter(Ddi::DxgkCbNotifyDpc, String::new()).await;
+        let Some(os) = self.os(Ddi::DxgkCbNotifyDpc.name()) else {
+            return;
+        };
+        let enter = os.service_enter(Ddi::DxgkCbNotifyDpc, CallArgs::None).await;
         if os.current_irql() != Irql::Dirql {
             os.report(
-                69,
+                CheckId::ChunkOverflowDpc,
+                RuleId::R69,
                 Culprit::Kmd,
                 "DxgkCbNotifyDpc called outside the KMD's interrupt routine",
                 vec![enter],
             );
         }
         os.inner.state.borrow_mut().chunks.dpc_requested = true;
-        os.service_leave(Ddi::DxgkCbNotifyDpc, None, String::new())
+        os.service_leave(Ddi::DxgkCbNotifyDpc, None, CallOut::None)
             .await;
     }
 
     fn allocate_pool(&self, bytes: u64) -> bool {
-        let os = self.os();
+        let Some(os) = self.os("the pool allocation callback") else {
+            return false;
+        };
         let mut st = os.inner.state.borrow_mut();
         if st.pool_used.saturating_add(bytes) > os.inner.config.memory_budget_bytes {
             st.pool_exhausted = true;
@@ -155,7 +205,9 @@ impl DxgkrnlServices for KmdServices {
     }
 
     fn free_pool(&self, bytes: u64) {
-        let os = self.os();
+        let Some(os) = self.os("the pool free callback") else {
+            return;
+        };
         let mut st = os.inner.state.borrow_mut();
         st.pool_used = st.pool_used.saturating_sub(bytes);
         st.pool_exhausted = false;
@@ -165,39 +217,10 @@ impl DxgkrnlServices for KmdServices {
     }
 }
 
-fn child_status_args(status: &ChildStatus) -> String {
-    match status.status {
-        ChildStatusKind::MiracastConnection {
-            connected,
-            monitor_type,
-        } => format!(
-            "type=StatusMiracastConnection child_uid={} connected={connected} monitor_type={}",
-            status.child_uid,
-            monitor_type.c_name()
-        ),
-        ChildStatusKind::Connection { connected } => {
-            format!(
-                "type=StatusConnection child_uid={} connected={connected}",
-                status.child_uid
-            )
-        }
-        ChildStatusKind::Rotation { angle } => format!(
-            "type=StatusRotation child_uid={} angle={angle}",
-            status.child_uid
-        ),
-        ChildStatusKind::Uninitialized => {
-            format!("type=StatusUninitialized child_uid={}", status.child_uid)
-        }
-    }
-}
-
-pub(crate) fn child_status_out(status: &ChildStatus) -> String {
-    child_status_args(status)
-}
-
 /// `DXGK_MIRACAST_DISPLAY_CALLBACKS` for one KMD Miracast context.
 pub(crate) struct MiracastCallbacks {
     os: Weak<Inner>,
+    findings: Findings,
     handle: Handle,
 }
 
@@ -205,17 +228,18 @@ impl MiracastCallbacks {
     pub(crate) fn new(os: &Os, handle: Handle) -> Rc<Self> {
         Rc::new(MiracastCallbacks {
             os: Rc::downgrade(&os.inner),
+            findings: os.inner.findings.clone(),
             handle,
         })
     }
 
-    fn os(&self) -> Os {
-        Os {
-            inner: self
-                .os
-                .upgrade()
-                .expect("a KMD callback outlived the simulated OS"),
+    /// The OS, or `None` (and a finding) after the simulated OS is gone.
+    fn os(&self, callback: &str) -> Option<Os> {
+        let os = self.os.upgrade().map(|inner| Os { inner });
+        if os.is_none() {
+            late_callback(&self.findings, callback);
         }
+        os
     }
 }
 
@@ -231,22 +255,24 @@ impl MiracastDisplayServices for MiracastCallbacks {
         buffers: Rc<MessageBuffers>,
         callback_context: Option<Handle>,
     ) -> NtStatus {
-        let os = self.os();
+        let Some(os) = self.os(Ddi::DxgkCbMiracastSendMessage.name()) else {
+            return NtStatus::STATUS_INVALID_HANDLE;
+        };
         let id = {
             let mut st = os.inner.state.borrow_mut();
             let id = st.next_message;
             st.next_message += 1;
             id
         };
-        let args = format!(
-            "id={id} input_size={} output_size={} callback={}",
-            buffers.input.len(),
-            buffers.output.borrow().len(),
-            callback_context.is_some()
-        );
+        let args = CallArgs::SendMessage {
+            id,
+            input_size: buffers.input.len() as u32,
+            output_size: buffers.output.borrow().len() as u32,
+            callback: callback_context.is_some(),
+        };
         let enter = os.service_enter(Ddi::DxgkCbMiracastSendMessage, args).await;
         let status = os.accept_message(id, miracast_handle, buffers, callback_context, enter);
-        os.service_leave(Ddi::DxgkCbMiracastSendMessage, Some(status), String::new())
+        os.service_leave(Ddi::DxgkCbMiracastSendMessage, Some(status), CallOut::None)
             .await;
         status
     }
@@ -257,19 +283,19 @@ impl MiracastDisplayServices for MiracastCallbacks {
         chunk_info: ChunkInfo,
         private_driver_data: Option<Vec<u8>>,
     ) -> NtStatus {
-        let os = self.os();
-        let args = format!(
-            "chunk_type={:?} frame={} part={} private={}",
-            chunk_info.chunk_type,
-            chunk_info.chunk_id.frame_number(),
-            chunk_info.chunk_id.part_number(),
-            private_driver_data.as_ref().map_or(0, Vec::len)
-        );
+        let Some(os) = self.os(Ddi::DxgkCbReportChunkInfo.name()) else {
+            return NtStatus::STATUS_INVALID_HANDLE;
+        };
+        let args = CallArgs::ReportChunkInfo {
+            chunk: chunk_info,
+            private: private_driver_data.as_ref().map_or(0, Vec::len) as u32,
+        };
         let enter = os.service_enter(Ddi::DxgkCbReportChunkInfo, args).await;
         let mut status = NtStatus::STATUS_SUCCESS;
         if !os.miracast_handle_valid(miracast_handle) {
             os.report(
-                19,
+                CheckId::ReportChunkInfo,
+                RuleId::R19,
                 Culprit::Kmd,
                 format!(
                     "DxgkCbReportChunkInfo with stale MiracastHandle {:#x}",
@@ -280,7 +306,8 @@ impl MiracastDisplayServices for MiracastCallbacks {
             status = NtStatus::STATUS_INVALID_HANDLE;
         } else if private_driver_data.is_some() {
             os.report(
-                57,
+                CheckId::ReportChunkInfo,
+                RuleId::R57,
                 Culprit::Kmd,
                 "DxgkCbReportChunkInfo called with pPrivateDriverData/PrivateDataDriverSize set; both are reserved (NULL, 0)",
                 vec![enter],
@@ -290,7 +317,7 @@ impl MiracastDisplayServices for MiracastCallbacks {
             os.check_chunk_identity(&chunk_info, enter);
         }
         // Logging only: never queued for GetNextChunkData (R57).
-        os.service_leave(Ddi::DxgkCbReportChunkInfo, Some(status), String::new())
+        os.service_leave(Ddi::DxgkCbReportChunkInfo, Some(status), CallOut::None)
             .await;
         status
     }
@@ -307,9 +334,9 @@ impl Os {
             let ((status, edid), _, leave) = os
                 .call(
                     Ddi::DxgkDdiQueryDeviceDescriptor,
-                    format!("child_uid={child_uid}"),
+                    CallArgs::QueryDeviceDescriptor { child_uid },
                     kmd.query_device_descriptor(child_uid),
-                    |(s, e)| (Some(*s), format!("bytes={}", e.len())),
+                    |(s, e)| (Some(*s), CallOut::Descriptor { bytes: e.len() as u32 }),
                 )
                 .await;
             drop(adapter);
@@ -322,7 +349,8 @@ impl Os {
             let sink_gave_edid = os.inner.sink_facts.borrow().monitor_present;
             if still_connected && sink_gave_edid && (status != NtStatus::STATUS_SUCCESS || edid.is_empty()) {
                 os.report(
-                    15,
+                    CheckId::EdidRead,
+                    RuleId::R15,
                     Culprit::Kmd,
                     format!(
                         "DxgkDdiQueryDeviceDescriptor for the Miracast target returned {status} with {} bytes after a monitor arrived whose EDID the sink gave",
@@ -351,7 +379,8 @@ impl Os {
         let irql = self.current_irql();
         if irql != Irql::Passive {
             self.report(
-                69,
+                CheckId::MessageSend,
+                RuleId::R69,
                 Culprit::Kmd,
                 format!(
                     "DxgkCbMiracastSendMessage called at {}; it requires PASSIVE_LEVEL",
@@ -363,7 +392,8 @@ impl Os {
         }
         if !self.miracast_handle_valid(handle) {
             self.report(
-                19,
+                CheckId::MessageSend,
+                RuleId::R19,
                 Culprit::Kmd,
                 format!("DxgkCbMiracastSendMessage with a MiracastHandle ({:#x}) that is not a live Miracast context's", handle.0),
                 vec![enter],
@@ -504,7 +534,8 @@ impl Os {
                 .sched
                 .emit(EventKind::BufferUseAfterRelease { id });
             self.report(
-                26,
+                CheckId::MessageBuffers,
+                RuleId::R26,
                 Culprit::Kmd,
                 format!(
                     "the KMD released the buffers of message #{id} before its completion routine ran; the OS {what} freed memory"
@@ -565,12 +596,13 @@ impl Os {
         let ((status, bytes), _, leave) = self
             .call(
                 Ddi::HandleKernelModeMessage,
-                format!(
-                    "id={id} input_size={} output_size={output_size}",
-                    input.len()
-                ),
+                CallArgs::HandleKernelModeMessage {
+                    id,
+                    input_size: input.len() as u32,
+                    output_size: output_size as u32,
+                },
                 umd.handle_kernel_mode_message(context, &input, &mut output),
-                |(s, b)| (Some(*s), format!("bytes_returned={b}")),
+                |(s, b)| (Some(*s), CallOut::BytesReturned { bytes_returned: *b }),
             )
             .await;
         drop(guard);
@@ -582,7 +614,8 @@ impl Os {
                 ),
             });
             self.report(
-                23,
+                CheckId::BytesReturned,
+                RuleId::R23,
                 Culprit::Umd,
                 format!("HandleKernelModeMessage set *pBytesReturned to {bytes}, larger than OutputBufferSize {output_size}"),
                 vec![leave],
@@ -639,16 +672,16 @@ impl Os {
         self.inner.state.borrow_mut().messages.insert(id, message);
         let kmd = self.inner.kmd.clone();
         let guard = self.inner.adapter.read().await;
-        let args = format!(
-            "id={id} status={} information={}",
-            status_name(io_status.status),
-            io_status.information
-        );
+        let args = CallArgs::SendMessageCallback {
+            id,
+            status: io_status.status,
+            information: io_status.information,
+        };
         self.call(
             Ddi::DxgkCbMiracastSendMessageCallback,
             args,
             kmd.send_message_callback(callback_context, io_status),
-            |_| (None, String::new()),
+            |_| (None, CallOut::None),
         )
         .await;
         drop(guard);
@@ -659,7 +692,8 @@ impl Os {
     fn queue_chunk(&self, data: &MiracastEncodeChunkCompleted, enter: u32) -> NtStatus {
         if self.current_irql() != Irql::Dirql {
             self.report(
-                51,
+                CheckId::ChunkInterrupt,
+                RuleId::R51,
                 Culprit::Kmd,
                 "DxgkCbNotifyInterrupt called outside the KMD's interrupt routine (IRQL is not DIRQL)",
                 vec![enter],
@@ -676,7 +710,8 @@ impl Os {
         };
         if Some(data.vidpn_target_id) != target {
             self.report(
-                51,
+                CheckId::ChunkInterrupt,
+                RuleId::R51,
                 Culprit::Kmd,
                 format!(
                     "chunk-complete interrupt for VidPnTargetId {} which is not the Miracast target {}",
@@ -689,7 +724,8 @@ impl Os {
         }
         if data.private_driver_data.len() as u64 > u64::from(max_private) {
             self.report(
-                52,
+                CheckId::ChunkInterrupt,
+                RuleId::R52,
                 Culprit::Kmd,
                 format!(
                     "PrivateDataDriverSize {} exceeds DXGK_MIRACAST_CAPS.MaxChunkPrivateDriverDataSize {max_private}",
@@ -737,7 +773,8 @@ impl Os {
         let part = info.chunk_id.part_number();
         if info.chunk_type == ChunkType::EncodeComplete && info.encode_rate == 0 {
             self.report(
-                59,
+                CheckId::ChunkStream,
+                RuleId::R59,
                 Culprit::Kmd,
                 format!("ENCODE_COMPLETE for frame {frame} part {part} reported with EncodeRate 0"),
                 vec![seq],
@@ -756,14 +793,14 @@ impl Os {
                     let done: Vec<u64> = ids.encoded.range(..frame).map(|(f, _)| *f).collect();
                     for f in done {
                         if ids.encoded.remove(&f) == Some(false) {
-                            findings.push((58, format!("frame {f} was encoded but no ENCODE_COMPLETE had PartNumber 0 (the last slice of every frame has PartNumber 0)")));
+                            findings.push((RuleId::R58, format!("frame {f} was encoded but no ENCODE_COMPLETE had PartNumber 0 (the last slice of every frame has PartNumber 0)")));
                         }
                     }
                 }
                 ChunkType::FrameDropped
                     if ids.processed.contains(&frame) && !ids.started.contains(&frame) =>
                 {
-                    findings.push((59, format!("FRAME_DROPPED for frame {frame}, which had partial processing but no FRAME_START")));
+                    findings.push((RuleId::R59, format!("FRAME_DROPPED for frame {frame}, which had partial processing but no FRAME_START")));
                 }
                 ChunkType::EncodeComplete | ChunkType::ColorConvertComplete => {
                     ids.processed.insert(frame);
@@ -777,7 +814,7 @@ impl Os {
                 && info.chunk_type != ChunkType::FrameStart
             {
                 findings.push((
-                    58,
+                    RuleId::R58,
                     format!(
                         "chunk {:?} frame {frame} part {part} reported twice in one encode pass",
                         info.chunk_type
@@ -786,13 +823,7 @@ impl Os {
             }
         }
         for (rule, finding) in findings {
-            self.report(rule, Culprit::Kmd, finding, vec![seq]);
+            self.report(CheckId::ChunkStream, rule, Culprit::Kmd, finding, vec![seq]);
         }
     }
-}
-
-pub(crate) fn status_name(status: NtStatus) -> String {
-    status
-        .name()
-        .map_or_else(|| format!("0x{:08X}", status.as_u32()), str::to_owned)
 }

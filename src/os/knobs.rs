@@ -95,58 +95,24 @@ pub struct OsKnobs {
 }
 
 impl OsKnobs {
-    /// The names of the knobs that are on, in declaration order (`datarate_interval_ms=500`
-    /// for the one with a value).
+    /// The knobs that are on, by name in alphabetical order (`datarate_interval_ms=500` for
+    /// the one with a value).
     pub fn enabled(&self) -> Vec<String> {
-        let flags = [
-            ("query_caps_twice", self.query_caps_twice),
-            ("ioctl_after_kmd_destroy", self.ioctl_after_kmd_destroy),
-            (
-                "ioctl_passes_after_stop_overrun",
-                self.ioctl_passes_after_stop_overrun,
-            ),
-            ("level3_not_exclusive", self.level3_not_exclusive),
-            (
-                "deliver_held_messages_early",
-                self.deliver_held_messages_early,
-            ),
-            (
-                "no_umd_lock_for_kernel_messages",
-                self.no_umd_lock_for_kernel_messages,
-            ),
-            ("send_returns_success", self.send_returns_success),
-            ("deliver_after_stop", self.deliver_after_stop),
-            ("drop_with_success_status", self.drop_with_success_status),
-            ("umd_calls_not_serialized", self.umd_calls_not_serialized),
-            ("destroy_without_stop", self.destroy_without_stop),
-            (
-                "ioctl_not_blocked_during_start",
-                self.ioctl_not_blocked_during_start,
-            ),
-            (
-                "ioctl_succeeds_during_stop",
-                self.ioctl_succeeds_during_stop,
-            ),
-            ("teardown_stops_only", self.teardown_stops_only),
-            ("statistic_changes_state", self.statistic_changes_state),
-        ];
-        let mut on: Vec<String> = flags
-            .iter()
-            .filter(|(_, on)| *on)
-            .map(|(name, _)| (*name).to_owned())
-            .collect();
-        if let Some(ms) = self.datarate_interval_ms {
-            on.push(format!("datarate_interval_ms={ms}"));
-        }
-        if self.datarate_after_unregister {
-            on.push("datarate_after_unregister".to_owned());
-        }
-        if self.no_miracast_class_lock {
-            on.push("no_miracast_class_lock".to_owned());
-        }
-        if self.pageable_from_isr {
-            on.push("pageable_from_isr".to_owned());
-        }
-        on
+        // Derived from the type itself: every field whose value differs from the default, as
+        // a scenario writes it (`query_caps_twice`, `datarate_interval_ms=400`), so a new knob
+        // can never be left out of the trace.
+        let (Ok(serde_json::Value::Object(on)), Ok(serde_json::Value::Object(off))) = (
+            serde_json::to_value(self),
+            serde_json::to_value(OsKnobs::default()),
+        ) else {
+            return Vec::new();
+        };
+        on.iter()
+            .filter(|(name, value)| off.get(*name) != Some(value))
+            .map(|(name, value)| match value {
+                serde_json::Value::Bool(true) => name.clone(),
+                other => format!("{name}={other}"),
+            })
+            .collect()
     }
 }

@@ -7,10 +7,10 @@
 //! the `sink` daemon thread.
 
 use crate::ddi::{RtspSocket, SocketError};
-use crate::rules::{Culprit, Findings};
+use crate::rules::{CheckId, Culprit, Findings, RuleId};
 use crate::sched::{Sched, Shared, SimEvent, wait_any};
 use crate::time::SimTime;
-use crate::trace::EventKind;
+use crate::trace::{EventKind, SinkActivity, WireSummary};
 use async_trait::async_trait;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -26,8 +26,8 @@ pub trait SinkPeer {
     fn poll_timeout(&self) -> Option<SimTime>;
     /// Time passed.
     fn handle_timeout(&mut self, now: SimTime);
-    /// A line for the trace about what the peer did, if any.
-    fn poll_note(&mut self) -> Option<String>;
+    /// What the peer did besides sending bytes, for the trace, if anything.
+    fn poll_note(&mut self) -> Option<SinkActivity>;
     /// True once the peer has closed the connection.
     fn is_closed(&self) -> bool;
 }
@@ -97,7 +97,7 @@ impl SimRtspLink {
         self.shutdown.set();
         self.to_umd_ready.set();
         self.sched.emit(EventKind::Sink {
-            what: format!("os-close socket={}", self.raw),
+            what: SinkActivity::OsClose { socket: self.raw },
         });
     }
 
@@ -124,7 +124,9 @@ impl SimRtspLink {
         let mut any = false;
         while let Some(bytes) = peer.poll_transmit(now) {
             self.sched.emit_traffic(EventKind::Sink {
-                what: format!("sink-send {}", first_line(&bytes)),
+                what: SinkActivity::SinkSend {
+                    message: WireSummary::of(&bytes),
+                },
             });
             self.state.borrow_mut().to_umd.extend(bytes);
             any = true;
@@ -157,12 +159,6 @@ impl SimRtspLink {
     }
 }
 
-fn first_line(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let line = text.lines().next().unwrap_or("").trim();
-    format!("{line} ({} bytes)", bytes.len())
-}
-
 #[async_trait(?Send)]
 impl RtspSocket for SimRtspLink {
     fn raw(&self) -> u64 {
@@ -176,11 +172,10 @@ impl RtspSocket for SimRtspLink {
         // before, reading `stop_begun` already orders it before Stop (which writes it).
         let after_stop = self.stop_begun.get();
         let event = EventKind::Sink {
-            what: format!(
-                "umd-send{} {}",
-                if after_stop { " after-stop" } else { "" },
-                first_line(bytes)
-            ),
+            what: SinkActivity::UmdSend {
+                after_stop,
+                message: WireSummary::of(bytes),
+            },
         };
         if after_stop {
             self.sched.emit(event);
@@ -218,7 +213,9 @@ impl RtspSocket for SimRtspLink {
                     drop(st);
                     self.to_umd_ready.reset();
                     self.sched.emit_traffic(EventKind::Sink {
-                        what: format!("umd-recv {}", first_line(&bytes)),
+                        what: SinkActivity::UmdRecv {
+                            message: WireSummary::of(&bytes),
+                        },
                     });
                     return Ok(bytes);
                 }
@@ -244,11 +241,12 @@ impl RtspSocket for SimRtspLink {
         let first = !std::mem::replace(&mut self.state.borrow_mut().umd_closed, true);
         let seq = self.sched.trace_len();
         self.sched.emit(EventKind::Sink {
-            what: format!("umd-close socket={}", self.raw),
+            what: SinkActivity::UmdClose { socket: self.raw },
         });
         if first {
             self.findings.report(
-                41,
+                CheckId::RtspSocketOwnership,
+                RuleId::R41,
                 Culprit::Umd,
                 format!("the UMD closed the OS-owned RTSP socket {} (closesocket); only the OS may close it", self.raw),
                 vec![seq],

@@ -43,11 +43,11 @@ pub use knobs::OsKnobs;
 pub use link::{SimRtspLink, SinkPeer};
 
 use crate::ddi::*;
-use crate::rules::{Culprit, Findings};
+use crate::rules::{CheckId, Culprit, Findings, RuleId};
 use crate::sched::{Sched, Shared, SimEvent, SimMutex, SimRwLock, ThreadId};
 use crate::status::NtStatus;
 use crate::time::SimTime;
-use crate::trace::EventKind;
+use crate::trace::{CallArgs, CallOut, EventKind, IoctlMeaning, KnobOwner};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
@@ -115,6 +115,8 @@ pub struct SinkFacts {
     pub monitor_present: bool,
     /// The largest mode the sink supports is at least 1024x768.
     pub supports_1024x768: bool,
+    /// The monitor type the sink's `wfd_connector_type` calls for, when it announced one (R10).
+    pub monitor_type: Option<VideoOutputTechnology>,
 }
 
 /// One kernel-to-user message in flight.
@@ -173,7 +175,7 @@ struct State {
     /// The thread running one of the four serialized UMD functions, and which.
     serialized_call: Option<(ThreadId, Ddi)>,
     /// The private IOCTL operation each thread is inside (`op=MONITOR_ARRIVED`), when known.
-    ioctl_ops: BTreeMap<ThreadId, String>,
+    ioctl_ops: BTreeMap<ThreadId, Option<IoctlMeaning>>,
     link: Option<Rc<SimRtspLink>>,
     messages: BTreeMap<u64, Message>,
     held: Vec<u64>,
@@ -212,6 +214,8 @@ pub(crate) struct Inner {
     chunk_arrived: SimEvent,
     session_gone: SimEvent,
     ioctl_describer: Cell<Option<umd_side::IoctlDescriber>>,
+    /// The scenario made the Miracast encoder busy, and the driver under test was told (R17).
+    hardware_busy: Cell<bool>,
 }
 
 /// The simulated operating system. Cheap to clone.
@@ -250,8 +254,10 @@ impl Os {
     ) -> Self {
         let faults = config.knobs.enabled();
         if !faults.is_empty() {
-            sched.emit(EventKind::Note {
-                text: format!("OS-model knobs on: {}", faults.join(", ")),
+            sched.emit(EventKind::KnobsOn {
+                owner: KnobOwner::OsModel,
+                knobs: faults,
+                ignored: false,
             });
         }
         Os {
@@ -307,6 +313,7 @@ impl Os {
                 chunk_arrived: SimEvent::new(sched, "chunk-arrived", false),
                 session_gone: SimEvent::new(sched, "session-gone", false),
                 ioctl_describer: Cell::new(None),
+                hardware_busy: Cell::new(false),
             }),
         }
     }
@@ -319,8 +326,15 @@ impl Os {
     }
 
     /// Lets traces name IOCTL operations (`op=MONITOR_ARRIVED`) of a known private protocol.
-    pub fn set_ioctl_describer(&self, describer: fn(&[u8]) -> Option<&'static str>) {
+    pub fn set_ioctl_describer(&self, describer: umd_side::IoctlDescriber) {
         self.inner.ioctl_describer.set(Some(describer));
+    }
+
+    /// Tells the OS that the scenario made the Miracast encoder busy and the driver under test
+    /// knows it, so `DxgkDdiMiracastCreateContext` must answer exactly
+    /// `STATUS_RESOURCE_IN_USE` (R17). Set before the run starts.
+    pub fn set_hardware_busy(&self, busy: bool) {
+        self.inner.hardware_busy.set(busy);
     }
 
     /// The scheduler.
@@ -370,8 +384,17 @@ impl Os {
         Handle(st.next_handle)
     }
 
-    fn report(&self, rule: u8, culprit: Culprit, finding: impl Into<String>, events: Vec<u32>) {
-        self.inner.findings.report(rule, culprit, finding, events);
+    fn report(
+        &self,
+        check: CheckId,
+        rule: RuleId,
+        culprit: Culprit,
+        finding: impl Into<String>,
+        events: Vec<u32>,
+    ) {
+        self.inner
+            .findings
+            .report(check, rule, culprit, finding, events);
     }
 
     /// Calls into a driver: a choice point on entry, `Enter`, the call inside the DDI's frame,
@@ -379,9 +402,9 @@ impl Os {
     async fn call<T>(
         &self,
         ddi: Ddi,
-        args: String,
+        args: CallArgs,
         fut: impl Future<Output = T>,
-        summarize: impl FnOnce(&T) -> (Option<NtStatus>, String),
+        summarize: impl FnOnce(&T) -> (Option<NtStatus>, CallOut),
     ) -> (T, u32, u32) {
         let sched = &self.inner.sched;
         sched.yield_now().await;
@@ -398,7 +421,7 @@ impl Os {
     }
 
     /// Entry half of a driver-to-OS callback: a choice point, then `Enter`.
-    async fn service_enter(&self, ddi: Ddi, args: String) -> u32 {
+    async fn service_enter(&self, ddi: Ddi, args: CallArgs) -> u32 {
         let sched = &self.inner.sched;
         sched.yield_now().await;
         let seq = sched.trace_len();
@@ -409,7 +432,7 @@ impl Os {
 
     /// Exit half of a driver-to-OS callback: `Leave`, then a choice point (so, for example, a
     /// completion routine can run before `DxgkCbMiracastSendMessage` returns).
-    async fn service_leave(&self, ddi: Ddi, status: Option<NtStatus>, out: String) -> u32 {
+    async fn service_leave(&self, ddi: Ddi, status: Option<NtStatus>, out: CallOut) -> u32 {
         let sched = &self.inner.sched;
         sched.pop_frame();
         let seq = sched.trace_len();
@@ -496,5 +519,7 @@ impl Irql {
     }
 }
 
+#[cfg(test)]
+mod chaos;
 #[cfg(test)]
 mod tests;

@@ -5,38 +5,51 @@
 
 use super::{Inner, Os};
 use crate::ddi::*;
-use crate::rules::Culprit;
+use crate::rules::{CheckId, Culprit, Findings, RuleId};
 use crate::sched::{SimEvent, wait_any};
 use crate::status::NtStatus;
-use crate::trace::EventKind;
+use crate::trace::{CallArgs, CallOut, EventKind, IoctlMeaning};
 use async_trait::async_trait;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-/// Decodes an IOCTL payload's operation name when it follows the reference drivers' private
-/// protocol, for traces (`op=MONITOR_ARRIVED`). Vendors' payloads are private (G12).
-pub type IoctlDescriber = fn(&[u8]) -> Option<&'static str>;
+/// Decodes what an IOCTL payload means when it follows a known private protocol (the reference
+/// drivers'), for traces and the checks that need it (`op=MONITOR_ARRIVED`). Vendors' payloads
+/// are private (G12).
+pub type IoctlDescriber = fn(&[u8]) -> Option<IoctlMeaning>;
 
 /// `MIRACAST_CALLBACKS` for one UMD context. Holds the OS weakly: the UMD keeps these for the
 /// context's life, and the OS owns the UMD.
 pub(crate) struct UmdServices {
     os: Weak<Inner>,
+    /// The run's findings, kept so a call made after the OS is gone is still recorded.
+    findings: Findings,
 }
 
 impl UmdServices {
     pub(crate) fn new(os: &Os) -> Rc<Self> {
         Rc::new(UmdServices {
             os: Rc::downgrade(&os.inner),
+            findings: os.inner.findings.clone(),
         })
     }
 
-    fn os(&self) -> Os {
-        Os {
-            inner: self
-                .os
-                .upgrade()
-                .expect("a UMD callback outlived the simulated OS"),
+    /// The OS, or `None` and an R36 finding when the UMD calls `ddi` after the simulated OS
+    /// (and so its context) is gone: driver behaviour, never a panic.
+    fn os(&self, ddi: Ddi) -> Option<Os> {
+        let os = self.os.upgrade().map(|inner| Os { inner });
+        if os.is_none() {
+            self.findings.report(
+                CheckId::LateCallback,
+                RuleId::R36,
+                Culprit::Umd,
+                format!(
+                    "{ddi} called after the run's OS, and with it the Miracast context, was gone"
+                ),
+                Vec::new(),
+            );
         }
+        os
     }
 }
 
@@ -49,7 +62,8 @@ impl Os {
         };
         if destroyed {
             self.report(
-                36,
+                CheckId::UmdCallbackLifetime,
+                RuleId::R36,
                 Culprit::Umd,
                 format!("{ddi} called after DestroyMiracastContext returned"),
                 vec![enter],
@@ -58,7 +72,8 @@ impl Os {
         }
         if device != current {
             self.report(
-                36,
+                CheckId::UmdCallbackLifetime,
+                RuleId::R36,
                 Culprit::Umd,
                 format!("{ddi} called with a foreign device handle {:#x}", device.0),
                 vec![enter],
@@ -116,9 +131,9 @@ impl Os {
                 let umd = os.inner.umd.clone();
                 os.call(
                     Ddi::PfnDataRateNotify,
-                    "stats=present".to_owned(),
+                    CallArgs::DataRateNotify { stats: true },
                     umd.data_rate_notify(context, Some(stats)),
-                    |_| (None, String::new()),
+                    |_| (None, CallOut::None),
                 )
                 .await;
             }
@@ -139,9 +154,9 @@ impl Os {
             let umd = os.inner.umd.clone();
             os.call(
                 Ddi::PfnDataRateNotify,
-                "stats=present".to_owned(),
+                CallArgs::DataRateNotify { stats: true },
                 umd.data_rate_notify(context, Some(stats)),
-                |_| (None, String::new()),
+                |_| (None, CallOut::None),
             )
             .await;
         });
@@ -158,9 +173,9 @@ impl Os {
             let umd = self.inner.umd.clone();
             self.call(
                 Ddi::PfnDataRateNotify,
-                "stats=null".to_owned(),
+                CallArgs::DataRateNotify { stats: false },
                 umd.data_rate_notify(context, None),
-                |_| (None, String::new()),
+                |_| (None, CallOut::None),
             )
             .await;
         }
@@ -172,7 +187,7 @@ impl Os {
         hardware_access: bool,
         input: &[u8],
         output: &mut [u8],
-        op: &str,
+        op: Option<IoctlMeaning>,
     ) -> (NtStatus, u32) {
         let (context, destroyed, early) = {
             let st = self.inner.state.borrow();
@@ -189,27 +204,24 @@ impl Os {
             return (NtStatus::STATUS_INVALID_DEVICE_STATE, 0);
         };
         let kmd = self.inner.kmd.clone();
-        let args = format!(
-            "hardware_access={hardware_access} input_size={} output_size={}{op}",
-            input.len(),
-            output.len()
-        );
+        let args = CallArgs::IoControl {
+            hardware_access,
+            input_size: input.len() as u32,
+            output_size: output.len() as u32,
+            op,
+        };
         let output_size = output.len() as u32;
         // Which private operation the KMD is serving on this thread, for checks of what it
         // reports from inside (R15: an arrival the UMD described, EDID included).
         let me = self.inner.sched.current();
-        self.inner
-            .state
-            .borrow_mut()
-            .ioctl_ops
-            .insert(me, op.trim().to_owned());
+        self.inner.state.borrow_mut().ioctl_ops.insert(me, op);
         let ((status, bytes), _, leave) = if hardware_access {
             let _level3 = self.level3_lock().await;
             self.call(
                 Ddi::DxgkDdiMiracastIoControl,
                 args,
                 kmd.miracast_io_control(context, true, input, output),
-                |(s, b)| (Some(*s), format!("bytes_returned={b}")),
+                |(s, b)| (Some(*s), CallOut::BytesReturned { bytes_returned: *b }),
             )
             .await
         } else {
@@ -219,14 +231,15 @@ impl Os {
                 Ddi::DxgkDdiMiracastIoControl,
                 args,
                 kmd.miracast_io_control(context, false, input, output),
-                |(s, b)| (Some(*s), format!("bytes_returned={b}")),
+                |(s, b)| (Some(*s), CallOut::BytesReturned { bytes_returned: *b }),
             )
             .await
         };
         self.inner.state.borrow_mut().ioctl_ops.remove(&me);
         if bytes > output_size {
             self.report(
-                23,
+                CheckId::BytesReturned,
+                RuleId::R23,
                 Culprit::Kmd,
                 format!("DxgkDdiMiracastIoControl set *BytesReturned to {bytes}, larger than OutputBufferSize {output_size}"),
                 vec![leave],
@@ -244,15 +257,13 @@ impl MiracastUmdServices for UmdServices {
         status: MiracastStatus,
         diagnostic: NtStatus,
     ) {
-        let os = self.os();
+        let Some(os) = self.os(Ddi::ReportSessionStatus) else {
+            return;
+        };
         let enter = os
             .service_enter(
                 Ddi::ReportSessionStatus,
-                format!(
-                    "status={} diagnostic=0x{:08X}",
-                    status.c_name(),
-                    diagnostic.as_u32()
-                ),
+                CallArgs::ReportSessionStatus { status, diagnostic },
             )
             .await;
         if os.check_umd_callback(Ddi::ReportSessionStatus, device, enter) {
@@ -262,7 +273,7 @@ impl MiracastUmdServices for UmdServices {
                 os.request_teardown();
             }
         }
-        os.service_leave(Ddi::ReportSessionStatus, None, String::new())
+        os.service_leave(Ddi::ReportSessionStatus, None, CallOut::None)
             .await;
     }
 
@@ -273,19 +284,16 @@ impl MiracastUmdServices for UmdServices {
         input: &[u8],
         output: &mut [u8],
     ) -> (NtStatus, u32) {
-        let os = self.os();
-        let op = os
-            .inner
-            .ioctl_describer
-            .get()
-            .and_then(|d| d(input))
-            .map(|op| format!(" op={op}"))
-            .unwrap_or_default();
-        let args = format!(
-            "hardware_access={hardware_access} input_size={} output_size={}{op}",
-            input.len(),
-            output.len()
-        );
+        let Some(os) = self.os(Ddi::MiracastIoControl) else {
+            return (NtStatus::STATUS_INVALID_HANDLE, 0);
+        };
+        let op = os.inner.ioctl_describer.get().and_then(|d| d(input));
+        let args = CallArgs::IoControl {
+            hardware_access,
+            input_size: input.len() as u32,
+            output_size: output.len() as u32,
+            op,
+        };
         let enter = os.service_enter(Ddi::MiracastIoControl, args).await;
         let me = os.inner.sched.current();
         let result = 'call: {
@@ -340,37 +348,31 @@ impl MiracastUmdServices for UmdServices {
                 }
                 break;
             }
-            os.kmd_io_control(hardware_access, input, output, &op).await
+            os.kmd_io_control(hardware_access, input, output, op).await
         };
         os.service_leave(
             Ddi::MiracastIoControl,
             Some(result.0),
-            format!("bytes_returned={}", result.1),
+            CallOut::BytesReturned {
+                bytes_returned: result.1,
+            },
         )
         .await;
         result
     }
 
     async fn report_statistic(&self, device: Handle, data: StatisticData) {
-        let os = self.os();
-        let args = match data {
-            StatisticData::ChunkProcessingComplete(info) => format!(
-                "type=CHUNK_PROCESSING_COMPLETE frame={} part={}",
-                info.chunk_id.frame_number(),
-                info.chunk_id.part_number()
-            ),
-            StatisticData::ChunkSent(id) => format!(
-                "type=CHUNK_SENT frame={} part={}",
-                id.frame_number(),
-                id.part_number()
-            ),
-            StatisticData::Event(e) => format!("type=EVENT event={e:?}"),
+        let Some(os) = self.os(Ddi::ReportStatistic) else {
+            return;
         };
-        let enter = os.service_enter(Ddi::ReportStatistic, args).await;
+        let enter = os
+            .service_enter(Ddi::ReportStatistic, CallArgs::ReportStatistic(data))
+            .await;
         let valid = os.check_umd_callback(Ddi::ReportStatistic, device, enter);
         if valid && data == StatisticData::Event(ProtocolEvent::SinkFailedPreferredModeChange) {
             os.report(
-                61,
+                CheckId::StatisticEvent,
+                RuleId::R61,
                 Culprit::Umd,
                 "ReportStatistic used the reserved MIRACAST_PROTOCOL_EVENT_SINK_FAILED_PREFERRED_MODE_CHANGE",
                 vec![enter],
@@ -392,7 +394,7 @@ impl MiracastUmdServices for UmdServices {
                 .await;
         }
         // Logging only (R48): no OS state changes here.
-        os.service_leave(Ddi::ReportStatistic, None, String::new())
+        os.service_leave(Ddi::ReportStatistic, None, CallOut::None)
             .await;
     }
 
@@ -403,11 +405,19 @@ impl MiracastUmdServices for UmdServices {
         additional_wait_events: &[SimEvent],
         buffer_size: u32,
     ) -> ChunkDataResult {
-        let os = self.os();
-        let args = format!(
-            "timeout_ms={timeout_ms} events={} buffer_size={buffer_size}",
-            additional_wait_events.len()
-        );
+        let Some(os) = self.os(Ddi::GetNextChunkData) else {
+            return ChunkDataResult {
+                status: NtStatus::STATUS_INSTANCE_NOT_AVAILABLE,
+                size: 0,
+                chunks: Vec::new(),
+                outstanding: 0,
+            };
+        };
+        let args = CallArgs::GetNextChunkData {
+            timeout_ms,
+            events: additional_wait_events.len() as u32,
+            buffer_size,
+        };
         let enter = os.service_enter(Ddi::GetNextChunkData, args).await;
         let result = if !os.check_umd_callback(Ddi::GetNextChunkData, device, enter) {
             ChunkDataResult {
@@ -431,12 +441,16 @@ impl MiracastUmdServices for UmdServices {
             os.inner.state.borrow_mut().chunks.getters -= 1;
             r
         };
-        let out = format!(
-            "size={} outstanding={} chunks={}",
-            result.size,
-            result.outstanding,
-            result.chunks.len()
-        );
+        let out = CallOut::Chunks {
+            size: result.size,
+            outstanding: result.outstanding,
+            chunks: result.chunks.len() as u32,
+            ids: result
+                .chunks
+                .iter()
+                .map(|c| c.chunk_info.chunk_id)
+                .collect(),
+        };
         os.service_leave(Ddi::GetNextChunkData, Some(result.status), out)
             .await;
         result
@@ -447,11 +461,15 @@ impl MiracastUmdServices for UmdServices {
         device: Handle,
         notification_context: Option<Handle>,
     ) -> NtStatus {
-        let os = self.os();
+        let Some(os) = self.os(Ddi::RegisterForDataRateNotifications) else {
+            return NtStatus::STATUS_INVALID_HANDLE;
+        };
         let enter = os
             .service_enter(
                 Ddi::RegisterForDataRateNotifications,
-                format!("register={}", notification_context.is_some()),
+                CallArgs::RegisterDataRate {
+                    register: notification_context.is_some(),
+                },
             )
             .await;
         let me = os.inner.sched.current();
@@ -465,7 +483,8 @@ impl MiracastUmdServices for UmdServices {
             });
             if !on_start_or_stop {
                 os.report(
-                    49,
+                    CheckId::DataRateRegistration,
+                    RuleId::R49,
                     Culprit::Umd,
                     "RegisterForDataRateNotifications called on a thread that is not running StartMiracastSession or StopMiracastSession",
                     vec![enter],
@@ -499,7 +518,7 @@ impl MiracastUmdServices for UmdServices {
         os.service_leave(
             Ddi::RegisterForDataRateNotifications,
             Some(status),
-            String::new(),
+            CallOut::None,
         )
         .await;
         status

@@ -4,8 +4,9 @@
 use super::RunReport;
 use serde_json::{Value, json};
 
-/// Format version of the JSON report.
-pub const REPORT_VERSION: u32 = 1;
+/// Format version of the JSON report: 2 adds the check of every violation and typed trace
+/// events (`trace_format`, described by `miracast-sim schema --trace`).
+pub const REPORT_VERSION: u32 = 2;
 
 /// The report as pretty JSON with a trailing newline.
 pub fn render(report: &RunReport) -> String {
@@ -23,6 +24,7 @@ pub fn render(report: &RunReport) -> String {
     let counts = report.counts();
     let mut doc = json!({
         "version": REPORT_VERSION,
+        "trace_format": crate::trace::TRACE_FORMAT_VERSION,
         "summary": report.summary_line(),
         "counts": counts,
         "scenarios": scenarios,

@@ -199,7 +199,7 @@ fn kind_name(kind: &EventKind) -> &'static str {
         EventKind::Sink { .. } => "sink",
         EventKind::TimeAdvance { .. } => "time",
         EventKind::Step { .. } => "step",
-        EventKind::Note { .. } => "note",
+        EventKind::Note { .. } | EventKind::KnobsOn { .. } => "note",
     }
 }
 

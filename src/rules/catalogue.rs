@@ -79,6 +79,8 @@ pub enum CheckKind {
     Online,
     /// Checked over the finished trace.
     Trace,
+    /// Checked both online and over the trace (different aspects of the rule).
+    Both,
     /// Not checked; the text says why.
     Unchecked(&'static str),
 }
@@ -94,6 +96,7 @@ impl CheckKind {
         match self {
             CheckKind::Online => "online",
             CheckKind::Trace => "trace",
+            CheckKind::Both => "both",
             CheckKind::Unchecked(_) => "unchecked",
         }
     }
@@ -145,6 +148,157 @@ macro_rules! reporting {
     };
 }
 
+impl RuleId {
+    /// Rule 1 of the catalogue.
+    pub const R1: RuleId = RuleId(1);
+    /// Rule 2 of the catalogue.
+    pub const R2: RuleId = RuleId(2);
+    /// Rule 3 of the catalogue.
+    pub const R3: RuleId = RuleId(3);
+    /// Rule 4 of the catalogue.
+    pub const R4: RuleId = RuleId(4);
+    /// Rule 5 of the catalogue.
+    pub const R5: RuleId = RuleId(5);
+    /// Rule 6 of the catalogue.
+    pub const R6: RuleId = RuleId(6);
+    /// Rule 7 of the catalogue.
+    pub const R7: RuleId = RuleId(7);
+    /// Rule 8 of the catalogue.
+    pub const R8: RuleId = RuleId(8);
+    /// Rule 9 of the catalogue.
+    pub const R9: RuleId = RuleId(9);
+    /// Rule 10 of the catalogue.
+    pub const R10: RuleId = RuleId(10);
+    /// Rule 11 of the catalogue.
+    pub const R11: RuleId = RuleId(11);
+    /// Rule 12 of the catalogue.
+    pub const R12: RuleId = RuleId(12);
+    /// Rule 13 of the catalogue.
+    pub const R13: RuleId = RuleId(13);
+    /// Rule 14 of the catalogue.
+    pub const R14: RuleId = RuleId(14);
+    /// Rule 15 of the catalogue.
+    pub const R15: RuleId = RuleId(15);
+    /// Rule 16 of the catalogue.
+    pub const R16: RuleId = RuleId(16);
+    /// Rule 17 of the catalogue.
+    pub const R17: RuleId = RuleId(17);
+    /// Rule 18 of the catalogue.
+    pub const R18: RuleId = RuleId(18);
+    /// Rule 19 of the catalogue.
+    pub const R19: RuleId = RuleId(19);
+    /// Rule 20 of the catalogue.
+    pub const R20: RuleId = RuleId(20);
+    /// Rule 21 of the catalogue.
+    pub const R21: RuleId = RuleId(21);
+    /// Rule 22 of the catalogue.
+    pub const R22: RuleId = RuleId(22);
+    /// Rule 23 of the catalogue.
+    pub const R23: RuleId = RuleId(23);
+    /// Rule 24 of the catalogue.
+    pub const R24: RuleId = RuleId(24);
+    /// Rule 25 of the catalogue.
+    pub const R25: RuleId = RuleId(25);
+    /// Rule 26 of the catalogue.
+    pub const R26: RuleId = RuleId(26);
+    /// Rule 27 of the catalogue.
+    pub const R27: RuleId = RuleId(27);
+    /// Rule 28 of the catalogue.
+    pub const R28: RuleId = RuleId(28);
+    /// Rule 29 of the catalogue.
+    pub const R29: RuleId = RuleId(29);
+    /// Rule 30 of the catalogue.
+    pub const R30: RuleId = RuleId(30);
+    /// Rule 31 of the catalogue.
+    pub const R31: RuleId = RuleId(31);
+    /// Rule 32 of the catalogue.
+    pub const R32: RuleId = RuleId(32);
+    /// Rule 33 of the catalogue.
+    pub const R33: RuleId = RuleId(33);
+    /// Rule 34 of the catalogue.
+    pub const R34: RuleId = RuleId(34);
+    /// Rule 35 of the catalogue.
+    pub const R35: RuleId = RuleId(35);
+    /// Rule 36 of the catalogue.
+    pub const R36: RuleId = RuleId(36);
+    /// Rule 37 of the catalogue.
+    pub const R37: RuleId = RuleId(37);
+    /// Rule 38 of the catalogue.
+    pub const R38: RuleId = RuleId(38);
+    /// Rule 39 of the catalogue.
+    pub const R39: RuleId = RuleId(39);
+    /// Rule 40 of the catalogue.
+    pub const R40: RuleId = RuleId(40);
+    /// Rule 41 of the catalogue.
+    pub const R41: RuleId = RuleId(41);
+    /// Rule 42 of the catalogue.
+    pub const R42: RuleId = RuleId(42);
+    /// Rule 43 of the catalogue.
+    pub const R43: RuleId = RuleId(43);
+    /// Rule 44 of the catalogue.
+    pub const R44: RuleId = RuleId(44);
+    /// Rule 45 of the catalogue.
+    pub const R45: RuleId = RuleId(45);
+    /// Rule 46 of the catalogue.
+    pub const R46: RuleId = RuleId(46);
+    /// Rule 47 of the catalogue.
+    pub const R47: RuleId = RuleId(47);
+    /// Rule 48 of the catalogue.
+    pub const R48: RuleId = RuleId(48);
+    /// Rule 49 of the catalogue.
+    pub const R49: RuleId = RuleId(49);
+    /// Rule 50 of the catalogue.
+    pub const R50: RuleId = RuleId(50);
+    /// Rule 51 of the catalogue.
+    pub const R51: RuleId = RuleId(51);
+    /// Rule 52 of the catalogue.
+    pub const R52: RuleId = RuleId(52);
+    /// Rule 53 of the catalogue.
+    pub const R53: RuleId = RuleId(53);
+    /// Rule 54 of the catalogue.
+    pub const R54: RuleId = RuleId(54);
+    /// Rule 55 of the catalogue.
+    pub const R55: RuleId = RuleId(55);
+    /// Rule 56 of the catalogue.
+    pub const R56: RuleId = RuleId(56);
+    /// Rule 57 of the catalogue.
+    pub const R57: RuleId = RuleId(57);
+    /// Rule 58 of the catalogue.
+    pub const R58: RuleId = RuleId(58);
+    /// Rule 59 of the catalogue.
+    pub const R59: RuleId = RuleId(59);
+    /// Rule 60 of the catalogue.
+    pub const R60: RuleId = RuleId(60);
+    /// Rule 61 of the catalogue.
+    pub const R61: RuleId = RuleId(61);
+    /// Rule 62 of the catalogue.
+    pub const R62: RuleId = RuleId(62);
+    /// Rule 63 of the catalogue.
+    pub const R63: RuleId = RuleId(63);
+    /// Rule 64 of the catalogue.
+    pub const R64: RuleId = RuleId(64);
+    /// Rule 65 of the catalogue.
+    pub const R65: RuleId = RuleId(65);
+    /// Rule 66 of the catalogue.
+    pub const R66: RuleId = RuleId(66);
+    /// Rule 67 of the catalogue.
+    pub const R67: RuleId = RuleId(67);
+    /// Rule 68 of the catalogue.
+    pub const R68: RuleId = RuleId(68);
+    /// Rule 69 of the catalogue.
+    pub const R69: RuleId = RuleId(69);
+    /// Rule 70 of the catalogue.
+    pub const R70: RuleId = RuleId(70);
+    /// Rule 71 of the catalogue.
+    pub const R71: RuleId = RuleId(71);
+    /// Rule 72 of the catalogue.
+    pub const R72: RuleId = RuleId(72);
+    /// Rule 73 of the catalogue.
+    pub const R73: RuleId = RuleId(73);
+    /// Rule 74 of the catalogue.
+    pub const R74: RuleId = RuleId(74);
+}
+
 /// One entry; keeps the table below to one line per field.
 const fn rule_entry(
     id: u8,
@@ -166,7 +320,7 @@ const fn rule_entry(
     }
 }
 
-use CheckKind::{Online, Trace, Unchecked};
+use CheckKind::{Both, Online, Trace, Unchecked};
 use RuleGroup as G;
 use Severity::{Error, Warning};
 
@@ -344,7 +498,7 @@ pub static CATALOGUE: &[Rule] = &[
         Online,
         "CreateContext: resources, RESOURCE_IN_USE, right TargetId",
         "ddi:dispmprt/nc-dispmprt-dxgkddi_miracast_create_context.md",
-        "DxgkDdiMiracastCreateContext prepares every kernel resource of a session, returns exactly STATUS_RESOURCE_IN_USE when the hardware is busy, and on success returns the TargetId of the target it reported as D3DKMDT_VOT_MIRACAST.",
+        "DxgkDdiMiracastCreateContext prepares every kernel resource of a session, returns exactly STATUS_RESOURCE_IN_USE when the hardware is busy, and on success returns the TargetId of the target it reported as D3DKMDT_VOT_MIRACAST. The busy case is judged when the scenario made the encoder busy and the driver could be told (today the reference KMD: a binary has no way to be told yet).",
     ),
     rule_entry(
         18,
@@ -720,7 +874,7 @@ pub static CATALOGUE: &[Rule] = &[
         53,
         G::K,
         Error,
-        Online,
+        Both,
         "Chunk-queue overflow: NotifyDpc, CONNECTION_RESET, fresh chunks only",
         concat!(
             kmd_tasks!(),
@@ -736,7 +890,7 @@ pub static CATALOGUE: &[Rule] = &[
         Trace,
         "GetNextChunkData returns the documented code for each case",
         "ddi:netdispumdddi/nc-netdispumdddi-pfn_get_next_chunk_data.md; ddi0:netdispumdddi/nc-netdispumdddi-pfn_get_next_chunk_data.md",
-        "GetNextChunkData takes at most four extra events and answers each case with its exact code (SUCCESS with a non-zero size, BUFFER_TOO_SMALL, WAIT_i with size 0, TIMEOUT, INSTANCE_NOT_AVAILABLE).",
+        "GetNextChunkData takes at most four extra events and answers each case with its exact code (SUCCESS with a non-zero size that fits the buffer, BUFFER_TOO_SMALL, WAIT_i with size 0 for an extra event that exists, TIMEOUT never for INFINITE, INSTANCE_NOT_AVAILABLE once the session is being stopped or destroyed).",
     ),
     rule_entry(
         55,
@@ -786,10 +940,10 @@ pub static CATALOGUE: &[Rule] = &[
         59,
         G::K,
         Error,
-        Online,
+        Both,
         "Chunk stages reported in order and promptly",
         reporting!(),
-        "FRAME_START, COLOR_CONVERT_COMPLETE, ENCODE_COMPLETE (with EncodeRate), one CHUNK_SENT just before the first send of a frame part, and FRAME_DROPPED only for started work, are reported promptly.",
+        "FRAME_START, COLOR_CONVERT_COMPLETE, ENCODE_COMPLETE (with EncodeRate), one CHUNK_SENT just before the first send of a frame part, and FRAME_DROPPED only for started work, are reported promptly. Checked: EncodeRate of ENCODE_COMPLETE, FRAME_DROPPED only after FRAME_START for processed frames (online, KMD); CHUNK_SENT only for a chunk the UMD received and once per encode (trace, UMD). Not settled by the documents, so not judged: how soon is \"promptly\" (no bound is given), and whether a send came after CHUNK_SENT (the media stream is not modeled).",
     ),
     rule_entry(
         60,
@@ -819,12 +973,10 @@ pub static CATALOGUE: &[Rule] = &[
         62,
         G::L,
         Error,
-        Unchecked(
-            "mode enumeration is not modelled: the simulated OS builds no VidPN source or target mode sets, so there is no offered mode to compare with bandwidth or decoder limits (the reference UMD's Wi-Fi Display mode choice is only observed by a model test)",
-        ),
+        Trace,
         "Modes limited by encoder, network and sink",
         kmd_tasks!(),
-        "Source modes of a Miracast path respect the GPU's encode capability, the network bandwidth and the sink's decoder; the KMD reports correct source, target, rotation and scaling modes.",
+        "Source modes of a Miracast path respect the GPU's encode capability, the network bandwidth and the sink's decoder; the KMD reports correct source, target, rotation and scaling modes. Checked where the OS sees it: the mode the source chose in M4 must fit the CurrentBitRate the OS gave StartMiracastSession (estimated at 0.14 bit per pixel). Not checked: VidPN source and target mode sets, which the simulated OS does not build.",
     ),
     rule_entry(
         63,
@@ -960,12 +1112,10 @@ pub static CATALOGUE: &[Rule] = &[
         73,
         G::P,
         Error,
-        Unchecked(
-            "a rule for whoever compares statuses, not a behaviour a driver shows: the simulator compares exact codes everywhere (NtStatus has no is-success helper on these paths), and a driver that misreads STATUS_PENDING shows up through R25 and R26",
-        ),
+        Trace,
         "Exact NTSTATUS comparisons",
-        "derived in ddi-facts from table 0.1 (nt) and the DDI pages of section 1",
-        "Codes are compared exactly, never with NT_SUCCESS: STATUS_PENDING, STATUS_TIMEOUT, STATUS_WAIT_1..3 and STATUS_GRAPHICS_DRIVER_MISMATCH are all non-negative; a send succeeds only with STATUS_PENDING.",
+        "derived from the NTSTATUS values page (ntstatus.h) and ddi:dispmprt/nc-dispmprt-dxgkcb_miracast_send_message.md",
+        "Codes are compared exactly, never with NT_SUCCESS: STATUS_PENDING, STATUS_TIMEOUT, STATUS_WAIT_1..3 and STATUS_GRAPHICS_DRIVER_MISMATCH are all non-negative; a send succeeds only with STATUS_PENDING. Checked where a driver shows it: a KMD that releases an accepted (STATUS_PENDING) message's buffers and sends the same message again before its completion read PENDING as a failure. The simulator itself compares exact codes everywhere.",
     ),
     rule_entry(
         74,
@@ -1024,8 +1174,51 @@ pub fn unchecked() -> impl Iterator<Item = (&'static Rule, &'static str)> {
     })
 }
 
+/// How far a driver binary is judged on `rule`: the widest reach among its checks (a rule with
+/// one check that sees binaries is checked on binaries). `-` when unchecked.
+pub fn binaries(rule: RuleId) -> BinaryReach {
+    use super::Reach;
+    let mut best = BinaryReach::Unchecked;
+    for c in super::registry::checks_for(rule) {
+        let this = match c.reach {
+            Reach::AllBackends => BinaryReach::Yes,
+            Reach::NeedsIoctlProfile => BinaryReach::WithProfile,
+            Reach::ModelOnly(_) => BinaryReach::ModelOnly,
+        };
+        best = best.max(this);
+    }
+    best
+}
+
+/// Whether binaries are judged on a rule; see [`binaries`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinaryReach {
+    /// Not checked at all.
+    Unchecked,
+    /// Checked on the reference drivers only.
+    ModelOnly,
+    /// Checked on binaries whose private IOCTL payloads are described.
+    WithProfile,
+    /// Checked on binaries.
+    Yes,
+}
+
+impl BinaryReach {
+    /// `yes`, `profile`, `no`, or `-`.
+    pub fn label(self) -> &'static str {
+        match self {
+            BinaryReach::Unchecked => "-",
+            BinaryReach::ModelOnly => "no",
+            BinaryReach::WithProfile => "profile",
+            BinaryReach::Yes => "yes",
+        }
+    }
+}
+
 /// The catalogue as a text table for `miracast-sim rules`: one line per rule (id, group,
-/// severity, check, title), unchecked reasons indented under their rule, and a count line.
+/// severity, check, whether binaries are judged, title), unchecked reasons indented under
+/// their rule, and a count line; verbose adds the statement, the source and every check.
 pub fn table() -> CatalogueTable {
     CatalogueTable { verbose: false }
 }
@@ -1047,34 +1240,58 @@ impl fmt::Display for CatalogueTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<4} {:<3} {:<8} {:<10} title",
-            "rule", "grp", "severity", "check"
+            "{:<4} {:<3} {:<8} {:<10} {:<9} title",
+            "rule", "grp", "severity", "check", "binaries"
         )?;
         for r in CATALOGUE {
             writeln!(
                 f,
-                "{:<4} {:<3} {:<8} {:<10} {}",
+                "{:<4} {:<3} {:<8} {:<10} {:<9} {}",
                 r.id.to_string(),
                 r.group.to_string(),
                 r.severity.to_string(),
                 r.check.label(),
+                binaries(r.id).label(),
                 r.title
             )?;
             if let CheckKind::Unchecked(why) = r.check {
-                writeln!(f, "{:27}why unchecked: {why}", "")?;
+                writeln!(f, "{:37}why unchecked: {why}", "")?;
             }
             if self.verbose {
-                writeln!(f, "{:27}{}", "", r.statement)?;
-                writeln!(f, "{:27}source: {}", "", r.source)?;
+                writeln!(f, "{:37}{}", "", r.statement)?;
+                writeln!(f, "{:37}source: {}", "", r.source)?;
+                for c in super::registry::checks_for(r.id) {
+                    writeln!(
+                        f,
+                        "{:37}check {:?} ({}, {}): {}",
+                        "",
+                        c.id,
+                        c.place,
+                        c.reach.label(),
+                        c.name
+                    )?;
+                    if let super::Reach::ModelOnly(why) = c.reach {
+                        writeln!(f, "{:37}  not on binaries: {why}", "")?;
+                    }
+                }
             }
         }
+        let on_binaries = CATALOGUE
+            .iter()
+            .filter(|r| binaries(r.id) == BinaryReach::Yes)
+            .count();
+        writeln!(
+            f,
+            "binaries: yes = judged on a driver binary too; profile = on a binary whose private IOCTL payloads are described; no = reference drivers only ({on_binaries} rules judged on binaries)"
+        )?;
         write!(
             f,
-            "{} of {} rules checked ({} online, {} over the trace), {} unchecked",
+            "{} of {} rules checked ({} online, {} over the trace, {} both), {} unchecked",
             checked_count(),
             CATALOGUE.len(),
             count(CheckKind::Online),
             count(CheckKind::Trace),
+            count(CheckKind::Both),
             CATALOGUE.len() - checked_count()
         )
     }
@@ -1103,7 +1320,8 @@ mod tests {
     fn counts_add_up() {
         let online = count(CheckKind::Online);
         let trace = count(CheckKind::Trace);
-        assert_eq!(online + trace, checked_count());
+        let both = count(CheckKind::Both);
+        assert_eq!(online + trace + both, checked_count());
         assert_eq!(checked_count() + unchecked().count(), 74);
         assert!(checked_count() >= 60);
         let text = table().to_string();

@@ -18,6 +18,7 @@
 //! - `trace_index` (private): the trace as DDI call intervals, for the trace checks.
 
 pub mod catalogue;
+pub mod registry;
 pub mod trace_checks;
 mod trace_index;
 
@@ -27,12 +28,19 @@ use std::fmt;
 use std::rc::Rc;
 
 pub use catalogue::{CATALOGUE, CheckKind, Rule, RuleGroup, Severity, checked_count};
+pub use registry::{CHECKS, CheckDef, CheckId, Place, Reach};
 
-/// A rule id, `R1`..`R74`.
+/// A rule id, `R1`..`R74`. Made only from the registry's constants ([`RuleId::R17`]) or by
+/// parsing `"R17"`, so every rule a check names is a catalogue entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RuleId(pub u8);
+pub struct RuleId(u8);
 
 impl RuleId {
+    /// The rule's number, 1..=74.
+    pub fn number(self) -> u8 {
+        self.0
+    }
+
     /// The catalogue entry.
     pub fn rule(self) -> &'static Rule {
         catalogue::rule(self)
@@ -111,6 +119,8 @@ impl fmt::Display for Culprit {
 pub struct Violation {
     /// Which rule.
     pub rule: RuleId,
+    /// The check that found it.
+    pub check: CheckId,
     /// Who caused it.
     pub culprit: Culprit,
     /// What happened, in one sentence.
@@ -139,10 +149,23 @@ pub struct Findings {
 }
 
 impl Findings {
-    /// Records a violation.
-    pub fn report(&self, rule: u8, culprit: Culprit, finding: impl Into<String>, events: Vec<u32>) {
+    /// Records a violation of `rule` found by `check`, which must list the rule in the
+    /// registry.
+    pub fn report(
+        &self,
+        check: CheckId,
+        rule: RuleId,
+        culprit: Culprit,
+        finding: impl Into<String>,
+        events: Vec<u32>,
+    ) {
+        debug_assert!(
+            check.may_report(rule),
+            "{check} reported {rule}, which its registry entry does not list"
+        );
         self.list.borrow_mut().push(Violation {
-            rule: RuleId(rule),
+            rule,
+            check,
             culprit,
             finding: finding.into(),
             events,
@@ -155,8 +178,8 @@ impl Findings {
     }
 
     /// True when a violation of `rule` was recorded.
-    pub fn has(&self, rule: u8) -> bool {
-        self.list.borrow().iter().any(|v| v.rule.0 == rule)
+    pub fn has(&self, rule: RuleId) -> bool {
+        self.list.borrow().iter().any(|v| v.rule == rule)
     }
 }
 
@@ -184,16 +207,17 @@ pub fn race_violation(race: &crate::sched::RaceReport) -> Violation {
     let (rule, culprit) = if inside(Ddi::DxgkCbMiracastSendMessageCallback)
         || inside(Ddi::DxgkCbMiracastSendMessage)
     {
-        (27, Culprit::Kmd)
+        (RuleId::R27, Culprit::Kmd)
     } else if inside(Ddi::HandleKernelModeMessage) {
-        (30, Culprit::Umd)
+        (RuleId::R30, Culprit::Umd)
     } else if race.cell.starts_with("kmd") {
-        (27, Culprit::Kmd)
+        (RuleId::R27, Culprit::Kmd)
     } else {
-        (30, Culprit::Umd)
+        (RuleId::R30, Culprit::Umd)
     };
     Violation {
-        rule: RuleId(rule),
+        rule,
+        check: CheckId::DataRace,
         culprit,
         finding: format!(
             "unsynchronized access to `{}`: {} and {} are not ordered by any lock or documented OS guarantee",

@@ -60,11 +60,11 @@
 //! A hung call overlaps everything after it, so one fault can produce hundreds of identical
 //! findings; each rule reports at most [`MAX_FINDINGS_PER_RULE`] and then one summary line.
 
-use super::trace_index::{Call, Index, is_error, number, parse_status};
-use super::{Culprit, RuleId, Violation};
+use super::trace_index::{Call, Index, is_error};
+use super::{CheckId, Culprit, RuleId, Violation};
 use crate::ddi::{Ddi, Direction};
 use crate::status::NtStatus;
-use crate::trace::{EventKind, Trace, arg};
+use crate::trace::{CallArgs, CallOut, EventKind, IoctlMeaning, SinkAction, SinkActivity, Trace};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -101,48 +101,125 @@ pub fn check(trace: &Trace) -> Vec<Violation> {
 /// Every trace-level check, in rule order.
 pub fn check_with(trace: &Trace, config: &TraceCheckConfig) -> Vec<Violation> {
     let ix = Index::new(trace);
-    let mut out = Findings::default();
-    query_caps_once(&ix, &mut out);
-    target_disconnected_until_started(&ix, &mut out);
-    no_io_control_after_destroy(&ix, &mut out);
-    commit_vidpn_messages(&ix, &mut out);
-    level3_alone(&ix, &mut out);
-    message_holding_and_dropping(&ix, &mut out);
-    no_send_after_stop(&ix, &mut out);
-    umd_serialization(&ix, &mut out);
-    umd_call_order(&ix, &mut out);
-    io_control_during_start(&ix, &mut out);
-    io_control_during_stop(&ix, &mut out);
-    session_status_teardown(&ix, &mut out);
-    statistic_only_logs(&ix, &mut out);
-    datarate_notifications(&ix, config, &mut out);
-    chunk_reader_alone(&ix, &mut out);
-    miracast_class_alone(&ix, &mut out);
-    one_miracast_context(&ix, &mut out);
-    send_message_pending(&ix, &mut out);
-    chunk_data_outcomes(&ix, &mut out);
-    pageable_at_passive(&ix, &mut out);
-    arrival_reported(&ix, &mut out);
-    no_departure_in_stop(&ix, &mut out);
+    let mut out = Findings {
+        found: Vec::new(),
+        current: CheckId::QueryCapsOnce,
+    };
+    for (id, check) in TRACE_CHECKS {
+        out.current = *id;
+        check(&ix, config, &mut out);
+    }
     out.finish()
 }
 
-/// The violations found so far.
-#[derive(Default)]
-struct Findings(Vec<Violation>);
+/// One check over the trace.
+type TraceCheck = fn(&Index<'_>, &TraceCheckConfig, &mut Findings);
+
+/// Every trace check with its registry id, in the order they run.
+const TRACE_CHECKS: &[(CheckId, TraceCheck)] = &[
+    (CheckId::QueryCapsOnce, |ix, _, out| {
+        query_caps_once(ix, out)
+    }),
+    (CheckId::TargetDisconnectedUntilStarted, |ix, _, out| {
+        target_disconnected_until_started(ix, out)
+    }),
+    (CheckId::IoControlAfterDestroy, |ix, _, out| {
+        no_io_control_after_destroy(ix, out)
+    }),
+    (CheckId::CommitVidPnMessages, |ix, _, out| {
+        commit_vidpn_messages(ix, out)
+    }),
+    (CheckId::Level3Alone, |ix, _, out| level3_alone(ix, out)),
+    (CheckId::MessageHoldingAndDropping, |ix, _, out| {
+        message_holding_and_dropping(ix, out)
+    }),
+    (CheckId::NoSendAfterStop, |ix, _, out| {
+        no_send_after_stop(ix, out)
+    }),
+    (CheckId::UmdSerialization, |ix, _, out| {
+        umd_serialization(ix, out)
+    }),
+    (CheckId::UmdCallOrder, |ix, _, out| umd_call_order(ix, out)),
+    (CheckId::IoControlDuringStart, |ix, _, out| {
+        io_control_during_start(ix, out);
+        for m in ix.calls_of(Ddi::MiracastIoControl) {
+            monitor_arrival_inside_start(ix, m, out);
+        }
+    }),
+    (CheckId::IoControlDuringStop, |ix, _, out| {
+        io_control_during_stop(ix, out)
+    }),
+    (CheckId::SessionStatusTeardown, |ix, _, out| {
+        session_status_teardown(ix, out)
+    }),
+    (CheckId::StatisticOnlyLogs, |ix, _, out| {
+        statistic_only_logs(ix, out)
+    }),
+    (CheckId::DataRateNotifications, datarate_notifications),
+    (CheckId::ChunkReaderAlone, |ix, _, out| {
+        chunk_reader_alone(ix, out)
+    }),
+    (CheckId::MiracastClassAlone, |ix, _, out| {
+        miracast_class_alone(ix, out)
+    }),
+    (CheckId::OneMiracastContext, |ix, _, out| {
+        one_miracast_context(ix, out)
+    }),
+    (CheckId::SendMessagePending, |ix, _, out| {
+        send_message_pending(ix, out)
+    }),
+    (CheckId::ChunkDataOutcomes, |ix, _, out| {
+        chunk_data_outcomes(ix, out)
+    }),
+    (CheckId::PageableAtPassive, |ix, _, out| {
+        pageable_at_passive(ix, out)
+    }),
+    (CheckId::ArrivalReported, |ix, _, out| {
+        arrival_reported(ix, out)
+    }),
+    (CheckId::NoDepartureInStop, |ix, _, out| {
+        no_departure_in_stop(ix, out)
+    }),
+    (CheckId::ChunkStageOrder, |ix, _, out| {
+        chunk_stage_order(ix, out)
+    }),
+    (CheckId::IframeAfterReset, |ix, _, out| {
+        iframe_after_reset(ix, out)
+    }),
+    (CheckId::ModeWithinBandwidth, |ix, _, out| {
+        mode_within_bandwidth(ix, out)
+    }),
+];
+
+/// The registry ids of the checks [`check_with`] runs, for the registry's tests.
+pub fn trace_check_ids() -> impl Iterator<Item = CheckId> {
+    TRACE_CHECKS.iter().map(|(id, _)| *id)
+}
+
+/// The violations found so far, and the check running now.
+struct Findings {
+    found: Vec<Violation>,
+    current: CheckId,
+}
 
 impl Findings {
     fn push(
         &mut self,
         ix: &Index<'_>,
-        rule: u8,
+        rule: RuleId,
         culprit: Culprit,
         finding: String,
         positions: &[usize],
     ) {
+        debug_assert!(
+            self.current.may_report(rule),
+            "{} reported {rule}, which its registry entry does not list",
+            self.current
+        );
         let events: BTreeSet<u32> = positions.iter().map(|&p| ix.seq(p)).collect();
-        self.0.push(Violation {
-            rule: RuleId(rule),
+        self.found.push(Violation {
+            rule,
+            check: self.current,
             culprit,
             finding,
             events: events.into_iter().collect(),
@@ -151,10 +228,10 @@ impl Findings {
 
     /// Rule order (stable within a rule), at most [`MAX_FINDINGS_PER_RULE`] per rule.
     fn finish(mut self) -> Vec<Violation> {
-        self.0.sort_by_key(|v| v.rule);
-        let mut out: Vec<Violation> = Vec::with_capacity(self.0.len());
+        self.found.sort_by_key(|v| v.rule);
+        let mut out: Vec<Violation> = Vec::with_capacity(self.found.len());
         let mut per_rule: BTreeMap<RuleId, usize> = BTreeMap::new();
-        for v in self.0 {
+        for v in self.found {
             let n = per_rule.entry(v.rule).or_default();
             *n += 1;
             if *n <= MAX_FINDINGS_PER_RULE {
@@ -163,10 +240,12 @@ impl Findings {
         }
         for (rule, n) in per_rule {
             if n > MAX_FINDINGS_PER_RULE {
-                let culprit = out
+                let (culprit, check) = out
                     .iter()
                     .rfind(|v| v.rule == rule)
-                    .map_or(Culprit::OsModel, |v| v.culprit);
+                    .map_or((Culprit::OsModel, CheckId::QueryCapsOnce), |v| {
+                        (v.culprit, v.check)
+                    });
                 let at = out
                     .iter()
                     .rposition(|v| v.rule == rule)
@@ -175,6 +254,7 @@ impl Findings {
                     at,
                     Violation {
                         rule,
+                        check,
                         culprit,
                         finding: format!(
                             "{} more {rule} violations like the ones above are not listed",
@@ -205,11 +285,6 @@ fn left_with(e: &EventKind, want: Ddi, status: NtStatus) -> bool {
     matches!(e, EventKind::Leave { ddi, status: Some(s), .. } if *ddi == want && *s == status)
 }
 
-/// A Miracast child-status report (`type=StatusMiracastConnection`).
-fn is_miracast_status(call: &Call<'_>) -> bool {
-    call.value("type") == Some("StatusMiracastConnection")
-}
-
 /// R7: `DxgkDdiMiracastQueryCaps` once per adapter start.
 fn query_caps_once(ix: &Index<'_>, out: &mut Findings) {
     let mut first: Option<usize> = None;
@@ -219,7 +294,7 @@ fn query_caps_once(ix: &Index<'_>, out: &mut Findings) {
             Ddi::DxgkDdiMiracastQueryCaps => match first {
                 Some(earlier) => out.push(
                     ix,
-                    7,
+                    RuleId::R7,
                     Culprit::OsModel,
                     format!(
                         "the OS called DxgkDdiMiracastQueryCaps again (#{}) after #{} with no DxgkDdiStartDevice between; it is called once per adapter start and its answer is kept",
@@ -264,7 +339,9 @@ fn target_disconnected_until_started(ix: &Index<'_>, out: &mut Findings) {
             } => ix.call_left_at(pos),
             _ => None,
         };
-        let Some(call) = report.filter(|c| is_miracast_status(c) && c.flag("connected")) else {
+        let Some(call) =
+            report.filter(|c| c.miracast_status().is_some_and(|(_, connected)| connected))
+        else {
             continue;
         };
         let how = if call.ddi == Ddi::DxgkCbIndicateChildStatus {
@@ -285,7 +362,7 @@ fn target_disconnected_until_started(ix: &Index<'_>, out: &mut Findings) {
                 if !during_start {
                     out.push(
                         ix,
-                        9,
+                        RuleId::R9,
                         Culprit::Umd,
                         format!(
                             "the UMD's MiracastIoControl (#{}) made the KMD report a monitor before StartMiracastSession had returned STATUS_SUCCESS; the Miracast target stays disconnected until a session has started",
@@ -297,7 +374,7 @@ fn target_disconnected_until_started(ix: &Index<'_>, out: &mut Findings) {
             }
             None => out.push(
                 ix,
-                9,
+                RuleId::R9,
                 Culprit::Kmd,
                 format!(
                     "the KMD {how} (#{}) before StartMiracastSession had returned STATUS_SUCCESS; the Miracast target stays disconnected until a session has started",
@@ -340,7 +417,7 @@ fn no_io_control_after_destroy(ix: &Index<'_>, out: &mut Findings) {
             if let (Some(d), Some(m)) = (early_destroy, from_umd) {
                 out.push(
                     ix,
-                    20,
+                    RuleId::R20,
                     Culprit::OsModel,
                     format!(
                         "the UMD's MiracastIoControl (#{}, on {}) reached DxgkDdiMiracastIoControl after the OS destroyed the KMD context (#{}) while the UMD context was still alive; from then on the UMD's IOCTLs are blocked",
@@ -353,7 +430,7 @@ fn no_io_control_after_destroy(ix: &Index<'_>, out: &mut Findings) {
             } else if let Some(d) = destroyed {
                 out.push(
                     ix,
-                    18,
+                    RuleId::R18,
                     Culprit::OsModel,
                     format!(
                         "the OS called DxgkDdiMiracastIoControl (#{}) after DxgkDdiMiracastDestroyContext returned (#{}) with no successful DxgkDdiMiracastCreateContext since",
@@ -376,11 +453,13 @@ fn kmd_learns_disconnect(ix: &Index<'_>, from: usize, to: usize) -> Option<usize
         .filter(|c| c.enter > from && c.enter < to)
         .find_map(|c| match c.ddi {
             Ddi::DxgkCbIndicateChildStatus
-                if is_miracast_status(c) && c.value("connected") == Some("false") =>
+                if c.miracast_status().is_some_and(|(_, connected)| !connected) =>
             {
                 Some(c.enter)
             }
-            Ddi::DxgkDdiMiracastIoControl if c.value("op") == Some("MONITOR_DEPARTED") => {
+            Ddi::DxgkDdiMiracastIoControl
+                if c.ioctl_op() == Some(IoctlMeaning::MonitorDeparted) =>
+            {
                 Some(c.enter)
             }
             _ => None,
@@ -394,11 +473,19 @@ fn commit_vidpn_messages(ix: &Index<'_>, out: &mut Findings) {
         // The Miracast monitor's last reported state before the commit.
         let last_status = ix.calls.iter().rev().find(|c| {
             c.ddi == Ddi::DxgkCbIndicateChildStatus
-                && is_miracast_status(c)
+                && c.miracast_status().is_some()
                 && c.enter < commit.enter
         });
-        let miracast_uid = last_status.and_then(|c| c.value("child_uid"));
-        let target = commit.value("target");
+        let miracast_uid = last_status
+            .and_then(|c| c.miracast_status())
+            .map(|(uid, _)| uid);
+        let (target, power_off) = match commit.args {
+            CallArgs::CommitVidPn {
+                target,
+                monitor_power_off,
+            } => (Some(*target), *monitor_power_off),
+            _ => (None, false),
+        };
         if let (Some(uid), Some(target)) = (miracast_uid, target)
             && uid != target
         {
@@ -431,7 +518,7 @@ fn commit_vidpn_messages(ix: &Index<'_>, out: &mut Findings) {
             };
             out.push(
                     ix,
-                    21,
+                    RuleId::R21,
                     Culprit::Kmd,
                     format!(
                         "the KMD {what} (#{}) after it learnt of the Miracast disconnect (#{}) while DxgkDdiCommitVidPn (#{}) was still running; no data may go to the UMD then",
@@ -442,8 +529,10 @@ fn commit_vidpn_messages(ix: &Index<'_>, out: &mut Findings) {
                     &[commit.enter, d, p],
                 );
         }
-        let monitor_connected = last_status.is_some_and(|c| c.flag("connected"));
-        if commit.flag("monitor_power_off") && monitor_connected {
+        let monitor_connected = last_status
+            .and_then(|c| c.miracast_status())
+            .is_some_and(|(_, connected)| connected);
+        if power_off && monitor_connected {
             let Some(leave) = commit.leave else { continue };
             let sent = ix
                 .calls_of(Ddi::DxgkCbMiracastSendMessage)
@@ -452,7 +541,7 @@ fn commit_vidpn_messages(ix: &Index<'_>, out: &mut Findings) {
             if !sent && disconnect.is_none() {
                 out.push(
                     ix,
-                    31,
+                    RuleId::R31,
                     Culprit::Kmd,
                     format!(
                         "DxgkDdiCommitVidPn (#{}) powered off the connected Miracast monitor and returned (#{}) without the KMD calling DxgkCbMiracastSendMessage to tell the UMD",
@@ -467,14 +556,14 @@ fn commit_vidpn_messages(ix: &Index<'_>, out: &mut Findings) {
 }
 
 /// The KMD DDIs that run at Level 3 in the Miracast flow: (rule, call) pairs.
-fn level3_rule(call: &Call<'_>) -> Option<u8> {
+fn level3_rule(call: &Call<'_>) -> Option<RuleId> {
     match call.ddi {
-        Ddi::DxgkDdiMiracastIoControl if call.flag("hardware_access") => Some(24),
+        Ddi::DxgkDdiMiracastIoControl if call.hardware_access() => Some(RuleId::R24),
         Ddi::DxgkDdiMiracastQueryCaps
         | Ddi::DxgkDdiAddDevice
         | Ddi::DxgkDdiStartDevice
         | Ddi::DxgkDdiQueryChildRelations
-        | Ddi::DxgkDdiSetPowerState => Some(68),
+        | Ddi::DxgkDdiSetPowerState => Some(RuleId::R68),
         _ => None,
     }
 }
@@ -505,7 +594,7 @@ fn level3_alone(ix: &Index<'_>, out: &mut Findings) {
             if !ix.overlap(level3, other) {
                 continue;
             }
-            let what = if rule == 24 {
+            let what = if rule == RuleId::R24 {
                 format!(
                     "DxgkDdiMiracastIoControl with HardwareAccess TRUE (#{})",
                     ix.seq(level3.enter)
@@ -559,7 +648,7 @@ fn message_holding_and_dropping(ix: &Index<'_>, out: &mut Findings) {
         };
         out.push(
             ix,
-            28,
+            RuleId::R28,
             Culprit::OsModel,
             format!(
                 "HandleKernelModeMessage (#{}, on {}) ran while {} (#{}, on {}) was running; the OS never delivers a message during CreateMiracastContext, DestroyMiracastContext, StartMiracastSession or StopMiracastSession",
@@ -609,8 +698,8 @@ fn message_holding_and_dropping(ix: &Index<'_>, out: &mut Findings) {
             EventKind::MessageDelivered { id } => Some(*id),
             EventKind::Enter {
                 ddi: Ddi::HandleKernelModeMessage,
-                args,
-            } => number(args, "id"),
+                args: CallArgs::HandleKernelModeMessage { id, .. },
+            } => Some(*id),
             _ => None,
         };
         let Some(id) = delivery else { continue };
@@ -620,7 +709,7 @@ fn message_holding_and_dropping(ix: &Index<'_>, out: &mut Findings) {
         match messages.get(&id) {
             Some(&(queued, MessageClass::Held)) => out.push(
                 ix,
-                28,
+                RuleId::R28,
                 Culprit::OsModel,
                 format!(
                     "message #{id}, sent by the KMD with DxgkCbMiracastSendMessage before StartMiracastSession returned (#{}), was delivered (#{}) before StartMiracastSession returned",
@@ -631,7 +720,7 @@ fn message_holding_and_dropping(ix: &Index<'_>, out: &mut Findings) {
             ),
             Some(&(queued, MessageClass::AfterStop(stop))) => out.push(
                 ix,
-                29,
+                RuleId::R29,
                 Culprit::OsModel,
                 format!(
                     "message #{id}, sent with DxgkCbMiracastSendMessage (#{}) after StopMiracastSession was called (#{}), reached HandleKernelModeMessage (#{}); it must be dropped",
@@ -648,13 +737,16 @@ fn message_holding_and_dropping(ix: &Index<'_>, out: &mut Findings) {
     // Dropped messages (and messages sent after stop) complete with an error.
     let mut completions: BTreeMap<u64, &Call<'_>> = BTreeMap::new();
     for c in ix.calls_of(Ddi::DxgkCbMiracastSendMessageCallback) {
-        if let Some(id) = number(c.args, "id") {
+        if let Some(id) = c.message_id() {
             completions.entry(id).or_insert(c); // the first completion of each message
         }
     }
     let wants_callback: BTreeMap<u64, bool> = ix
         .calls_of(Ddi::DxgkCbMiracastSendMessage)
-        .filter_map(|c| Some((c.value("id")?.parse().ok()?, c.flag("callback"))))
+        .filter_map(|c| match c.args {
+            CallArgs::SendMessage { id, callback, .. } => Some((*id, *callback)),
+            _ => None,
+        })
         .collect();
     let mut dropped: BTreeMap<u64, usize> = BTreeMap::new();
     for (pos, e) in ix.events.iter().enumerate() {
@@ -663,7 +755,7 @@ fn message_holding_and_dropping(ix: &Index<'_>, out: &mut Findings) {
             if !is_error(*status) {
                 out.push(
                     ix,
-                    29,
+                    RuleId::R29,
                     Culprit::OsModel,
                     format!(
                         "message #{id} was dropped (#{}) with completion status {status}, which is not an error; a dropped message's completion routine must get an error",
@@ -698,7 +790,7 @@ fn message_holding_and_dropping(ix: &Index<'_>, out: &mut Findings) {
         match completions.get(&id) {
             None => out.push(
                 ix,
-                29,
+                RuleId::R29,
                 Culprit::OsModel,
                 format!(
                     "message #{id} {what} (#{}) but the KMD's completion routine (DxgkCbMiracastSendMessageCallback) never ran by the end of the trace; it must get an error",
@@ -707,7 +799,10 @@ fn message_holding_and_dropping(ix: &Index<'_>, out: &mut Findings) {
                 &[pos],
             ),
             Some(c) => {
-                let status = arg(c.args, "status").and_then(parse_status);
+                let status = match c.args {
+                    CallArgs::SendMessageCallback { status, .. } => Some(*status),
+                    _ => None,
+                };
                 let dropped_with_error = ix.events.get(pos).is_some_and(|e| {
                     matches!(e.kind, EventKind::MessageDropped { status, .. } if is_error(status))
                 });
@@ -716,7 +811,7 @@ fn message_holding_and_dropping(ix: &Index<'_>, out: &mut Findings) {
                     if dropped_with_error || !dropped.contains_key(&id) {
                         out.push(
                             ix,
-                            29,
+                            RuleId::R29,
                             Culprit::OsModel,
                             format!(
                                 "message #{id} {what} (#{}) but its completion routine got {status} (#{}), not an error",
@@ -752,12 +847,14 @@ fn no_send_after_stop(ix: &Index<'_>, out: &mut Findings) {
                 ddi: Ddi::StartMiracastSession,
                 ..
             } => stopped = None,
-            EventKind::Sink { what } if what.starts_with("umd-send") => {
+            EventKind::Sink {
+                what: what @ SinkActivity::UmdSend { .. },
+            } => {
                 if let (Some(s), false) = (stopped, reported) {
                     reported = true;
                     out.push(
                         ix,
-                        32,
+                        RuleId::R32,
                         Culprit::Umd,
                         format!(
                             "the UMD sent on the network (#{}: {what}) after StopMiracastSession returned (#{}); Stop must end all communication",
@@ -782,7 +879,7 @@ fn umd_serialization(ix: &Index<'_>, out: &mut Findings) {
         let (a, b) = (&ix.calls[a], &ix.calls[b]);
         out.push(
             ix,
-            37,
+            RuleId::R37,
             Culprit::OsModel,
             format!(
                 "{} (#{}, on {}) was called while {} (#{}, on {}) was running; the OS runs one of CreateMiracastContext, DestroyMiracastContext, StartMiracastSession and StopMiracastSession at a time",
@@ -887,7 +984,7 @@ fn umd_call_order(ix: &Index<'_>, out: &mut Findings) {
             events.extend(last);
             out.push(
                 ix,
-                38,
+                RuleId::R38,
                 Culprit::OsModel,
                 format!("{problem} (#{}){earlier}", ix.seq(pos)),
                 &events,
@@ -910,7 +1007,7 @@ fn io_control_during_start(ix: &Index<'_>, out: &mut Findings) {
         {
             out.push(
                     ix,
-                    42,
+                    RuleId::R42,
                     Culprit::OsModel,
                     format!(
                         "a MiracastIoControl from {} (#{}) reached DxgkDdiMiracastIoControl (#{}) while StartMiracastSession (#{}) was running on {}; IOCTLs from other threads wait until Start returns",
@@ -930,7 +1027,7 @@ fn io_control_during_start(ix: &Index<'_>, out: &mut Findings) {
             if let Some(s) = owner {
                 out.push(
                     ix,
-                    42,
+                    RuleId::R42,
                     Culprit::OsModel,
                     format!(
                         "the MiracastIoControl issued from inside {} on its own thread {} (#{}) never returned; IOCTLs from that thread are processed at once",
@@ -947,13 +1044,13 @@ fn io_control_during_start(ix: &Index<'_>, out: &mut Findings) {
 
 /// R43: monitor arrival requested from inside `StartMiracastSession` (warning).
 fn monitor_arrival_inside_start(ix: &Index<'_>, m: &Call<'_>, out: &mut Findings) {
-    if m.value("op") != Some("MONITOR_ARRIVED") {
+    if m.ioctl_op() != Some(IoctlMeaning::MonitorArrived) {
         return;
     }
     if let Some(s) = ix.enclosing(m, Ddi::StartMiracastSession) {
         out.push(
             ix,
-            43,
+            RuleId::R43,
             Culprit::Umd,
             format!(
                 "the UMD asked the KMD to signal monitor arrival (MiracastIoControl #{}) from inside StartMiracastSession (#{}); it should return from Start first, since kernel-to-user messages cannot be delivered while Start runs",
@@ -969,7 +1066,6 @@ fn monitor_arrival_inside_start(ix: &Index<'_>, m: &Call<'_>, out: &mut Findings
 /// session.
 fn io_control_during_stop(ix: &Index<'_>, out: &mut Findings) {
     for m in ix.calls_of(Ddi::MiracastIoControl) {
-        monitor_arrival_inside_start(ix, m, out);
         let exempt = ix.enclosing(m, Ddi::StopMiracastSession).is_some()
             || ix.enclosing(m, Ddi::DestroyMiracastContext).is_some();
         if exempt {
@@ -980,7 +1076,7 @@ fn io_control_during_stop(ix: &Index<'_>, out: &mut Findings) {
                 if let Some(s) = owner {
                     out.push(
                         ix,
-                        44,
+                        RuleId::R44,
                         Culprit::OsModel,
                         format!(
                             "the MiracastIoControl issued from inside {} on its own thread {} (#{}) never returned; IOCTLs from that thread are processed",
@@ -1014,7 +1110,7 @@ fn io_control_during_stop(ix: &Index<'_>, out: &mut Findings) {
         events.extend(m.leave);
         out.push(
             ix,
-            44,
+            RuleId::R44,
             Culprit::OsModel,
             format!(
                 "a MiracastIoControl from {} (#{}) issued while StopMiracastSession (#{}) was running on {} {what}; IOCTLs from other threads fail during stop",
@@ -1051,10 +1147,10 @@ fn session_status_teardown(ix: &Index<'_>, out: &mut Findings) {
             continue; // one teardown answers every report of a session
         }
         handled_session = Some(session);
-        let status = ix
-            .call_entered_at(pos)
-            .and_then(|c| c.value("status"))
-            .unwrap_or("a status");
+        let status = match ix.call_entered_at(pos).map(|c| c.args) {
+            Some(CallArgs::ReportSessionStatus { status, .. }) => status.c_name(),
+            _ => "a status",
+        };
         let stop = first_after(Ddi::StopMiracastSession, pos);
         let destroy = stop.and_then(|s| first_after(Ddi::DestroyMiracastContext, s));
         let kmd_destroy = destroy.and_then(|d| first_after(Ddi::DxgkDdiMiracastDestroyContext, d));
@@ -1071,7 +1167,7 @@ fn session_status_teardown(ix: &Index<'_>, out: &mut Findings) {
         events.extend(destroy);
         out.push(
             ix,
-            47,
+            RuleId::R47,
             Culprit::OsModel,
             format!(
                 "the UMD called ReportSessionStatus ({status}, #{}) during a started session, but the OS never called {missing}; a reported status tears the session down",
@@ -1109,7 +1205,7 @@ fn statistic_only_logs(ix: &Index<'_>, out: &mut Findings) {
             };
             out.push(
                 ix,
-                48,
+                RuleId::R48,
                 Culprit::OsModel,
                 format!(
                     "inside ReportStatistic (#{}) the OS {what} (#{}); a statistic is only logged and changes no OS state",
@@ -1136,7 +1232,7 @@ fn datarate_notifications(ix: &Index<'_>, config: &TraceCheckConfig, out: &mut F
             .filter(|c| c.ddi == Ddi::RegisterForDataRateNotifications)
         {
             if reg.status == Some(NtStatus::STATUS_SUCCESS) {
-                if reg.value("register") == Some("false") {
+                if matches!(reg.args, CallArgs::RegisterDataRate { register: false }) {
                     registered = false;
                     unregistered_at = Some(pos);
                 } else {
@@ -1151,7 +1247,9 @@ fn datarate_notifications(ix: &Index<'_>, config: &TraceCheckConfig, out: &mut F
         if !entered(&e.kind, Ddi::PfnDataRateNotify) {
             continue;
         }
-        let is_null = ix.call_entered_at(pos).and_then(|c| c.value("stats")) == Some("null");
+        let is_null = ix
+            .call_entered_at(pos)
+            .is_some_and(|c| matches!(c.args, CallArgs::DataRateNotify { stats: false }));
         let problem = if let Some(n) = null_at {
             Some((
                 format!(
@@ -1178,7 +1276,7 @@ fn datarate_notifications(ix: &Index<'_>, config: &TraceCheckConfig, out: &mut F
             events.extend(at);
             out.push(
                 ix,
-                50,
+                RuleId::R50,
                 Culprit::OsModel,
                 format!("the OS called pfnDataRateNotify (#{}) {why}", ix.seq(pos)),
                 &events,
@@ -1190,7 +1288,7 @@ fn datarate_notifications(ix: &Index<'_>, config: &TraceCheckConfig, out: &mut F
             if gap < low || gap > high {
                 out.push(
                     ix,
-                    50,
+                    RuleId::R50,
                     Culprit::OsModel,
                     format!(
                         "pfnDataRateNotify came {} ms after the previous one (#{} then #{}); it is called about once a second (1000 ms +/- {} ms)",
@@ -1219,7 +1317,7 @@ fn chunk_reader_alone(ix: &Index<'_>, out: &mut Findings) {
         let (a, b) = (&ix.calls[a], &ix.calls[b]);
         out.push(
             ix,
-            55,
+            RuleId::R55,
             Culprit::Umd,
             format!(
                 "GetNextChunkData was called on {} (#{}) while another call on {} (#{}) was waiting; with two callers, which one gets a chunk is unpredictable",
@@ -1239,14 +1337,14 @@ fn miracast_class_alone(ix: &Index<'_>, out: &mut Findings) {
         .filter(|&i| {
             let c = &ix.calls[i];
             c.ddi.is_miracast_class()
-                && !(c.ddi == Ddi::DxgkDdiMiracastIoControl && c.flag("hardware_access"))
+                && !(c.ddi == Ddi::DxgkDdiMiracastIoControl && c.hardware_access())
         })
         .collect();
     for (a, b) in ix.overlapping_pairs(&selected, true) {
         let (a, b) = (&ix.calls[a], &ix.calls[b]);
         out.push(
             ix,
-            67,
+            RuleId::R67,
             Culprit::OsModel,
             format!(
                 "{} (#{}, on {}) was called while {} (#{}, on {}) was running; Miracast-class calls (DxgkDdiMiracastCreateContext, DxgkDdiMiracastDestroyContext, DxgkDdiMiracastIoControl without HardwareAccess) run one at a time",
@@ -1272,7 +1370,7 @@ fn one_miracast_context(ix: &Index<'_>, out: &mut Findings) {
                 if let Some(first) = live {
                     out.push(
                         ix,
-                        22,
+                        RuleId::R22,
                         Culprit::OsModel,
                         format!(
                             "DxgkDdiMiracastCreateContext (#{}) asked for a second Miracast context while the one from #{} was never destroyed",
@@ -1292,7 +1390,63 @@ fn one_miracast_context(ix: &Index<'_>, out: &mut Findings) {
 }
 
 /// R25: an accepted message is answered exactly `STATUS_PENDING`, never `STATUS_SUCCESS`.
+/// R73: a KMD that reads `STATUS_PENDING` as a failure sends the same message again: inside
+/// the same DDI call on the same thread, a second `DxgkCbMiracastSendMessage` with the same
+/// buffer sizes follows an accepted one before that message's completion routine ran, and the
+/// OS found the first message's buffers already released (R26). Pending is success for a send.
 fn send_message_pending(ix: &Index<'_>, out: &mut Findings) {
+    let released: BTreeSet<u64> = ix
+        .events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::BufferUseAfterRelease { id } => Some(id),
+            _ => None,
+        })
+        .collect();
+    let completed_at = |id: u64| {
+        ix.calls_of(Ddi::DxgkCbMiracastSendMessageCallback)
+            .find(|c| c.message_id() == Some(id))
+            .map_or(ix.trace_len(), |c| c.enter)
+    };
+    let sends: Vec<&Call<'_>> = ix.calls_of(Ddi::DxgkCbMiracastSendMessage).collect();
+    for (i, first) in sends.iter().enumerate() {
+        let CallArgs::SendMessage {
+            id,
+            input_size,
+            output_size,
+            ..
+        } = first.args
+        else {
+            continue;
+        };
+        if first.status != Some(NtStatus::STATUS_PENDING) || !released.contains(id) {
+            continue;
+        }
+        let Some(first_leave) = first.leave else {
+            continue;
+        };
+        let until = completed_at(*id);
+        let retry = sends[i + 1..].iter().find(|again| {
+            again.thread == first.thread
+                && again.parent == first.parent
+                && again.enter > first_leave
+                && again.enter < until
+                && matches!(again.args, CallArgs::SendMessage { input_size: a, output_size: b, .. } if a == input_size && b == output_size)
+        });
+        if let Some(again) = retry {
+            out.push(
+                ix,
+                RuleId::R73,
+                Culprit::Kmd,
+                format!(
+                    "DxgkCbMiracastSendMessage accepted message #{id} with STATUS_PENDING (#{}), yet the KMD released its buffers and sent the same message again (#{}) before its completion routine ran: STATUS_PENDING was read as a failure",
+                    ix.seq(first_leave),
+                    ix.seq(again.enter)
+                ),
+                &[first_leave, again.enter],
+            );
+        }
+    }
     for call in &ix.calls {
         if call.ddi == Ddi::DxgkCbMiracastSendMessage
             && call.status == Some(NtStatus::STATUS_SUCCESS)
@@ -1300,7 +1454,7 @@ fn send_message_pending(ix: &Index<'_>, out: &mut Findings) {
             let at = call.leave.unwrap_or(call.enter);
             out.push(
                 ix,
-                25,
+                RuleId::R25,
                 Culprit::OsModel,
                 format!(
                     "DxgkCbMiracastSendMessage (#{}) returned STATUS_SUCCESS; an accepted message is answered exactly STATUS_PENDING",
@@ -1313,22 +1467,94 @@ fn send_message_pending(ix: &Index<'_>, out: &mut Findings) {
 }
 
 /// R54: `GetNextChunkData`'s documented outcomes: success carries data; size 0 with a success
-/// code is only `STATUS_WAIT_0` (extra event 0 fired), which needs at least one extra event.
+/// code is only `STATUS_WAIT_0` (extra event 0 fired), which needs at least one extra event;
+/// a call made once the session is being stopped or destroyed gets exactly
+/// `STATUS_INSTANCE_NOT_AVAILABLE`; an `INFINITE` wait never times out; `STATUS_WAIT_i` names
+/// an extra event that exists; success never stores more than the buffer holds.
 fn chunk_data_outcomes(ix: &Index<'_>, out: &mut Findings) {
+    // Positions where the session went away (StopMiracastSession or DestroyMiracastContext
+    // entered) and where a new one began (StartMiracastSession entered).
+    let mut gone_since: Option<usize> = None;
+    for (pos, e) in ix.events.iter().enumerate() {
+        match &e.kind {
+            EventKind::Enter {
+                ddi: Ddi::StopMiracastSession | Ddi::DestroyMiracastContext,
+                ..
+            } => {
+                gone_since.get_or_insert(pos);
+            }
+            EventKind::Enter {
+                ddi: Ddi::StartMiracastSession,
+                ..
+            } => gone_since = None,
+            EventKind::Enter {
+                ddi: Ddi::GetNextChunkData,
+                args:
+                    CallArgs::GetNextChunkData {
+                        timeout_ms,
+                        events,
+                        buffer_size,
+                    },
+            } => {
+                let Some(call) = ix.call_entered_at(pos) else {
+                    continue;
+                };
+                let (Some(status), Some(leave)) = (call.status, call.leave) else {
+                    continue;
+                };
+                let size = match call.out {
+                    CallOut::Chunks { size, .. } => *size,
+                    _ => 0,
+                };
+                let problem = if let Some(gone) =
+                    gone_since.filter(|_| status != NtStatus::STATUS_INSTANCE_NOT_AVAILABLE)
+                {
+                    Some(format!(
+                        "was called after the session began to go away (#{}) and returned {status}; it must return STATUS_INSTANCE_NOT_AVAILABLE",
+                        ix.seq(gone)
+                    ))
+                } else if status == NtStatus::STATUS_TIMEOUT && *timeout_ms == crate::ddi::INFINITE
+                {
+                    Some("returned STATUS_TIMEOUT for an INFINITE wait".to_owned())
+                } else if (1..=3).contains(&status.0) && status.0 as u32 >= *events {
+                    Some(format!(
+                        "returned {status} with only {events} extra wait event(s)"
+                    ))
+                } else if status == NtStatus::STATUS_SUCCESS && size > *buffer_size {
+                    Some(format!(
+                        "returned STATUS_SUCCESS with {size} bytes for a {buffer_size}-byte buffer"
+                    ))
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    out.push(
+                        ix,
+                        RuleId::R54,
+                        Culprit::OsModel,
+                        format!("GetNextChunkData (#{}) {problem}", ix.seq(pos)),
+                        &[pos, leave],
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
     for call in &ix.calls {
         if call.ddi != Ddi::GetNextChunkData || call.status != Some(NtStatus::STATUS_SUCCESS) {
             continue;
         }
-        // Only calls whose summary says the size and the event count are judged.
-        let (Some(size), Some(events)) = (number(call.out, "size"), number(call.args, "events"))
+        let (CallOut::Chunks { size, .. }, CallArgs::GetNextChunkData { events, .. }) =
+            (call.out, call.args)
         else {
             continue;
         };
+        let (size, events) = (*size, *events);
         if size == 0 && events == 0 {
             let at = call.leave.unwrap_or(call.enter);
             out.push(
                 ix,
-                54,
+                RuleId::R54,
                 Culprit::OsModel,
                 format!(
                     "GetNextChunkData (#{}) returned STATUS_SUCCESS with size 0 and no extra wait event; success means chunk data was stored",
@@ -1360,7 +1586,7 @@ fn pageable_at_passive(ix: &Index<'_>, out: &mut Findings) {
         ) {
             out.push(
                 ix,
-                70,
+                RuleId::R70,
                 Culprit::OsModel,
                 format!(
                     "{} (#{}) was called from inside {} (#{}); pageable DDIs run at PASSIVE_LEVEL",
@@ -1389,7 +1615,7 @@ fn arrival_reported(ix: &Index<'_>, out: &mut Findings) {
         .collect();
     for (i, call) in kmd_ioctls.iter().enumerate() {
         if call.ddi != Ddi::DxgkDdiMiracastIoControl
-            || call.value("op") != Some("MONITOR_ARRIVED")
+            || call.ioctl_op() != Some(IoctlMeaning::MonitorArrived)
             || call.status != Some(NtStatus::STATUS_SUCCESS)
         {
             continue;
@@ -1401,14 +1627,13 @@ fn arrival_reported(ix: &Index<'_>, out: &mut Findings) {
             c.ddi == Ddi::DxgkCbIndicateChildStatus
                 && c.enter > call.enter
                 && c.enter < until
-                && c.value("type") == Some("StatusMiracastConnection")
-                && c.flag("connected")
+                && c.miracast_status().is_some_and(|(_, connected)| connected)
         });
         if !reported {
             let at = call.leave.unwrap_or(call.enter);
             out.push(
                 ix,
-                11,
+                RuleId::R11,
                 Culprit::Kmd,
                 format!(
                     "the UMD told the KMD a monitor arrived (DxgkDdiMiracastIoControl #{}) and the KMD never reported it with DxgkCbIndicateChildStatus (StatusMiracastConnection, Connected = TRUE)",
@@ -1426,18 +1651,24 @@ fn no_departure_in_stop(ix: &Index<'_>, out: &mut Findings) {
     for call in &ix.calls {
         match call.ddi {
             Ddi::StartMiracastSession => session_start = call.enter,
-            Ddi::MiracastIoControl if call.value("op") == Some("MONITOR_DEPARTED") => {
+            Ddi::MiracastIoControl if call.ioctl_op() == Some(IoctlMeaning::MonitorDeparted) => {
                 let Some(stop) = ancestor(ix, call, &[Ddi::StopMiracastSession]) else {
                     continue;
                 };
                 let sink_said_gone = ix.events[session_start..call.enter].iter().any(|e| {
-                    matches!(&e.kind, EventKind::Sink { what }
-                        if what.contains("MonitorDeparts") || what.contains("connected: false"))
+                    matches!(
+                        &e.kind,
+                        EventKind::Sink {
+                            what: SinkActivity::Action {
+                                action: SinkAction::MonitorDeparts
+                            }
+                        }
+                    )
                 });
                 if !sink_said_gone {
                     out.push(
                         ix,
-                        13,
+                        RuleId::R13,
                         Culprit::Umd,
                         format!(
                             "StopMiracastSession (#{}) asked the KMD to remove the monitor (MiracastIoControl #{}) although the sink never reported it gone",
@@ -1464,4 +1695,135 @@ fn ancestor<'a, 't>(ix: &'a Index<'t>, call: &Call<'t>, ddis: &[Ddi]) -> Option<
         parent = outer.parent;
     }
     None
+}
+
+/// R59 on what the UMD reports: a `CHUNK_SENT` statistic announces the first network send of a
+/// chunk the UMD received from `GetNextChunkData`, once per chunk: `CHUNK_SENT` for a chunk never
+/// handed to the UMD, or more `CHUNK_SENT`s for a frame/part than records of it received, is a
+/// violation (UMD).
+fn chunk_stage_order(ix: &Index<'_>, out: &mut Findings) {
+    use crate::ddi::{ChunkId, StatisticData};
+    // Per ChunkId: records handed to the UMD, and CHUNK_SENT reports made (with the first).
+    let mut received: BTreeMap<ChunkId, usize> = BTreeMap::new();
+    let mut sent: BTreeMap<ChunkId, (usize, usize)> = BTreeMap::new();
+    for call in &ix.calls {
+        match (call.ddi, call.args, call.out) {
+            (Ddi::GetNextChunkData, _, CallOut::Chunks { ids, .. })
+                if call.status == Some(NtStatus::STATUS_SUCCESS) =>
+            {
+                for id in ids {
+                    *received.entry(*id).or_default() += 1;
+                }
+            }
+            (Ddi::ReportStatistic, CallArgs::ReportStatistic(StatisticData::ChunkSent(id)), _) => {
+                let (frame, part) = (id.frame_number(), id.part_number());
+                let got = received.get(id).copied().unwrap_or(0);
+                let (reports, first) = sent.entry(*id).or_insert((0, call.enter));
+                *reports += 1;
+                if got == 0 {
+                    out.push(
+                        ix,
+                        RuleId::R59,
+                        Culprit::Umd,
+                        format!(
+                            "CHUNK_SENT for frame {frame} part {part} (#{}), a chunk GetNextChunkData never handed to the UMD; CHUNK_SENT announces the first network send of a received chunk",
+                            ix.seq(call.enter)
+                        ),
+                        &[call.enter],
+                    );
+                } else if *reports > got {
+                    out.push(
+                        ix,
+                        RuleId::R59,
+                        Culprit::Umd,
+                        format!(
+                            "CHUNK_SENT number {reports} for frame {frame} part {part} (#{}, first #{}) although the UMD received that chunk {got} time(s); CHUNK_SENT is reported once, before the first send of each chunk",
+                            ix.seq(call.enter),
+                            ix.seq(*first)
+                        ),
+                        &[*first, call.enter],
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// R53: after a chunk-queue overflow every outstanding chunk is lost and the next
+/// `GetNextChunkData` returns `STATUS_CONNECTION_RESET`; the driver should produce a new I-frame.
+/// The UMD asks for it through its private IOCTL (a profile names it `REQUEST_IFRAME`): a reset
+/// followed by a successful `GetNextChunkData` on the same session with no I-frame request in
+/// between is a violation (UMD).
+fn iframe_after_reset(ix: &Index<'_>, out: &mut Findings) {
+    let mut reset_at: Option<usize> = None;
+    for call in &ix.calls {
+        match call.ddi {
+            Ddi::StartMiracastSession | Ddi::StopMiracastSession => reset_at = None,
+            Ddi::GetNextChunkData => match (call.status, reset_at) {
+                (Some(NtStatus::STATUS_CONNECTION_RESET), _) => {
+                    reset_at = call.leave.or(Some(call.enter));
+                }
+                (Some(NtStatus::STATUS_SUCCESS), Some(reset)) if call.enter > reset => {
+                    out.push(
+                        ix,
+                        RuleId::R53,
+                        Culprit::Umd,
+                        format!(
+                            "GetNextChunkData returned STATUS_CONNECTION_RESET (#{}) and the UMD read chunks again (#{}) without asking the encoder for a new I-frame",
+                            ix.seq(reset),
+                            ix.seq(call.enter)
+                        ),
+                        &[reset, call.enter],
+                    );
+                    reset_at = None;
+                }
+                _ => {}
+            },
+            Ddi::MiracastIoControl if call.ioctl_op() == Some(IoctlMeaning::RequestIframe) => {
+                reset_at = None;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// R62, where the OS can see it: the video mode the source chose in M4 needs no more bit rate
+/// than the `CurrentBitRate` the OS passed to `StartMiracastSession` (the documented estimate of
+/// 0.14 bit per pixel); a source that ignores the bandwidth breaks it (UMD).
+fn mode_within_bandwidth(ix: &Index<'_>, out: &mut Findings) {
+    let mut suggested: Option<(usize, u64)> = None;
+    for (pos, e) in ix.events.iter().enumerate() {
+        match &e.kind {
+            EventKind::Enter {
+                ddi: Ddi::StartMiracastSession,
+                args:
+                    CallArgs::StartSession {
+                        current_bit_rate, ..
+                    },
+            } => suggested = Some((pos, *current_bit_rate)),
+            EventKind::Sink {
+                what:
+                    SinkActivity::Configured {
+                        mode: Some(mode),
+                        required_bitrate: Some(needed),
+                    },
+            } => {
+                if let Some((start, rate)) = suggested.filter(|(_, rate)| needed > rate) {
+                    out.push(
+                        ix,
+                        RuleId::R62,
+                        Culprit::Umd,
+                        format!(
+                            "the source chose {mode} in M4 (#{}), which needs about {needed} bit/s, although StartMiracastSession (#{}) offered {rate} bit/s",
+                            ix.seq(pos),
+                            ix.seq(start)
+                        ),
+                        &[start, pos],
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! An index over a finished trace for the trace checks: every DDI call as an interval
-//! (`Enter` matched with its `Leave` on the same thread), thread labels, and small parsing
-//! helpers for the `key=value` summaries.
+//! (`Enter` matched with its `Leave` on the same thread), thread labels, and typed looks at a
+//! call's arguments and results.
 //!
 //! Positions (`pos`) are indices into the event list, which is the trace's total order; the
 //! checks report the events' own `seq`. Nothing here trusts the trace to be well formed: an
@@ -10,7 +10,9 @@
 use crate::ddi::{Ddi, Direction};
 use crate::status::NtStatus;
 use crate::time::SimTime;
-use crate::trace::{EventKind, Trace, TraceEvent, arg};
+use crate::trace::{
+    CallArgs, CallOut, ChildStatusRecord, EventKind, IoctlMeaning, Trace, TraceEvent,
+};
 use std::collections::BTreeMap;
 
 /// One DDI or callback call.
@@ -25,12 +27,12 @@ pub(super) struct Call<'t> {
     /// Position of the `Leave`; `None` when the call had not returned when the trace ended
     /// (or its frame was skipped by a malformed `Leave`).
     pub leave: Option<usize>,
-    /// The `Enter`'s arguments summary.
-    pub args: &'t str,
+    /// The `Enter`'s arguments.
+    pub args: &'t CallArgs,
     /// The `Leave`'s status.
     pub status: Option<NtStatus>,
-    /// The `Leave`'s out-values summary.
-    pub out: &'t str,
+    /// The `Leave`'s out-values ([`CallOut::None`] until it left).
+    pub out: &'t CallOut,
     /// The enclosing call on the same thread (index into [`Index::calls`]).
     pub parent: Option<usize>,
 }
@@ -41,14 +43,45 @@ impl Call<'_> {
         self.leave.unwrap_or(trace_len)
     }
 
-    /// The value of `key` in the arguments, or else in the out-values.
-    pub fn value(&self, key: &str) -> Option<&str> {
-        arg(self.args, key).or_else(|| arg(self.out, key))
+    /// The Miracast child status this call carries: what `DxgkCbIndicateChildStatus` indicated
+    /// or what `DxgkDdiQueryChildStatus` answered, when it is a `StatusMiracastConnection`.
+    /// Returns (ChildUid, Connected).
+    pub fn miracast_status(&self) -> Option<(u32, bool)> {
+        let record: &ChildStatusRecord = match (self.ddi, self.args, self.out) {
+            (Ddi::DxgkCbIndicateChildStatus, CallArgs::ChildStatus(r), _) => r,
+            (Ddi::DxgkDdiQueryChildStatus, _, CallOut::ChildStatus(r)) => r,
+            _ => return None,
+        };
+        record.miracast_connected().map(|c| (record.child_uid, c))
     }
 
-    /// True when `key=true` appears in the arguments or out-values.
-    pub fn flag(&self, key: &str) -> bool {
-        self.value(key) == Some("true")
+    /// `HardwareAccess` of an IOCTL (false for any other call).
+    pub fn hardware_access(&self) -> bool {
+        matches!(
+            self.args,
+            CallArgs::IoControl {
+                hardware_access: true,
+                ..
+            }
+        )
+    }
+
+    /// What an IOCTL's private payload means, when a profile said.
+    pub fn ioctl_op(&self) -> Option<IoctlMeaning> {
+        match self.args {
+            CallArgs::IoControl { op, .. } => *op,
+            _ => None,
+        }
+    }
+
+    /// The simulator's message id of a send, a delivery or a completion.
+    pub fn message_id(&self) -> Option<u64> {
+        match self.args {
+            CallArgs::SendMessage { id, .. }
+            | CallArgs::HandleKernelModeMessage { id, .. }
+            | CallArgs::SendMessageCallback { id, .. } => Some(*id),
+            _ => None,
+        }
     }
 
     /// True for a DDI the OS calls in the KMD (including the KMD's completion routine).
@@ -106,7 +139,7 @@ impl<'t> Index<'t> {
                         leave: None,
                         args,
                         status: None,
-                        out: "",
+                        out: &NO_OUT,
                         parent: stack.last().copied(),
                     });
                     stack.push(index);
@@ -239,20 +272,13 @@ impl<'t> Index<'t> {
     }
 }
 
-/// Parses a status written in a summary (`STATUS_CANCELLED`, `0xC0000120`).
-pub(super) fn parse_status(text: &str) -> Option<NtStatus> {
-    text.parse().ok()
-}
-
 /// True for an error-severity NTSTATUS (the top two bits set), as `NT_ERROR` defines it.
 pub(super) fn is_error(status: NtStatus) -> bool {
     status.as_u32() >> 30 == 3
 }
 
-/// The value of an integer `key` in a summary.
-pub(super) fn number(summary: &str, key: &str) -> Option<u64> {
-    arg(summary, key).and_then(|v| v.parse().ok())
-}
+/// The out-values of a call that has not left.
+static NO_OUT: CallOut = CallOut::None;
 
 #[cfg(test)]
 mod tests {
@@ -273,10 +299,18 @@ mod tests {
         }
     }
 
-    fn enter(ddi: Ddi, args: &str) -> EventKind {
+    fn enter(ddi: Ddi, hardware_access: Option<bool>) -> EventKind {
         EventKind::Enter {
             ddi,
-            args: args.into(),
+            args: match hardware_access {
+                Some(hardware_access) => CallArgs::IoControl {
+                    hardware_access,
+                    input_size: 8,
+                    output_size: 4,
+                    op: None,
+                },
+                None => CallArgs::None,
+            },
         }
     }
 
@@ -284,19 +318,16 @@ mod tests {
         EventKind::Leave {
             ddi,
             status: Some(NtStatus::STATUS_SUCCESS),
-            out: "bytes_returned=4".into(),
+            out: CallOut::BytesReturned { bytes_returned: 4 },
         }
     }
 
     #[test]
     fn calls_nest_per_thread_and_overlap_across_threads() {
         let t = trace(&[
-            (1, enter(Ddi::MiracastIoControl, "hardware_access=true")),
-            (
-                1,
-                enter(Ddi::DxgkDdiMiracastIoControl, "hardware_access=true"),
-            ),
-            (2, enter(Ddi::DxgkDdiQueryChildStatus, "")),
+            (1, enter(Ddi::MiracastIoControl, Some(true))),
+            (1, enter(Ddi::DxgkDdiMiracastIoControl, Some(true))),
+            (2, enter(Ddi::DxgkDdiQueryChildStatus, None)),
             (1, leave(Ddi::DxgkDdiMiracastIoControl)),
             (2, leave(Ddi::DxgkDdiQueryChildStatus)),
             (1, leave(Ddi::MiracastIoControl)),
@@ -306,8 +337,8 @@ mod tests {
         let kmd = &ix.calls[1];
         assert_eq!(kmd.parent, Some(0));
         assert_eq!((kmd.enter, kmd.leave), (1, Some(3)));
-        assert!(kmd.flag("hardware_access") && kmd.is_kmd_ddi());
-        assert_eq!(kmd.value("bytes_returned"), Some("4"));
+        assert!(kmd.hardware_access() && kmd.is_kmd_ddi());
+        assert_eq!(kmd.out, &CallOut::BytesReturned { bytes_returned: 4 });
         assert_eq!(
             ix.enclosing(kmd, Ddi::MiracastIoControl).map(|c| c.enter),
             Some(0)
@@ -334,10 +365,10 @@ mod tests {
     fn malformed_leaves_are_tolerated() {
         let t = trace(&[
             (1, leave(Ddi::StartMiracastSession)), // never entered: ignored
-            (1, enter(Ddi::StartMiracastSession, "")),
-            (1, enter(Ddi::MiracastIoControl, "")),
+            (1, enter(Ddi::StartMiracastSession, None)),
+            (1, enter(Ddi::MiracastIoControl, None)),
             (1, leave(Ddi::StartMiracastSession)), // skips the IOCTL's frame
-            (3, enter(Ddi::GetNextChunkData, "")), // still running at the end
+            (3, enter(Ddi::GetNextChunkData, None)), // still running at the end
         ]);
         let ix = Index::new(&t);
         assert_eq!(ix.calls.len(), 3);
@@ -380,16 +411,8 @@ mod tests {
     }
 
     #[test]
-    fn statuses_and_numbers_parse() {
-        assert_eq!(
-            parse_status("STATUS_CANCELLED"),
-            Some(NtStatus::STATUS_CANCELLED)
-        );
-        assert_eq!(parse_status("0xC0000120"), Some(NtStatus::STATUS_CANCELLED));
-        assert_eq!(parse_status("garbage"), None);
+    fn error_severity_is_the_top_two_bits() {
         assert!(is_error(NtStatus::STATUS_CANCELLED));
         assert!(!is_error(NtStatus::STATUS_PENDING) && !is_error(NtStatus::STATUS_BUFFER_OVERFLOW));
-        assert_eq!(number("id=7 callback=true", "id"), Some(7));
-        assert_eq!(number("id=x", "id"), None);
     }
 }

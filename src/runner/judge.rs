@@ -1,7 +1,7 @@
 //! Judging a [`RunResult`] against the scenario's `expect`: pass or fail, with every reason.
 
 use super::{Bugcheck, RunError, RunResult};
-use crate::rules::{Culprit, RuleId, Violation};
+use crate::rules::{CheckId, Culprit, RuleId, Violation};
 use crate::scenario::{Matcher, Scenario, Step, StepOp};
 use crate::sched::RunEnd;
 use serde::{Deserialize, Serialize};
@@ -132,6 +132,7 @@ pub fn expectation_reasons(scenario: &Scenario, result: &RunResult) -> Vec<Strin
 #[derive(Deserialize)]
 struct ViolationJson {
     rule: RuleId,
+    check: CheckId,
     culprit: String,
     finding: String,
     events: Vec<u32>,
@@ -156,6 +157,7 @@ fn violations_from_json<'de, D: serde::Deserializer<'de>>(
             };
             Ok(Violation {
                 rule: v.rule,
+                check: v.check,
                 culprit,
                 finding: v.finding,
                 events: v.events,

@@ -332,23 +332,26 @@ fn simulate(
         drivers.kmd.clone(),
         drivers.umd.clone(),
     );
-    os.set_ioctl_describer(crate::model::protocol::describe_ioctl);
+    os.set_ioctl_describer(crate::model::protocol::ioctl_meaning);
+    // Only the reference KMD can be told that its encoder is busy; a binary is judged on R17's
+    // busy rule once it can be (its adapter setting is reported as not applied).
+    os.set_hardware_busy(matches!(backend, Backend::Model) && setup.adapter.hardware_busy);
     let (adapter, sink) = SinkAdapter::new(setup.sink.clone());
     let facts = crate::os::SinkFacts {
         monitor_present: setup.sink_facts.monitor_present,
         supports_1024x768: setup.sink_facts.supports_1024x768,
+        monitor_type: setup
+            .sink_facts
+            .connector_type
+            .map(|c| crate::ddi::VideoOutputTechnology::of_wfd_connector(Some(c))),
     };
     os.attach_sink(Box::new(adapter), facts);
     let enabled = setup.knobs.enabled();
     if !enabled.is_empty() {
-        sched.emit(EventKind::Note {
-            text: match backend {
-                Backend::Model => format!("bug knobs on: {}", enabled.join(", ")),
-                Backend::Real(_) => format!(
-                    "bug knobs {} apply to the reference drivers only; the driver binary ignores them",
-                    enabled.join(", ")
-                ),
-            },
+        sched.emit(EventKind::KnobsOn {
+            owner: crate::trace::KnobOwner::Drivers,
+            knobs: enabled.iter().map(|k| (*k).to_owned()).collect(),
+            ignored: !matches!(backend, Backend::Model),
         });
     }
 

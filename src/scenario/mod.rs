@@ -91,6 +91,8 @@ pub struct SinkFacts {
     pub monitor_present: bool,
     /// The sink decodes a mode of at least 1024x768.
     pub supports_1024x768: bool,
+    /// The `wfd_connector_type` the sink announces, if any (R10).
+    pub connector_type: Option<u8>,
 }
 
 /// Which driver a scenario runs against.
@@ -362,8 +364,8 @@ impl Matcher {
             return false;
         }
         let (ddi, status, summary) = match &event.kind {
-            EventKind::Enter { ddi, args } => (Some(*ddi), None, Some(args.as_str())),
-            EventKind::Leave { ddi, status, out } => (Some(*ddi), *status, Some(out.as_str())),
+            EventKind::Enter { ddi, args } => (Some(*ddi), None, Some(args.fields())),
+            EventKind::Leave { ddi, status, out } => (Some(*ddi), *status, Some(out.fields())),
             _ => (None, None, None),
         };
         let kind_ok = match self.event {
@@ -393,7 +395,11 @@ impl Matcher {
             let Some((key, value)) = pair.split_once('=') else {
                 return false;
             };
-            if summary.and_then(|s| crate::trace::arg(s, key)) != Some(value) {
+            let found = summary
+                .as_ref()
+                .and_then(|fields| fields.iter().find(|(k, _)| *k == key))
+                .map(|(_, v)| v.to_string());
+            if found.as_deref() != Some(value) {
                 return false;
             }
         }

@@ -116,6 +116,7 @@ pub(super) fn resolve_all(
     let sink_facts = SinkFacts {
         monitor_present: caps.edid.is_some(),
         supports_1024x768,
+        connector_type: caps.connector.map(|c| c.0),
     };
 
     let mut os = raw.setup.os.clone();

@@ -10,6 +10,7 @@
 
 use crate::os::SinkPeer;
 use crate::time::SimTime;
+use crate::trace::SinkActivity;
 use crate::wfd::params::DisplayEdid;
 use crate::wfd::sink::synthetic_edid;
 use crate::wfd::{Endpoint, Event, Sink, SinkConfig};
@@ -17,24 +18,14 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-/// A scenario action on the sink.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SinkCommand {
-    /// A monitor is attached behind the sink.
-    MonitorArrives,
-    /// The monitor is unplugged.
-    MonitorDeparts,
-    /// The sink asks for an IDR picture (M13).
-    IdrRequest,
-    /// The sink tears the session down (M8).
-    Teardown,
-}
+/// A scenario action on the sink (the trace's vocabulary for it).
+pub use crate::trace::SinkAction as SinkCommand;
 
 struct Shared {
     config: SinkConfig,
     sink: Option<Sink>,
     commands: VecDeque<SinkCommand>,
-    notes: VecDeque<String>,
+    notes: VecDeque<SinkActivity>,
 }
 
 impl Shared {
@@ -54,7 +45,7 @@ impl Shared {
                 SinkCommand::IdrRequest => sink.request_idr(now),
                 SinkCommand::Teardown => Endpoint::request_teardown(sink, now),
             }
-            self.notes.push_back(format!("scenario: {cmd:?}"));
+            self.notes.push_back(SinkActivity::Action { action: cmd });
         }
         self.drain_events();
     }
@@ -64,15 +55,26 @@ impl Shared {
             return;
         };
         while let Some(event) = Endpoint::poll_event(sink) {
-            if let Some(line) = describe(&event) {
-                self.notes.push_back(line);
+            if let Some(activity) = sink_activity(&event) {
+                self.notes.push_back(activity);
             }
         }
     }
 }
 
-/// A short trace line for a sink event; message exchanges are already in the trace as
-/// `umd-send`/`sink-send` lines.
+/// What a sink event shows in the trace, if anything: the M4 configuration typed (R62), other
+/// events in words. Message exchanges are already in the trace as `umd-send`/`sink-send`.
+pub fn sink_activity(event: &Event) -> Option<SinkActivity> {
+    if let Event::Configured(c) = event {
+        return Some(SinkActivity::Configured {
+            mode: c.chosen_mode.map(|m| m.to_string()),
+            required_bitrate: c.chosen_mode.map(crate::wfd::select::required_bitrate),
+        });
+    }
+    describe(event).map(|text| SinkActivity::Event { text })
+}
+
+/// A short trace line for a sink event.
 fn describe(event: &Event) -> Option<String> {
     Some(match event {
         Event::Exchange(_) => return None,
@@ -180,7 +182,7 @@ impl SinkPeer for SinkAdapter {
         shared.drain_events();
     }
 
-    fn poll_note(&mut self) -> Option<String> {
+    fn poll_note(&mut self) -> Option<SinkActivity> {
         self.shared.borrow_mut().notes.pop_front()
     }
 

@@ -907,4 +907,31 @@ mod tests {
         assert_eq!(chain[0].waiting_for.as_ref().unwrap().held_by, Some(1));
         assert_eq!(chain[1].waiting_for.as_ref().unwrap().held_by, Some(0));
     }
+
+    #[test]
+    fn taking_a_held_lock_again_is_a_deadlock_not_a_panic() {
+        let s = Sched::new(Box::new(RandomStrategy::new(0)));
+        let m = SimMutex::new(&s, "m");
+        s.spawn("twice", false, async move {
+            let _g = m.lock().await;
+            let _again = m.lock().await;
+        });
+        match s.run(RunLimits::default()) {
+            RunEnd::Deadlock { chain } => {
+                assert_eq!(chain.len(), 1);
+                assert_eq!(chain[0].waiting_for.as_ref().unwrap().held_by, Some(0));
+            }
+            other => panic!("expected a deadlock, got {other:?}"),
+        }
+        let s = Sched::new(Box::new(RandomStrategy::new(0)));
+        let rw2 = SimRwLock::new(&s, "rw");
+        s.spawn("writer-again", false, async move {
+            let _w = rw2.write().await;
+            let _r = rw2.read().await;
+        });
+        assert!(matches!(
+            s.run(RunLimits::default()),
+            RunEnd::Deadlock { .. }
+        ));
+    }
 }

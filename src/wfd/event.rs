@@ -106,6 +106,9 @@ pub struct SinkConfiguration {
     pub video: Option<String>,
     /// The chosen mode, when exactly one was given.
     pub video_mode: Option<String>,
+    /// The same mode, typed.
+    #[serde(default)]
+    pub chosen_mode: Option<super::params::VideoMode>,
     /// `wfd_audio_codecs` as chosen, if sent.
     pub audio: Option<String>,
     /// The presentation URL for M6..M9.

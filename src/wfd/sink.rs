@@ -973,6 +973,7 @@ impl Sink {
         let mut config = SinkConfiguration {
             video: None,
             video_mode: None,
+            chosen_mode: None,
             audio: None,
             presentation_url: None,
         };
@@ -997,6 +998,7 @@ impl Sink {
                     }
                     if let Some((table, bit, mode)) = modes.first() {
                         config.video_mode = Some(mode.to_string());
+                        config.chosen_mode = Some(*mode);
                         if !self.offers(*table, *bit) {
                             self.conn
                                 .warn(format!("M4 selects {mode}, which this sink did not offer"));

@@ -53,3 +53,7 @@ mod hangs;
 
 /// Paper cuts: one skipped count, JUnit time, short path-independent tokens with a backend.
 mod paper_cuts;
+
+/// The check registry: every checked rule has a check that reports it on a shipped scenario,
+/// and no check reports a rule it does not list or the catalogue marks unchecked.
+mod registry;

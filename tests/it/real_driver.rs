@@ -112,7 +112,7 @@ struct Outcome {
 
 impl Outcome {
     fn rules(&self) -> Vec<u8> {
-        let mut r: Vec<u8> = self.findings.iter().map(|v| v.rule.0).collect();
+        let mut r: Vec<u8> = self.findings.iter().map(|v| v.rule.number()).collect();
         r.sort_unstable();
         r.dedup();
         r
@@ -140,7 +140,7 @@ fn run_real(
     let (kmd, umd, runtime) =
         load_real_drivers(&sched, umd_path, kmd_path, config).expect("load the fixture drivers");
     let os = Os::new(&sched, &findings, os_config, kmd, umd);
-    os.set_ioctl_describer(miracast_sim::model::protocol::describe_ioctl);
+    os.set_ioctl_describer(miracast_sim::model::protocol::ioctl_meaning);
     let probe = Sink::new(SinkConfig::default(), SimTime::ZERO).expect("sink config");
     let monitor_present =
         probe.capabilities().edid.is_some() || probe.capabilities().connector.is_some();
@@ -150,6 +150,7 @@ fn run_real(
         SinkFacts {
             monitor_present,
             supports_1024x768: true,
+            monitor_type: None,
         },
     );
     let start = std::rc::Rc::new(std::cell::Cell::new(None));
@@ -354,7 +355,11 @@ fn closing_the_rtsp_socket_breaks_r41() {
         disconnect_only(),
     );
     assert_eq!(o.start, Some(NtStatus::STATUS_SUCCESS), "{}", o.trace);
-    let r41: Vec<&Violation> = o.findings.iter().filter(|v| v.rule.0 == 41).collect();
+    let r41: Vec<&Violation> = o
+        .findings
+        .iter()
+        .filter(|v| v.rule.number() == 41)
+        .collect();
     assert_eq!(r41.len(), 1, "{:#?}\n{}", o.findings, o.trace);
     assert!(r41[0].finding.contains("closed the OS-owned RTSP socket"));
 }

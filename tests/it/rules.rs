@@ -2,13 +2,16 @@
 //! the rule and one that breaks it (only that rule reported, with the right culprit and events),
 //! the catalogue's shape, and a property test that the checks never panic.
 
-use miracast_sim::ddi::{Ddi, SessionPhase};
+use miracast_sim::ddi::{Ddi, Handle, MiracastStatus, SessionPhase, VideoOutputTechnology};
 use miracast_sim::rules::catalogue::{self, CATALOGUE, CheckKind, Severity};
 use miracast_sim::rules::trace_checks::{self, TraceCheckConfig};
-use miracast_sim::rules::{Culprit, RuleId, Violation};
+use miracast_sim::rules::{Culprit, Place, RuleId, Violation, registry};
 use miracast_sim::status::NtStatus;
 use miracast_sim::time::SimTime;
-use miracast_sim::trace::{EventKind, Trace, TraceEvent};
+use miracast_sim::trace::{
+    CallArgs, CallOut, ChildStatusArm, ChildStatusRecord, EventKind, IoctlMeaning, SinkAction,
+    SinkActivity, Trace, TraceEvent, WireSummary,
+};
 use proptest::prelude::*;
 use std::time::Duration;
 
@@ -40,23 +43,21 @@ impl Builder {
         seq
     }
 
-    fn enter(&mut self, thread: u32, ddi: Ddi, args: &str) -> u32 {
-        let args = args.to_owned();
+    fn enter(&mut self, thread: u32, ddi: Ddi, args: CallArgs) -> u32 {
         self.event(thread, EventKind::Enter { ddi, args })
     }
 
     fn leave(&mut self, thread: u32, ddi: Ddi, status: Option<NtStatus>) -> u32 {
-        let out = String::new();
+        let out = CallOut::None;
         self.event(thread, EventKind::Leave { ddi, status, out })
     }
 
-    fn leave_out(&mut self, thread: u32, ddi: Ddi, status: Option<NtStatus>, out: &str) -> u32 {
-        let out = out.to_owned();
+    fn leave_out(&mut self, thread: u32, ddi: Ddi, status: Option<NtStatus>, out: CallOut) -> u32 {
         self.event(thread, EventKind::Leave { ddi, status, out })
     }
 
     /// A call with nothing inside it; returns the `Enter`'s seq.
-    fn call(&mut self, thread: u32, ddi: Ddi, args: &str, status: Option<NtStatus>) -> u32 {
+    fn call(&mut self, thread: u32, ddi: Ddi, args: CallArgs, status: Option<NtStatus>) -> u32 {
         let enter = self.enter(thread, ddi, args);
         self.leave(thread, ddi, status);
         enter
@@ -89,29 +90,24 @@ impl Builder {
     /// Contexts created and a session started (no messages, no monitor).
     fn open_session(&mut self) {
         self.threads();
-        self.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
-        self.call(OS, Ddi::CreateMiracastContext, "", OK);
-        self.call(OS, Ddi::StartMiracastSession, "", OK);
+        self.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
+        self.call(OS, Ddi::CreateMiracastContext, none(), OK);
+        self.call(OS, Ddi::StartMiracastSession, none(), OK);
     }
 
     /// Stop, UMD destroy and KMD destroy, in order.
     fn close_session(&mut self) {
-        self.call(OS, Ddi::StopMiracastSession, "", None);
-        self.call(OS, Ddi::DestroyMiracastContext, "", None);
-        self.call(OS, Ddi::DxgkDdiMiracastDestroyContext, "", None);
+        self.call(OS, Ddi::StopMiracastSession, none(), None);
+        self.call(OS, Ddi::DestroyMiracastContext, none(), None);
+        self.call(OS, Ddi::DxgkDdiMiracastDestroyContext, none(), None);
     }
 
     /// The UMD's monitor-arrived IOCTL on `thread`, and the KMD's arrival indication inside it.
     fn monitor_arrives(&mut self, thread: u32) -> u32 {
-        let args = "hardware_access=false input_size=16 output_size=0 op=MONITOR_ARRIVED";
+        let args = io(false, Some(IoctlMeaning::MonitorArrived));
         let m = self.enter(thread, Ddi::MiracastIoControl, args);
         self.enter(thread, Ddi::DxgkDdiMiracastIoControl, args);
-        self.call(
-            thread,
-            Ddi::DxgkCbIndicateChildStatus,
-            "type=StatusMiracastConnection child_uid=7 connected=true monitor_type=D3DKMDT_VOT_HDMI",
-            OK,
-        );
+        self.call(thread, Ddi::DxgkCbIndicateChildStatus, miracast(true), OK);
         self.leave(thread, Ddi::DxgkDdiMiracastIoControl, OK);
         self.leave(thread, Ddi::MiracastIoControl, OK);
         m
@@ -121,6 +117,125 @@ impl Builder {
         Trace {
             events: self.events.clone(),
         }
+    }
+}
+
+// Typed arguments of the hand-built traces.
+
+fn none() -> CallArgs {
+    CallArgs::None
+}
+
+fn io(hardware_access: bool, op: Option<IoctlMeaning>) -> CallArgs {
+    CallArgs::IoControl {
+        hardware_access,
+        input_size: 16,
+        output_size: 0,
+        op,
+    }
+}
+
+fn status_record(connected: bool) -> ChildStatusRecord {
+    ChildStatusRecord {
+        child_uid: 7,
+        arm: ChildStatusArm::StatusMiracastConnection {
+            connected,
+            monitor_type: if connected {
+                VideoOutputTechnology::Hdmi
+            } else {
+                VideoOutputTechnology::Uninitialized
+            },
+        },
+    }
+}
+
+/// `DxgkCbIndicateChildStatus` for the Miracast target (ChildUid 7).
+fn miracast(connected: bool) -> CallArgs {
+    CallArgs::ChildStatus(status_record(connected))
+}
+
+/// `DxgkDdiQueryChildStatus` for the Miracast target.
+fn query_status() -> CallArgs {
+    CallArgs::QueryChildStatus {
+        child_uid: 7,
+        non_destructive_only: true,
+    }
+}
+
+/// What `DxgkDdiQueryChildStatus` answered.
+fn answered(connected: bool) -> CallOut {
+    CallOut::ChildStatus(status_record(connected))
+}
+
+fn send(id: u64, callback: bool) -> CallArgs {
+    CallArgs::SendMessage {
+        id,
+        input_size: 8,
+        output_size: 0,
+        callback,
+    }
+}
+
+fn handled(id: u64) -> CallArgs {
+    CallArgs::HandleKernelModeMessage {
+        id,
+        input_size: 8,
+        output_size: 0,
+    }
+}
+
+fn completion(id: u64, status: NtStatus) -> CallArgs {
+    CallArgs::SendMessageCallback {
+        id,
+        status,
+        information: 0,
+    }
+}
+
+fn chunk_args(timeout_ms: u32, events: u32, buffer_size: u32) -> CallArgs {
+    CallArgs::GetNextChunkData {
+        timeout_ms,
+        events,
+        buffer_size,
+    }
+}
+
+fn chunks_out(size: u32, chunks: u32) -> CallOut {
+    CallOut::Chunks {
+        size,
+        outstanding: 0,
+        chunks,
+        ids: Vec::new(),
+    }
+}
+
+fn commit(target: u32, monitor_power_off: bool) -> CallArgs {
+    CallArgs::CommitVidPn {
+        target,
+        monitor_power_off,
+    }
+}
+
+fn session_status(status: MiracastStatus, diagnostic: NtStatus) -> CallArgs {
+    CallArgs::ReportSessionStatus { status, diagnostic }
+}
+
+fn wire(kind: &str) -> SinkActivity {
+    let message = WireSummary {
+        first_line: "RTSP/1.0 200 OK".to_owned(),
+        bytes: 17,
+    };
+    match kind {
+        "umd-send" => SinkActivity::UmdSend {
+            after_stop: false,
+            message,
+        },
+        "umd-send after-stop" => SinkActivity::UmdSend {
+            after_stop: true,
+            message,
+        },
+        "umd-recv" => SinkActivity::UmdRecv { message },
+        _ => SinkActivity::UmdClose { socket: 5 },
     }
 }
 
@@ -147,27 +262,28 @@ fn keeps(b: &Builder) {
 }
 
 /// Asserts that the trace breaks exactly `rule` (once), blamed on `culprit`, shown by `events`.
-fn breaks(b: &Builder, rule: u8, culprit: Culprit, events: &[u32]) -> Violation {
+fn breaks(b: &Builder, rule: RuleId, culprit: Culprit, events: &[u32]) -> Violation {
     let found = check(b);
     assert_eq!(
         found.len(),
         1,
         "expected exactly one {}, found:\n{}\ntrace:\n{}",
-        RuleId(rule),
+        rule,
         show(&found),
         b.trace().to_text()
     );
     let v = found[0].clone();
-    assert_eq!(v.rule, RuleId(rule), "{}", show(&found));
+    assert_eq!(v.rule, rule, "{}", show(&found));
     assert_eq!(v.culprit, culprit, "{}", show(&found));
     assert_eq!(v.events, events, "{}", show(&found));
     assert!(!v.finding.is_empty());
     assert_eq!(
-        catalogue::rule(v.rule).check,
-        CheckKind::Trace,
+        v.check.def().place,
+        Place::Trace,
         "{} is reported over the trace",
         v.rule
     );
+    assert!(v.check.may_report(v.rule));
     v
 }
 
@@ -178,7 +294,7 @@ fn breaks(b: &Builder, rule: u8, culprit: Culprit, events: &[u32]) -> Violation 
 fn catalogue_has_74_rules_in_order_with_sources_and_reasons() {
     assert_eq!(CATALOGUE.len(), 74);
     for (i, r) in CATALOGUE.iter().enumerate() {
-        assert_eq!(usize::from(r.id.0), i + 1, "rule at position {i}");
+        assert_eq!(usize::from(r.id.number()), i + 1, "rule at position {i}");
         assert!(!r.title.is_empty(), "{} title", r.id);
         assert!(!r.source.trim().is_empty(), "{} source", r.id);
         assert!(!r.statement.trim().is_empty(), "{} statement", r.id);
@@ -204,46 +320,84 @@ fn catalogue_has_74_rules_in_order_with_sources_and_reasons() {
 }
 
 #[test]
-fn catalogue_marks_the_agreed_online_and_trace_rules() {
-    let online = [
-        1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 16, 17, 19, 23, 26, 27, 30, 33, 34, 36, 39, 40, 41, 45,
-        46, 49, 51, 52, 53, 57, 58, 59, 61, 69, 71, 72,
-    ];
+fn catalogue_marks_agree_with_the_check_registry() {
     for r in CATALOGUE {
-        let expected_online = online.contains(&r.id.0);
-        assert_eq!(
-            r.check == CheckKind::Online,
-            expected_online,
-            "{} is {}",
-            r.id,
-            r.check
-        );
+        let places: std::collections::BTreeSet<String> = registry::checks_for(r.id)
+            .map(|c| c.place.to_string())
+            .collect();
+        let expected = match r.check {
+            CheckKind::Unchecked(_) => vec![],
+            CheckKind::Online => vec!["online"],
+            CheckKind::Trace => vec!["trace"],
+            CheckKind::Both => vec!["online", "trace"],
+        };
+        // The race detector reports R27 and R30 next to their online marks.
+        let places: Vec<&str> = places
+            .iter()
+            .map(|p| if p == "race" { "online" } else { p.as_str() })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(places, expected, "{} is marked {}", r.id, r.check);
     }
-    assert_eq!(catalogue::count(CheckKind::Trace), TRACE_RULES.len());
-    for r in CATALOGUE.iter().filter(|r| r.check == CheckKind::Trace) {
+    for r in CATALOGUE
+        .iter()
+        .filter(|r| matches!(r.check, CheckKind::Trace | CheckKind::Both))
+    {
         assert!(
-            TRACE_RULES.contains(&r.id.0),
-            "{} is marked Trace but has no break test here",
+            TRACE_RULES.contains(&r.id),
+            "{} is checked over the trace but has no break test here",
             r.id
         );
     }
     // The "should"s and lints are warnings.
-    for id in [2, 43, 46, 55, 56] {
-        assert_eq!(
-            catalogue::rule(RuleId(id)).severity,
-            Severity::Warning,
-            "R{id}"
-        );
+    for id in [
+        RuleId::R2,
+        RuleId::R43,
+        RuleId::R46,
+        RuleId::R55,
+        RuleId::R56,
+    ] {
+        assert_eq!(catalogue::rule(id).severity, Severity::Warning, "{id}");
     }
     let table = catalogue::table().to_string();
     assert!(table.contains("R56") && table.contains("why unchecked: lint only"));
     assert!(table.ends_with("unchecked"));
 }
 
-/// Every rule marked `Trace`, each with a breaking test below.
-const TRACE_RULES: &[u8] = &[
-    7, 9, 11, 13, 18, 20, 21, 22, 24, 25, 28, 29, 31, 32, 37, 38, 42, 43, 44, 47, 48, 50, 54, 55,
-    67, 68, 70,
+/// Every rule checked over the trace, each with a breaking test below.
+const TRACE_RULES: &[RuleId] = &[
+    RuleId::R7,
+    RuleId::R9,
+    RuleId::R11,
+    RuleId::R13,
+    RuleId::R18,
+    RuleId::R20,
+    RuleId::R21,
+    RuleId::R22,
+    RuleId::R24,
+    RuleId::R25,
+    RuleId::R28,
+    RuleId::R29,
+    RuleId::R31,
+    RuleId::R32,
+    RuleId::R37,
+    RuleId::R38,
+    RuleId::R42,
+    RuleId::R43,
+    RuleId::R44,
+    RuleId::R47,
+    RuleId::R48,
+    RuleId::R50,
+    RuleId::R53,
+    RuleId::R54,
+    RuleId::R55,
+    RuleId::R59,
+    RuleId::R62,
+    RuleId::R67,
+    RuleId::R68,
+    RuleId::R70,
+    RuleId::R73,
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -253,41 +407,33 @@ const TRACE_RULES: &[u8] = &[
 fn a_correct_connection_keeps_every_rule() {
     let mut b = Builder::default();
     b.threads();
-    b.call(OS, Ddi::DxgkDdiAddDevice, "", OK);
-    b.call(OS, Ddi::DxgkDdiQueryInterface, "", OK);
-    b.call(OS, Ddi::DxgkDdiStartDevice, "", OK);
-    b.call(OS, Ddi::DxgkDdiMiracastQueryCaps, "", OK);
-    b.call(OS, Ddi::DxgkDdiQueryChildRelations, "", OK);
-    b.enter(
-        OS,
-        Ddi::DxgkDdiQueryChildStatus,
-        "type=StatusMiracastConnection child_uid=7",
-    );
-    b.leave_out(OS, Ddi::DxgkDdiQueryChildStatus, OK, "connected=false");
-    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
-    b.call(OS, Ddi::CreateMiracastContext, "", OK);
+    b.call(OS, Ddi::DxgkDdiAddDevice, none(), OK);
+    b.call(OS, Ddi::DxgkDdiQueryInterface, none(), OK);
+    b.call(OS, Ddi::DxgkDdiStartDevice, none(), OK);
+    b.call(OS, Ddi::DxgkDdiMiracastQueryCaps, none(), OK);
+    b.call(OS, Ddi::DxgkDdiQueryChildRelations, none(), OK);
+    b.enter(OS, Ddi::DxgkDdiQueryChildStatus, query_status());
+    b.leave_out(OS, Ddi::DxgkDdiQueryChildStatus, OK, answered(false));
+    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
+    b.call(OS, Ddi::CreateMiracastContext, none(), OK);
     b.at_ms(100);
-    b.enter(OS, Ddi::StartMiracastSession, "");
+    b.enter(OS, Ddi::StartMiracastSession, none());
     b.call(
         OS,
         Ddi::RegisterForDataRateNotifications,
-        "register=true",
+        CallArgs::RegisterDataRate { register: true },
         OK,
     );
     // The KMD sends during start: held.
     b.call(
         OS2,
         Ddi::DxgkCbMiracastSendMessage,
-        "id=1 input_size=8 output_size=0 callback=true",
+        send(1, true),
         Some(NtStatus::STATUS_PENDING),
     );
     b.event(OS2, EventKind::MessageQueued { id: 1, held: true });
     // Another UMD thread's IOCTL waits for start.
-    b.enter(
-        UMD2,
-        Ddi::MiracastIoControl,
-        "hardware_access=false input_size=4 output_size=0",
-    );
+    b.enter(UMD2, Ddi::MiracastIoControl, io(false, None));
     b.leave(OS, Ddi::StartMiracastSession, OK);
     b.event(
         OS,
@@ -296,79 +442,75 @@ fn a_correct_connection_keeps_every_rule() {
             to: SessionPhase::Started,
         },
     );
-    b.call(
-        UMD2,
-        Ddi::DxgkDdiMiracastIoControl,
-        "hardware_access=false input_size=4 output_size=0",
-        OK,
-    );
+    b.call(UMD2, Ddi::DxgkDdiMiracastIoControl, io(false, None), OK);
     b.leave(UMD2, Ddi::MiracastIoControl, OK);
     b.event(MSG, EventKind::MessageDelivered { id: 1 });
-    b.call(MSG, Ddi::HandleKernelModeMessage, "id=1", OK);
+    b.call(MSG, Ddi::HandleKernelModeMessage, handled(1), OK);
     b.call(
         MSG,
         Ddi::DxgkCbMiracastSendMessageCallback,
-        "id=1 status=STATUS_SUCCESS information=0",
+        completion(1, NtStatus::STATUS_SUCCESS),
         None,
     );
     b.monitor_arrives(UMD);
-    b.call(
-        OS,
-        Ddi::DxgkDdiCommitVidPn,
-        "target=7 monitor_power_off=false",
-        OK,
-    );
+    b.call(OS, Ddi::DxgkDdiCommitVidPn, commit(7, false), OK);
     b.event(
         UMD,
         EventKind::Sink {
-            what: "umd-send RTSP/1.0 200 OK".into(),
+            what: wire("umd-send"),
         },
     );
     b.call(
         UMD,
         Ddi::GetNextChunkData,
-        "timeout_ms=0 events=0 buffer_size=4096",
+        chunk_args(0, 0, 4096),
         Some(NtStatus::STATUS_TIMEOUT),
     );
-    b.call(UMD, Ddi::ReportStatistic, "", None);
+    b.call(UMD, Ddi::ReportStatistic, none(), None);
     b.at_ms(1100);
-    b.call(9, Ddi::PfnDataRateNotify, "stats=present", None);
-    b.at_ms(2150);
-    b.call(9, Ddi::PfnDataRateNotify, "stats=present", None);
-    // Power off: the KMD tells the UMD.
-    b.enter(
-        OS,
-        Ddi::DxgkDdiCommitVidPn,
-        "target=7 monitor_power_off=true",
+    b.call(
+        9,
+        Ddi::PfnDataRateNotify,
+        CallArgs::DataRateNotify { stats: true },
+        None,
     );
+    b.at_ms(2150);
+    b.call(
+        9,
+        Ddi::PfnDataRateNotify,
+        CallArgs::DataRateNotify { stats: true },
+        None,
+    );
+    // Power off: the KMD tells the UMD.
+    b.enter(OS, Ddi::DxgkDdiCommitVidPn, commit(7, true));
     b.call(
         OS,
         Ddi::DxgkCbMiracastSendMessage,
-        "id=2 input_size=8 output_size=0 callback=false",
+        send(2, false),
         Some(NtStatus::STATUS_PENDING),
     );
     b.event(OS, EventKind::MessageQueued { id: 2, held: false });
     b.leave(OS, Ddi::DxgkDdiCommitVidPn, OK);
     b.event(MSG, EventKind::MessageDelivered { id: 2 });
-    b.call(MSG, Ddi::HandleKernelModeMessage, "id=2", OK);
+    b.call(MSG, Ddi::HandleKernelModeMessage, handled(2), OK);
     // The link fails: status, then teardown.
     b.call(
         UMD,
         Ddi::ReportSessionStatus,
-        "status=MIRACAST_STATUS_MISSING_KEEPALIVE diagnostic=0x0",
+        session_status(MiracastStatus::MissingKeepalive, NtStatus::STATUS_SUCCESS),
         None,
     );
-    b.enter(OS, Ddi::StopMiracastSession, "");
+    b.enter(OS, Ddi::StopMiracastSession, none());
     b.call(
         OS,
         Ddi::RegisterForDataRateNotifications,
-        "register=false",
+        CallArgs::RegisterDataRate { register: false },
         OK,
     );
     b.call(
         OS2,
         Ddi::DxgkCbMiracastSendMessage,
-        "id=3 input_size=8 output_size=0 callback=true",
+        send(3, true),
         Some(NtStatus::STATUS_PENDING),
     );
     b.event(OS2, EventKind::MessageQueued { id: 3, held: false });
@@ -382,39 +524,29 @@ fn a_correct_connection_keeps_every_rule() {
     b.call(
         OS2,
         Ddi::DxgkCbMiracastSendMessageCallback,
-        "id=3 status=STATUS_CANCELLED information=0",
+        completion(3, NtStatus::STATUS_CANCELLED),
         None,
     );
     // Other threads' IOCTLs fail during stop; the stop thread's own are processed.
     b.call(
         UMD2,
         Ddi::MiracastIoControl,
-        "hardware_access=false",
+        io(false, None),
         Some(NtStatus::STATUS_INVALID_DEVICE_STATE),
     );
-    b.enter(OS, Ddi::MiracastIoControl, "hardware_access=false");
-    b.call(
-        OS,
-        Ddi::DxgkDdiMiracastIoControl,
-        "hardware_access=false",
-        OK,
-    );
+    b.enter(OS, Ddi::MiracastIoControl, io(false, None));
+    b.call(OS, Ddi::DxgkDdiMiracastIoControl, io(false, None), OK);
     b.leave(OS, Ddi::MiracastIoControl, OK);
     b.event(
         UMD,
         EventKind::Sink {
-            what: "umd-recv RTSP/1.0 200 OK".into(),
+            what: wire("umd-recv"),
         },
     );
     b.leave(OS, Ddi::StopMiracastSession, None);
-    b.call(OS, Ddi::DestroyMiracastContext, "", None);
-    b.enter(OS, Ddi::DxgkDdiMiracastDestroyContext, "");
-    b.call(
-        OS,
-        Ddi::DxgkCbIndicateChildStatus,
-        "type=StatusMiracastConnection child_uid=7 connected=false monitor_type=D3DKMDT_VOT_HDMI",
-        OK,
-    );
+    b.call(OS, Ddi::DestroyMiracastContext, none(), None);
+    b.enter(OS, Ddi::DxgkDdiMiracastDestroyContext, none());
+    b.call(OS, Ddi::DxgkCbIndicateChildStatus, miracast(false), OK);
     b.leave(OS, Ddi::DxgkDdiMiracastDestroyContext, None);
     keeps(&b);
 }
@@ -425,14 +557,14 @@ fn a_correct_connection_keeps_every_rule() {
 #[test]
 fn r7_query_caps_once_per_start() {
     let mut b = Builder::default();
-    b.call(OS, Ddi::DxgkDdiStartDevice, "", OK);
-    b.call(OS, Ddi::DxgkDdiMiracastQueryCaps, "", OK);
+    b.call(OS, Ddi::DxgkDdiStartDevice, none(), OK);
+    b.call(OS, Ddi::DxgkDdiMiracastQueryCaps, none(), OK);
     // A restarted adapter is asked again.
-    b.call(OS, Ddi::DxgkDdiStartDevice, "", OK);
-    let after_restart = b.call(OS, Ddi::DxgkDdiMiracastQueryCaps, "", OK);
+    b.call(OS, Ddi::DxgkDdiStartDevice, none(), OK);
+    let after_restart = b.call(OS, Ddi::DxgkDdiMiracastQueryCaps, none(), OK);
     keeps(&b);
-    let again = b.call(OS, Ddi::DxgkDdiMiracastQueryCaps, "", OK);
-    breaks(&b, 7, Culprit::OsModel, &[after_restart, again]);
+    let again = b.call(OS, Ddi::DxgkDdiMiracastQueryCaps, none(), OK);
+    breaks(&b, RuleId::R7, Culprit::OsModel, &[after_restart, again]);
 }
 
 #[test]
@@ -446,32 +578,23 @@ fn r9_no_monitor_before_start_returns() {
     // The KMD reports a monitor on its own before the session started.
     let mut b = Builder::default();
     b.threads();
-    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
-    let indication = b.call(
-        OS,
-        Ddi::DxgkCbIndicateChildStatus,
-        "type=StatusMiracastConnection child_uid=7 connected=true monitor_type=D3DKMDT_VOT_HDMI",
-        OK,
-    );
-    breaks(&b, 9, Culprit::Kmd, &[indication]);
+    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
+    let indication = b.call(OS, Ddi::DxgkCbIndicateChildStatus, miracast(true), OK);
+    breaks(&b, RuleId::R9, Culprit::Kmd, &[indication]);
 
     // ... or answers QueryChildStatus with "connected".
     let mut b = Builder::default();
-    let enter = b.enter(
-        OS,
-        Ddi::DxgkDdiQueryChildStatus,
-        "type=StatusMiracastConnection child_uid=7",
-    );
-    let leave = b.leave_out(OS, Ddi::DxgkDdiQueryChildStatus, OK, "connected=true");
-    breaks(&b, 9, Culprit::Kmd, &[enter, leave]);
+    let enter = b.enter(OS, Ddi::DxgkDdiQueryChildStatus, query_status());
+    let leave = b.leave_out(OS, Ddi::DxgkDdiQueryChildStatus, OK, answered(true));
+    breaks(&b, RuleId::R9, Culprit::Kmd, &[enter, leave]);
 
     // The UMD asks for arrival between create and start: the UMD is the cause.
     let mut b = Builder::default();
     b.threads();
-    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
-    b.call(OS, Ddi::CreateMiracastContext, "", OK);
+    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
+    b.call(OS, Ddi::CreateMiracastContext, none(), OK);
     let m = b.monitor_arrives(UMD);
-    let v = breaks(&b, 9, Culprit::Umd, &[m, m + 2]);
+    let v = breaks(&b, RuleId::R9, Culprit::Umd, &[m, m + 2]);
     assert!(v.finding.contains("MiracastIoControl"), "{v}");
 }
 
@@ -480,69 +603,50 @@ fn r18_no_io_control_after_kmd_destroy() {
     let mut b = Builder::default();
     b.open_session();
     b.close_session();
-    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
-    b.call(
-        OS,
-        Ddi::DxgkDdiMiracastIoControl,
-        "hardware_access=false",
-        OK,
-    );
+    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
+    b.call(OS, Ddi::DxgkDdiMiracastIoControl, io(false, None), OK);
     keeps(&b);
 
     let mut b = Builder::default();
     b.open_session();
     b.close_session();
     let destroy_leave = b.events.len() as u32 - 1;
-    let ioctl = b.call(
-        OS,
-        Ddi::DxgkDdiMiracastIoControl,
-        "hardware_access=false",
-        OK,
-    );
-    breaks(&b, 18, Culprit::OsModel, &[destroy_leave, ioctl]);
+    let ioctl = b.call(OS, Ddi::DxgkDdiMiracastIoControl, io(false, None), OK);
+    breaks(&b, RuleId::R18, Culprit::OsModel, &[destroy_leave, ioctl]);
 }
 
 #[test]
 fn r20_umd_ioctls_blocked_after_early_kmd_destroy() {
     let mut b = Builder::default();
     b.open_session();
-    b.call(OS, Ddi::StopMiracastSession, "", None);
+    b.call(OS, Ddi::StopMiracastSession, none(), None);
     // The stop overran: the KMD context goes while the UMD context is alive.
-    b.call(OS2, Ddi::DxgkDdiMiracastDestroyContext, "", None);
+    b.call(OS2, Ddi::DxgkDdiMiracastDestroyContext, none(), None);
     b.call(
         UMD,
         Ddi::MiracastIoControl,
-        "hardware_access=false",
+        io(false, None),
         Some(NtStatus::STATUS_INVALID_DEVICE_STATE),
     );
-    b.call(OS, Ddi::DestroyMiracastContext, "", None);
+    b.call(OS, Ddi::DestroyMiracastContext, none(), None);
     keeps(&b);
 
     let mut b = Builder::default();
     b.open_session();
-    b.call(OS, Ddi::StopMiracastSession, "", None);
-    let destroy = b.call(OS2, Ddi::DxgkDdiMiracastDestroyContext, "", None);
-    let m = b.enter(UMD, Ddi::MiracastIoControl, "hardware_access=false");
-    let k = b.call(
-        UMD,
-        Ddi::DxgkDdiMiracastIoControl,
-        "hardware_access=false",
-        OK,
-    );
+    b.call(OS, Ddi::StopMiracastSession, none(), None);
+    let destroy = b.call(OS2, Ddi::DxgkDdiMiracastDestroyContext, none(), None);
+    let m = b.enter(UMD, Ddi::MiracastIoControl, io(false, None));
+    let k = b.call(UMD, Ddi::DxgkDdiMiracastIoControl, io(false, None), OK);
     b.leave(UMD, Ddi::MiracastIoControl, OK);
-    b.call(OS, Ddi::DestroyMiracastContext, "", None);
-    breaks(&b, 20, Culprit::OsModel, &[destroy, m, k]);
+    b.call(OS, Ddi::DestroyMiracastContext, none(), None);
+    breaks(&b, RuleId::R20, Culprit::OsModel, &[destroy, m, k]);
 }
 
 /// A session with a monitor behind the sink, and a commit on the Miracast target.
 fn commit_with_monitor(b: &mut Builder, power_off: bool) -> u32 {
     b.open_session();
     b.monitor_arrives(UMD);
-    b.enter(
-        OS,
-        Ddi::DxgkDdiCommitVidPn,
-        &format!("target=7 monitor_power_off={power_off}"),
-    )
+    b.enter(OS, Ddi::DxgkDdiCommitVidPn, commit(7, power_off))
 }
 
 #[test]
@@ -552,20 +656,15 @@ fn r21_no_data_to_the_umd_after_a_disconnect_during_commit() {
     b.call(
         UMD,
         Ddi::MiracastIoControl,
-        "hardware_access=false op=MONITOR_DEPARTED",
+        io(false, Some(IoctlMeaning::MonitorDeparted)),
         OK,
     );
-    b.call(
-        OS,
-        Ddi::DxgkCbIndicateChildStatus,
-        "type=StatusMiracastConnection child_uid=7 connected=false",
-        OK,
-    );
+    b.call(OS, Ddi::DxgkCbIndicateChildStatus, miracast(false), OK);
     b.leave(OS, Ddi::DxgkDdiCommitVidPn, OK);
     b.call(
         OS,
         Ddi::DxgkCbMiracastSendMessage,
-        "id=1 callback=false",
+        send(1, false),
         Some(NtStatus::STATUS_PENDING),
     );
     b.close_session();
@@ -573,21 +672,16 @@ fn r21_no_data_to_the_umd_after_a_disconnect_during_commit() {
 
     let mut b = Builder::default();
     let commit = commit_with_monitor(&mut b, true);
-    let departure = b.call(
-        OS,
-        Ddi::DxgkCbIndicateChildStatus,
-        "type=StatusMiracastConnection child_uid=7 connected=false",
-        OK,
-    );
+    let departure = b.call(OS, Ddi::DxgkCbIndicateChildStatus, miracast(false), OK);
     let send = b.call(
         OS,
         Ddi::DxgkCbMiracastSendMessage,
-        "id=1 callback=false",
+        send(1, false),
         Some(NtStatus::STATUS_PENDING),
     );
     b.leave(OS, Ddi::DxgkDdiCommitVidPn, OK);
     b.close_session();
-    breaks(&b, 21, Culprit::Kmd, &[commit, departure, send]);
+    breaks(&b, RuleId::R21, Culprit::Kmd, &[commit, departure, send]);
 }
 
 #[test]
@@ -597,17 +691,12 @@ fn r31_power_off_commit_sends_a_message() {
     b.call(
         OS,
         Ddi::DxgkCbMiracastSendMessage,
-        "id=1 callback=false",
+        send(1, false),
         Some(NtStatus::STATUS_PENDING),
     );
     b.leave(OS, Ddi::DxgkDdiCommitVidPn, OK);
     // A power-off commit of another target needs no message.
-    b.call(
-        OS,
-        Ddi::DxgkDdiCommitVidPn,
-        "target=1 monitor_power_off=true",
-        OK,
-    );
+    b.call(OS, Ddi::DxgkDdiCommitVidPn, commit(1, true), OK);
     b.close_session();
     keeps(&b);
 
@@ -615,17 +704,17 @@ fn r31_power_off_commit_sends_a_message() {
     let commit = commit_with_monitor(&mut b, true);
     let leave = b.leave(OS, Ddi::DxgkDdiCommitVidPn, OK);
     b.close_session();
-    breaks(&b, 31, Culprit::Kmd, &[commit, leave]);
+    breaks(&b, RuleId::R31, Culprit::Kmd, &[commit, leave]);
 }
 
 #[test]
 fn r24_hardware_access_io_control_runs_alone() {
-    let hw = "hardware_access=true input_size=4 output_size=0";
+    let hw = io(true, None);
     let mut b = Builder::default();
     b.open_session();
     b.enter(UMD, Ddi::MiracastIoControl, hw);
     b.call(UMD, Ddi::DxgkDdiMiracastIoControl, hw, OK);
-    b.call(OS, Ddi::DxgkDdiQueryChildStatus, "", OK); // the IOCTL is still in the OS, not the KMD
+    b.call(OS, Ddi::DxgkDdiQueryChildStatus, none(), OK); // the IOCTL is still in the OS, not the KMD
     b.leave(UMD, Ddi::MiracastIoControl, OK);
     b.close_session();
     keeps(&b);
@@ -634,25 +723,25 @@ fn r24_hardware_access_io_control_runs_alone() {
     b.open_session();
     b.enter(UMD, Ddi::MiracastIoControl, hw);
     let k = b.enter(UMD, Ddi::DxgkDdiMiracastIoControl, hw);
-    let other = b.call(OS, Ddi::DxgkDdiQueryChildStatus, "", OK);
+    let other = b.call(OS, Ddi::DxgkDdiQueryChildStatus, none(), OK);
     b.leave(UMD, Ddi::DxgkDdiMiracastIoControl, OK);
     b.leave(UMD, Ddi::MiracastIoControl, OK);
     b.close_session();
-    breaks(&b, 24, Culprit::OsModel, &[k, other]);
+    breaks(&b, RuleId::R24, Culprit::OsModel, &[k, other]);
 }
 
 #[test]
 fn r68_query_caps_runs_alone() {
     let mut b = Builder::default();
-    b.call(OS, Ddi::DxgkDdiMiracastQueryCaps, "", OK);
-    b.call(OS2, Ddi::DxgkDdiQueryChildStatus, "", OK);
+    b.call(OS, Ddi::DxgkDdiMiracastQueryCaps, none(), OK);
+    b.call(OS2, Ddi::DxgkDdiQueryChildStatus, none(), OK);
     keeps(&b);
 
     let mut b = Builder::default();
-    let caps = b.enter(OS, Ddi::DxgkDdiMiracastQueryCaps, "");
-    let other = b.call(OS2, Ddi::DxgkDdiQueryChildStatus, "", OK);
+    let caps = b.enter(OS, Ddi::DxgkDdiMiracastQueryCaps, none());
+    let other = b.call(OS2, Ddi::DxgkDdiQueryChildStatus, none(), OK);
     b.leave(OS, Ddi::DxgkDdiMiracastQueryCaps, OK);
-    breaks(&b, 68, Culprit::OsModel, &[caps, other]);
+    breaks(&b, RuleId::R68, Culprit::OsModel, &[caps, other]);
 }
 
 #[test]
@@ -661,34 +750,34 @@ fn r28_messages_never_during_the_serialized_functions() {
     b.open_session();
     b.event(OS2, EventKind::MessageQueued { id: 1, held: false });
     b.event(MSG, EventKind::MessageDelivered { id: 1 });
-    let handler = b.enter(MSG, Ddi::HandleKernelModeMessage, "id=1");
-    let stop = b.enter(OS, Ddi::StopMiracastSession, "");
+    let handler = b.enter(MSG, Ddi::HandleKernelModeMessage, handled(1));
+    let stop = b.enter(OS, Ddi::StopMiracastSession, none());
     b.leave(MSG, Ddi::HandleKernelModeMessage, OK);
     b.leave(OS, Ddi::StopMiracastSession, None);
-    b.call(OS, Ddi::DestroyMiracastContext, "", None);
-    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, "", None);
-    breaks(&b, 28, Culprit::OsModel, &[handler, stop]);
+    b.call(OS, Ddi::DestroyMiracastContext, none(), None);
+    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, none(), None);
+    breaks(&b, RuleId::R28, Culprit::OsModel, &[handler, stop]);
 }
 
 #[test]
 fn r28_messages_held_until_start_returns() {
     let mut b = Builder::default();
     b.threads();
-    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
-    b.call(OS, Ddi::CreateMiracastContext, "", OK);
-    b.enter(OS, Ddi::StartMiracastSession, "");
+    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
+    b.call(OS, Ddi::CreateMiracastContext, none(), OK);
+    b.enter(OS, Ddi::StartMiracastSession, none());
     let queued = b.event(OS2, EventKind::MessageQueued { id: 1, held: true });
     b.leave(OS, Ddi::StartMiracastSession, OK);
     b.event(MSG, EventKind::MessageDelivered { id: 1 });
-    b.call(MSG, Ddi::HandleKernelModeMessage, "id=1", OK);
+    b.call(MSG, Ddi::HandleKernelModeMessage, handled(1), OK);
     b.close_session();
     keeps(&b);
 
     let mut b = Builder::default();
     b.threads();
-    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
-    b.call(OS, Ddi::CreateMiracastContext, "", OK);
-    b.enter(OS, Ddi::StartMiracastSession, "");
+    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
+    b.call(OS, Ddi::CreateMiracastContext, none(), OK);
+    b.enter(OS, Ddi::StartMiracastSession, none());
     assert_eq!(
         b.event(OS2, EventKind::MessageQueued { id: 1, held: true }),
         queued
@@ -696,7 +785,7 @@ fn r28_messages_held_until_start_returns() {
     let delivered = b.event(MSG, EventKind::MessageDelivered { id: 1 });
     b.leave(OS, Ddi::StartMiracastSession, OK);
     b.close_session();
-    breaks(&b, 28, Culprit::OsModel, &[queued, delivered]);
+    breaks(&b, RuleId::R28, Culprit::OsModel, &[queued, delivered]);
 }
 
 #[test]
@@ -704,18 +793,23 @@ fn r29_messages_after_stop_are_dropped_with_an_error() {
     // Delivered although sent after stop began.
     let mut b = Builder::default();
     b.open_session();
-    let stop = b.enter(OS, Ddi::StopMiracastSession, "");
+    let stop = b.enter(OS, Ddi::StopMiracastSession, none());
     let queued = b.event(OS2, EventKind::MessageQueued { id: 4, held: false });
     let delivered = b.event(MSG, EventKind::MessageDelivered { id: 4 });
     b.leave(OS, Ddi::StopMiracastSession, None);
-    b.call(OS, Ddi::DestroyMiracastContext, "", None);
-    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, "", None);
-    breaks(&b, 29, Culprit::OsModel, &[stop, queued, delivered]);
+    b.call(OS, Ddi::DestroyMiracastContext, none(), None);
+    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, none(), None);
+    breaks(
+        &b,
+        RuleId::R29,
+        Culprit::OsModel,
+        &[stop, queued, delivered],
+    );
 
     // Dropped with a success status.
     let mut b = Builder::default();
     b.open_session();
-    b.enter(OS, Ddi::StopMiracastSession, "");
+    b.enter(OS, Ddi::StopMiracastSession, none());
     b.event(OS2, EventKind::MessageQueued { id: 4, held: false });
     let dropped = b.event(
         OS2,
@@ -725,16 +819,16 @@ fn r29_messages_after_stop_are_dropped_with_an_error() {
         },
     );
     b.leave(OS, Ddi::StopMiracastSession, None);
-    breaks(&b, 29, Culprit::OsModel, &[dropped]);
+    breaks(&b, RuleId::R29, Culprit::OsModel, &[dropped]);
 
     // Dropped, but the completion routine never runs.
     let mut b = Builder::default();
     b.open_session();
-    b.enter(OS, Ddi::StopMiracastSession, "");
+    b.enter(OS, Ddi::StopMiracastSession, none());
     b.call(
         OS2,
         Ddi::DxgkCbMiracastSendMessage,
-        "id=4 callback=true",
+        send(4, true),
         Some(NtStatus::STATUS_PENDING),
     );
     b.event(OS2, EventKind::MessageQueued { id: 4, held: false });
@@ -746,12 +840,12 @@ fn r29_messages_after_stop_are_dropped_with_an_error() {
         },
     );
     b.leave(OS, Ddi::StopMiracastSession, None);
-    breaks(&b, 29, Culprit::OsModel, &[dropped]);
+    breaks(&b, RuleId::R29, Culprit::OsModel, &[dropped]);
     // With its completion (an error), the rule holds.
     b.call(
         OS2,
         Ddi::DxgkCbMiracastSendMessageCallback,
-        "id=4 status=STATUS_CANCELLED information=0",
+        completion(4, NtStatus::STATUS_CANCELLED),
         None,
     );
     keeps(&b);
@@ -763,26 +857,26 @@ fn r29_messages_after_stop_are_dropped_with_an_error() {
     let completion = b2.call(
         OS2,
         Ddi::DxgkCbMiracastSendMessageCallback,
-        "id=4 status=STATUS_SUCCESS information=0",
+        completion(4, NtStatus::STATUS_SUCCESS),
         None,
     );
-    breaks(&b2, 29, Culprit::OsModel, &[dropped, completion]);
+    breaks(&b2, RuleId::R29, Culprit::OsModel, &[dropped, completion]);
 }
 
 #[test]
 fn r29_a_message_sent_after_stop_still_gets_its_completion() {
     let mut b = Builder::default();
     b.open_session();
-    b.enter(OS, Ddi::StopMiracastSession, "");
+    b.enter(OS, Ddi::StopMiracastSession, none());
     b.call(
         OS2,
         Ddi::DxgkCbMiracastSendMessage,
-        "id=5 callback=true",
+        send(5, true),
         Some(NtStatus::STATUS_PENDING),
     );
     let queued = b.event(OS2, EventKind::MessageQueued { id: 5, held: false });
     b.leave(OS, Ddi::StopMiracastSession, None);
-    let v = breaks(&b, 29, Culprit::OsModel, &[queued]);
+    let v = breaks(&b, RuleId::R29, Culprit::OsModel, &[queued]);
     assert!(v.finding.contains("never ran"), "{v}");
 }
 
@@ -793,52 +887,52 @@ fn r32_no_umd_send_after_stop() {
     b.event(
         UMD,
         EventKind::Sink {
-            what: "umd-send SET_PARAMETER".into(),
+            what: wire("umd-send"),
         },
     );
-    let stop = b.call(OS, Ddi::StopMiracastSession, "", None);
+    let stop = b.call(OS, Ddi::StopMiracastSession, none(), None);
     b.event(
         UMD,
         EventKind::Sink {
-            what: "umd-recv RTSP/1.0 200 OK".into(),
+            what: wire("umd-recv"),
         },
     );
     b.event(
         UMD,
         EventKind::Sink {
-            what: "umd-close socket=5".into(),
+            what: wire("umd-close"),
         },
     );
     keeps(&b);
     let send = b.event(
         UMD,
         EventKind::Sink {
-            what: "umd-send after-stop RTSP/1.0 200 OK".into(),
+            what: wire("umd-send after-stop"),
         },
     );
     b.event(
         UMD,
         EventKind::Sink {
-            what: "umd-send after-stop again".into(),
+            what: wire("umd-send after-stop"),
         },
     );
     // The Leave of StopMiracastSession directly follows its Enter in this trace.
-    breaks(&b, 32, Culprit::Umd, &[stop + 1, send]);
+    breaks(&b, RuleId::R32, Culprit::Umd, &[stop + 1, send]);
 }
 
 #[test]
 fn r37_serialized_umd_functions_never_overlap() {
     let mut b = Builder::default();
     b.threads();
-    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
-    b.call(OS, Ddi::CreateMiracastContext, "", OK);
-    let start = b.enter(OS, Ddi::StartMiracastSession, "");
-    let stop = b.enter(OS2, Ddi::StopMiracastSession, "");
+    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
+    b.call(OS, Ddi::CreateMiracastContext, none(), OK);
+    let start = b.enter(OS, Ddi::StartMiracastSession, none());
+    let stop = b.enter(OS2, Ddi::StopMiracastSession, none());
     b.leave(OS, Ddi::StartMiracastSession, OK);
     b.leave(OS2, Ddi::StopMiracastSession, None);
-    b.call(OS, Ddi::DestroyMiracastContext, "", None);
-    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, "", None);
-    breaks(&b, 37, Culprit::OsModel, &[start, stop]);
+    b.call(OS, Ddi::DestroyMiracastContext, none(), None);
+    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, none(), None);
+    breaks(&b, RuleId::R37, Culprit::OsModel, &[start, stop]);
 }
 
 #[test]
@@ -847,23 +941,23 @@ fn r38_create_start_stop_destroy_in_order() {
     b.open_session();
     b.close_session();
     // A failed start may be followed straight by destroy.
-    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
-    b.call(OS, Ddi::CreateMiracastContext, "", OK);
+    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
+    b.call(OS, Ddi::CreateMiracastContext, none(), OK);
     b.call(
         OS,
         Ddi::StartMiracastSession,
-        "",
+        none(),
         Some(NtStatus::STATUS_DEVICE_INSUFFICIENT_RESOURCES),
     );
-    b.call(OS, Ddi::DestroyMiracastContext, "", None);
-    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, "", None);
+    b.call(OS, Ddi::DestroyMiracastContext, none(), None);
+    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, none(), None);
     keeps(&b);
 
     let mut b = Builder::default();
     b.open_session();
     let start = b.events.len() as u32 - 2;
-    let destroy = b.call(OS, Ddi::DestroyMiracastContext, "", None);
-    let v = breaks(&b, 38, Culprit::OsModel, &[start, destroy]);
+    let destroy = b.call(OS, Ddi::DestroyMiracastContext, none(), None);
+    let v = breaks(&b, RuleId::R38, Culprit::OsModel, &[start, destroy]);
     assert!(v.finding.contains("without StopMiracastSession"), "{v}");
 }
 
@@ -872,34 +966,24 @@ fn r42_io_control_during_start() {
     // Another thread's IOCTL reaches the KMD while Start runs.
     let mut b = Builder::default();
     b.threads();
-    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
-    b.call(OS, Ddi::CreateMiracastContext, "", OK);
-    let start = b.enter(OS, Ddi::StartMiracastSession, "");
-    let m = b.enter(UMD2, Ddi::MiracastIoControl, "hardware_access=false");
-    let k = b.call(
-        UMD2,
-        Ddi::DxgkDdiMiracastIoControl,
-        "hardware_access=false",
-        OK,
-    );
+    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
+    b.call(OS, Ddi::CreateMiracastContext, none(), OK);
+    let start = b.enter(OS, Ddi::StartMiracastSession, none());
+    let m = b.enter(UMD2, Ddi::MiracastIoControl, io(false, None));
+    let k = b.call(UMD2, Ddi::DxgkDdiMiracastIoControl, io(false, None), OK);
     b.leave(UMD2, Ddi::MiracastIoControl, OK);
     b.leave(OS, Ddi::StartMiracastSession, OK);
     b.close_session();
-    breaks(&b, 42, Culprit::OsModel, &[start, m, k]);
+    breaks(&b, RuleId::R42, Culprit::OsModel, &[start, m, k]);
 
     // The Start thread's own IOCTL is processed at once.
     let mut b = Builder::default();
     b.threads();
-    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
-    b.call(OS, Ddi::CreateMiracastContext, "", OK);
-    let start = b.enter(OS, Ddi::StartMiracastSession, "");
-    b.enter(OS, Ddi::MiracastIoControl, "hardware_access=false");
-    b.call(
-        OS,
-        Ddi::DxgkDdiMiracastIoControl,
-        "hardware_access=false",
-        OK,
-    );
+    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
+    b.call(OS, Ddi::CreateMiracastContext, none(), OK);
+    let start = b.enter(OS, Ddi::StartMiracastSession, none());
+    b.enter(OS, Ddi::MiracastIoControl, io(false, None));
+    b.call(OS, Ddi::DxgkDdiMiracastIoControl, io(false, None), OK);
     b.leave(OS, Ddi::MiracastIoControl, OK);
     b.leave(OS, Ddi::StartMiracastSession, OK);
     b.close_session();
@@ -908,24 +992,24 @@ fn r42_io_control_during_start() {
     // ... and never left hanging.
     let mut b = Builder::default();
     b.threads();
-    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
-    b.call(OS, Ddi::CreateMiracastContext, "", OK);
-    assert_eq!(b.enter(OS, Ddi::StartMiracastSession, ""), start);
-    let m = b.enter(OS, Ddi::MiracastIoControl, "hardware_access=false");
-    breaks(&b, 42, Culprit::OsModel, &[start, m]);
+    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
+    b.call(OS, Ddi::CreateMiracastContext, none(), OK);
+    assert_eq!(b.enter(OS, Ddi::StartMiracastSession, none()), start);
+    let m = b.enter(OS, Ddi::MiracastIoControl, io(false, None));
+    breaks(&b, RuleId::R42, Culprit::OsModel, &[start, m]);
 }
 
 #[test]
 fn r43_monitor_arrival_requested_after_start_returns() {
     let mut b = Builder::default();
     b.threads();
-    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
-    b.call(OS, Ddi::CreateMiracastContext, "", OK);
-    let start = b.enter(OS, Ddi::StartMiracastSession, "");
+    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
+    b.call(OS, Ddi::CreateMiracastContext, none(), OK);
+    let start = b.enter(OS, Ddi::StartMiracastSession, none());
     let m = b.monitor_arrives(OS);
     b.leave(OS, Ddi::StartMiracastSession, OK);
     b.close_session();
-    let v = breaks(&b, 43, Culprit::Umd, &[start, m]);
+    let v = breaks(&b, RuleId::R43, Culprit::Umd, &[start, m]);
     assert_eq!(v.rule.rule().severity, Severity::Warning);
 }
 
@@ -933,24 +1017,24 @@ fn r43_monitor_arrival_requested_after_start_returns() {
 fn r44_io_control_during_stop() {
     let mut b = Builder::default();
     b.open_session();
-    let stop = b.enter(OS, Ddi::StopMiracastSession, "");
-    let m = b.call(UMD2, Ddi::MiracastIoControl, "hardware_access=false", OK);
+    let stop = b.enter(OS, Ddi::StopMiracastSession, none());
+    let m = b.call(UMD2, Ddi::MiracastIoControl, io(false, None), OK);
     b.leave(OS, Ddi::StopMiracastSession, None);
-    b.call(OS, Ddi::DestroyMiracastContext, "", None);
-    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, "", None);
-    breaks(&b, 44, Culprit::OsModel, &[stop, m, m + 1]);
+    b.call(OS, Ddi::DestroyMiracastContext, none(), None);
+    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, none(), None);
+    breaks(&b, RuleId::R44, Culprit::OsModel, &[stop, m, m + 1]);
 
     // From the thread running DestroyMiracastContext it is processed, and must return.
     let mut b = Builder::default();
     b.open_session();
-    b.call(OS, Ddi::StopMiracastSession, "", None);
-    let destroy = b.enter(OS, Ddi::DestroyMiracastContext, "");
+    b.call(OS, Ddi::StopMiracastSession, none(), None);
+    let destroy = b.enter(OS, Ddi::DestroyMiracastContext, none());
     let m = b.enter(
         OS,
         Ddi::MiracastIoControl,
-        "hardware_access=false op=MONITOR_DEPARTED",
+        io(false, Some(IoctlMeaning::MonitorDeparted)),
     );
-    breaks(&b, 44, Culprit::OsModel, &[destroy, m]);
+    breaks(&b, RuleId::R44, Culprit::OsModel, &[destroy, m]);
 }
 
 #[test]
@@ -960,19 +1044,19 @@ fn r47_session_status_tears_the_session_down() {
     let report = b.call(
         UMD,
         Ddi::ReportSessionStatus,
-        "status=MIRACAST_STATUS_CRITICAL_ERROR diagnostic=0xC0000001",
+        session_status(MiracastStatus::CriticalError, NtStatus::STATUS_UNSUCCESSFUL),
         None,
     );
     b.call(
         UMD,
         Ddi::ReportSessionStatus,
-        "status=MIRACAST_STATUS_CRITICAL_ERROR diagnostic=0xC0000001",
+        session_status(MiracastStatus::CriticalError, NtStatus::STATUS_UNSUCCESSFUL),
         None,
     );
-    let stop = b.call(OS, Ddi::StopMiracastSession, "", None);
-    let destroy = b.call(OS, Ddi::DestroyMiracastContext, "", None);
-    breaks(&b, 47, Culprit::OsModel, &[report, stop, destroy]);
-    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, "", None);
+    let stop = b.call(OS, Ddi::StopMiracastSession, none(), None);
+    let destroy = b.call(OS, Ddi::DestroyMiracastContext, none(), None);
+    breaks(&b, RuleId::R47, Culprit::OsModel, &[report, stop, destroy]);
+    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, none(), None);
     keeps(&b);
 }
 
@@ -980,13 +1064,13 @@ fn r47_session_status_tears_the_session_down() {
 fn r48_report_statistic_only_logs() {
     let mut b = Builder::default();
     b.open_session();
-    b.call(UMD, Ddi::ReportStatistic, "", None);
+    b.call(UMD, Ddi::ReportStatistic, none(), None);
     b.close_session();
     keeps(&b);
 
     let mut b = Builder::default();
     b.open_session();
-    let rs = b.enter(UMD, Ddi::ReportStatistic, "");
+    let rs = b.enter(UMD, Ddi::ReportStatistic, none());
     let phase = b.event(
         UMD,
         EventKind::Phase {
@@ -996,7 +1080,7 @@ fn r48_report_statistic_only_logs() {
     );
     b.leave(UMD, Ddi::ReportStatistic, None);
     b.close_session();
-    breaks(&b, 48, Culprit::OsModel, &[rs, phase]);
+    breaks(&b, RuleId::R48, Culprit::OsModel, &[rs, phase]);
 }
 
 #[test]
@@ -1006,7 +1090,7 @@ fn r50_data_rate_notifications() {
         b.call(
             OS,
             Ddi::RegisterForDataRateNotifications,
-            "register=true",
+            CallArgs::RegisterDataRate { register: true },
             OK,
         );
     };
@@ -1014,28 +1098,58 @@ fn r50_data_rate_notifications() {
     let mut b = Builder::default();
     registered(&mut b);
     b.at_ms(1000);
-    let first = b.call(9, Ddi::PfnDataRateNotify, "stats=present", None);
+    let first = b.call(
+        9,
+        Ddi::PfnDataRateNotify,
+        CallArgs::DataRateNotify { stats: true },
+        None,
+    );
     b.at_ms(2090);
-    b.call(9, Ddi::PfnDataRateNotify, "stats=present", None);
+    b.call(
+        9,
+        Ddi::PfnDataRateNotify,
+        CallArgs::DataRateNotify { stats: true },
+        None,
+    );
     b.at_ms(2100);
-    b.call(9, Ddi::PfnDataRateNotify, "stats=null", None);
+    b.call(
+        9,
+        Ddi::PfnDataRateNotify,
+        CallArgs::DataRateNotify { stats: false },
+        None,
+    );
     keeps(&b);
     // Nothing after the NULL-stats call.
     b.at_ms(3100);
-    let late = b.call(9, Ddi::PfnDataRateNotify, "stats=present", None);
-    breaks(&b, 50, Culprit::OsModel, &[late - 2, late]);
+    let late = b.call(
+        9,
+        Ddi::PfnDataRateNotify,
+        CallArgs::DataRateNotify { stats: true },
+        None,
+    );
+    breaks(&b, RuleId::R50, Culprit::OsModel, &[late - 2, late]);
 
     // Too far apart.
     let mut b = Builder::default();
     registered(&mut b);
     b.at_ms(1000);
     assert_eq!(
-        b.call(9, Ddi::PfnDataRateNotify, "stats=present", None),
+        b.call(
+            9,
+            Ddi::PfnDataRateNotify,
+            CallArgs::DataRateNotify { stats: true },
+            None
+        ),
         first
     );
     b.at_ms(2500);
-    let second = b.call(9, Ddi::PfnDataRateNotify, "stats=present", None);
-    let v = breaks(&b, 50, Culprit::OsModel, &[first, second]);
+    let second = b.call(
+        9,
+        Ddi::PfnDataRateNotify,
+        CallArgs::DataRateNotify { stats: true },
+        None,
+    );
+    let v = breaks(&b, RuleId::R50, Culprit::OsModel, &[first, second]);
     assert!(v.finding.contains("1500 ms"), "{v}");
     // A wider tolerance accepts it.
     let wide = TraceCheckConfig {
@@ -1049,17 +1163,22 @@ fn r50_data_rate_notifications() {
     let unregister = b.call(
         OS,
         Ddi::RegisterForDataRateNotifications,
-        "register=false",
+        CallArgs::RegisterDataRate { register: false },
         OK,
     ) + 1;
     b.at_ms(1000);
-    let late = b.call(9, Ddi::PfnDataRateNotify, "stats=present", None);
-    breaks(&b, 50, Culprit::OsModel, &[unregister, late]);
+    let late = b.call(
+        9,
+        Ddi::PfnDataRateNotify,
+        CallArgs::DataRateNotify { stats: true },
+        None,
+    );
+    breaks(&b, RuleId::R50, Culprit::OsModel, &[unregister, late]);
 }
 
 #[test]
 fn r55_one_chunk_reader_at_a_time() {
-    let args = "timeout_ms=4294967295 events=0 buffer_size=65536";
+    let args = chunk_args(u32::MAX, 0, 65536);
     let mut b = Builder::default();
     b.open_session();
     b.call(UMD, Ddi::GetNextChunkData, args, OK);
@@ -1074,11 +1193,11 @@ fn r55_one_chunk_reader_at_a_time() {
         UMD2,
         Ddi::GetNextChunkData,
         args,
-        Some(NtStatus::STATUS_TIMEOUT),
+        Some(NtStatus::STATUS_BUFFER_TOO_SMALL),
     );
     b.leave(UMD, Ddi::GetNextChunkData, OK);
     b.close_session();
-    let v = breaks(&b, 55, Culprit::Umd, &[first, second]);
+    let v = breaks(&b, RuleId::R55, Culprit::Umd, &[first, second]);
     assert_eq!(v.rule.rule().severity, Severity::Warning);
 }
 
@@ -1086,37 +1205,22 @@ fn r55_one_chunk_reader_at_a_time() {
 fn r67_miracast_class_calls_never_overlap() {
     let mut b = Builder::default();
     b.open_session();
-    let hw = "hardware_access=true";
+    let hw = io(true, None);
     // A HardwareAccess IOCTL is Level 3, not of the class: it may not overlap anything (R24),
     // so keep it alone; two class calls in sequence are fine.
     b.call(UMD, Ddi::DxgkDdiMiracastIoControl, hw, OK);
-    b.call(
-        UMD,
-        Ddi::DxgkDdiMiracastIoControl,
-        "hardware_access=false",
-        OK,
-    );
-    b.call(
-        UMD2,
-        Ddi::DxgkDdiMiracastIoControl,
-        "hardware_access=false",
-        OK,
-    );
+    b.call(UMD, Ddi::DxgkDdiMiracastIoControl, io(false, None), OK);
+    b.call(UMD2, Ddi::DxgkDdiMiracastIoControl, io(false, None), OK);
     b.close_session();
     keeps(&b);
 
     let mut b = Builder::default();
     b.open_session();
-    let first = b.enter(UMD, Ddi::DxgkDdiMiracastIoControl, "hardware_access=false");
-    let second = b.call(
-        UMD2,
-        Ddi::DxgkDdiMiracastIoControl,
-        "hardware_access=false",
-        OK,
-    );
+    let first = b.enter(UMD, Ddi::DxgkDdiMiracastIoControl, io(false, None));
+    let second = b.call(UMD2, Ddi::DxgkDdiMiracastIoControl, io(false, None), OK);
     b.leave(UMD, Ddi::DxgkDdiMiracastIoControl, OK);
     b.close_session();
-    breaks(&b, 67, Culprit::OsModel, &[first, second]);
+    breaks(&b, RuleId::R67, Culprit::OsModel, &[first, second]);
 }
 
 #[test]
@@ -1124,14 +1228,9 @@ fn findings_name_threads_and_are_capped_per_rule() {
     // A hung Miracast-class call overlaps every later one.
     let mut b = Builder::default();
     b.threads();
-    b.enter(UMD, Ddi::DxgkDdiMiracastIoControl, "hardware_access=false");
+    b.enter(UMD, Ddi::DxgkDdiMiracastIoControl, io(false, None));
     for _ in 0..40 {
-        b.call(
-            UMD2,
-            Ddi::DxgkDdiMiracastIoControl,
-            "hardware_access=false",
-            OK,
-        );
+        b.call(UMD2, Ddi::DxgkDdiMiracastIoControl, io(false, None), OK);
     }
     let found = check(&b);
     assert_eq!(
@@ -1140,7 +1239,7 @@ fn findings_name_threads_and_are_capped_per_rule() {
         "{}",
         show(&found)
     );
-    assert!(found.iter().all(|v| v.rule == RuleId(67)));
+    assert!(found.iter().all(|v| v.rule == RuleId::R67));
     assert!(
         found[0].finding.contains("t3 (umd-ioctl-1)"),
         "{}",
@@ -1156,42 +1255,53 @@ fn findings_name_threads_and_are_capped_per_rule() {
 // ---------------------------------------------------------------------------------------------
 // Arbitrary traces never make a check panic.
 
+fn arb_args() -> impl Strategy<Value = CallArgs> {
+    prop_oneof![
+        Just(CallArgs::None),
+        any::<bool>().prop_map(|hw| io(hw, None)),
+        Just(io(false, Some(IoctlMeaning::MonitorArrived))),
+        Just(io(false, Some(IoctlMeaning::MonitorDeparted))),
+        any::<bool>().prop_map(miracast),
+        Just(query_status()),
+        any::<bool>().prop_map(|off| commit(7, off)),
+        (0u64..4, any::<bool>()).prop_map(|(id, cb)| send(id, cb)),
+        (0u64..4).prop_map(|id| completion(id, NtStatus::STATUS_SUCCESS)),
+        Just(handled(u64::MAX)),
+        any::<bool>().prop_map(|stats| CallArgs::DataRateNotify { stats }),
+        any::<bool>().prop_map(|register| CallArgs::RegisterDataRate { register }),
+        Just(session_status(MiracastStatus::CriticalError, NtStatus(-1))),
+        (any::<u32>(), 0u32..6, any::<u32>()).prop_map(|(t, e, b)| chunk_args(t, e, b)),
+        Just(CallArgs::Context {
+            context: Handle(0x10)
+        }),
+    ]
+}
+
+fn arb_out() -> impl Strategy<Value = CallOut> {
+    prop_oneof![
+        Just(CallOut::None),
+        any::<bool>().prop_map(answered),
+        (any::<u32>(), 0u32..3).prop_map(|(size, n)| chunks_out(size, n)),
+        any::<u32>().prop_map(|b| CallOut::BytesReturned { bytes_returned: b }),
+    ]
+}
+
 fn arb_kind() -> impl Strategy<Value = EventKind> {
     let ddi = prop::sample::select(Ddi::ALL.to_vec());
-    let args = prop::sample::select(vec![
-        "",
-        "hardware_access=true",
-        "hardware_access=false op=MONITOR_ARRIVED",
-        "op=MONITOR_DEPARTED",
-        "type=StatusMiracastConnection child_uid=7 connected=true",
-        "type=StatusMiracastConnection child_uid=7 connected=false",
-        "target=7 monitor_power_off=true",
-        "id=1 callback=true",
-        "id=2 status=STATUS_SUCCESS information=0",
-        "id=x status=garbage",
-        "stats=null",
-        "stats=present",
-        "register=false",
-        "register=true",
-        "status=MIRACAST_STATUS_CRITICAL_ERROR",
-        "==",
-        "id=18446744073709551615",
-    ]);
     let status = prop::option::of(prop::sample::select(vec![
         NtStatus::STATUS_SUCCESS,
         NtStatus::STATUS_PENDING,
         NtStatus::STATUS_CANCELLED,
+        NtStatus::STATUS_TIMEOUT,
+        NtStatus(2),
         NtStatus(-1),
     ]));
     prop_oneof![
-        (ddi.clone(), args.clone()).prop_map(|(ddi, a)| EventKind::Enter {
-            ddi,
-            args: a.to_owned()
-        }),
-        (ddi, status.clone(), args).prop_map(|(ddi, status, a)| EventKind::Leave {
+        (ddi.clone(), arb_args()).prop_map(|(ddi, args)| EventKind::Enter { ddi, args }),
+        (ddi, status.clone(), arb_out()).prop_map(|(ddi, status, out)| EventKind::Leave {
             ddi,
             status,
-            out: a.to_owned()
+            out
         }),
         (0u64..4, any::<bool>()).prop_map(|(id, held)| EventKind::MessageQueued { id, held }),
         (0u64..4).prop_map(|id| EventKind::MessageDelivered { id }),
@@ -1199,8 +1309,14 @@ fn arb_kind() -> impl Strategy<Value = EventKind> {
             id,
             status: NtStatus::STATUS_SUCCESS
         }),
-        prop::sample::select(vec!["umd-send x", "umd-recv y", "umd-close", "disconnect"])
-            .prop_map(|w| EventKind::Sink { what: w.to_owned() }),
+        (0u64..4).prop_map(|id| EventKind::BufferUseAfterRelease { id }),
+        prop::sample::select(vec![
+            "umd-send",
+            "umd-recv",
+            "umd-close",
+            "umd-send after-stop"
+        ])
+        .prop_map(|w| EventKind::Sink { what: wire(w) }),
         (prop::option::of(0u32..6)).prop_map(|parent| EventKind::ThreadStart {
             name: "umd-x".into(),
             parent
@@ -1230,7 +1346,8 @@ proptest! {
         let seqs: std::collections::BTreeSet<u32> = events.iter().map(|e| e.seq).collect();
         let trace = Trace { events };
         for v in trace_checks::check(&trace) {
-            prop_assert!((1..=74).contains(&v.rule.0));
+            prop_assert!((1..=74).contains(&v.rule.number()));
+            prop_assert!(v.check.may_report(v.rule));
             prop_assert!(v.events.iter().all(|s| seqs.contains(s)));
             prop_assert!(!v.to_string().is_empty());
         }
@@ -1240,18 +1357,18 @@ proptest! {
 #[test]
 fn r22_one_miracast_context_at_a_time() {
     let mut b = Builder::default();
-    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
-    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, "", None);
-    let live = b.call(OS, Ddi::DxgkDdiMiracastCreateContext, "", OK);
+    b.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
+    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, none(), None);
+    let live = b.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
     keeps(&b);
     // Asking again is the fault, whatever the KMD answers.
     let second = b.call(
         OS,
         Ddi::DxgkDdiMiracastCreateContext,
-        "",
+        none(),
         Some(NtStatus::STATUS_RESOURCE_IN_USE),
     );
-    breaks(&b, 22, Culprit::OsModel, &[live, second]);
+    breaks(&b, RuleId::R22, Culprit::OsModel, &[live, second]);
 }
 
 #[test]
@@ -1260,75 +1377,47 @@ fn r25_accepted_messages_are_pending() {
     b.call(
         MSG,
         Ddi::DxgkCbMiracastSendMessage,
-        "id=1 callback=true",
+        send(1, true),
         Some(NtStatus::STATUS_PENDING),
     );
     keeps(&b);
     let send = b.call(
         MSG,
         Ddi::DxgkCbMiracastSendMessage,
-        "id=2 callback=true",
+        send(2, true),
         Some(NtStatus::STATUS_SUCCESS),
     );
-    breaks(&b, 25, Culprit::OsModel, &[send, send + 1]);
+    breaks(&b, RuleId::R25, Culprit::OsModel, &[send, send + 1]);
 }
 
 #[test]
 fn r54_success_carries_chunk_data() {
     let mut b = Builder::default();
-    b.enter(
-        UMD,
-        Ddi::GetNextChunkData,
-        "timeout_ms=0 events=1 buffer_size=64",
-    );
-    b.leave_out(
-        UMD,
-        Ddi::GetNextChunkData,
-        OK,
-        "size=0 outstanding=0 chunks=0",
-    );
-    b.enter(
-        UMD,
-        Ddi::GetNextChunkData,
-        "timeout_ms=0 events=0 buffer_size=64",
-    );
-    b.leave_out(
-        UMD,
-        Ddi::GetNextChunkData,
-        OK,
-        "size=40 outstanding=0 chunks=1",
-    );
+    b.enter(UMD, Ddi::GetNextChunkData, chunk_args(0, 1, 64));
+    b.leave_out(UMD, Ddi::GetNextChunkData, OK, chunks_out(0, 0));
+    b.enter(UMD, Ddi::GetNextChunkData, chunk_args(0, 0, 64));
+    b.leave_out(UMD, Ddi::GetNextChunkData, OK, chunks_out(40, 1));
     keeps(&b);
-    let enter = b.enter(
-        UMD,
-        Ddi::GetNextChunkData,
-        "timeout_ms=0 events=0 buffer_size=64",
-    );
-    b.leave_out(
-        UMD,
-        Ddi::GetNextChunkData,
-        OK,
-        "size=0 outstanding=0 chunks=0",
-    );
-    breaks(&b, 54, Culprit::OsModel, &[enter, enter + 1]);
+    let enter = b.enter(UMD, Ddi::GetNextChunkData, chunk_args(0, 0, 64));
+    b.leave_out(UMD, Ddi::GetNextChunkData, OK, chunks_out(0, 0));
+    breaks(&b, RuleId::R54, Culprit::OsModel, &[enter, enter + 1]);
 }
 
 #[test]
 fn r70_pageable_ddis_run_at_passive_level() {
     let mut b = Builder::default();
-    b.call(OS, Ddi::DxgkDdiCreateContext, "", OK);
+    b.call(OS, Ddi::DxgkDdiCreateContext, none(), OK);
     keeps(&b);
-    let isr = b.enter(OS, Ddi::DxgkDdiInterruptRoutine, "");
-    let create = b.call(OS, Ddi::DxgkDdiCreateContext, "", OK);
+    let isr = b.enter(OS, Ddi::DxgkDdiInterruptRoutine, none());
+    let create = b.call(OS, Ddi::DxgkDdiCreateContext, none(), OK);
     b.leave(OS, Ddi::DxgkDdiInterruptRoutine, None);
-    breaks(&b, 70, Culprit::OsModel, &[isr, create]);
+    breaks(&b, RuleId::R70, Culprit::OsModel, &[isr, create]);
 }
 
 #[test]
 fn r11_monitor_arrived_ioctl_is_reported() {
-    let arrived = "hardware_access=false op=MONITOR_ARRIVED";
-    let connected =
-        "type=StatusMiracastConnection child_uid=7 connected=true monitor_type=D3DKMDT_VOT_HDMI";
+    let arrived = io(false, Some(IoctlMeaning::MonitorArrived));
+    let connected = miracast(true);
     let mut b = Builder::default();
     b.open_session();
     b.enter(UMD, Ddi::DxgkDdiMiracastIoControl, arrived);
@@ -1340,31 +1429,219 @@ fn r11_monitor_arrived_ioctl_is_reported() {
     b.call(
         UMD,
         Ddi::DxgkDdiMiracastIoControl,
-        "hardware_access=false op=QUERY_STATUS",
+        io(false, Some(IoctlMeaning::Other("QUERY_STATUS"))),
         OK,
     );
     b.call(UMD, Ddi::DxgkCbIndicateChildStatus, connected, OK);
-    breaks(&b, 11, Culprit::Kmd, &[ioctl, left]);
+    breaks(&b, RuleId::R11, Culprit::Kmd, &[ioctl, left]);
 }
 
 #[test]
 fn r13_no_departure_request_in_stop_unless_the_sink_said_so() {
-    let departed = "hardware_access=false op=MONITOR_DEPARTED";
+    let departed = io(false, Some(IoctlMeaning::MonitorDeparted));
     let mut b = Builder::default();
     b.open_session();
     b.event(
         OS,
         EventKind::Sink {
-            what: "scenario: MonitorDeparts".into(),
+            what: SinkActivity::Action {
+                action: SinkAction::MonitorDeparts,
+            },
         },
     );
-    b.enter(OS, Ddi::StopMiracastSession, "");
+    b.enter(OS, Ddi::StopMiracastSession, none());
     b.call(OS, Ddi::MiracastIoControl, departed, OK);
     b.leave(OS, Ddi::StopMiracastSession, None);
     keeps(&b);
-    b.call(OS, Ddi::StartMiracastSession, "", OK);
-    let stop = b.enter(OS, Ddi::StopMiracastSession, "");
+    b.call(OS, Ddi::StartMiracastSession, none(), OK);
+    let stop = b.enter(OS, Ddi::StopMiracastSession, none());
     let ioctl = b.call(OS, Ddi::MiracastIoControl, departed, OK);
     b.leave(OS, Ddi::StopMiracastSession, None);
-    breaks(&b, 13, Culprit::Umd, &[stop, ioctl]);
+    breaks(&b, RuleId::R13, Culprit::Umd, &[stop, ioctl]);
+}
+
+#[test]
+fn r53_a_connection_reset_is_followed_by_an_iframe_request() {
+    let reset = Some(NtStatus::STATUS_CONNECTION_RESET);
+    let mut b = Builder::default();
+    b.open_session();
+    b.call(UMD, Ddi::GetNextChunkData, chunk_args(0, 0, 64), reset);
+    b.call(
+        UMD,
+        Ddi::MiracastIoControl,
+        io(false, Some(IoctlMeaning::RequestIframe)),
+        OK,
+    );
+    b.enter(UMD, Ddi::GetNextChunkData, chunk_args(0, 0, 64));
+    b.leave_out(UMD, Ddi::GetNextChunkData, OK, chunks_out(40, 1));
+    b.close_session();
+    keeps(&b);
+
+    let mut b = Builder::default();
+    b.open_session();
+    let first = b.enter(UMD, Ddi::GetNextChunkData, chunk_args(0, 0, 64));
+    let left = b.leave(UMD, Ddi::GetNextChunkData, reset);
+    let again = b.enter(UMD, Ddi::GetNextChunkData, chunk_args(0, 0, 64));
+    b.leave_out(UMD, Ddi::GetNextChunkData, OK, chunks_out(40, 1));
+    b.close_session();
+    assert!(first < left);
+    breaks(&b, RuleId::R53, Culprit::Umd, &[left, again]);
+}
+
+fn chunk_sent(frame: u64) -> CallArgs {
+    use miracast_sim::ddi::{ChunkId, StatisticData};
+    CallArgs::ReportStatistic(StatisticData::ChunkSent(
+        ChunkId::new(frame, 0).expect("in range"),
+    ))
+}
+
+fn chunks_with(frames: &[u64]) -> CallOut {
+    use miracast_sim::ddi::ChunkId;
+    CallOut::Chunks {
+        size: 40 * frames.len() as u32,
+        outstanding: 0,
+        chunks: frames.len() as u32,
+        ids: frames
+            .iter()
+            .map(|f| ChunkId::new(*f, 0).expect("in range"))
+            .collect(),
+    }
+}
+
+#[test]
+fn r59_chunk_sent_once_per_received_chunk() {
+    let mut b = Builder::default();
+    b.open_session();
+    b.enter(UMD, Ddi::GetNextChunkData, chunk_args(0, 0, 4096));
+    b.leave_out(UMD, Ddi::GetNextChunkData, OK, chunks_with(&[1, 2]));
+    b.call(UMD, Ddi::ReportStatistic, chunk_sent(1), None);
+    b.call(UMD, Ddi::ReportStatistic, chunk_sent(2), None);
+    b.close_session();
+    keeps(&b);
+
+    // Announced twice for one record.
+    let mut b = Builder::default();
+    b.open_session();
+    b.enter(UMD, Ddi::GetNextChunkData, chunk_args(0, 0, 4096));
+    b.leave_out(UMD, Ddi::GetNextChunkData, OK, chunks_with(&[1]));
+    let first = b.call(UMD, Ddi::ReportStatistic, chunk_sent(1), None);
+    let second = b.call(UMD, Ddi::ReportStatistic, chunk_sent(1), None);
+    b.close_session();
+    breaks(&b, RuleId::R59, Culprit::Umd, &[first, second]);
+
+    // Announced for a chunk never received.
+    let mut b = Builder::default();
+    b.open_session();
+    let never = b.call(UMD, Ddi::ReportStatistic, chunk_sent(9), None);
+    b.close_session();
+    breaks(&b, RuleId::R59, Culprit::Umd, &[never]);
+}
+
+#[test]
+fn r62_the_chosen_mode_fits_the_suggested_bit_rate() {
+    let start = |b: &mut Builder, rate: u64| {
+        b.threads();
+        b.call(OS, Ddi::DxgkDdiMiracastCreateContext, none(), OK);
+        b.call(OS, Ddi::CreateMiracastContext, none(), OK);
+        let s = b.enter(
+            OS,
+            Ddi::StartMiracastSession,
+            CallArgs::StartSession {
+                socket: 5,
+                current_bit_rate: rate,
+                local_max: rate,
+                remote_max: rate,
+            },
+        );
+        let m4 = b.event(
+            UMD,
+            EventKind::Sink {
+                what: SinkActivity::Configured {
+                    mode: Some("1920x1080p30".to_owned()),
+                    required_bitrate: Some(8_709_120),
+                },
+            },
+        );
+        b.leave(OS, Ddi::StartMiracastSession, OK);
+        (s, m4)
+    };
+    let mut b = Builder::default();
+    start(&mut b, 20_000_000);
+    b.close_session();
+    keeps(&b);
+
+    let mut b = Builder::default();
+    let (s, m4) = start(&mut b, 5_000_000);
+    b.close_session();
+    breaks(&b, RuleId::R62, Culprit::Umd, &[s, m4]);
+}
+
+#[test]
+fn r73_pending_read_as_a_failure_is_the_kmds_fault() {
+    let pending = Some(NtStatus::STATUS_PENDING);
+    // Two different messages in one DDI, each accepted: fine.
+    let mut b = Builder::default();
+    b.open_session();
+    b.enter(OS, Ddi::DxgkDdiCommitVidPn, commit(7, true));
+    b.call(OS, Ddi::DxgkCbMiracastSendMessage, send(1, true), pending);
+    b.call(OS, Ddi::DxgkCbMiracastSendMessage, send(2, true), pending);
+    b.leave(OS, Ddi::DxgkDdiCommitVidPn, OK);
+    b.close_session();
+    let found: Vec<Violation> = check(&b)
+        .into_iter()
+        .filter(|v| v.rule == RuleId::R73)
+        .collect();
+    assert!(found.is_empty(), "{}", show(&found));
+
+    // The same message again after its buffers were released: PENDING read as a failure.
+    let mut b = Builder::default();
+    b.open_session();
+    b.enter(OS, Ddi::DxgkDdiEscape, none());
+    b.enter(OS, Ddi::DxgkCbMiracastSendMessage, send(1, true));
+    let accepted = b.leave(OS, Ddi::DxgkCbMiracastSendMessage, pending);
+    b.event(OS, EventKind::BufferUseAfterRelease { id: 1 });
+    let again = b.call(OS, Ddi::DxgkCbMiracastSendMessage, send(2, true), pending);
+    b.leave(OS, Ddi::DxgkDdiEscape, OK);
+    let found: Vec<Violation> = check(&b)
+        .into_iter()
+        .filter(|v| v.rule == RuleId::R73)
+        .collect();
+    assert_eq!(found.len(), 1, "{}", show(&found));
+    assert_eq!(found[0].culprit, Culprit::Kmd);
+    assert_eq!(found[0].events, [accepted, again]);
+}
+
+#[test]
+fn r54_instance_not_available_once_the_session_goes() {
+    let mut b = Builder::default();
+    b.open_session();
+    b.enter(OS, Ddi::StopMiracastSession, none());
+    b.call(
+        UMD,
+        Ddi::GetNextChunkData,
+        chunk_args(0, 0, 64),
+        Some(NtStatus::STATUS_INSTANCE_NOT_AVAILABLE),
+    );
+    b.leave(OS, Ddi::StopMiracastSession, None);
+    b.call(OS, Ddi::DestroyMiracastContext, none(), None);
+    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, none(), None);
+    keeps(&b);
+
+    let mut b = Builder::default();
+    b.open_session();
+    b.enter(OS, Ddi::StopMiracastSession, none());
+    let call = b.enter(UMD, Ddi::GetNextChunkData, chunk_args(0, 0, 64));
+    let left = b.leave(UMD, Ddi::GetNextChunkData, Some(NtStatus::STATUS_TIMEOUT));
+    b.leave(OS, Ddi::StopMiracastSession, None);
+    b.call(OS, Ddi::DestroyMiracastContext, none(), None);
+    b.call(OS, Ddi::DxgkDdiMiracastDestroyContext, none(), None);
+    breaks(&b, RuleId::R54, Culprit::OsModel, &[call, left]);
+
+    // An INFINITE wait never times out.
+    let mut b = Builder::default();
+    b.open_session();
+    let call = b.enter(UMD, Ddi::GetNextChunkData, chunk_args(u32::MAX, 0, 64));
+    let left = b.leave(UMD, Ddi::GetNextChunkData, Some(NtStatus::STATUS_TIMEOUT));
+    b.close_session();
+    breaks(&b, RuleId::R54, Culprit::OsModel, &[call, left]);
 }

@@ -85,7 +85,7 @@ fn online_findings_survive_with_the_trace_off() {
     let result = runner::run_seeded(&s, &options);
     assert!(result.trace.events.is_empty());
     assert!(
-        result.violations.iter().any(|v| v.rule == RuleId(12)),
+        result.violations.iter().any(|v| v.rule == RuleId::R12),
         "{:?}",
         result.violations
     );
@@ -98,6 +98,16 @@ fn the_committed_schema_is_current() {
     assert!(
         committed == scenario::schema(),
         "scenarios/schema.json is stale: regenerate it with `cargo run -- schema > scenarios/schema.json`"
+    );
+}
+
+#[test]
+fn the_committed_trace_schema_is_current() {
+    let committed =
+        std::fs::read_to_string("docs/trace-schema.json").expect("docs/trace-schema.json");
+    assert!(
+        committed == miracast_sim::trace::schema(),
+        "docs/trace-schema.json is stale: regenerate it with `cargo run -- schema --trace > docs/trace-schema.json`"
     );
 }
 

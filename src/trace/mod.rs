@@ -5,6 +5,14 @@
 //! rendering ([`TraceEvent`]'s `Display`) is stable: it is what determinism tests compare byte
 //! for byte and what reports quote.
 
+mod call;
+mod sink;
+
+pub use call::{
+    CallArgs, CallOut, ChildStatusArm, ChildStatusRecord, Field, Fields, IoctlMeaning, Rendered,
+};
+pub use sink::{SinkAction, SinkActivity, WireSummary};
+
 use crate::ddi::Ddi;
 use crate::status::NtStatus;
 use crate::time::SimTime;
@@ -12,7 +20,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// One trace entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TraceEvent {
     /// Position in the trace, from 0.
     pub seq: u32,
@@ -25,7 +33,7 @@ pub struct TraceEvent {
 }
 
 /// What happened.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum EventKind {
     /// A simulated thread was created.
@@ -41,8 +49,8 @@ pub enum EventKind {
     Enter {
         /// Which one.
         ddi: Ddi,
-        /// Its arguments, summarized.
-        args: String,
+        /// Its arguments.
+        args: CallArgs,
     },
     /// A DDI or callback returned.
     Leave {
@@ -50,8 +58,8 @@ pub enum EventKind {
         ddi: Ddi,
         /// Its NTSTATUS, for the ones that return one.
         status: Option<NtStatus>,
-        /// Out-values, summarized.
-        out: String,
+        /// Out-values.
+        out: CallOut,
     },
     /// The session phase changed.
     Phase {
@@ -105,8 +113,18 @@ pub enum EventKind {
     },
     /// The simulated sink or the RTSP link did something.
     Sink {
-        /// What, in one line (`-> M4 SET_PARAMETER`, `delay M3 reply 6s`, `disconnect`).
-        what: String,
+        /// What.
+        what: SinkActivity,
+    },
+    /// Deliberate faults switched on for this run (bug knobs of the reference drivers, or
+    /// OS-model knobs), so that every trace says which faults it ran with.
+    KnobsOn {
+        /// Whose knobs.
+        owner: KnobOwner,
+        /// Their names as a scenario writes them (`slow_stop`, `datarate_interval_ms=400`).
+        knobs: Vec<String>,
+        /// The driver under test is a binary, which ignores bug knobs.
+        ignored: bool,
     },
     /// Virtual time jumped forward because every thread was waiting.
     TimeAdvance {
@@ -176,21 +194,54 @@ impl fmt::Display for TraceEvent {
             EventKind::TimeAdvance { to } => write!(f, "time -> {to}"),
             EventKind::Step { index, op } => write!(f, "step {index} {op}"),
             EventKind::Note { text } => write!(f, "note {text}"),
+            EventKind::KnobsOn {
+                owner,
+                knobs,
+                ignored,
+            } => {
+                let list = knobs.join(", ");
+                match (owner, ignored) {
+                    (KnobOwner::OsModel, _) => write!(f, "note OS-model knobs on: {list}"),
+                    (KnobOwner::Drivers, false) => write!(f, "note bug knobs on: {list}"),
+                    (KnobOwner::Drivers, true) => write!(
+                        f,
+                        "note bug knobs {list} apply to the reference drivers only; the driver binary ignores them"
+                    ),
+                }
+            }
         }
     }
 }
 
-/// The value of `key` in an `args`/`out` summary written as space-separated `key=value` pairs
-/// (the convention every OS-model event follows).
-pub fn arg<'a>(summary: &'a str, key: &str) -> Option<&'a str> {
-    summary.split(' ').find_map(|pair| {
-        pair.strip_prefix(key)
-            .and_then(|rest| rest.strip_prefix('='))
-    })
+/// Whose deliberate faults a [`EventKind::KnobsOn`] lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KnobOwner {
+    /// Bug knobs of the reference drivers.
+    Drivers,
+    /// OS-model knobs.
+    OsModel,
 }
 
+/// The JSON Schema of one trace event as JSON reports carry it (`miracast-sim schema --trace`,
+/// committed as `docs/trace-schema.json`), titled with [`TRACE_FORMAT_VERSION`].
+pub fn schema() -> String {
+    let mut schema = schemars::schema_for!(TraceEvent);
+    schema.insert(
+        "title".to_owned(),
+        format!("miracast-sim trace event, format {TRACE_FORMAT_VERSION}").into(),
+    );
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The version of the JSON trace format ([`TraceEvent`] serialized): 2 has typed `args`/`out`
+/// objects tagged by `shape` and typed sink activity; 1 had `key=value` strings.
+pub const TRACE_FORMAT_VERSION: u32 = 2;
+
 /// A whole trace with a stable text form and a hash for determinism checks.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Trace {
     /// The events in order.
