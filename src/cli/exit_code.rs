@@ -13,10 +13,15 @@ pub const INVALID: u8 = 2;
 /// invalid).
 pub const BACKEND_UNAVAILABLE: u8 = 3;
 
+/// `run` was interrupted (SIGINT) before every scenario ran, and nothing that ran failed; the
+/// reports hold what finished.
+pub const INTERRUPTED: u8 = 130;
+
 /// The table shown in `--help` and the README.
 pub const TABLE: &str = "\
 Exit codes:
   0  every scenario passed
   1  a scenario failed (takes precedence over 2 and 3)
   2  usage error, or a scenario file is invalid
-  3  the requested driver backend is not available in this build";
+  3  the requested driver backend is not available in this build
+  130  interrupted (SIGINT) before the run finished; the reports hold what finished";

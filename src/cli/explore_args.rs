@@ -3,7 +3,9 @@
 //! becomes a `stop()` callback the sans-IO explorer polls between schedules.
 
 use crate::explore::scenario_run::{ScenarioRunConfig, run_scenario};
-use crate::explore::{Bounds, ExploreConfig, ExploreReport, Mode, Partition, explore, token};
+use crate::explore::{
+    Bounds, ExploreConfig, ExploreReport, ExploreVerdict, Mode, Partition, explore_observed, token,
+};
 use crate::runner::RunOptions;
 use crate::scenario::{Scenario, parse_duration};
 use crate::sched::Strategy;
@@ -174,6 +176,7 @@ pub fn explore_config(
         shrink_runs: 200,
         prefix,
         scenario: (scenario.path.clone(), scenario.content_hash.clone()),
+        backend: String::new(),
     })
 }
 
@@ -185,6 +188,8 @@ pub fn budget(args: &ExploreArgs) -> impl Fn() -> bool + Sync {
 
 /// Explores one scenario as the flags say. `options` are `run`'s runner options (backend,
 /// trace); with the trace on (the default) every schedule is judged by the trace checks too.
+/// `interrupt()` stops the exploration between schedules like the time budget does (SIGINT);
+/// `on_schedule(failing)` is called after every schedule (progress).
 ///
 /// # Errors
 /// When the flags do not make a configuration (see [`explore_config`]).
@@ -192,10 +197,18 @@ pub fn explore_scenario(
     args: &ExploreArgs,
     scenario: &Scenario,
     options: &RunOptions,
-    jobs: usize,
-    partition: Option<(u64, u64)>,
+    (jobs, partition): (usize, Option<(u64, u64)>),
+    interrupt: &(dyn Fn() -> bool + Sync),
+    on_schedule: &(dyn Fn(bool) + Sync),
 ) -> Result<ExploreReport, String> {
-    let config = explore_config(args, scenario, options.seed, jobs, partition)?;
+    let mut config = explore_config(args, scenario, options.seed, jobs, partition)?;
+    config.backend = crate::runner::replay::backend_stamp(
+        &options
+            .backend
+            .clone()
+            .unwrap_or_else(|| scenario.setup.backend.clone())
+            .to_string(),
+    );
     let run_config = ScenarioRunConfig {
         // The trace stays on: the 27 rules checked over the trace are judged on every
         // explored schedule, not only the online ones.
@@ -205,52 +218,25 @@ pub fn explore_scenario(
         keep_trace: args.check_determinism,
     };
     let run = |s: Box<dyn Strategy>| run_scenario(scenario, &run_config, s);
-    let stop = budget(args);
-    Ok(explore(&config, &run, &stop))
+    let budget = budget(args);
+    let stop = || budget() || interrupt();
+    Ok(explore_observed(&config, &run, &stop, on_schedule))
 }
 
-/// What to print for one scenario's exploration: the summary, the coverage table with
-/// `--coverage`. The JSON report embeds [`ExploreReport`] (it is `Serialize`).
-pub fn render(args: &ExploreArgs, scenario: &Scenario, report: &ExploreReport) -> String {
-    let mut out = format!(
-        "{} ({})\n{}",
-        scenario.name,
-        scenario.path,
-        report.summary()
-    );
+/// What to print for one scenario's exploration: the verdict's rendering (findings as
+/// unexpected, found as expected or missing), the coverage table with `--coverage`. The JSON
+/// report embeds [`ExploreReport`] (it is `Serialize`) and the verdict.
+pub fn render(
+    args: &ExploreArgs,
+    scenario: &Scenario,
+    report: &ExploreReport,
+    verdict: &ExploreVerdict,
+) -> String {
+    let mut out = verdict.render(scenario, report);
     if args.coverage {
         out.push_str(&report.coverage.summary());
     }
     out
-}
-
-/// Exit status of an exploration: true when it found no failure and no nondeterminism.
-pub fn passed(report: &ExploreReport) -> bool {
-    report.failures.is_empty() && report.nondeterminism.is_empty()
-}
-
-/// The failures `scenario` does not expect: a finding of a rule listed in its
-/// `expect.violations` (a bug-knob scenario) is what the scenario is about, not a failure.
-pub fn unexpected_failures<'a>(
-    scenario: &Scenario,
-    report: &'a ExploreReport,
-) -> Vec<&'a crate::explore::Failure> {
-    report
-        .failures
-        .iter()
-        .filter(|f| {
-            !scenario
-                .expect
-                .violations
-                .iter()
-                .any(|r| r.to_string() == f.finding.key)
-        })
-        .collect()
-}
-
-/// Like [`passed`], but findings of rules the scenario expects to be broken do not fail it.
-pub fn passed_for(scenario: &Scenario, report: &ExploreReport) -> bool {
-    unexpected_failures(scenario, report).is_empty() && report.nondeterminism.is_empty()
 }
 
 #[cfg(test)]

@@ -8,15 +8,19 @@
 //! - [`exit_code`]: the exit-code constants and their table.
 //! - [`run`](mod@run): `run` (discovery, filter, partition, thread pool, reports) and `validate`.
 //! - [`isolate`]: `run --isolate`: one child process per scenario, crashes as findings.
+//! - [`progress`]: progress lines on stderr during long runs, and the SIGINT flag.
 //! - [`explore_args`]: `run --explore`: the exploration flags and helpers.
 //! - [`replay`]: `replay TOKEN|FILE`.
+//! - [`show`]: `show SCENARIO|TOKEN|REPORT`: a run as HTML, Mermaid or Perfetto JSON.
 //! - [`wfd`]: `sink`, `source`, `wfd decode`.
 
 pub mod exit_code;
 pub mod explore_args;
 pub mod isolate;
+pub mod progress;
 pub mod replay;
 pub mod run;
+pub mod show;
 pub mod wfd;
 
 use crate::rules::{CATALOGUE, RuleId};
@@ -63,6 +67,8 @@ pub enum Command {
     },
     /// Re-run a failure exactly from its replay token (or a file holding tokens or a JSON report).
     Replay(replay::ReplayArgs),
+    /// Draw one run: an HTML timeline, a Mermaid sequence diagram or a Perfetto trace.
+    Show(show::ShowArgs),
     /// Run the simulated Wi-Fi Display sink against a real source over TCP.
     Sink(wfd::SinkArgs),
     /// Run the simulated Wi-Fi Display source against a real sink over TCP.
@@ -112,6 +118,7 @@ pub fn run(cli: Cli) -> u8 {
         }
         Command::Explain { rule, scenarios } => explain(&rule, &scenarios),
         Command::Replay(args) => replay::replay(&args),
+        Command::Show(args) => show::show(&args),
         Command::RunIsolated => isolate::child_main(),
         Command::Sink(args) => exit_of(wfd::run_sink(&args)),
         Command::Source(args) => exit_of(wfd::run_source(&args)),

@@ -13,26 +13,50 @@ pub struct ReplayArgs {
     /// A replay token, or a file holding one (or a `--format json` report: its failed
     /// scenarios are replayed).
     pub token: String,
-    /// Use this scenario file instead of the path recorded in the token.
+    /// Where to find the token's scenario, by its content hash: files or folders (default
+    /// `scenarios`; a JSON report's own scenario paths are searched too).
+    pub paths: Vec<PathBuf>,
+    /// Use this scenario file (its content hash is checked against the token's).
     #[arg(long)]
     pub scenario: Option<PathBuf>,
+    /// Driver under test (default: the scenario's): `model` or `real:PATH`.
+    #[arg(long, value_parser = crate::scenario::parse_backend)]
+    pub backend: Option<crate::scenario::Backend>,
+    /// Replay even on another backend than the token's, or with a changed driver library.
+    #[arg(long)]
+    pub force: bool,
     /// Print the whole trace of the replayed run.
     #[arg(long)]
     pub trace: bool,
 }
 
-fn tokens_from(arg: &str) -> Result<Vec<String>, String> {
+/// The tokens `arg` names, each with the scenario path a JSON report gives for it (a place to
+/// look for the scenario by hash, never a path taken from the token).
+fn tokens_from(arg: &str) -> Result<Vec<(String, Option<PathBuf>)>, String> {
     let path = std::path::Path::new(arg);
     if arg.len() < 4096 && path.is_file() {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {arg}: {e}"))?;
         if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) {
-            let tokens: Vec<String> = doc["scenarios"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|s| s["outcome"] == "failed")
-                .filter_map(|s| s["replay_token"].as_str().map(str::to_owned))
-                .collect();
+            let mut tokens = Vec::new();
+            for s in doc["scenarios"].as_array().into_iter().flatten() {
+                if s["outcome"] != "failed" {
+                    continue;
+                }
+                let hint = s["path"].as_str().map(PathBuf::from);
+                match s["explore"]["failures"].as_array() {
+                    Some(fails) => tokens.extend(
+                        fails
+                            .iter()
+                            .filter_map(|f| f["token"].as_str())
+                            .map(|t| (t.to_owned(), hint.clone())),
+                    ),
+                    None => tokens.extend(
+                        s["replay_token"]
+                            .as_str()
+                            .map(|t| (t.to_owned(), hint.clone())),
+                    ),
+                }
+            }
             if tokens.is_empty() {
                 return Err(format!(
                     "{arg} is a JSON report with no failed scenario to replay"
@@ -40,9 +64,41 @@ fn tokens_from(arg: &str) -> Result<Vec<String>, String> {
             }
             return Ok(tokens);
         }
-        return Ok(text.split_whitespace().map(str::to_owned).collect());
+        return Ok(text
+            .split_whitespace()
+            .map(|t| (t.to_owned(), None))
+            .collect());
     }
-    Ok(vec![arg.to_owned()])
+    Ok(vec![(arg.to_owned(), None)])
+}
+
+/// The scenario a token replays on: `--scenario FILE`, or the file among `paths` (and the
+/// report's `hint`) whose content hash is the token's.
+///
+/// # Errors
+/// A sentence when neither finds it.
+pub fn scenario_for(
+    token: &ReplayToken,
+    explicit: Option<&std::path::Path>,
+    paths: &[PathBuf],
+    hint: Option<&std::path::Path>,
+) -> Result<PathBuf, String> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    let mut search: Vec<PathBuf> = hint.iter().map(|h| h.to_path_buf()).collect();
+    search.extend(paths.iter().cloned());
+    if paths.is_empty() {
+        search.push(PathBuf::from("scenarios"));
+    }
+    search.retain(|p| p.exists());
+    if search.is_empty() {
+        return Err(format!(
+            "the token's scenario (content hash {}) is found by its content, and there is nothing to search here: give the file or folder it came from (`miracast-sim replay TOKEN path/to/scenarios`) or `--scenario FILE`",
+            token.hash
+        ));
+    }
+    runner::replay::find_scenario(&token.hash, &search)
 }
 
 /// `miracast-sim replay`.
@@ -55,8 +111,8 @@ pub fn replay(args: &ReplayArgs) -> u8 {
         }
     };
     let mut worst = exit_code::OK;
-    for text in tokens {
-        let code = replay_one(&text, args);
+    for (text, hint) in tokens {
+        let code = replay_one(&text, hint.as_deref(), args);
         if worst == exit_code::OK || (code != exit_code::OK && code < worst) {
             worst = code;
         }
@@ -64,7 +120,7 @@ pub fn replay(args: &ReplayArgs) -> u8 {
     worst
 }
 
-fn replay_one(text: &str, args: &ReplayArgs) -> u8 {
+fn replay_one(text: &str, hint: Option<&std::path::Path>, args: &ReplayArgs) -> u8 {
     let token = match ReplayToken::decode(text) {
         Ok(t) => t,
         Err(e) => {
@@ -79,10 +135,13 @@ fn replay_one(text: &str, args: &ReplayArgs) -> u8 {
             return exit_code::INVALID;
         }
     };
-    let path = args
-        .scenario
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(&token.scenario));
+    let path = match scenario_for(&token, args.scenario.as_deref(), &args.paths, hint) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::INVALID;
+        }
+    };
     let scenario = match crate::scenario::load(&path) {
         Ok((s, _)) => s,
         Err(e) => {
@@ -98,16 +157,36 @@ fn replay_one(text: &str, args: &ReplayArgs) -> u8 {
             scenario.content_hash
         );
     }
+    let backend = args
+        .backend
+        .clone()
+        .unwrap_or_else(|| scenario.setup.backend.clone());
+    let stamp = runner::replay::backend_stamp(&backend.to_string());
+    if let Some(why) = runner::replay::backend_mismatch(&token.backend, &stamp) {
+        if !args.force {
+            eprintln!(
+                "error: {why}; the replay would not be the recorded run (pass --force to replay anyway)"
+            );
+            return exit_code::INVALID;
+        }
+        eprintln!("warning: {why}; replaying anyway (--force)");
+    }
     println!(
-        "replaying {} with {} recorded choices from {}",
+        "replaying {} with {} recorded choices (seed {}{})",
         path.display(),
         choices.len(),
-        token.strategy
+        token.seed,
+        if token.strategy.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", token.strategy)
+        }
     );
     let n = choices.len();
     let strategy = ReplayStrategy::new(choices, Box::new(RandomStrategy::new(token.seed)));
     let options = RunOptions {
         seed: Some(token.seed),
+        backend: Some(backend),
         ..RunOptions::default()
     };
     let result = runner::run_once(&scenario, &options, Box::new(strategy));
@@ -145,6 +224,7 @@ fn replay_one(text: &str, args: &ReplayArgs) -> u8 {
     };
     let report = RunReport {
         scenarios: vec![entry],
+        rule_coverage: None,
     };
     print!("{}", human::render(&report));
     super::run::exit_for(&report)

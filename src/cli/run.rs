@@ -7,10 +7,11 @@
 //! the finished [`ScenarioReport`] in that file's slot, so the report order is the path order
 //! whatever `--jobs` is.
 
+use super::progress::{Progress, ReportFiles, interrupted};
 use super::{exit_code, isolate};
 use crate::report::{self, Format, Outcome, RunReport, ScenarioReport};
 use crate::runner::RunOptions;
-use crate::scenario::{self, Backend};
+use crate::scenario::{self, Backend, parse_duration};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -57,6 +58,10 @@ pub struct RunArgs {
     /// Run every scenario in this process, even against a driver binary.
     #[arg(long, overrides_with = "isolate")]
     pub no_isolate: bool,
+    /// When stderr is not a terminal, print a progress line this often (`10s`, `1m`; `0s`:
+    /// never). Report files are rewritten with the results so far at the same pace.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
+    pub progress_every: std::time::Duration,
     /// Exploration of orderings (`--explore` and its flags).
     #[command(flatten)]
     pub explore: super::explore_args::ExploreArgs,
@@ -74,11 +79,12 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
 }
 
 fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
+    // `coverage=FILE` is a report format like the others (`--coverage` fills it).
     let (format, file) = s
         .split_once('=')
         .ok_or_else(|| format!("`{s}` is not FORMAT=FILE (e.g. junit=out/junit.xml)"))?;
     let format = <Format as clap::ValueEnum>::from_str(format, true)
-        .map_err(|_| format!("unknown report format `{format}` (human, json, junit)"))?;
+        .map_err(|_| format!("unknown report format `{format}` (human, json, junit, coverage)"))?;
     if file.is_empty() {
         return Err("the report file is empty".to_owned());
     }
@@ -145,11 +151,11 @@ fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
         entry.skip_reason = Some(format!("not in partition {k}/{n}"));
         return entry;
     }
-    let scenario = match scenario::load(path) {
+    let scenario = match scenario::load_all(path) {
         Ok((s, _)) => s,
-        Err(e) => {
+        Err(all) => {
             entry.outcome = Outcome::Invalid;
-            entry.invalid = Some((&e).into());
+            entry.invalid = Some(crate::report::InvalidScenario::from_all(&all));
             return entry;
         }
     };
@@ -174,8 +180,27 @@ fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
     entry
 }
 
-/// Runs `paths` with `jobs` workers; reports in path order.
-pub fn run_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> RunReport {
+/// What has finished so far, in path order (for the report files while the run goes on).
+fn finished_so_far(slots: &[Mutex<Option<ScenarioReport>>]) -> RunReport {
+    RunReport {
+        scenarios: slots
+            .iter()
+            .filter_map(|s| s.lock().ok().and_then(|s| s.clone()))
+            .collect(),
+        rule_coverage: None,
+    }
+}
+
+/// Runs `paths` with `jobs` workers; reports in path order. `progress` counts finished
+/// scenarios; `files` get the results so far as they come. After SIGINT no new scenario
+/// starts; those not run are skipped as interrupted.
+pub fn run_files(
+    files: &[PathBuf],
+    args: &RunArgs,
+    jobs: usize,
+    progress: &Progress,
+    report_files: &ReportFiles,
+) -> RunReport {
     let options = RunOptions {
         trace: !args.no_trace,
         backend: args.backend.clone(),
@@ -186,22 +211,34 @@ pub fn run_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> RunReport {
         files.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
-    // Progress only on a terminal, and only when there is something to wait for.
-    let progress =
+    // A redrawn line only on a terminal, and only when there is something to wait for (piped
+    // runs get progress lines from the ticker instead).
+    let redraw =
         std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() && files.len() > 1;
     let jobs = jobs.clamp(1, files.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
                 loop {
+                    if interrupted() {
+                        break;
+                    }
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(path) = files.get(i) else { break };
-                    let entry = one(path, args, &options);
+                    progress.begin(&path.display().to_string());
+                    let started = std::time::Instant::now();
+                    let mut entry = one(path, args, &options);
+                    entry.wall_time = Some(started.elapsed());
+                    progress.scenario_done(matches!(
+                        entry.outcome,
+                        Outcome::Failed | Outcome::Invalid | Outcome::Unavailable
+                    ));
                     if let Ok(mut slot) = slots[i].lock() {
                         *slot = Some(entry);
                     }
+                    report_files.stream(|| finished_so_far(&slots));
                     let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                    if progress {
+                    if redraw {
                         let mut err = std::io::stderr().lock();
                         let _ = write!(err, "\r[{n}/{}] {:<60.60}", files.len(), path.display());
                         let _ = err.flush();
@@ -210,9 +247,10 @@ pub fn run_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> RunReport {
             });
         }
     });
-    if progress {
+    if redraw {
         eprint!("\r{:80}\r", "");
     }
+    let stopped = interrupted();
     let scenarios = slots
         .into_iter()
         .zip(files)
@@ -220,19 +258,32 @@ pub fn run_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> RunReport {
             slot.into_inner()
                 .ok()
                 .flatten()
-                .unwrap_or_else(|| ScenarioReport {
-                    path: path.display().to_string(),
-                    name: stem(path),
-                    outcome: Outcome::Failed,
-                    verdict: Some(crate::runner::Verdict {
-                        reasons: vec!["the worker running this scenario stopped".to_owned()],
-                        ..Default::default()
-                    }),
-                    ..ScenarioReport::default()
-                })
+                .unwrap_or_else(|| not_run(path, stopped))
         })
         .collect();
-    RunReport { scenarios }
+    RunReport {
+        scenarios,
+        rule_coverage: None,
+    }
+}
+
+/// The entry of a scenario that did not finish: skipped after SIGINT, a failure otherwise.
+fn not_run(path: &Path, interrupted: bool) -> ScenarioReport {
+    let mut entry = ScenarioReport {
+        path: path.display().to_string(),
+        name: stem(path),
+        ..ScenarioReport::default()
+    };
+    if interrupted {
+        entry.skip_reason = Some("not run: the run was interrupted".to_owned());
+    } else {
+        entry.outcome = Outcome::Failed;
+        entry.verdict = Some(crate::runner::Verdict {
+            reasons: vec!["the worker running this scenario stopped".to_owned()],
+            ..Default::default()
+        });
+    }
+    entry
 }
 
 /// `run --explore`: each scenario under many schedules (the explorer parallelizes and
@@ -241,7 +292,13 @@ pub fn run_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> RunReport {
 ///
 /// # Errors
 /// When the exploration flags do not make a configuration.
-pub fn explore_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> Result<RunReport, String> {
+pub fn explore_files(
+    files: &[PathBuf],
+    args: &RunArgs,
+    jobs: usize,
+    progress: &Progress,
+    report_files: &ReportFiles,
+) -> Result<RunReport, String> {
     use super::explore_args;
     let options = RunOptions {
         trace: !args.no_trace,
@@ -251,16 +308,22 @@ pub fn explore_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> Result<R
     };
     let mut scenarios = Vec::new();
     for path in files {
+        if interrupted() {
+            scenarios.push(not_run(path, true));
+            continue;
+        }
+        progress.begin(&path.display().to_string());
+        let started = std::time::Instant::now();
         let mut entry = ScenarioReport {
             path: path.display().to_string(),
             name: stem(path),
             ..ScenarioReport::default()
         };
-        let scenario = match scenario::load(path) {
+        let scenario = match scenario::load_all(path) {
             Ok((s, _)) => s,
-            Err(e) => {
+            Err(all) => {
                 entry.outcome = Outcome::Invalid;
-                entry.invalid = Some((&e).into());
+                entry.invalid = Some(crate::report::InvalidScenario::from_all(&all));
                 scenarios.push(entry);
                 continue;
             }
@@ -279,27 +342,48 @@ pub fn explore_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> Result<R
             &args.explore,
             &scenario,
             &options,
-            jobs,
-            args.partition,
+            (jobs, args.partition),
+            &interrupted,
+            &|failing| progress.schedule_done(failing),
         )?;
-        let passed = explore_args::passed_for(&scenario, &report);
-        entry.outcome = if passed {
+        let verdict = crate::explore::ExploreVerdict::of(&scenario, &report);
+        entry.outcome = if verdict.passed {
             Outcome::Passed
         } else {
             Outcome::Failed
         };
-        let summary = explore_args::render(&args.explore, &scenario, &report);
-        if !passed {
+        if !verdict.passed {
             entry.verdict = Some(crate::runner::Verdict {
-                reasons: vec![summary.clone()],
+                reasons: verdict.reasons(),
                 ..Default::default()
             });
+            entry.replay_token = verdict.first_token().map(str::to_owned);
         }
-        entry.explore_summary = Some(summary);
+        entry.explore_summary = Some(explore_args::render(
+            &args.explore,
+            &scenario,
+            &report,
+            &verdict,
+        ));
+        if interrupted()
+            && let Some(summary) = &mut entry.explore_summary
+        {
+            summary.push_str("interrupted (SIGINT): the exploration stopped early; the findings above are what it found\n");
+        }
+        entry.explore_verdict = Some(verdict);
         entry.explore = serde_json::to_value(&report).ok();
+        entry.wall_time = Some(started.elapsed());
+        progress.scenario_done(entry.outcome != Outcome::Passed);
         scenarios.push(entry);
+        report_files.stream_now(|| RunReport {
+            scenarios: scenarios.clone(),
+            rule_coverage: None,
+        });
     }
-    Ok(RunReport { scenarios })
+    Ok(RunReport {
+        scenarios,
+        rule_coverage: None,
+    })
 }
 
 /// The exit code for a finished run.
@@ -332,17 +416,43 @@ pub fn run(args: &RunArgs) -> u8 {
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let report = if args.explore.explore.is_some() {
-        match explore_files(&files, args, jobs) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit_code::INVALID;
-            }
+    super::progress::catch_interrupt();
+    let progress = Progress::new(files.len());
+    let mut targets: Vec<(Format, PathBuf)> = args.report.clone();
+    if let Some(out) = &args.out {
+        targets.push((args.format, out.clone()));
+    }
+    let report_files = ReportFiles::new(targets, args.progress_every);
+    // Progress lines when stderr is not a terminal (CI logs), or on CI.
+    let ticking = !args.progress_every.is_zero()
+        && (!std::io::stderr().is_terminal() || std::env::var_os("CI").is_some());
+    let ran = std::thread::scope(|scope| {
+        if ticking {
+            progress.tick(scope, args.progress_every);
         }
-    } else {
-        run_files(&files, args, jobs)
+        let ran = if args.explore.explore.is_some() {
+            explore_files(&files, args, jobs, &progress, &report_files)
+        } else {
+            Ok(run_files(&files, args, jobs, &progress, &report_files))
+        };
+        progress.finish();
+        ran
+    });
+    if ticking && progress.printed() {
+        eprintln!("{}", progress.line());
+    }
+    let report = match ran {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::INVALID;
+        }
     };
+    let mut report = report;
+    // Rule coverage of plain runs (under --explore, --coverage is the DDI coverage).
+    if args.explore.coverage && args.explore.explore.is_none() {
+        report.rule_coverage = Some(report.compute_rule_coverage());
+    }
     // Every report is written even when one cannot be: a failure to write is reported and
     // turns the exit code into a usage error only if nothing else went wrong.
     let mut write_failed = false;
@@ -355,10 +465,7 @@ pub fn run(args: &RunArgs) -> u8 {
                 let _ = out.flush();
             }
             Some(f) => {
-                if let Some(dir) = f.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    let _ = std::fs::create_dir_all(dir);
-                }
-                if let Err(e) = std::fs::write(f, text) {
+                if let Err(e) = super::progress::write_atomically(f, &text) {
                     eprintln!("error: cannot write {}: {e}", f.display());
                     write_failed = true;
                 }
@@ -370,8 +477,16 @@ pub fn run(args: &RunArgs) -> u8 {
         write(*format, Some(file));
     }
     let code = exit_for(&report);
+    if interrupted() {
+        eprintln!(
+            "interrupted: every report holds the {} scenarios that finished",
+            progress.finished()
+        );
+    }
     if code == exit_code::OK && write_failed {
         exit_code::INVALID
+    } else if code == exit_code::OK && interrupted() {
+        exit_code::INTERRUPTED
     } else {
         code
     }
@@ -388,11 +503,16 @@ pub fn validate(args: &ValidateArgs) -> u8 {
     };
     let mut invalid = 0;
     for f in &files {
-        match scenario::load(f) {
+        match scenario::load_all(f) {
             Ok((s, _)) => println!("ok {} ({})", f.display(), s.name),
-            Err(e) => {
+            Err(all) => {
                 invalid += 1;
-                println!("{}", e.render());
+                for e in &all {
+                    println!("{}", e.render());
+                }
+                if all.len() > 1 {
+                    println!("{}: {} mistakes", f.display(), all.len());
+                }
             }
         }
     }

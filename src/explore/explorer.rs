@@ -75,6 +75,8 @@ pub struct ExploreConfig {
     pub prefix: Vec<Choice>,
     /// Scenario file and content hash, for replay tokens.
     pub scenario: (String, String),
+    /// The backend stamp for replay tokens (`model`, or `real` with library hashes).
+    pub backend: String,
 }
 
 impl Default for ExploreConfig {
@@ -93,9 +95,15 @@ impl Default for ExploreConfig {
             shrink_runs: 200,
             prefix: Vec::new(),
             scenario: (String::new(), String::new()),
+            backend: "model".to_owned(),
         }
     }
 }
+
+/// Distinct schedules are told apart by a hash each, kept up to this many per exploration, so
+/// the memory of a run stays bounded whatever the schedule count (passing schedules are not
+/// kept in any other form).
+pub const DISTINCT_CAP: usize = 1 << 16;
 
 /// One distinct failure (the first schedule that showed each finding key).
 #[derive(Clone, Debug, Serialize)]
@@ -137,8 +145,11 @@ pub struct NondeterminismReport {
 pub struct ExploreReport {
     /// Schedules run and counted (sleep-blocked runs and partition probes excluded).
     pub schedules: u64,
-    /// Distinct schedules among them (by their choice lists).
+    /// Distinct schedules among them (by their choice lists), counted exactly up to
+    /// [`DISTINCT_CAP`]; past it, at least that many.
     pub distinct_schedules: u64,
+    /// More schedules than [`DISTINCT_CAP`] ran, so `distinct_schedules` is a lower bound.
+    pub distinct_capped: bool,
     /// Schedules with at least one finding.
     pub failing_schedules: u64,
     /// Choice points passed, summed over counted schedules.
@@ -155,6 +166,8 @@ pub struct ExploreReport {
     pub failures: Vec<Failure>,
     /// Schedules by strategy family.
     pub by_strategy: BTreeMap<String, u64>,
+    /// Schedules that showed each finding key (`R27`, `deadlock`, `expect`, ...).
+    pub by_finding: BTreeMap<String, u64>,
     /// Visited (DDI, phase, message) combinations.
     pub coverage: Coverage,
     /// Determinism self-check failures.
@@ -162,12 +175,29 @@ pub struct ExploreReport {
 }
 
 impl ExploreReport {
-    /// Human summary (what the CLI prints).
+    /// Human summary: the [`header`](Self::header), then every failure as `FAIL key ...`
+    /// with its replay token, and any nondeterminism. A scenario's exploration is printed by
+    /// [`super::verdict::ExploreVerdict::render`] instead, which knows what the scenario
+    /// expects.
     pub fn summary(&self) -> String {
-        let mut s = format!(
-            "explored {} schedules ({} distinct, {} failing, {} choice points, {} DFS states{}){}{}\n",
+        let mut s = self.header();
+        if self.failures.is_empty() {
+            s.push_str("no failure found\n");
+        }
+        for f in &self.failures {
+            s.push_str(&self.failure_text(f, "FAIL"));
+        }
+        s.push_str(&self.nondeterminism_text());
+        s
+    }
+
+    /// `explored N schedules (...)`: how much was explored and how it ended, one line.
+    pub fn header(&self) -> String {
+        format!(
+            "explored {} schedules ({}{} distinct, {} failing, {} choice points, {} DFS states{}){}{}\n",
             self.schedules,
             self.distinct_schedules,
+            if self.distinct_capped { "+" } else { "" },
             self.failing_schedules,
             self.choice_points,
             self.dfs.nodes,
@@ -204,34 +234,48 @@ impl ExploreReport {
             } else {
                 String::new()
             }
-        );
-        if self.failures.is_empty() {
-            s.push_str("no failure found\n");
-        }
-        for f in &self.failures {
-            s.push_str(&format!(
-                "FAIL {} [{}] found by {} (schedule {})\n  {}\n",
-                f.finding.key,
-                f.finding.message,
-                f.strategy,
-                f.schedule_index,
-                f.shrunk
-                    .as_ref()
-                    .map_or("not shrunk".to_owned(), |x| x.describe())
-            ));
-            s.push_str(&format!("  replay: {}\n", f.token));
-        }
-        for n in &self.nondeterminism {
-            s.push_str(&format!(
-                "NONDETERMINISM under {}: first difference at event {}: {:?} vs {:?}\n",
-                n.strategy, n.index, n.first, n.second
-            ));
-        }
-        s
+        )
+    }
+
+    /// Schedules that showed the finding `key`.
+    pub fn schedules_with(&self, key: &str) -> u64 {
+        self.by_finding.get(key).copied().unwrap_or(0)
+    }
+
+    /// One failure: `LABEL key in N of M schedules [message] found by ...`, the shrinking and
+    /// the replay token (three lines).
+    pub fn failure_text(&self, f: &Failure, label: &str) -> String {
+        format!(
+            "{label} {} in {} of {} schedules [{}] found by {} (schedule {})\n  {}\n  replay: {}\n",
+            f.finding.key,
+            self.schedules_with(&f.finding.key),
+            self.schedules,
+            f.finding.message,
+            f.strategy,
+            f.schedule_index,
+            f.shrunk
+                .as_ref()
+                .map_or("not shrunk".to_owned(), |x| x.describe()),
+            f.token
+        )
+    }
+
+    /// The determinism self-check's failures, one line each.
+    pub fn nondeterminism_text(&self) -> String {
+        self.nondeterminism
+            .iter()
+            .map(|n| {
+                format!(
+                    "NONDETERMINISM under {}: first difference at event {}: {:?} vs {:?}\n",
+                    n.strategy, n.index, n.first, n.second
+                )
+            })
+            .collect()
     }
 }
 
 struct WorkerResult {
+    capped: bool,
     schedules: u64,
     failing: u64,
     choice_points: u64,
@@ -241,6 +285,7 @@ struct WorkerResult {
     progress: Vec<(u32, u32)>,
     failures: Vec<Failure>,
     by_strategy: BTreeMap<String, u64>,
+    by_finding: BTreeMap<String, u64>,
     coverage: Coverage,
     nondeterminism: Vec<NondeterminismReport>,
 }
@@ -275,6 +320,7 @@ pub fn token_for(
         &config.bounds,
         choices,
         finding,
+        &config.backend,
     )
 }
 
@@ -284,6 +330,17 @@ pub fn explore(
     config: &ExploreConfig,
     run: &RunFn<'_>,
     stop: &(dyn Fn() -> bool + Sync),
+) -> ExploreReport {
+    explore_observed(config, run, stop, &|_| {})
+}
+
+/// [`explore`], calling `on_schedule(failed)` after every counted schedule (from the worker
+/// that ran it), so the caller can show progress.
+pub fn explore_observed(
+    config: &ExploreConfig,
+    run: &RunFn<'_>,
+    stop: &(dyn Fn() -> bool + Sync),
+    on_schedule: &(dyn Fn(bool) + Sync),
 ) -> ExploreReport {
     let jobs = config.jobs.max(1) as u64;
     let counted = AtomicU64::new(0);
@@ -298,7 +355,16 @@ pub fn explore(
                     config.partition.part * jobs + w,
                     config.partition.parts.max(1) * jobs,
                 );
-                let r = worker(config, run, stop, part, counted, halt, budget_hit);
+                let r = worker(
+                    config,
+                    run,
+                    stop,
+                    on_schedule,
+                    part,
+                    counted,
+                    halt,
+                    budget_hit,
+                );
                 results.lock().expect("worker results").push(r);
             });
         }
@@ -314,7 +380,14 @@ pub fn explore(
         report.schedules += r.schedules;
         report.failing_schedules += r.failing;
         report.choice_points += r.choice_points;
-        hashes.extend(r.hashes);
+        report.distinct_capped |= r.capped;
+        for h in r.hashes {
+            if hashes.len() < DISTINCT_CAP {
+                hashes.insert(h);
+            } else if !hashes.contains(&h) {
+                report.distinct_capped = true;
+            }
+        }
         report.dfs.nodes += r.dfs.nodes;
         report.dfs.sleep_blocked += r.dfs.sleep_blocked;
         report.dfs.depth_bounded += r.dfs.depth_bounded;
@@ -325,6 +398,9 @@ pub fn explore(
         }
         for (k, n) in r.by_strategy {
             *report.by_strategy.entry(k).or_default() += n;
+        }
+        for (k, n) in r.by_finding {
+            *report.by_finding.entry(k).or_default() += n;
         }
         report.coverage.merge(&r.coverage);
         report.nondeterminism.extend(r.nondeterminism);
@@ -362,12 +438,14 @@ fn worker(
     config: &ExploreConfig,
     run: &RunFn<'_>,
     stop: &(dyn Fn() -> bool + Sync),
+    on_schedule: &(dyn Fn(bool) + Sync),
     (part, parts): (u64, u64),
     counted: &AtomicU64,
     halt: &AtomicBool,
     budget_hit: &AtomicBool,
 ) -> WorkerResult {
     let mut r = WorkerResult {
+        capped: false,
         schedules: 0,
         failing: 0,
         choice_points: 0,
@@ -377,6 +455,7 @@ fn worker(
         progress: Vec::new(),
         failures: Vec::new(),
         by_strategy: BTreeMap::new(),
+        by_finding: BTreeMap::new(),
         coverage: Coverage::default(),
         nondeterminism: Vec::new(),
     };
@@ -453,7 +532,12 @@ fn worker(
         r.schedules += 1;
         r.choice_points += outcome.schedule.len() as u64;
         estimated_len = estimated_len.max(outcome.schedule.len() as u64);
-        r.hashes.insert(schedule_hash(&outcome.schedule));
+        let h = schedule_hash(&outcome.schedule);
+        if r.hashes.len() < DISTINCT_CAP {
+            r.hashes.insert(h);
+        } else if !r.hashes.contains(&h) {
+            r.capped = true;
+        }
         *r.by_strategy.entry(family(&description)).or_default() += 1;
         if let Some(keys) = &outcome.coverage {
             r.coverage.add(keys);
@@ -469,6 +553,13 @@ fn worker(
         }
         if !outcome.findings.is_empty() {
             r.failing += 1;
+        }
+        on_schedule(!outcome.findings.is_empty());
+        let mut keys_here: Vec<&str> = outcome.findings.iter().map(|f| f.key.as_str()).collect();
+        keys_here.sort_unstable();
+        keys_here.dedup();
+        for k in keys_here {
+            *r.by_finding.entry(k.to_owned()).or_default() += 1;
         }
         for f in &outcome.findings {
             if seen_keys.insert(f.key.clone()) {

@@ -23,29 +23,95 @@ use std::time::Duration;
 /// (what, how long).
 type HotIntervals = (Vec<(String, SimTime)>, Vec<(String, Duration)>);
 
-fn describe_chain(chain: &[BlockedThread]) -> String {
+/// What a thread waits for, in words: a lock (and who holds it), an event, the sink (the RTSP
+/// link's events), a timer (a sleep), or nothing (it could run, or had not returned).
+pub fn explain_wait(b: &BlockedThread) -> String {
+    let Some(w) = &b.waiting_for else {
+        return match b.inside.last() {
+            Some(d) => format!("has not returned from {d} (it was runnable when the run stopped)"),
+            None => "was runnable when the run stopped".to_owned(),
+        };
+    };
+    let held = w
+        .held_by
+        .map(|h| format!(", held by t{h}"))
+        .unwrap_or_default();
+    let o = w.object.as_str();
+    if let Some(name) = o
+        .strip_prefix("mutex ")
+        .or_else(|| o.strip_prefix("rwlock "))
+    {
+        format!("waits for the lock `{name}`{held}")
+    } else if o.contains("rtsp-") && o.contains("-to-umd") {
+        format!("waits for the sink: a reply or request on the RTSP link that never came ({o})")
+    } else if o.contains("rtsp-") && o.contains("-to-sink") {
+        format!("waits for the UMD to write to the RTSP link ({o})")
+    } else if let Some(name) = o.strip_prefix("event ") {
+        format!("waits for the event `{name}`{held}")
+    } else if let Some(d) = o.strip_prefix("sleep ") {
+        format!("sleeps on a timer ({d})")
+    } else {
+        format!("waits for {o}{held}")
+    }
+}
+
+/// The driver frame a thread is in: the innermost DDI the OS called into a driver, and the OS
+/// service that driver code is calling, if any (`in the UMD's StartMiracastSession, calling
+/// MiracastIoControl`).
+pub fn driver_frame(b: &BlockedThread) -> Option<String> {
+    use crate::ddi::Direction;
+    let into_driver = b
+        .inside
+        .iter()
+        .rposition(|d| matches!(d.direction(), Direction::OsToKmd | Direction::OsToUmd))?;
+    let ddi = b.inside[into_driver];
+    let who = if ddi.direction() == Direction::OsToKmd {
+        "KMD"
+    } else {
+        "UMD"
+    };
+    let calling = b.inside[into_driver + 1..]
+        .iter()
+        .map(|d| d.name())
+        .collect::<Vec<_>>();
+    Some(if calling.is_empty() {
+        format!("in the {who}'s {ddi}")
+    } else {
+        format!("in the {who}'s {ddi}, calling {}", calling.join(" > "))
+    })
+}
+
+/// One blocked thread in one line: `umd-session (t2) in the UMD's StartMiracastSession waits
+/// for the sink (...)`.
+pub fn explain_thread(b: &BlockedThread) -> String {
+    let frame = driver_frame(b).map_or_else(
+        || match b.inside.first().map(|d| d.direction()) {
+            None => " (no DDI on its stack)".to_owned(),
+            // A driver's own thread, inside an OS service it called.
+            Some(d) => format!(
+                " (a {} thread) calling {}",
+                if d == crate::ddi::Direction::KmdToOs {
+                    "KMD"
+                } else {
+                    "UMD"
+                },
+                b.inside
+                    .iter()
+                    .map(|d| d.name())
+                    .collect::<Vec<_>>()
+                    .join(" > ")
+            ),
+        },
+        |f| format!(" {f}"),
+    );
+    format!("{} (t{}){frame} {}", b.name, b.thread, explain_wait(b))
+}
+
+/// Every blocked thread, one clause each.
+pub fn describe_chain(chain: &[BlockedThread]) -> String {
     chain
         .iter()
-        .map(|b| {
-            let inside: Vec<&str> = b.inside.iter().map(|d| d.name()).collect();
-            let waits = b
-                .waiting_for
-                .as_ref()
-                .map_or("nothing".to_owned(), |w| match w.held_by {
-                    Some(h) => format!("{} held by t{h}", w.object),
-                    None => w.object.clone(),
-                });
-            format!(
-                "{} (t{}){} waits for {waits}",
-                b.name,
-                b.thread,
-                if inside.is_empty() {
-                    String::new()
-                } else {
-                    format!(" inside {}", inside.join(" > "))
-                }
-            )
-        })
+        .map(explain_thread)
         .collect::<Vec<_>>()
         .join("; ")
 }

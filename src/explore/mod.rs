@@ -16,6 +16,9 @@
 //! - [`liveness`]: deadlock, terminated-hot, hot-too-long, step-cap and time-cap findings.
 //! - [`coverage`]: visited (DDI, session phase, message state) combinations.
 //! - [`token`]: replay tokens (the runner's format, with bounds and finding in the strategy).
+//! - [`verdict`]: what an exploration means for the scenario explored (found as expected,
+//!   unexpected, expected but never found): one verdict for the line, the reports and the exit
+//!   code.
 //! - [`scenario_run`]: a scenario run ([`crate::runner::run_once`]) as an exploration outcome.
 //!
 //! The explorer drives any `Fn(Box<dyn Strategy>) -> Outcome` ([`RunFn`]): a hand-written
@@ -79,12 +82,16 @@ pub mod scenario_run;
 pub mod shrink;
 pub mod strategies;
 pub mod token;
+pub mod verdict;
 
 pub use coverage::{Coverage, CoverageKey, MessageState};
 pub use dfs::{Bounds, DfsStrategy, DfsTree};
-pub use explorer::{ExploreConfig, ExploreReport, Failure, Mode, Partition, explore};
+pub use explorer::{
+    ExploreConfig, ExploreReport, Failure, Mode, Partition, explore, explore_observed,
+};
 pub use shrink::{DeviationStrategy, Shrunk, shrink};
 pub use strategies::PctStrategy;
+pub use verdict::ExploreVerdict;
 
 use crate::sched::{Choice, Divergence, RunEnd, Strategy};
 use crate::trace::Trace;

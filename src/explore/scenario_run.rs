@@ -35,8 +35,18 @@ impl Default for ScenarioRunConfig {
 }
 
 /// The findings of one scenario run: each broken rule once (key `R<n>`), the end of the run
-/// (deadlock, caps), hot states, and a panic of the simulation (`panic`).
-pub fn findings_of(result: &RunResult, hot_bound: Duration) -> Vec<Finding> {
+/// (deadlock, caps), hot states, a panic of the simulation (`panic`), a crash or hang of a
+/// driver binary (`bugcheck`), and, when `scenario` is given, every expectation of the
+/// scenario beyond the rules that this schedule does not meet (`expect`: a step status, the
+/// final state, a trace assertion), so a schedule is judged as a plain run is.
+///
+/// Rules the scenario expects to be broken are findings too (the explorer keeps a replay
+/// token for each); [`super::verdict`] decides what they mean for the scenario.
+pub fn findings_of(
+    scenario: Option<&Scenario>,
+    result: &RunResult,
+    hot_bound: Duration,
+) -> Vec<Finding> {
     let mut out: Vec<Finding> = Vec::new();
     if result.end == crate::sched::RunEnd::Abandoned {
         // A prefix of a schedule explored elsewhere: whatever it found, that one finds too.
@@ -57,7 +67,24 @@ pub fn findings_of(result: &RunResult, hot_bound: Duration) -> Vec<Finding> {
             message: e.to_string(),
         });
     }
-    out.extend(end_findings(&result.end, &[]));
+    if let Some(b) = result.driver_faults.first() {
+        out.push(Finding {
+            key: "bugcheck".to_owned(),
+            message: b.finding.clone(),
+        });
+    }
+    if let Some(scenario) = scenario
+        && result.error.is_none()
+    {
+        let reasons = crate::runner::judge::expectation_reasons(scenario, result);
+        if !reasons.is_empty() {
+            out.push(Finding {
+                key: "expect".to_owned(),
+                message: reasons.join("; "),
+            });
+        }
+    }
+    out.extend(end_findings(&result.end, &result.blocked));
     out.extend(hot_findings(
         &result.end,
         result.snapshot.as_ref(),
@@ -77,7 +104,7 @@ pub fn run_scenario(
     let mut options = config.options.clone();
     options.trace |= config.coverage || config.keep_trace;
     let result = run_once(scenario, &options, strategy);
-    let findings = findings_of(&result, config.hot_bound);
+    let findings = findings_of(Some(scenario), &result, config.hot_bound);
     let traced = !result.trace.events.is_empty();
     Outcome {
         coverage: (config.coverage && traced).then(|| keys_of_trace(&result.trace)),

@@ -1,9 +1,8 @@
 //! Replay tokens for exploration failures, in the runner's one token format
-//! ([`crate::runner::ReplayToken`], version 1): the scenario path and content hash, the
-//! strategy, the seed and the packed choices. Exploration writes its bounds and the finding
-//! into the strategy text, `dfs(...) bounds(preemptions=2,depth=inf) finding=R27`, so a token
-//! says what it reproduces without a second format; `miracast-sim replay TOKEN` reads it as
-//! any other token.
+//! ([`crate::runner::ReplayToken`]): the scenario's content hash, the seed, the backend stamp,
+//! the finding it reproduces (`finding=R27`) and the choices. `miracast-sim replay TOKEN` reads
+//! it as any other token; the strategy and bounds that found it are in the report, not in the
+//! token, which stays short.
 
 use super::dfs::Bounds;
 use crate::runner::ReplayToken;
@@ -12,28 +11,27 @@ use crate::sched::Choice;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-/// Encodes a token.
+/// Encodes a token. `backend` is the backend stamp ([`crate::runner::replay::backend_stamp`]).
+#[allow(clippy::too_many_arguments)]
 pub fn encode(
     scenario: &str,
     hash: &str,
-    strategy: &str,
+    _strategy: &str,
     seed: u64,
-    bounds: &Bounds,
+    _bounds: &Bounds,
     choices: &[Choice],
     finding: &str,
+    backend: &str,
 ) -> String {
-    let b = |x: Option<u32>| x.map_or("inf".to_owned(), |v| v.to_string());
+    let _ = scenario;
     ReplayToken {
         v: TOKEN_VERSION,
-        scenario: scenario.to_owned(),
+        scenario: String::new(),
         hash: hash.to_owned(),
-        strategy: format!(
-            "{strategy} bounds(preemptions={},depth={}) finding={finding}",
-            b(bounds.max_preemptions),
-            b(bounds.max_depth)
-        ),
+        strategy: format!("finding={finding}"),
         seed,
         choices: URL_SAFE_NO_PAD.encode(pack(choices)),
+        backend: backend.to_owned(),
     }
     .encode()
 }
@@ -58,8 +56,9 @@ pub fn decode(text: &str) -> Result<DecodedToken, String> {
     let choices = token.choices()?;
     let finding = token
         .strategy
-        .rsplit_once(" finding=")
-        .map(|(_, f)| f.to_owned());
+        .strip_prefix("finding=")
+        .or_else(|| token.strategy.rsplit_once(" finding=").map(|(_, f)| f))
+        .map(str::to_owned);
     Ok(DecodedToken {
         token,
         choices,

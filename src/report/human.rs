@@ -1,5 +1,6 @@
-//! The human report: `PASS name (N events, seed S)` / `FAIL ...` per scenario, failure details,
-//! and the summary line.
+//! The human report: `PASS name (N events, seed S)` / `FAIL ...` per scenario, one `SKIP N
+//! scenarios (reason)` line per reason scenarios were left out, failure details, and the summary
+//! line.
 //!
 //! A failure shows, for each crash or hang of a driver binary (a bugcheck-style finding): what
 //! happened, the one-sentence finding (signal, DDI, thread), the culprit, and the last bridge
@@ -17,7 +18,16 @@ const EVENTS_PER_VIOLATION: usize = 6;
 /// The whole report as text.
 pub fn render(report: &RunReport) -> String {
     let mut out = String::new();
+    // Skipped scenarios (filtered, partitioned out, not run after an interrupt) get one line per
+    // reason with their count, not a line each.
+    let mut skipped: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for s in &report.scenarios {
+        if s.outcome == Outcome::Skipped {
+            *skipped
+                .entry(s.skip_reason.as_deref().unwrap_or("skipped"))
+                .or_default() += 1;
+            continue;
+        }
         out.push_str(&scenario_line(s));
         out.push('\n');
         if let Some(summary) = &s.explore_summary {
@@ -27,6 +37,13 @@ pub fn render(report: &RunReport) -> String {
                 out.push('\n');
             }
         }
+    }
+    for (reason, n) in &skipped {
+        let _ = writeln!(
+            out,
+            "SKIP {n} scenario{} ({reason})",
+            if *n == 1 { "" } else { "s" }
+        );
     }
     let failures: Vec<&ScenarioReport> = report
         .scenarios
@@ -41,6 +58,10 @@ pub fn render(report: &RunReport) -> String {
     for s in failures {
         out.push('\n');
         out.push_str(&details(s));
+    }
+    if let Some(c) = &report.rule_coverage {
+        out.push('\n');
+        out.push_str(&c.table());
     }
     out.push('\n');
     out.push_str(&report.summary_line());
@@ -58,6 +79,10 @@ pub fn scenario_line(s: &ScenarioReport) -> String {
             None => format!(" ({} events, seed {})", r.events(), r.seed()),
         })
         .unwrap_or_default();
+    let stats = match &s.explore_verdict {
+        Some(v) => format!(" {}", v.line_suffix()),
+        None => stats,
+    };
     match s.outcome {
         Outcome::Passed => format!("PASS {}{stats}", s.name),
         Outcome::Failed => format!("FAIL {}{stats}", s.name),
@@ -85,7 +110,14 @@ pub fn details(s: &ScenarioReport) -> String {
         }
         return out;
     }
-    let (Some(result), Some(verdict)) = (&s.result, &s.verdict) else {
+    let Some(verdict) = &s.verdict else {
+        return out;
+    };
+    let Some(result) = &s.result else {
+        // An exploration (or a run that never started): its reasons carry everything.
+        for reason in &verdict.reasons {
+            let _ = writeln!(out, "  {reason}");
+        }
         return out;
     };
     for b in &verdict.bugchecks {

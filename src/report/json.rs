@@ -22,13 +22,17 @@ pub fn render(report: &RunReport) -> String {
         })
         .collect();
     let counts = report.counts();
-    let doc = json!({
+    let mut doc = json!({
         "version": REPORT_VERSION,
         "trace_format": crate::trace::TRACE_FORMAT_VERSION,
         "summary": report.summary_line(),
         "counts": counts,
         "scenarios": scenarios,
     });
+    if let (Some(c), Some(obj)) = (&report.rule_coverage, doc.as_object_mut()) {
+        let value = serde_json::from_str(&c.to_json()).unwrap_or(Value::Null);
+        obj.insert("rule_coverage".to_owned(), value);
+    }
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     text.push('\n');
     text

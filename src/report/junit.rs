@@ -1,6 +1,7 @@
 //! The JUnit XML report (`quick-junit`): one test suite, one test case per scenario file.
 //! Failures carry the rules broken, the findings and the replay command; invalid files are
-//! errors; filtered or partitioned-out scenarios are skipped.
+//! errors; filtered or partitioned-out scenarios are skipped. Each test case, the suite and the
+//! report carry `time`: the wall-clock seconds each scenario took.
 
 use super::{Outcome, RunReport, human};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
@@ -65,6 +66,9 @@ pub fn render(report: &RunReport) -> String {
         };
         let mut case = TestCase::new(s.name.clone(), status);
         case.set_classname(s.path.clone());
+        if let Some(t) = s.wall_time {
+            case.set_time(t);
+        }
         if let Some(r) = &s.result {
             case.add_property(quick_junit::Property::new("seed", r.seed().to_string()));
             case.add_property(quick_junit::Property::new("events", r.events().to_string()));
@@ -74,7 +78,10 @@ pub fn render(report: &RunReport) -> String {
         }
         suite.add_test_case(case);
     }
+    let total: std::time::Duration = report.scenarios.iter().filter_map(|s| s.wall_time).sum();
+    suite.set_time(total);
     let mut report_xml = Report::new("miracast-sim");
+    report_xml.set_time(total);
     report_xml.add_test_suite(suite);
     report_xml.to_string().unwrap_or_default()
 }

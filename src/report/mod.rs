@@ -10,10 +10,19 @@
 //!   command, and the `N passed, N failed` summary line.
 //! - [`json`]: the whole run, each scenario with its trace, violations, seed and replay token.
 //! - [`junit`]: JUnit XML through `quick-junit`, one test case per scenario.
+//! - [`timeline`]: one run as lanes, spans, arrows, phases and findings: the only adapter
+//!   between the trace and the visual renderings below.
+//! - [`html`]: a run as a self-contained HTML page (`miracast-sim show`).
+//! - [`mermaid`]: a run as a Mermaid sequence diagram, trimmed around its findings.
+//! - [`perfetto`]: a run as Chrome trace-event JSON (Perfetto, `chrome://tracing`).
 
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod mermaid;
+pub mod perfetto;
+pub mod timeline;
 
 use crate::runner::{RunResult, Verdict};
 use crate::scenario::ScenarioError;
@@ -49,6 +58,35 @@ pub struct InvalidScenario {
     pub line: usize,
     /// 1-based column.
     pub column: usize,
+}
+
+impl InvalidScenario {
+    /// Every mistake of one file: the first one's location and message (with `(and N more)`),
+    /// and all of them rendered.
+    pub fn from_all(errors: &[ScenarioError]) -> Self {
+        let Some(first) = errors.first() else {
+            return InvalidScenario {
+                message: "invalid scenario".to_owned(),
+                rendered: String::new(),
+                kind: crate::scenario::ScenarioErrorKind::Invalid,
+                line: 1,
+                column: 1,
+            };
+        };
+        let mut i = InvalidScenario::from(first);
+        if errors.len() > 1 {
+            i.message.push_str(&format!(
+                " (and {} more mistakes in this file)",
+                errors.len() - 1
+            ));
+            i.rendered = errors
+                .iter()
+                .map(ScenarioError::render)
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+        i
+    }
 }
 
 impl From<&ScenarioError> for InvalidScenario {
@@ -186,6 +224,14 @@ pub struct ScenarioReport {
     /// With `run --explore`: the exploration's summary (failures with their replay tokens).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explore_summary: Option<String>,
+    /// With `run --explore`: the scenario's verdict over every schedule (what its line, its
+    /// outcome and the exit code say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explore_verdict: Option<crate::explore::ExploreVerdict>,
+    /// Wall-clock time the scenario took (JUnit `time`; not in the JSON report, which stays a
+    /// pure function of the runs).
+    #[serde(skip)]
+    pub wall_time: Option<std::time::Duration>,
     /// With `run --explore`: the whole exploration report.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explore: Option<serde_json::Value>,
@@ -205,6 +251,55 @@ impl ScenarioReport {
 pub struct RunReport {
     /// Every scenario file, in path order.
     pub scenarios: Vec<ScenarioReport>,
+    /// With `run --coverage`: which rules the runs broke, exercised or never reached.
+    #[serde(skip)]
+    pub rule_coverage: Option<crate::explore::coverage::RuleCoverage>,
+}
+
+/// The DDIs a run entered and the rules it broke, for rule coverage: from the trace of a run
+/// in this process, or from the JSON an isolated child sent back.
+fn run_facts(
+    record: &RunRecord,
+) -> (
+    std::collections::BTreeSet<crate::ddi::Ddi>,
+    std::collections::BTreeSet<crate::rules::RuleId>,
+) {
+    match record {
+        RunRecord::Local(r) => (
+            crate::explore::coverage::entered_ddis(&r.trace),
+            r.violations.iter().map(|v| v.rule).collect(),
+        ),
+        RunRecord::Isolated(r) => {
+            let entered = r.json["trace"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| e["kind"]["event"] == "enter")
+                .filter_map(|e| e["kind"]["ddi"].as_str()?.parse().ok())
+                .collect();
+            let broken = r.json["violations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v["rule"].as_str()?.parse().ok())
+                .collect();
+            (entered, broken)
+        }
+    }
+}
+
+impl RunReport {
+    /// Rule coverage of every scenario that ran (each run counted once, by scenario name).
+    pub fn compute_rule_coverage(&self) -> crate::explore::coverage::RuleCoverage {
+        let mut c = crate::explore::coverage::RuleCoverage::default();
+        for s in &self.scenarios {
+            if let Some(r) = &s.result {
+                let (entered, broken) = run_facts(r);
+                c.add_run(&s.name, &entered, &broken);
+            }
+        }
+        c
+    }
 }
 
 /// Counts per outcome.
@@ -264,6 +359,8 @@ pub enum Format {
     Json,
     /// JUnit XML.
     Junit,
+    /// Rule coverage alone, as stable JSON (needs `--coverage`; empty coverage otherwise).
+    Coverage,
 }
 
 /// Renders `report` in `format`.
@@ -272,5 +369,10 @@ pub fn render(report: &RunReport, format: Format) -> String {
         Format::Human => human::render(report),
         Format::Json => json::render(report),
         Format::Junit => junit::render(report),
+        Format::Coverage => report
+            .rule_coverage
+            .clone()
+            .unwrap_or_else(|| report.compute_rule_coverage())
+            .to_json(),
     }
 }

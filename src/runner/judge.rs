@@ -48,22 +48,18 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
     v.bugchecks.clone_from(&result.driver_faults);
     match &result.end {
         RunEnd::Completed => {}
-        RunEnd::Deadlock { chain } => {
-            let who: Vec<String> = chain
-                .iter()
-                .map(|b| {
-                    let inside: Vec<&str> = b.inside.iter().map(|d| d.name()).collect();
-                    let waits = b.waiting_for.as_ref().map_or("nothing".to_owned(), |w| match w.held_by {
-                        Some(h) => format!("{} held by t{h}", w.object),
-                        None => w.object.clone(),
-                    });
-                    format!("{} (t{}){} waits for {waits}", b.name, b.thread, if inside.is_empty() { String::new() } else { format!(" inside {}", inside.join(" > ")) })
-                })
-                .collect();
-            v.reasons.push(format!("the run deadlocked: {}", who.join("; ")));
-        }
-        RunEnd::StepLimit => v.reasons.push("the run hit the scheduler's step limit (a livelock, or a scenario too long for the limit)".to_owned()),
-        RunEnd::TimeLimit => v.reasons.push("the run hit the virtual-time limit (something waits forever on a timer)".to_owned()),
+        RunEnd::Deadlock { chain } => v.reasons.push(format!(
+            "the run deadlocked (no thread can run and no timer is pending): {}",
+            crate::explore::liveness::describe_chain(chain)
+        )),
+        RunEnd::StepLimit => v.reasons.push(format!(
+            "the run hit the scheduler's step limit (a livelock, or a scenario too long for the limit); still alive: {}",
+            crate::explore::liveness::describe_chain(&result.blocked)
+        )),
+        RunEnd::TimeLimit => v.reasons.push(format!(
+            "the run hit the virtual-time limit: nothing finished the run; still alive: {}",
+            crate::explore::liveness::describe_chain(&result.blocked)
+        )),
         RunEnd::Abandoned => v.reasons.push("the run was abandoned by an exploration strategy (it repeated an explored schedule) and is not judged".to_owned()),
     }
 
@@ -81,14 +77,28 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
         .copied()
         .collect();
 
-    check_steps(&scenario.steps, result, &mut v.reasons);
+    v.reasons.extend(expectation_reasons(scenario, result));
+    v.passed = v.bugchecks.is_empty()
+        && v.unexpected.is_empty()
+        && v.missing.is_empty()
+        && v.reasons.is_empty();
+    v
+}
+
+/// What the scenario's own expectations say about `result`, beyond the rules: the steps'
+/// `expect_status`, the final state (`final_phase`, ...) and the trace assertions (`happens`,
+/// `before`, `never`), one sentence each. How the run ended and which rules were broken are
+/// not included ([`judge`] adds those); exploration judges every schedule with this.
+pub fn expectation_reasons(scenario: &Scenario, result: &RunResult) -> Vec<String> {
+    let mut reasons = Vec::new();
+    check_steps(&scenario.steps, result, &mut reasons);
 
     if let Some(snapshot) = &result.snapshot {
         let expect = &scenario.expect;
         if let Some(phase) = expect.final_phase
             && snapshot.phase != phase
         {
-            v.reasons.push(format!(
+            reasons.push(format!(
                 "the session ended in phase {:?}, expected {phase:?}",
                 snapshot.phase
             ));
@@ -96,7 +106,7 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
         if let Some(connected) = expect.final_monitor_connected
             && snapshot.monitor_connected != connected
         {
-            v.reasons.push(format!(
+            reasons.push(format!(
                 "the Miracast monitor ended {}, expected {}",
                 connected_word(snapshot.monitor_connected),
                 connected_word(connected)
@@ -105,7 +115,7 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
         if let Some(n) = expect.final_gpu_contexts
             && snapshot.gpu_contexts != n as usize
         {
-            v.reasons.push(format!(
+            reasons.push(format!(
                 "{} GPU contexts alive at the end, expected {n}",
                 snapshot.gpu_contexts
             ));
@@ -113,13 +123,9 @@ pub fn judge(scenario: &Scenario, result: &RunResult) -> Verdict {
     }
 
     if scenario.expect.needs_trace() {
-        check_trace(scenario, result, &mut v.reasons);
+        check_trace(scenario, result, &mut reasons);
     }
-    v.passed = v.bugchecks.is_empty()
-        && v.unexpected.is_empty()
-        && v.missing.is_empty()
-        && v.reasons.is_empty();
-    v
+    reasons
 }
 
 /// A [`Violation`] as it is written in JSON, read back.

@@ -86,8 +86,14 @@ pub struct RunResult {
     pub seed: u64,
     /// The strategy, as it describes itself (`random(seed=7)`).
     pub strategy: String,
+    /// The backend it ran on (`model`, `real:PATHS`).
+    pub backend: String,
     /// How the scheduler's run ended.
     pub end: RunEnd,
+    /// When the run hit the step or time limit: every thread still alive, the DDIs it is inside
+    /// and what it waits for (a deadlock carries its own chain in `end`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<crate::sched::BlockedThread>,
     /// Every rule broken: online findings, trace checks, races.
     pub violations: Vec<Violation>,
     /// Per-step outcome, by step index.
@@ -235,7 +241,9 @@ pub fn run_once(
         content_hash: scenario.content_hash.clone(),
         seed,
         strategy: description,
+        backend: String::new(),
         end: RunEnd::Completed,
+        blocked: Vec::new(),
         violations: Vec::new(),
         steps: Vec::new(),
         snapshot: None,
@@ -251,6 +259,7 @@ pub fn run_once(
         .backend
         .clone()
         .unwrap_or_else(|| scenario.setup.backend.clone());
+    result.backend = backend.to_string();
     // The simulation is single-threaded and `Rc`-based; a panic inside it (a bug in the
     // simulator or in a Rust driver) must not take the other scenarios of the run down.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -260,6 +269,7 @@ pub fn run_once(
         Ok(Err(unavailable)) => result.error = Some(RunError::BackendUnavailable(unavailable)),
         Ok(Ok(sim)) => {
             result.end = sim.end;
+            result.blocked = sim.blocked;
             result.violations = sim.violations;
             result.steps = sim.steps;
             result.snapshot = Some(sim.snapshot);
@@ -284,6 +294,7 @@ pub fn run_once(
 
 struct Simulated {
     end: RunEnd,
+    blocked: Vec<crate::sched::BlockedThread>,
     violations: Vec<Violation>,
     steps: Vec<StepOutcome>,
     snapshot: OsSnapshot,
@@ -351,6 +362,11 @@ fn simulate(
         exec::run_steps(runner, steps).await
     });
     let end = sched.run(options.limits);
+    let blocked = if matches!(end, RunEnd::StepLimit | RunEnd::TimeLimit) {
+        sched.live_threads()
+    } else {
+        Vec::new()
+    };
 
     // With recording off the scheduler still logs thread starts; a partial trace is neither
     // checked nor reported.
@@ -370,6 +386,7 @@ fn simulate(
     violations.extend(sched.races().iter().map(race_violation));
     Ok(Simulated {
         end,
+        blocked,
         violations,
         steps: exec.outcomes(),
         snapshot: os.snapshot(),

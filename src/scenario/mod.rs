@@ -417,10 +417,31 @@ impl Matcher {
 /// # Errors
 /// A [`ScenarioError`] locating the first problem.
 pub fn parse(path: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    parse_all(path, text).map_err(|mut all| all.remove(0))
+}
+
+/// Parses and validates scenario text, reporting every mistake found in one pass: a JSON or
+/// type error stops the reading (it is the only one reported), otherwise every step and
+/// expectation is checked and each mistake is located.
+///
+/// # Errors
+/// Every mistake, in file order; never empty.
+pub fn parse_all(path: &str, text: &str) -> Result<Scenario, Vec<ScenarioError>> {
     let tree = span::parse(text);
     let raw: raw::RawScenario = serde_json::from_str(text)
-        .map_err(|e| ScenarioError::from_serde(path, text, &e, tree.as_ref()))?;
-    resolve::resolve(raw, path, text, tree.as_ref())
+        .map_err(|e| vec![ScenarioError::from_serde(path, text, &e, tree.as_ref())])?;
+    resolve::resolve_all(raw, path, text, tree.as_ref())
+}
+
+/// Reads, parses and validates a scenario file, reporting every mistake found ([`parse_all`]).
+///
+/// # Errors
+/// Every mistake; never empty.
+pub fn load_all(path: &Path) -> Result<(Scenario, String), Vec<ScenarioError>> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| vec![ScenarioError::io(&shown, &e)])?;
+    let scenario = parse_all(&shown, &text)?;
+    Ok((scenario, text))
 }
 
 /// Reads, parses and validates a scenario file.
@@ -469,8 +490,80 @@ fn walk(dir: &Path, found: &mut BTreeSet<PathBuf>) -> std::io::Result<()> {
 /// The JSON Schema of the format, generated from [`raw::RawScenario`], pretty-printed with a
 /// trailing newline (what `scenarios/schema.json` holds).
 pub fn schema() -> String {
-    let schema = schemars::schema_for!(raw::RawScenario);
+    let mut schema = schemars::schema_for!(raw::RawScenario);
+    if let Some(object) = schema.as_object_mut() {
+        add_aliases(object);
+    }
     let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// Every field alias the raw format accepts (`#[serde(alias)]` in `raw.rs`): (definition,
+/// alias, canonical field). schemars does not list serde aliases, so [`schema`] adds them; a
+/// test keeps this table and `raw.rs` in step.
+const FIELD_ALIASES: &[(&str, &str, &str)] = &[("RawExpect", "expect_violations", "violations")];
+
+/// Every `op` alias: (alias, canonical op).
+const OP_ALIASES: &[(&str, &str)] = &[("parallel", "Parallel")];
+
+/// Adds the accepted aliases to the schema: an alias field is the canonical field's schema
+/// with a note; an alias op is an `enum` of both spellings.
+fn add_aliases(schema: &mut serde_json::Map<String, serde_json::Value>) {
+    let Some(defs) = schema.get_mut("$defs") else {
+        return;
+    };
+    for (def, alias, canonical) in FIELD_ALIASES {
+        let Some(props) = defs[*def]
+            .get_mut("properties")
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            continue;
+        };
+        if let Some(mut field) = props.get(*canonical).cloned() {
+            field["description"] = serde_json::Value::String(format!(
+                "Another spelling of `{canonical}` (give one of the two)."
+            ));
+            props.insert((*alias).to_owned(), field);
+        }
+    }
+    if let Some(variants) = defs["RawStep"]["oneOf"].as_array_mut() {
+        for v in variants {
+            let op = &mut v["properties"]["op"];
+            if let Some((alias, canonical)) = OP_ALIASES
+                .iter()
+                .find(|(_, c)| op.get("const").and_then(|x| x.as_str()) == Some(*c))
+            {
+                *op = serde_json::json!({ "type": "string", "enum": [canonical, alias] });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod alias_tests {
+    /// Every `#[serde(alias = "...")]` of the raw format is in the alias tables, and so in the
+    /// schema.
+    #[test]
+    fn every_alias_of_the_raw_format_is_in_the_schema() {
+        let source = include_str!("raw.rs");
+        let aliases: Vec<&str> = source
+            .split("alias = \"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(!aliases.is_empty());
+        let schema = super::schema();
+        for a in aliases {
+            assert!(
+                super::FIELD_ALIASES.iter().any(|(_, x, _)| *x == a)
+                    || super::OP_ALIASES.iter().any(|(x, _)| *x == a),
+                "alias `{a}` is not in the alias tables"
+            );
+            assert!(
+                schema.contains(&format!("\"{a}\"")),
+                "alias `{a}` is not in the schema"
+            );
+        }
+    }
 }

@@ -192,9 +192,10 @@ pub enum RawStep {
         #[serde(default)]
         expect_status: Option<NtStatus>,
         /// The message: `PING`, `PING:7`, `POWER_OFF_MONITOR`, `POWER_ON_MONITOR` (the reference
-        /// drivers' protocol) or `hex:4d434b4d...` (raw bytes).
+        /// drivers' protocol), `hex:4d434b4d...` (raw bytes), or bytes by size and pattern
+        /// (`{"size": 1048576, "fill": "counter"}`).
         #[serde(default)]
-        payload: Option<String>,
+        payload: Option<RawPayload>,
         /// `OutputBufferSize` the UMD may answer into; default 64.
         #[serde(default)]
         output_size: Option<u32>,
@@ -212,9 +213,10 @@ pub enum RawStep {
         #[serde(default)]
         hardware_access: bool,
         /// The request: `QUERY_STATUS`, `REQUEST_IFRAME`, `MONITOR_DEPARTED` (the reference
-        /// drivers' protocol) or `hex:...`; default `QUERY_STATUS`.
+        /// drivers' protocol), `hex:...`, or bytes by size and pattern (`{"size": 4096, "fill":
+        /// "zero"}`); default `QUERY_STATUS`.
         #[serde(default)]
-        payload: Option<String>,
+        payload: Option<RawPayload>,
         /// `OutputBufferSize`; default 16.
         #[serde(default)]
         output_size: Option<u32>,
@@ -334,6 +336,26 @@ pub enum RawStep {
         /// Each branch is a list of steps.
         branches: Vec<Vec<RawStep>>,
     },
+}
+
+/// A message or IOCTL payload: a name or `hex:...`, or bytes by size and pattern.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawPayload {
+    /// `PING`, `QUERY_STATUS`, `hex:...`, ...
+    Text(String),
+    /// `size` bytes filled by a pattern.
+    Sized {
+        /// Number of bytes.
+        size: u64,
+        /// `zero` (every byte 0), `counter` (byte i is i mod 256), or `hex:<bytes>` repeated.
+        #[serde(default = "default_fill")]
+        fill: String,
+    },
+}
+
+fn default_fill() -> String {
+    "zero".to_owned()
 }
 
 /// What must come of the run.

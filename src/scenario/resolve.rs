@@ -60,17 +60,23 @@ impl<'a> At<'a> {
     }
 }
 
-/// Resolves a parsed file. `path` and `text` are for error locations.
-pub(super) fn resolve(
+/// Resolves a parsed file, reporting every mistake it can find in one pass (in file order):
+/// the header, each step (a step that cannot happen, or has a bad value, is reported and the
+/// ones after it are checked as if it had not been there), and the expectations. `path` and `text` are for error locations.
+///
+/// # Errors
+/// Every mistake found; never empty.
+pub(super) fn resolve_all(
     raw: RawScenario,
     path: &str,
     text: &str,
     tree: Option<&Spanned>,
-) -> Result<Scenario, ScenarioError> {
+) -> Result<Scenario, Vec<ScenarioError>> {
     let cx = Ctx { path, text };
     let root = At(tree);
+    let mut errors = Vec::new();
     if raw.version != 1 {
-        return Err(cx.err(
+        errors.push(cx.err(
             root.field("version"),
             ScenarioErrorKind::Version,
             format!("unsupported format version {}", raw.version),
@@ -78,7 +84,7 @@ pub(super) fn resolve(
         ));
     }
     if raw.name.trim().is_empty() {
-        return Err(cx.err(
+        errors.push(cx.err(
             root.field("name"),
             ScenarioErrorKind::Invalid,
             "empty scenario name",
@@ -86,17 +92,22 @@ pub(super) fn resolve(
         ));
     }
     let setup_at = root.child("setup");
-    let backend = parse_backend(&raw.setup.driver.backend).map_err(|help| {
-        cx.err(
+    let backend = parse_backend(&raw.setup.driver.backend).unwrap_or_else(|help| {
+        errors.push(cx.err(
             setup_at.child("driver").field("backend"),
             ScenarioErrorKind::Invalid,
             format!("unknown backend `{}`", raw.setup.driver.backend),
             help,
-        )
-    })?;
-    let caps = raw.setup.sink.capability_set().map_err(|e| {
-        cx.err(setup_at.field("sink"), ScenarioErrorKind::Invalid, format!("invalid sink capabilities: {e}"), "fix the override in `setup.sink.capabilities` (values are in Wi-Fi Display wire grammar)")
-    })?;
+        ));
+        Backend::Model
+    });
+    let caps = match raw.setup.sink.capability_set() {
+        Ok(c) => c,
+        Err(e) => {
+            errors.push(cx.err(setup_at.field("sink"), ScenarioErrorKind::Invalid, format!("invalid sink capabilities: {e}"), "fix the override in `setup.sink.capabilities` (values are in Wi-Fi Display wire grammar)"));
+            return Err(errors);
+        }
+    };
     let supports_1024x768 = caps.video.as_ref().is_some_and(|v| {
         v.modes()
             .iter()
@@ -123,11 +134,24 @@ pub(super) fn resolve(
         cx: &cx,
         next_index: 0,
         ids: BTreeMap::new(),
+        errors: Vec::new(),
     };
     let mut state = Abstract::initial();
-    let steps = resolver.steps(&raw.steps, root.child("steps"), &mut state)?;
+    let steps = resolver
+        .steps(&raw.steps, root.child("steps"), &mut state)
+        .unwrap_or_default();
+    errors.append(&mut resolver.errors);
     let step_count = resolver.next_index;
-    let expect = resolve_expect(&cx, &raw.expect, root.child("expect"))?;
+    let expect = match resolve_expect(&cx, &raw.expect, root.child("expect")) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(e);
+            return Err(errors);
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
 
     Ok(Scenario {
         path: path.to_owned(),
@@ -249,6 +273,45 @@ fn parse_ioctl(text: &str) -> Result<Vec<u8>, String> {
     }
 }
 
+/// The largest payload given by size (64 MiB): the OS copies it into every message.
+pub const MAX_SIZED_PAYLOAD: u64 = 64 << 20;
+
+/// A payload: its text through `parse`, or `size` bytes of a fill pattern.
+fn payload_bytes(
+    raw: Option<&super::raw::RawPayload>,
+    default: &str,
+    parse: fn(&str) -> Result<Vec<u8>, String>,
+) -> Result<Vec<u8>, String> {
+    use super::raw::RawPayload;
+    match raw {
+        None => parse(default),
+        Some(RawPayload::Text(t)) => parse(t),
+        Some(RawPayload::Sized { size, fill }) => {
+            if *size > MAX_SIZED_PAYLOAD {
+                return Err(format!(
+                    "{size} bytes is more than the {MAX_SIZED_PAYLOAD}-byte limit of a payload"
+                ));
+            }
+            let n = usize::try_from(*size).map_err(|_| "the size does not fit".to_owned())?;
+            match fill.as_str() {
+                "zero" => Ok(vec![0; n]),
+                "counter" => Ok((0..n).map(|i| (i % 256) as u8).collect()),
+                pattern => {
+                    let unit = pattern
+                        .strip_prefix("hex:")
+                        .map(parse_hex)
+                        .transpose()?
+                        .filter(|u| !u.is_empty())
+                        .ok_or_else(|| {
+                            format!("`{pattern}` is not a fill: write zero, counter or hex:<bytes>")
+                        })?;
+                    Ok(unit.iter().copied().cycle().take(n).collect())
+                }
+            }
+        }
+    }
+}
+
 fn parse_hex(hex: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = hex.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     if !digits.len().is_multiple_of(2) {
@@ -345,6 +408,8 @@ struct StepResolver<'a> {
     cx: &'a Ctx<'a>,
     next_index: usize,
     ids: BTreeMap<String, usize>,
+    /// Mistakes found so far; [`StepResolver::steps`] goes on past each one.
+    errors: Vec<ScenarioError>,
 }
 
 impl StepResolver<'_> {
@@ -354,10 +419,18 @@ impl StepResolver<'_> {
         at: At<'_>,
         state: &mut Abstract,
     ) -> Result<Vec<Step>, ScenarioError> {
-        raw.iter()
-            .enumerate()
-            .map(|(i, r)| self.step(r, at.index(i), state))
-            .collect()
+        let mut out = Vec::with_capacity(raw.len());
+        for (i, r) in raw.iter().enumerate() {
+            match self.step(r, at.index(i), state) {
+                Ok(step) => out.push(step),
+                Err(e) => {
+                    // Go on with the state as it was before the step (the step did not happen),
+                    // so every later step is checked too.
+                    self.errors.push(e);
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn phase_error(&self, at: At<'_>, op: &str, why: &str, fix: &str) -> ScenarioError {
@@ -479,14 +552,15 @@ impl StepResolver<'_> {
                 ..
             } => {
                 need(self, state.adapter, NO_ADAPTER, ADD_BRING_UP)?;
-                let payload = parse_message(payload.as_deref().unwrap_or("PING")).map_err(|e| {
-                    self.cx.err(
-                        at.field("payload").or(at.op()),
-                        ScenarioErrorKind::Invalid,
-                        format!("invalid payload: {e}"),
-                        "see scenarios/README.md, `KmdSendMessage`",
-                    )
-                })?;
+                let payload =
+                    payload_bytes(payload.as_ref(), "PING", parse_message).map_err(|e| {
+                        self.cx.err(
+                            at.field("payload").or(at.op()),
+                            ScenarioErrorKind::Invalid,
+                            format!("invalid payload: {e}"),
+                            "see scenarios/README.md, `KmdSendMessage`",
+                        )
+                    })?;
                 StepOp::KmdSendMessage {
                     payload,
                     output_size: output_size.unwrap_or(64),
@@ -504,8 +578,8 @@ impl StepResolver<'_> {
                     "no UMD Miracast context exists (a UMD thread needs a loaded, created UMD)",
                     "add `CreateMiracastContext` or `Connect` before it",
                 )?;
-                let payload =
-                    parse_ioctl(payload.as_deref().unwrap_or("QUERY_STATUS")).map_err(|e| {
+                let payload = payload_bytes(payload.as_ref(), "QUERY_STATUS", parse_ioctl)
+                    .map_err(|e| {
                         self.cx.err(
                             at.field("payload").or(at.op()),
                             ScenarioErrorKind::Invalid,
@@ -643,6 +717,7 @@ impl StepResolver<'_> {
                         cx: self.cx,
                         next_index: 0,
                         ids: BTreeMap::new(),
+                        errors: Vec::new(),
                     };
                     let mut s = before;
                     // Errors surface in the real pass below; this pass only learns effects.

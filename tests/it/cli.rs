@@ -69,7 +69,12 @@ fn a_failure_exits_1_and_prints_rule_finding_events_and_replay_command() {
         .to_owned();
     assert_eq!(out.lines().last().unwrap(), "0 passed, 1 failed");
 
-    let r = sim(&["replay", &replay]);
+    // The token names no path: the scenario is found by its content hash where it is told to
+    // look, and without a place to look it says so.
+    let lost = sim(&["replay", &replay]);
+    assert_eq!(code(&lost), 2, "{}", stdout(&lost));
+    assert!(String::from_utf8_lossy(&lost.stderr).contains("no scenario with content hash"));
+    let r = sim(&["replay", &replay, dir.path().to_str().unwrap()]);
     assert_eq!(code(&r), 1, "{}", stdout(&r));
     assert!(
         stdout(&r).contains("the replay followed all"),

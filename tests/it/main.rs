@@ -36,6 +36,24 @@ mod determinism;
 /// Exploration of orderings: ordering scenarios found, tokens replayed, shrinking, clean corpus.
 mod explore;
 
+/// One verdict under `run --explore`: lines, findings, JSON and exit codes agree over the corpus.
+mod verdict;
+
+/// `show`: the HTML timeline in headless Chromium, Mermaid, Perfetto, byte-identical renderings.
+mod show;
+
+/// Rule coverage: the human table, the JSON, the committed snapshot of the shipped corpus.
+mod coverage;
+
+/// Long runs: progress lines when piped, reports streamed and written on SIGINT, flat memory.
+mod long_runs;
+
+/// Hangs explained: every live thread, its driver frame and what it waits for.
+mod hangs;
+
+/// Paper cuts: one skipped count, JUnit time, short path-independent tokens with a backend.
+mod paper_cuts;
+
 /// The check registry: every checked rule has a check that reports it on a shipped scenario,
 /// and no check reports a rule it does not list or the catalogue marks unchecked.
 mod registry;

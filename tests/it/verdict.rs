@@ -1,0 +1,233 @@
+//! One verdict under `run --explore`: a scenario's line, its findings, the JSON report and the
+//! exit code agree, over the whole shipped corpus and for the three cases that used to
+//! contradict each other (expected rules found, an expected rule never found, a failure that is
+//! not a rule).
+
+use super::show::{sim, stdout};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// A copy of a shipped scenario with its `expect` changed by `edit`.
+fn edited(dir: &Path, from: &str, name: &str, edit: impl Fn(&mut serde_json::Value)) -> String {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(from).unwrap()).unwrap();
+    doc["name"] = serde_json::json!(name);
+    edit(&mut doc);
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// The scenario lines of a human report: (PASS or FAIL, name, the rest).
+fn lines(out: &str) -> Vec<(String, String, String)> {
+    out.lines()
+        .filter(|l| l.starts_with("PASS ") || l.starts_with("FAIL "))
+        .map(|l| {
+            let (word, rest) = l.split_once(' ').unwrap();
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            (word.to_owned(), name.to_owned(), tail.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn every_shipped_scenario_line_verdict_and_exit_code_agree_under_explore() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("run.json");
+    let o = sim(&[
+        "run",
+        "scenarios",
+        "--explore=8",
+        "--report",
+        &format!("json={}", json_path.display()),
+    ]);
+    let out = stdout(&o);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    let scenarios = doc["scenarios"].as_array().unwrap();
+    let shown = lines(&out);
+    assert_eq!(shown.len(), scenarios.len(), "{out}");
+    let mut failed = 0;
+    for ((word, name, tail), s) in shown.iter().zip(scenarios) {
+        let v = &s["explore_verdict"];
+        let passed = v["passed"].as_bool().unwrap();
+        assert_eq!(s["name"].as_str().unwrap(), name);
+        assert_eq!(word == "PASS", passed, "{name}: line {word} {tail} vs {v}");
+        assert_eq!(
+            s["outcome"].as_str().unwrap(),
+            if passed { "passed" } else { "failed" },
+            "{name}"
+        );
+        let keys = |field: &str| -> BTreeSet<String> {
+            v[field]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["key"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let (unexpected, found) = (keys("unexpected"), keys("found_as_expected"));
+        let missing: BTreeSet<String> = v["missing"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect();
+        // The verdict is exactly "nothing unexpected, nothing missing".
+        assert_eq!(
+            passed,
+            unexpected.is_empty() && missing.is_empty(),
+            "{name}: {v}"
+        );
+        // Found-as-expected keys are exactly the expected rules that some schedule broke.
+        let expected: BTreeSet<String> = std::fs::read_to_string(s["path"].as_str().unwrap())
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|d| {
+                let list = d["expect"]["violations"]
+                    .as_array()
+                    .or(d["expect"]["expect_violations"].as_array())
+                    .cloned();
+                list.map(|l| {
+                    l.iter()
+                        .map(|r| r.as_str().unwrap().to_owned())
+                        .collect::<BTreeSet<String>>()
+                })
+            })
+            .unwrap_or_default();
+        assert!(found.is_subset(&expected), "{name}: {found:?} {expected:?}");
+        assert!(unexpected.is_disjoint(&expected), "{name}");
+        assert_eq!(
+            found.union(&missing).cloned().collect::<BTreeSet<_>>(),
+            expected,
+            "{name}"
+        );
+        // The line says what the verdict says.
+        for k in &unexpected {
+            assert!(
+                tail.contains("unexpected: ") && tail.contains(k.as_str()),
+                "{tail}"
+            );
+        }
+        for r in &missing {
+            assert!(
+                tail.contains(&format!("expected {r}, not found in ")),
+                "{tail}"
+            );
+        }
+        for k in &found {
+            assert!(tail.contains("found as expected: ") && tail.contains(k.as_str()));
+        }
+        // The details under the line: FAIL only for unexpected findings.
+        let block: Vec<&str> = out
+            .lines()
+            .skip_while(|l| !l.starts_with(&format!("{word} {name} ")))
+            .skip(1)
+            .take_while(|l| l.starts_with("    "))
+            .collect();
+        for l in &block {
+            if let Some(k) = l.trim_start().strip_prefix("FAIL ") {
+                let key = k.split(' ').next().unwrap();
+                assert!(unexpected.contains(key), "{name}: {l}");
+            }
+            if let Some(k) = l.trim_start().strip_prefix("FOUND (expected) ") {
+                let key = k.split(' ').next().unwrap();
+                assert!(found.contains(key), "{name}: {l}");
+            }
+        }
+        failed += usize::from(!passed);
+    }
+    let summary = out.lines().last().unwrap();
+    assert_eq!(
+        summary,
+        format!("{} passed, {failed} failed", scenarios.len() - failed)
+    );
+    assert_eq!(doc["summary"].as_str().unwrap(), summary);
+    assert_eq!(
+        o.status.code(),
+        Some(if failed > 0 { 1 } else { 0 }),
+        "{summary}"
+    );
+}
+
+#[test]
+fn expected_rules_found_pass_and_say_so() {
+    let o = sim(&[
+        "run",
+        "scenarios/rules/no-departure-at-kmd-destroy.json",
+        "--explore=5",
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.starts_with("PASS ") && first.contains("found as expected: R12 in 5"),
+        "{first}"
+    );
+    assert!(
+        out.contains("FOUND (expected) R12 in 5 of 5 schedules"),
+        "{out}"
+    );
+    assert!(
+        !out.lines().any(|l| l.trim_start().starts_with("FAIL ")),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_expected_rule_no_schedule_broke_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = edited(
+        dir.path(),
+        "scenarios/create-context/hardware-busy.json",
+        "expects-r17",
+        |d| d["expect"]["violations"] = serde_json::json!(["R17"]),
+    );
+    let o = sim(&["run", &path, "--explore=4"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let first = out.lines().next().unwrap();
+    assert!(
+        first.starts_with("FAIL expects-r17 ")
+            && first.contains("expected R17, not found in 4 schedules"),
+        "{first}"
+    );
+    assert!(
+        out.contains("MISSING expected R17, not found in 4 schedules"),
+        "{out}"
+    );
+    assert_eq!(out.lines().last().unwrap(), "0 passed, 1 failed");
+}
+
+#[test]
+fn a_knob_scenario_that_fails_a_plain_run_fails_under_explore() {
+    let dir = tempfile::tempdir().unwrap();
+    // The knob breaks R12; without the expectation a plain run fails, and so must exploration.
+    let rule = edited(
+        dir.path(),
+        "scenarios/rules/no-departure-at-kmd-destroy.json",
+        "knob-unexpected",
+        |d| d["expect"]["violations"] = serde_json::json!([]),
+    );
+    assert_eq!(sim(&["run", &rule]).status.code(), Some(1));
+    let o = sim(&["run", &rule, "--explore=4"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.lines().next().unwrap().contains("unexpected: R12 in 4"),
+        "{out}"
+    );
+    // A failure that is not a rule: a step status the driver does not return.
+    let status = edited(
+        dir.path(),
+        "scenarios/create-context/hardware-busy.json",
+        "wrong-status",
+        |d| d["steps"][1]["expect_status"] = serde_json::json!("STATUS_SUCCESS"),
+    );
+    assert_eq!(sim(&["run", &status]).status.code(), Some(1));
+    let o = sim(&["run", &status, "--explore=3"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("unexpected: expect in 3"), "{out}");
+    assert!(out.contains("expected STATUS_SUCCESS"), "{out}");
+}
