@@ -7,6 +7,7 @@
 //! `None`; a scenario's validation rejects the ones that can never happen.
 
 use super::kmd_side::{KmdServices, MiracastCallbacks};
+use super::state::Indication;
 use super::umd_side::UmdServices;
 use super::{Os, SimRtspLink};
 use crate::ddi::*;
@@ -124,7 +125,7 @@ impl Os {
                 )
                 .await;
             drop(level3);
-            self.inner.state.borrow_mut().query_caps_calls += 1;
+            self.inner.adapter_state.borrow_mut().query_caps_calls += 1;
             if self.knobs().query_caps_twice {
                 // OS-model knob (R7): QueryCaps again for the same adapter start; the OS
                 // keeps the first answer and ignores this one.
@@ -140,7 +141,7 @@ impl Os {
                     )
                     .await;
                 drop(level3);
-                self.inner.state.borrow_mut().query_caps_calls += 1;
+                self.inner.adapter_state.borrow_mut().query_caps_calls += 1;
             }
             if written > DXGK_MIRACAST_CAPS_SIZE {
                 self.report(CheckId::CapsAnswer, RuleId::R8, Culprit::Kmd, format!("DxgkDdiMiracastQueryCaps wrote {written} bytes into a {DXGK_MIRACAST_CAPS_SIZE}-byte buffer"), vec![leave]);
@@ -222,12 +223,10 @@ impl Os {
             self.report(CheckId::ChildRelations, RuleId::R5, Culprit::Kmd, format!("the Miracast target has HpdAwareness {:?}; it must be HpdAwarenessInterruptible (4)", d.hpd_awareness), vec![leave]);
         }
         let target = miracast.first().map(|d| d.child_uid);
-        {
-            let mut st = self.inner.state.borrow_mut();
-            st.miracast_available = interface.is_some() && target.is_some();
-            st.miracast_target = target;
-            st.caps = caps;
-        }
+        self.inner
+            .adapter_state
+            .borrow_mut()
+            .brought_up(interface.is_some(), target, caps);
         // The OS asks the status of interruptible children once (R9: Miracast answers "not connected").
         for d in described
             .iter()
@@ -273,11 +272,11 @@ impl Os {
             )
             .await;
         let (st, answered) = result;
-        let target = self.inner.state.borrow().miracast_target;
+        let target = self.miracast_target();
         if Some(child_uid) == target && st == NtStatus::STATUS_SUCCESS {
-            let last = self.inner.state.borrow().last_miracast_indication;
+            let last = self.inner.indication.get();
             match (answered.status, last) {
-                (ChildStatusKind::MiracastConnection { connected, monitor_type }, Some((last_connected, last_type, seq))) => {
+                (ChildStatusKind::MiracastConnection { connected, monitor_type }, Some(Indication { connected: last_connected, monitor_type: last_type, seq })) => {
                     if connected != last_connected || (connected && monitor_type != last_type) {
                         self.report(
                             CheckId::ChildStatusAnswer,
@@ -309,11 +308,11 @@ impl Os {
     /// adapter has no Miracast target or a context already exists (R22).
     pub async fn kmd_create_context(&self) -> Option<NtStatus> {
         let (available, exists, target) = {
-            let st = self.inner.state.borrow();
+            let adapter = self.inner.adapter_state.borrow();
             (
-                st.miracast_available,
-                st.kmd_context.is_some(),
-                st.miracast_target,
+                adapter.miracast_available,
+                self.inner.kmd_context.borrow().exists(),
+                adapter.miracast_target,
             )
         };
         if !available {
@@ -338,12 +337,7 @@ impl Os {
         let class = self.miracast_class_lock().await;
         let adapter = self.inner.adapter.read().await;
         // The handle is live from the call on, so messages sent from inside it are accepted.
-        {
-            let mut st = self.inner.state.borrow_mut();
-            st.miracast_handle = handle;
-            st.kmd_context = Some(Handle(0));
-            st.kmd_destroyed_early = false;
-        }
+        self.inner.kmd_context.borrow_mut().begin_create(handle);
         let ((status, context, target_id), _, leave) = self
             .call(
                 Ddi::DxgkDdiMiracastCreateContext,
@@ -386,9 +380,9 @@ impl Os {
                     vec![leave],
                 );
             }
-            self.inner.state.borrow_mut().kmd_context = Some(context);
+            self.inner.kmd_context.borrow_mut().created(Some(context));
         } else {
-            self.inner.state.borrow_mut().kmd_context = None;
+            self.inner.kmd_context.borrow_mut().created(None);
         }
         Some(status)
     }
@@ -426,7 +420,7 @@ impl Os {
 
     /// `DxgkDdiMiracastDestroyContext` (Miracast class); checks R12 after it returns.
     pub async fn kmd_destroy_context(&self) -> Option<()> {
-        let context = self.inner.state.borrow().kmd_context;
+        let context = self.inner.kmd_context.borrow().context();
         let Some(context) = context else {
             self.note("DxgkDdiMiracastDestroyContext not called: no KMD Miracast context");
             return None;
@@ -447,13 +441,14 @@ impl Os {
             .await;
         drop(adapter);
         drop(class);
-        let last = {
-            let mut st = self.inner.state.borrow_mut();
-            st.kmd_context = None;
-            st.destroyed_kmd_context = Some(context);
-            st.last_miracast_indication
-        };
-        if let Some((true, _, seq)) = last {
+        self.inner.kmd_context.borrow_mut().destroyed(context);
+        let last = self.inner.indication.get();
+        if let Some(Indication {
+            connected: true,
+            seq,
+            ..
+        }) = last
+        {
             self.report(
                 CheckId::MiracastDestroyContext,
                 RuleId::R12,
@@ -461,7 +456,7 @@ impl Os {
                 "after DxgkDdiMiracastDestroyContext the Miracast target is still reported connected; the KMD must report departure (Connected = FALSE)",
                 vec![seq, leave],
             );
-            self.inner.state.borrow_mut().last_miracast_indication = None;
+            self.inner.indication.set(None);
         }
         Some(())
     }
@@ -547,15 +542,18 @@ impl Os {
             out: CallOut::None,
         });
         self.inner.sched.yield_now().await;
-        self.inner.state.borrow_mut().umd_loaded = status == NtStatus::STATUS_SUCCESS;
+        self.inner
+            .umd_host
+            .borrow_mut()
+            .set_loaded(status == NtStatus::STATUS_SUCCESS);
         status
     }
 
     /// `CreateMiracastContext` (serialized). `None` if the UMD is not loaded or a context exists.
     pub async fn umd_create_context(&self) -> Option<NtStatus> {
         let (loaded, exists) = {
-            let st = self.inner.state.borrow();
-            (st.umd_loaded, st.umd_context.is_some())
+            let umd = self.inner.umd_host.borrow();
+            (umd.loaded(), umd.context().is_some())
         };
         if !loaded || exists {
             self.note(
@@ -567,13 +565,13 @@ impl Os {
         let callbacks: Rc<dyn MiracastUmdServices> = UmdServices::new(self);
         let umd = self.inner.umd.clone();
         let guard = self.umd_serialized_lock().await;
+        self.inner.umd_host.borrow_mut().begin_create(device);
         {
-            let mut st = self.inner.state.borrow_mut();
-            st.device_handle = device;
-            st.umd_destroyed = false;
-            st.serialized_call = Some((self.inner.sched.current(), Ddi::CreateMiracastContext));
-            st.stop_begun = false;
-            st.teardown_requested = false;
+            let mut session = self.inner.session.borrow_mut();
+            session.serialized_call =
+                Some((self.inner.sched.current(), Ddi::CreateMiracastContext));
+            session.stop_begun = false;
+            session.teardown_requested = false;
         }
         let ((status, context), _, _) = self
             .call(
@@ -583,12 +581,9 @@ impl Os {
                 |(s, c)| (Some(*s), CallOut::Context { context: *c }),
             )
             .await;
-        {
-            let mut st = self.inner.state.borrow_mut();
-            st.serialized_call = None;
-            if status == NtStatus::STATUS_SUCCESS {
-                st.umd_context = Some(context);
-            }
+        self.inner.session.borrow_mut().serialized_call = None;
+        if status == NtStatus::STATUS_SUCCESS {
+            self.inner.umd_host.borrow_mut().created(context);
         }
         drop(guard);
         Some(status)
@@ -596,10 +591,7 @@ impl Os {
 
     /// `StartMiracastSession` over a new RTSP socket connected to the attached sink.
     pub async fn start_session(&self) -> Option<NtStatus> {
-        let (context, phase) = {
-            let st = self.inner.state.borrow();
-            (st.umd_context, st.phase)
-        };
+        let (context, phase) = (self.inner.umd_host.borrow().context(), self.phase());
         let Some(context) = context.filter(|_| phase == SessionPhase::Stopped) else {
             self.note(
                 "StartMiracastSession not called: no UMD context, or a session is not stopped",
@@ -615,13 +607,13 @@ impl Os {
         let raw = self.new_handle().0;
         let link = SimRtspLink::connect(&self.inner.sched, &self.inner.findings, raw, peer);
         {
-            let mut st = self.inner.state.borrow_mut();
-            st.link = Some(link.clone());
-            st.serialized_call = Some((self.inner.sched.current(), Ddi::StartMiracastSession));
-            st.stop_begun = false;
-            st.chunks = Default::default();
-            st.chunk_ids = Default::default();
+            let mut session = self.inner.session.borrow_mut();
+            session.link = Some(link.clone());
+            session.serialized_call = Some((self.inner.sched.current(), Ddi::StartMiracastSession));
+            session.stop_begun = false;
         }
+        *self.inner.chunks.borrow_mut() = Default::default();
+        *self.inner.chunk_ids.borrow_mut() = Default::default();
         self.inner.start_finished.reset();
         self.inner.session_gone.reset();
         self.set_phase(SessionPhase::StartPending);
@@ -655,7 +647,7 @@ impl Os {
             )
             .await;
         self.check_start_result(status, info, leave);
-        self.inner.state.borrow_mut().serialized_call = None;
+        self.inner.session.borrow_mut().serialized_call = None;
         if status == NtStatus::STATUS_SUCCESS {
             self.set_phase(SessionPhase::Started);
             self.release_held_messages();
@@ -663,7 +655,7 @@ impl Os {
             self.set_phase(SessionPhase::Stopped);
             self.drop_held_messages();
             link.close_by_os();
-            self.inner.state.borrow_mut().link = None;
+            self.inner.session.borrow_mut().link = None;
         }
         self.inner.start_finished.set();
         drop(guard);
@@ -732,24 +724,21 @@ impl Os {
     /// `StopMiracastSession` (serialized), with the stop budget (R20, R45). The OS closes the
     /// RTSP socket after it returns.
     pub async fn stop_session(&self) -> Option<()> {
-        let (context, phase) = {
-            let st = self.inner.state.borrow();
-            (st.umd_context, st.phase)
-        };
+        let (context, phase) = (self.inner.umd_host.borrow().context(), self.phase());
         let Some(context) = context.filter(|_| phase == SessionPhase::Started) else {
             self.note("StopMiracastSession not called: no started session");
             return None;
         };
         let guard = self.umd_serialized_lock().await;
-        if self.inner.state.borrow().phase != SessionPhase::Started {
+        if self.phase() != SessionPhase::Started {
             self.note("StopMiracastSession not called: the session was already stopped");
             return None;
         }
         self.set_phase(SessionPhase::StopPending);
         let link = {
-            let mut st = self.inner.state.borrow_mut();
-            st.stop_begun = true;
-            st.link.clone()
+            let mut session = self.inner.session.borrow_mut();
+            session.stop_begun = true;
+            session.link.clone()
         };
         if let Some(link) = &link {
             link.note_stop_begun();
@@ -761,10 +750,8 @@ impl Os {
         let (os, done2) = (self.clone(), done.clone());
         let started_at = self.inner.sched.now();
         self.inner.sched.spawn("os-stop", false, async move {
-            {
-                let mut st = os.inner.state.borrow_mut();
-                st.serialized_call = Some((os.inner.sched.current(), Ddi::StopMiracastSession));
-            }
+            os.inner.session.borrow_mut().serialized_call =
+                Some((os.inner.sched.current(), Ddi::StopMiracastSession));
             let umd = os.inner.umd.clone();
             os.call(
                 Ddi::StopMiracastSession,
@@ -774,7 +761,7 @@ impl Os {
             )
             .await;
             os.finish_datarate().await;
-            os.inner.state.borrow_mut().serialized_call = None;
+            os.inner.session.borrow_mut().serialized_call = None;
             done2.set();
         });
         let budget = Self::ms(self.inner.config.stop_budget_ms);
@@ -791,7 +778,7 @@ impl Os {
                 vec![seq],
             );
             self.note("stop budget exceeded: the OS destroys the KMD Miracast context while the UMD still runs, and blocks its MiracastIoControl calls (R20)");
-            self.inner.state.borrow_mut().kmd_destroyed_early = true;
+            self.inner.kmd_context.borrow_mut().mark_overrun();
             self.kmd_destroy_context().await;
             done.wait(None).await;
             let took = self.inner.sched.now() - started_at;
@@ -804,7 +791,7 @@ impl Os {
         if let Some(link) = link {
             link.close_by_os();
         }
-        self.inner.state.borrow_mut().link = None;
+        self.inner.session.borrow_mut().link = None;
         drop(guard);
         Some(())
     }
@@ -812,7 +799,7 @@ impl Os {
     /// `DestroyMiracastContext` (serialized), with its 3 s budget and the "nothing survives"
     /// check (R46).
     pub async fn umd_destroy_context(&self) -> Option<()> {
-        let context = self.inner.state.borrow().umd_context;
+        let context = self.inner.umd_host.borrow().context();
         let Some(context) = context else {
             self.note("DestroyMiracastContext not called: no UMD context");
             return None;
@@ -827,8 +814,8 @@ impl Os {
         }
         let umd = self.inner.umd.clone();
         let guard = self.umd_serialized_lock().await;
-        self.inner.state.borrow().umd_context?;
-        self.inner.state.borrow_mut().serialized_call =
+        self.inner.umd_host.borrow().context()?;
+        self.inner.session.borrow_mut().serialized_call =
             Some((self.inner.sched.current(), Ddi::DestroyMiracastContext));
         let started_at = self.inner.sched.now();
         let (_, _, leave) = self
@@ -841,12 +828,11 @@ impl Os {
             .await;
         let took = self.inner.sched.now() - started_at;
         {
-            let mut st = self.inner.state.borrow_mut();
-            st.serialized_call = None;
-            st.umd_context = None;
-            st.umd_destroyed = true;
-            st.stop_begun = true;
+            let mut session = self.inner.session.borrow_mut();
+            session.serialized_call = None;
+            session.stop_begun = true;
         }
+        self.inner.umd_host.borrow_mut().destroyed_now();
         self.inner.session_gone.set();
         drop(guard);
         if took > Self::ms(self.inner.config.destroy_budget_ms) {
@@ -885,7 +871,7 @@ impl Os {
     /// The whole connection: KMD context, UMD load and context, start. Returns the first
     /// status that is not `STATUS_SUCCESS`, or success.
     pub async fn connect(&self) -> NtStatus {
-        if !self.inner.state.borrow().miracast_available {
+        if !self.inner.adapter_state.borrow().miracast_available {
             // No Miracast target (no interface, or none reported): Windows offers no Miracast
             // display, so there is no session to start.
             self.note("no Miracast session: the adapter has no Miracast target");
@@ -896,7 +882,7 @@ impl Os {
         {
             return s;
         }
-        if !self.inner.state.borrow().umd_loaded {
+        if !self.inner.umd_host.borrow().loaded() {
             let s = self.umd_load().await;
             if s != NtStatus::STATUS_SUCCESS {
                 return s;
@@ -935,7 +921,7 @@ impl Os {
                     b"D3DUMD-1.3".to_vec()
                 },
             };
-            self.inner.state.borrow_mut().call_pool = Some((0, 0));
+            self.inner.memory.borrow_mut().begin_call();
             let _adapter = self.inner.adapter.read().await;
             let ((status, handle), _, leave) = self
                 .call(
@@ -949,15 +935,15 @@ impl Os {
                 )
                 .await;
             let (allocated, exhausted) = {
-                let mut st = self.inner.state.borrow_mut();
-                let (a, f) = st.call_pool.take().unwrap_or((0, 0));
-                (a.saturating_sub(f), st.pool_exhausted)
+                let mut memory = self.inner.memory.borrow_mut();
+                let (a, f) = memory.end_call();
+                (a.saturating_sub(f), memory.exhausted())
             };
             if status == NtStatus::STATUS_SUCCESS {
-                let mut st = self.inner.state.borrow_mut();
-                let id = st.next_gpu_context;
-                st.next_gpu_context += 1;
-                st.gpu_contexts.insert(id, (handle, allocated));
+                self.inner
+                    .memory
+                    .borrow_mut()
+                    .add_gpu_context(handle, allocated);
                 created += 1;
                 continue;
             }
@@ -984,13 +970,10 @@ impl Os {
     /// `DxgkDdiDestroyContext` for every GPU context; checks R72 (what it allocated is freed).
     pub async fn destroy_gpu_contexts(&self) -> NtStatus {
         let kmd = self.inner.kmd.clone();
-        let contexts: Vec<(u64, (Handle, u64))> =
-            std::mem::take(&mut self.inner.state.borrow_mut().gpu_contexts)
-                .into_iter()
-                .collect();
+        let contexts = self.inner.memory.borrow_mut().take_gpu_contexts();
         let mut first = NtStatus::STATUS_SUCCESS;
-        for (_, (handle, allocated)) in contexts {
-            self.inner.state.borrow_mut().call_pool = Some((0, 0));
+        for (handle, allocated) in contexts {
+            self.inner.memory.borrow_mut().begin_call();
             let _adapter = self.inner.adapter.read().await;
             let (status, _, leave) = self
                 .call(
@@ -1000,13 +983,7 @@ impl Os {
                     |s| (Some(*s), CallOut::None),
                 )
                 .await;
-            let (a, f) = self
-                .inner
-                .state
-                .borrow_mut()
-                .call_pool
-                .take()
-                .unwrap_or((0, 0));
+            let (a, f) = self.inner.memory.borrow_mut().end_call();
             let freed = f.saturating_sub(a);
             if freed < allocated {
                 self.report(
@@ -1026,7 +1003,7 @@ impl Os {
 
     /// `DxgkDdiCommitVidPn`; with `monitor_power_off` the KMD must tell the UMD (R31).
     pub async fn commit_vidpn(&self, monitor_power_off: bool) -> Option<NtStatus> {
-        let target = self.inner.state.borrow().miracast_target?;
+        let target = self.miracast_target()?;
         let kmd = self.inner.kmd.clone();
         let _level2 = self.inner.adapter.read().await;
         let (status, _, _) = self
@@ -1073,9 +1050,9 @@ impl Os {
     ) -> bool {
         let kmd = self.inner.kmd.clone();
         {
-            let mut st = self.inner.state.borrow_mut();
-            st.chunks.overflowed_in_isr = false;
-            st.chunks.dpc_requested = false;
+            let mut chunks = self.inner.chunks.borrow_mut();
+            chunks.overflowed_in_isr = false;
+            chunks.dpc_requested = false;
         }
         let (mine, _, leave) = self
             .call(
@@ -1088,7 +1065,7 @@ impl Os {
                             private_driver_data,
                         })
                         .await;
-                    let target = self.inner.state.borrow().miracast_target;
+                    let target = self.miracast_target();
                     if let Some(target) = target.filter(|_| self.knobs().pageable_from_isr) {
                         // OS-model knob (R70): a pageable DDI from inside the interrupt
                         // routine, on the same thread, at DIRQL.
@@ -1105,8 +1082,8 @@ impl Os {
             )
             .await;
         let (overflowed, dpc) = {
-            let st = self.inner.state.borrow();
-            (st.chunks.overflowed_in_isr, st.chunks.dpc_requested)
+            let chunks = self.inner.chunks.borrow();
+            (chunks.overflowed_in_isr, chunks.dpc_requested)
         };
         if overflowed && !dpc {
             self.report(
@@ -1139,8 +1116,8 @@ impl Os {
         input: &[u8],
         output_size: u32,
     ) -> Option<(NtStatus, u32)> {
-        let device = self.inner.state.borrow().device_handle;
-        if self.inner.state.borrow().umd_context.is_none() {
+        let device = self.inner.umd_host.borrow().device();
+        if self.inner.umd_host.borrow().context().is_none() {
             self.note("MiracastIoControl not issued: no UMD context");
             return None;
         }
@@ -1164,7 +1141,7 @@ impl Os {
         &self,
         f: impl FnOnce(&mut dyn super::SinkPeer, crate::time::SimTime) -> R,
     ) -> Option<R> {
-        let link = self.inner.state.borrow().link.clone();
+        let link = self.inner.session.borrow().link.clone();
         match link {
             Some(link) => Some(link.with_peer(f)),
             None => {

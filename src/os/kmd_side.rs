@@ -2,7 +2,8 @@
 //! and `DXGK_MIRACAST_DISPLAY_CALLBACKS` (send message, report chunk info), plus the delivery of
 //! kernel-to-user messages and the completion routine.
 
-use super::{Inner, Irql, Message, Os};
+use super::state::{Indication, Message};
+use super::{Inner, Irql, Os};
 use crate::ddi::*;
 use crate::rules::{CheckId, Culprit, Findings, RuleId};
 use crate::status::NtStatus;
@@ -70,7 +71,7 @@ impl DxgkrnlServices for KmdServices {
                 vec![enter],
             );
         }
-        let target = os.inner.state.borrow().miracast_target;
+        let target = os.miracast_target();
         let mut result = NtStatus::STATUS_SUCCESS;
         if Some(status.child_uid) == target {
             match status.status {
@@ -112,14 +113,16 @@ impl DxgkrnlServices for KmdServices {
                             vec![enter],
                         );
                     }
-                    os.inner.state.borrow_mut().last_miracast_indication =
-                        Some((connected, monitor_type, enter));
+                    os.inner.indication.set(Some(Indication {
+                        connected,
+                        monitor_type,
+                        seq: enter,
+                    }));
                     let me = os.inner.sched.current();
                     let described = os
                         .inner
-                        .state
-                        .borrow()
                         .ioctl_ops
+                        .borrow()
                         .get(&me)
                         .is_some_and(|op| *op == Some(IoctlMeaning::MonitorArrived));
                     if connected && described {
@@ -183,7 +186,7 @@ impl DxgkrnlServices for KmdServices {
                 vec![enter],
             );
         }
-        os.inner.state.borrow_mut().chunks.dpc_requested = true;
+        os.inner.chunks.borrow_mut().dpc_requested = true;
         os.service_leave(Ddi::DxgkCbNotifyDpc, None, CallOut::None)
             .await;
     }
@@ -192,28 +195,17 @@ impl DxgkrnlServices for KmdServices {
         let Some(os) = self.os("the pool allocation callback") else {
             return false;
         };
-        let mut st = os.inner.state.borrow_mut();
-        if st.pool_used.saturating_add(bytes) > os.inner.config.memory_budget_bytes {
-            st.pool_exhausted = true;
-            return false;
-        }
-        st.pool_used += bytes;
-        if let Some((allocated, _)) = st.call_pool.as_mut() {
-            *allocated += bytes;
-        }
-        true
+        os.inner
+            .memory
+            .borrow_mut()
+            .allocate(bytes, os.inner.config.memory_budget_bytes)
     }
 
     fn free_pool(&self, bytes: u64) {
         let Some(os) = self.os("the pool free callback") else {
             return;
         };
-        let mut st = os.inner.state.borrow_mut();
-        st.pool_used = st.pool_used.saturating_sub(bytes);
-        st.pool_exhausted = false;
-        if let Some((_, freed)) = st.call_pool.as_mut() {
-            *freed += bytes;
-        }
+        os.inner.memory.borrow_mut().free(bytes);
     }
 }
 
@@ -258,12 +250,7 @@ impl MiracastDisplayServices for MiracastCallbacks {
         let Some(os) = self.os(Ddi::DxgkCbMiracastSendMessage.name()) else {
             return NtStatus::STATUS_INVALID_HANDLE;
         };
-        let id = {
-            let mut st = os.inner.state.borrow_mut();
-            let id = st.next_message;
-            st.next_message += 1;
-            id
-        };
+        let id = os.inner.messages.borrow_mut().next_id();
         let args = CallArgs::SendMessage {
             id,
             input_size: buffers.input.len() as u32,
@@ -342,10 +329,9 @@ impl Os {
             drop(adapter);
             let still_connected = os
                 .inner
-                .state
-                .borrow()
-                .last_miracast_indication
-                .is_some_and(|(c, _, seq)| c && seq == arrival);
+                .indication
+                .get()
+                .is_some_and(|i| i.connected && i.seq == arrival);
             let sink_gave_edid = os.inner.sink_facts.borrow().monitor_present;
             if still_connected && sink_gave_edid && (status != NtStatus::STATUS_SUCCESS || edid.is_empty()) {
                 os.report(
@@ -363,8 +349,7 @@ impl Os {
     }
 
     pub(crate) fn miracast_handle_valid(&self, handle: Handle) -> bool {
-        let st = self.inner.state.borrow();
-        st.kmd_context.is_some() && st.miracast_handle == handle
+        self.inner.kmd_context.borrow().handle_valid(handle)
     }
 
     /// `DxgkCbMiracastSendMessage` after its entry: decide hold / deliver / drop.
@@ -406,10 +391,10 @@ impl Os {
             });
         }
         let (phase, stop_begun) = {
-            let st = self.inner.state.borrow();
-            (st.phase, st.stop_begun)
+            let session = self.inner.session.borrow();
+            (session.phase, session.stop_begun)
         };
-        self.inner.state.borrow_mut().messages.insert(
+        self.inner.messages.borrow_mut().insert(
             id,
             Message {
                 buffers,
@@ -446,7 +431,7 @@ impl Os {
             self.inner
                 .sched
                 .emit(EventKind::MessageQueued { id, held: true });
-            self.inner.state.borrow_mut().held.push(id);
+            self.inner.messages.borrow_mut().hold(id);
         }
         if self.knobs().send_returns_success {
             // OS-model knob (R25): the accepted message is answered STATUS_SUCCESS instead of
@@ -459,7 +444,7 @@ impl Os {
 
     /// Delivers held messages (FIFO, G13) after a successful start.
     pub(crate) fn release_held_messages(&self) {
-        let held = std::mem::take(&mut self.inner.state.borrow_mut().held);
+        let held = self.inner.messages.borrow_mut().take_held();
         for id in held {
             self.spawn_delivery(id, false);
         }
@@ -467,7 +452,7 @@ impl Os {
 
     /// Drops held messages after a failed start or a stop (G13, R29).
     pub(crate) fn drop_held_messages(&self) {
-        let held = std::mem::take(&mut self.inner.state.borrow_mut().held);
+        let held = self.inner.messages.borrow_mut().take_held();
         for id in held {
             self.inner.sched.emit(EventKind::MessageDropped {
                 id,
@@ -520,10 +505,9 @@ impl Os {
     fn touch_buffers(&self, id: u64, what: &str) -> bool {
         let Some((released, sent_at)) = self
             .inner
-            .state
-            .borrow()
             .messages
-            .get(&id)
+            .borrow()
+            .get(id)
             .map(|m| (m.buffers.is_released(), m.sent_at))
         else {
             return false;
@@ -555,10 +539,8 @@ impl Os {
         } else {
             Some(self.inner.umd_lock.read().await)
         };
-        let (stop_begun, context) = {
-            let st = self.inner.state.borrow();
-            (st.stop_begun, st.umd_context)
-        };
+        let stop_begun = self.inner.session.borrow().stop_begun;
+        let context = self.inner.umd_host.borrow().context();
         // OS-model knob (R29): deliver_after_stop ignores that Stop has begun.
         let stopped = stop_begun && !self.knobs().deliver_after_stop;
         let Some(context) = context.filter(|_| !stopped) else {
@@ -579,8 +561,10 @@ impl Os {
         };
         let readable = self.touch_buffers(id, "read the input of");
         let (input, output_size) = {
-            let st = self.inner.state.borrow();
-            let m = &st.messages[&id];
+            let messages = self.inner.messages.borrow();
+            let m = messages
+                .get(id)
+                .expect("a message being delivered is in flight until its completion");
             (
                 if readable {
                     m.buffers.input.clone()
@@ -623,7 +607,7 @@ impl Os {
             information = output_size as u64;
         }
         if self.touch_buffers(id, "wrote the UMD's output into")
-            && let Some(m) = self.inner.state.borrow().messages.get(&id)
+            && let Some(m) = self.inner.messages.borrow().get(id)
         {
             let mut out = m.buffers.output.borrow_mut();
             let n = (information as usize).min(out.len());
@@ -662,14 +646,14 @@ impl Os {
 
     /// Calls the KMD's completion routine for message `id`, if it passed one.
     async fn complete(&self, id: u64, io_status: IoStatusBlock) {
-        let Some(message) = self.inner.state.borrow_mut().messages.remove(&id) else {
+        let Some(message) = self.inner.messages.borrow_mut().remove(id) else {
             return;
         };
         let Some(callback_context) = message.callback_context else {
             return;
         };
         // Put it back while the routine runs so buffer checks still see it.
-        self.inner.state.borrow_mut().messages.insert(id, message);
+        self.inner.messages.borrow_mut().insert(id, message);
         let kmd = self.inner.kmd.clone();
         let guard = self.inner.adapter.read().await;
         let args = CallArgs::SendMessageCallback {
@@ -685,7 +669,7 @@ impl Os {
         )
         .await;
         drop(guard);
-        self.inner.state.borrow_mut().messages.remove(&id);
+        self.inner.messages.borrow_mut().remove(id);
     }
 
     /// `DxgkCbNotifyInterrupt` body: checks and the chunk queue (R51, R52, R53).
@@ -699,15 +683,15 @@ impl Os {
                 vec![enter],
             );
         }
-        let (target, max_private, capacity, session_up) = {
-            let st = self.inner.state.borrow();
+        let (target, max_private) = {
+            let adapter = self.inner.adapter_state.borrow();
             (
-                st.miracast_target,
-                st.caps.max_chunk_private_driver_data_size,
-                self.inner.config.chunk_queue_capacity,
-                st.umd_context.is_some(),
+                adapter.miracast_target,
+                adapter.caps.max_chunk_private_driver_data_size,
             )
         };
+        let capacity = self.inner.config.chunk_queue_capacity;
+        let session_up = self.inner.umd_host.borrow().context().is_some();
         if Some(data.vidpn_target_id) != target {
             self.report(
                 CheckId::ChunkInterrupt,
@@ -739,25 +723,25 @@ impl Os {
         if !session_up {
             return NtStatus::STATUS_INVALID_PARAMETER;
         }
-        let mut st = self.inner.state.borrow_mut();
-        if st.chunks.queue.len() as u32 >= capacity {
-            let discarded = st.chunks.queue.len() as u32;
-            st.chunks.queue.clear();
-            st.chunks.reset_pending = true;
-            st.chunks.overflowed_in_isr = true;
-            drop(st);
+        let mut chunks = self.inner.chunks.borrow_mut();
+        if chunks.queue.len() as u32 >= capacity {
+            let discarded = chunks.queue.len() as u32;
+            chunks.queue.clear();
+            chunks.reset_pending = true;
+            chunks.overflowed_in_isr = true;
+            drop(chunks);
             self.inner
                 .sched
                 .emit(EventKind::ChunkOverflow { discarded });
             self.inner.chunk_arrived.set();
             return NtStatus::STATUS_NO_MEMORY;
         }
-        st.chunks.queue.push_back(ChunkData {
+        chunks.queue.push_back(ChunkData {
             chunk_info: data.chunk_info,
             private_driver_data: data.private_driver_data.clone(),
         });
-        let depth = st.chunks.queue.len() as u32;
-        drop(st);
+        let depth = chunks.queue.len() as u32;
+        drop(chunks);
         self.inner.sched.emit(EventKind::ChunkQueued {
             frame: data.chunk_info.chunk_id.frame_number(),
             part: data.chunk_info.chunk_id.part_number(),
@@ -782,8 +766,7 @@ impl Os {
         }
         let mut findings = Vec::new();
         {
-            let mut st = self.inner.state.borrow_mut();
-            let ids = &mut st.chunk_ids;
+            let mut ids = self.inner.chunk_ids.borrow_mut();
             match info.chunk_type {
                 ChunkType::FrameStart => {
                     // A new pass over `frame`: its ids may repeat (G33). Earlier frames are done:

@@ -29,6 +29,8 @@
 //!
 //! Map:
 //! - [`link`]: the in-memory RTSP socket to a sans-IO sink.
+//! - `state`: the OS state as separate pieces, one [`Shared`] cell each, so exploration sees
+//!   which piece each step touched.
 //! - `kmd_side`: the services the KMD calls (messages, chunks, child status, memory).
 //! - `umd_side`: `MIRACAST_CALLBACKS` (IOCTL gating, session status, chunks, data rate).
 //! - `actions`: what a scenario asks the OS to do (bring-up, contexts, start, stop, power, ...).
@@ -37,6 +39,7 @@ mod actions;
 mod kmd_side;
 mod knobs;
 pub mod link;
+mod state;
 mod umd_side;
 
 pub use knobs::OsKnobs;
@@ -50,7 +53,7 @@ use crate::time::SimTime;
 use crate::trace::{CallArgs, CallOut, EventKind, IoctlMeaning, KnobOwner};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
@@ -119,81 +122,8 @@ pub struct SinkFacts {
     pub monitor_type: Option<VideoOutputTechnology>,
 }
 
-/// One kernel-to-user message in flight.
-struct Message {
-    buffers: Rc<MessageBuffers>,
-    callback_context: Option<Handle>,
-    /// Trace seq of the send, for findings.
-    sent_at: u32,
-}
-
-/// Chunk-queue state (R53, R54).
-#[derive(Default)]
-struct ChunkQueue {
-    queue: VecDeque<ChunkData>,
-    reset_pending: bool,
-    overflowed_in_isr: bool,
-    dpc_requested: bool,
-    getters: u32,
-}
-
-/// What the OS has seen of the KMD's chunk numbering (R58, R59).
-#[derive(Default)]
-struct ChunkIds {
-    /// (chunk type, frame, part) reported in the current encode pass of each frame.
-    seen: std::collections::BTreeSet<(u32, u64, u64)>,
-    /// Frames with a FRAME_START.
-    started: std::collections::BTreeSet<u64>,
-    /// Frames with colour conversion or encoding reported.
-    processed: std::collections::BTreeSet<u64>,
-    /// Frames with ENCODE_COMPLETE reported, and whether one had PartNumber 0.
-    encoded: BTreeMap<u64, bool>,
-}
-
 /// The attached sink, shared with each session's RTSP link.
 type SharedSink = Rc<Shared<Box<dyn SinkPeer>>>;
-
-/// Mutable OS state. Never borrowed across an `.await`. Kept in a [`Shared`] cell, so every
-/// step that reads or writes it says so to exploration.
-struct State {
-    miracast_available: bool,
-    miracast_target: Option<u32>,
-    caps: MiracastCaps,
-    query_caps_calls: u32,
-    kmd_context: Option<Handle>,
-    miracast_handle: Handle,
-    next_handle: u64,
-    kmd_destroyed_early: bool,
-    /// The KMD context last destroyed; only the R18/R20 knobs pass IOCTLs to it.
-    destroyed_kmd_context: Option<Handle>,
-    umd_loaded: bool,
-    umd_context: Option<Handle>,
-    umd_destroyed: bool,
-    device_handle: Handle,
-    phase: SessionPhase,
-    stop_begun: bool,
-    /// The thread running one of the four serialized UMD functions, and which.
-    serialized_call: Option<(ThreadId, Ddi)>,
-    /// The private IOCTL operation each thread is inside (`op=MONITOR_ARRIVED`), when known.
-    ioctl_ops: BTreeMap<ThreadId, Option<IoctlMeaning>>,
-    link: Option<Rc<SimRtspLink>>,
-    messages: BTreeMap<u64, Message>,
-    held: Vec<u64>,
-    next_message: u64,
-    chunks: ChunkQueue,
-    chunk_ids: ChunkIds,
-    datarate: Option<Handle>,
-    datarate_generation: u64,
-    /// Last `StatusMiracastConnection` the KMD indicated: (connected, type, seq).
-    last_miracast_indication: Option<(bool, VideoOutputTechnology, u32)>,
-    pool_used: u64,
-    pool_exhausted: bool,
-    gpu_contexts: BTreeMap<u64, (Handle, u64)>,
-    next_gpu_context: u64,
-    /// Pool bytes (allocated, freed) during the GPU-context call in progress (R71, R72).
-    call_pool: Option<(u64, u64)>,
-    teardown_requested: bool,
-}
 
 pub(crate) struct Inner {
     sched: Sched,
@@ -203,7 +133,21 @@ pub(crate) struct Inner {
     umd: Rc<dyn MiracastUmd>,
     sink: Shared<Option<SharedSink>>,
     sink_facts: Shared<SinkFacts>,
-    state: Shared<State>,
+    // The OS state, one piece per cell (`state`): a step touches only the pieces it uses.
+    adapter_state: Shared<state::Adapter>,
+    indication: Shared<Option<state::Indication>>,
+    memory: Shared<state::Memory>,
+    /// The last handle the OS handed out.
+    handles: Shared<u64>,
+    kmd_context: Shared<state::KmdContext>,
+    umd_host: Shared<state::UmdHost>,
+    session: Shared<state::Session>,
+    /// The private IOCTL operation each thread is inside (`op=MONITOR_ARRIVED`), when known.
+    ioctl_ops: Shared<BTreeMap<ThreadId, Option<IoctlMeaning>>>,
+    datarate: Shared<state::DataRate>,
+    messages: Shared<state::MessageChannel>,
+    chunks: Shared<state::ChunkQueue>,
+    chunk_ids: Shared<state::ChunkIds>,
     /// Miracast-class mutex (R67).
     miracast_class: SimMutex,
     /// Adapter lock: shared by every KMD call, exclusive for Level 3 (R68).
@@ -269,43 +213,18 @@ impl Os {
                 umd,
                 sink: Shared::new(sched, None),
                 sink_facts: Shared::new(sched, SinkFacts::default()),
-                state: Shared::new(
-                    sched,
-                    State {
-                        miracast_available: false,
-                        miracast_target: None,
-                        caps: MiracastCaps::default(),
-                        query_caps_calls: 0,
-                        kmd_context: None,
-                        miracast_handle: Handle(0),
-                        next_handle: 0x100,
-                        kmd_destroyed_early: false,
-                        destroyed_kmd_context: None,
-                        umd_loaded: false,
-                        umd_context: None,
-                        umd_destroyed: false,
-                        device_handle: Handle(0),
-                        phase: SessionPhase::Stopped,
-                        stop_begun: false,
-                        serialized_call: None,
-                        ioctl_ops: BTreeMap::new(),
-                        link: None,
-                        messages: BTreeMap::new(),
-                        held: Vec::new(),
-                        next_message: 1,
-                        chunks: ChunkQueue::default(),
-                        chunk_ids: ChunkIds::default(),
-                        datarate: None,
-                        datarate_generation: 0,
-                        last_miracast_indication: None,
-                        pool_used: 0,
-                        pool_exhausted: false,
-                        gpu_contexts: BTreeMap::new(),
-                        next_gpu_context: 1,
-                        call_pool: None,
-                        teardown_requested: false,
-                    },
-                ),
+                adapter_state: Shared::new(sched, state::Adapter::default()),
+                indication: Shared::new(sched, None),
+                memory: Shared::new(sched, state::Memory::default()),
+                handles: Shared::new(sched, 0x100),
+                kmd_context: Shared::new(sched, state::KmdContext::default()),
+                umd_host: Shared::new(sched, state::UmdHost::default()),
+                session: Shared::new(sched, state::Session::default()),
+                ioctl_ops: Shared::new(sched, BTreeMap::new()),
+                datarate: Shared::new(sched, state::DataRate::default()),
+                messages: Shared::new(sched, state::MessageChannel::default()),
+                chunks: Shared::new(sched, state::ChunkQueue::default()),
+                chunk_ids: Shared::new(sched, state::ChunkIds::default()),
                 miracast_class: SimMutex::new(sched, "miracast-class"),
                 adapter: SimRwLock::new(sched, "adapter-level3"),
                 umd_lock: SimRwLock::new(sched, "umd-serialized"),
@@ -354,34 +273,38 @@ impl Os {
 
     /// The end-of-run view.
     pub fn snapshot(&self) -> OsSnapshot {
-        let st = self.inner.state.borrow();
         OsSnapshot {
-            phase: st.phase,
-            kmd_context: st.kmd_context.is_some(),
-            umd_context: st.umd_context.is_some(),
-            miracast_target: st.miracast_target,
-            monitor_connected: st.last_miracast_indication.is_some_and(|(c, _, _)| c),
-            gpu_contexts: st.gpu_contexts.len(),
-            chunks_waiting: st.chunks.queue.len(),
+            phase: self.phase(),
+            kmd_context: self.inner.kmd_context.borrow().exists(),
+            umd_context: self.inner.umd_host.borrow().context().is_some(),
+            miracast_target: self.miracast_target(),
+            monitor_connected: self.inner.indication.get().is_some_and(|i| i.connected),
+            gpu_contexts: self.inner.memory.borrow().gpu_contexts(),
+            chunks_waiting: self.inner.chunks.borrow().queue.len(),
         }
     }
 
     /// The current session phase.
     pub fn phase(&self) -> SessionPhase {
-        self.inner.state.borrow().phase
+        self.inner.session.borrow().phase
+    }
+
+    /// The Miracast target's child id, once bring-up found one.
+    fn miracast_target(&self) -> Option<u32> {
+        self.inner.adapter_state.borrow().miracast_target
     }
 
     fn set_phase(&self, to: SessionPhase) {
-        let from = std::mem::replace(&mut self.inner.state.borrow_mut().phase, to);
+        let from = std::mem::replace(&mut self.inner.session.borrow_mut().phase, to);
         if from != to {
             self.inner.sched.emit(EventKind::Phase { from, to });
         }
     }
 
     fn new_handle(&self) -> Handle {
-        let mut st = self.inner.state.borrow_mut();
-        st.next_handle += 0x10;
-        Handle(st.next_handle)
+        let mut last = self.inner.handles.borrow_mut();
+        *last += 0x10;
+        Handle(*last)
     }
 
     fn report(

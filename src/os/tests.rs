@@ -510,7 +510,7 @@ fn knob_query_caps_twice_calls_query_caps_again_without_a_new_start() {
     let trace = r.sched.take_trace();
     let caps = entered(Ddi::DxgkDdiMiracastQueryCaps);
     assert_eq!(trace.events.iter().filter(|e| caps(&e.kind)).count(), 2);
-    assert_eq!(r.os.inner.state.borrow().query_caps_calls, 2);
+    assert_eq!(r.os.inner.adapter_state.borrow().query_caps_calls, 2);
     assert!(
         trace
             .to_text()

@@ -57,8 +57,8 @@ impl Os {
     /// R36: callbacks are valid only during the life of the context (and with its handle).
     fn check_umd_callback(&self, ddi: Ddi, device: Handle, enter: u32) -> bool {
         let (destroyed, current) = {
-            let st = self.inner.state.borrow();
-            (st.umd_destroyed, st.device_handle)
+            let umd = self.inner.umd_host.borrow();
+            (umd.destroyed(), umd.device())
         };
         if destroyed {
             self.report(
@@ -85,7 +85,10 @@ impl Os {
 
     /// Starts the OS teardown after `ReportSessionStatus` (R47): Stop, UMD destroy, KMD destroy.
     fn request_teardown(&self) {
-        if std::mem::replace(&mut self.inner.state.borrow_mut().teardown_requested, true) {
+        if std::mem::replace(
+            &mut self.inner.session.borrow_mut().teardown_requested,
+            true,
+        ) {
             return;
         }
         let os = self.clone();
@@ -115,13 +118,8 @@ impl Os {
                 // The choice point of the notification's entry comes before the look at the
                 // registration, so a Stop (and its final NULL call) cannot slip in between.
                 os.inner.sched.yield_now().await;
-                let (registered, phase) = {
-                    let st = os.inner.state.borrow();
-                    (
-                        st.datarate == Some(context) && st.datarate_generation == generation,
-                        st.phase,
-                    )
-                };
+                let registered = os.inner.datarate.borrow().is_current(context, generation);
+                let phase = os.phase();
                 if !registered || phase != SessionPhase::Started {
                     return;
                 }
@@ -167,11 +165,7 @@ impl Os {
 
     /// At stop: the last data-rate call, with no stats (R50).
     pub(crate) async fn finish_datarate(&self) {
-        let context = {
-            let mut st = self.inner.state.borrow_mut();
-            st.datarate_generation += 1;
-            st.datarate.take()
-        };
+        let context = self.inner.datarate.borrow_mut().unregister();
         if let Some(context) = context {
             let umd = self.inner.umd.clone();
             self.call(
@@ -193,12 +187,8 @@ impl Os {
         op: Option<IoctlMeaning>,
     ) -> (NtStatus, u32) {
         let (context, destroyed, early) = {
-            let st = self.inner.state.borrow();
-            (
-                st.kmd_context,
-                st.destroyed_kmd_context,
-                st.kmd_destroyed_early,
-            )
+            let kmd = self.inner.kmd_context.borrow();
+            (kmd.context(), kmd.last_destroyed(), kmd.overrun())
         };
         // OS-model knobs (R18, R20): the IOCTL goes to the destroyed KMD context.
         let stale = self.knobs().ioctl_after_kmd_destroy
@@ -217,7 +207,7 @@ impl Os {
         // Which private operation the KMD is serving on this thread, for checks of what it
         // reports from inside (R15: an arrival the UMD described, EDID included).
         let me = self.inner.sched.current();
-        self.inner.state.borrow_mut().ioctl_ops.insert(me, op);
+        self.inner.ioctl_ops.borrow_mut().insert(me, op);
         let ((status, bytes), _, leave) = if hardware_access {
             let _level3 = self.level3_lock().await;
             self.call(
@@ -238,7 +228,7 @@ impl Os {
             )
             .await
         };
-        self.inner.state.borrow_mut().ioctl_ops.remove(&me);
+        self.inner.ioctl_ops.borrow_mut().remove(&me);
         if bytes > output_size {
             self.report(
                 CheckId::BytesReturned,
@@ -271,7 +261,7 @@ impl MiracastUmdServices for UmdServices {
             .await;
         if os.check_umd_callback(Ddi::ReportSessionStatus, device, enter) {
             // G18: every MIRACAST_STATUS value is a termination cause.
-            let started = os.inner.state.borrow().umd_context.is_some();
+            let started = os.inner.umd_host.borrow().context().is_some();
             if started {
                 os.request_teardown();
             }
@@ -304,10 +294,11 @@ impl MiracastUmdServices for UmdServices {
                 break 'call (NtStatus::STATUS_INVALID_HANDLE, 0);
             }
             loop {
-                let (phase, serialized, early) = {
-                    let st = os.inner.state.borrow();
-                    (st.phase, st.serialized_call, st.kmd_destroyed_early)
+                let (phase, serialized) = {
+                    let session = os.inner.session.borrow();
+                    (session.phase, session.serialized_call)
                 };
+                let early = os.inner.kmd_context.borrow().overrun();
                 let own_thread = serialized.is_some_and(|(t, _)| t == me);
                 // OS-model knob (R20): the block after a stop overrun is forgotten.
                 let early = early && !os.knobs().ioctl_passes_after_stop_overrun;
@@ -339,11 +330,11 @@ impl MiracastUmdServices for UmdServices {
                     _ => {}
                 }
                 let stop_done = {
-                    let st = os.inner.state.borrow();
-                    st.stop_begun
+                    let session = os.inner.session.borrow();
+                    session.stop_begun
                         && !own_thread
-                        && st.phase == SessionPhase::Stopped
-                        && st.umd_context.is_some()
+                        && session.phase == SessionPhase::Stopped
+                        && os.inner.umd_host.borrow().context().is_some()
                 };
                 if stop_done {
                     // Between stop and destroy only the destroying thread's calls go through.
@@ -381,7 +372,7 @@ impl MiracastUmdServices for UmdServices {
                 vec![enter],
             );
         }
-        let target = os.inner.state.borrow().miracast_target;
+        let target = os.miracast_target();
         if let (true, true, StatisticData::Event(_), Some(target)) =
             (valid, os.knobs().statistic_changes_state, data, target)
         {
@@ -437,11 +428,11 @@ impl MiracastUmdServices for UmdServices {
                 outstanding: 0,
             }
         } else {
-            os.inner.state.borrow_mut().chunks.getters += 1;
+            os.inner.chunks.borrow_mut().getters += 1;
             let r = os
                 .next_chunks(timeout_ms, additional_wait_events, buffer_size)
                 .await;
-            os.inner.state.borrow_mut().chunks.getters -= 1;
+            os.inner.chunks.borrow_mut().getters -= 1;
             r
         };
         let out = CallOut::Chunks {
@@ -480,7 +471,7 @@ impl MiracastUmdServices for UmdServices {
             if !os.check_umd_callback(Ddi::RegisterForDataRateNotifications, device, enter) {
                 break 'call NtStatus::STATUS_INVALID_HANDLE;
             }
-            let serialized = os.inner.state.borrow().serialized_call;
+            let serialized = os.inner.session.borrow().serialized_call;
             let on_start_or_stop = serialized.is_some_and(|(t, ddi)| {
                 t == me && matches!(ddi, Ddi::StartMiracastSession | Ddi::StopMiracastSession)
             });
@@ -494,22 +485,19 @@ impl MiracastUmdServices for UmdServices {
                 );
                 break 'call NtStatus::STATUS_NOT_SUPPORTED;
             }
-            let mut st = os.inner.state.borrow_mut();
-            match (notification_context, st.datarate) {
+            let mut datarate = os.inner.datarate.borrow_mut();
+            match (notification_context, datarate.registered()) {
                 // Double register / double unregister fail (code unstated: simulator choice, G6).
                 (Some(_), Some(_)) | (None, None) => NtStatus::STATUS_INVALID_DEVICE_STATE,
                 (Some(ctx), None) => {
-                    st.datarate = Some(ctx);
-                    st.datarate_generation += 1;
-                    let generation = st.datarate_generation;
-                    drop(st);
+                    let generation = datarate.register(ctx);
+                    drop(datarate);
                     os.start_datarate_thread(ctx, generation);
                     NtStatus::STATUS_SUCCESS
                 }
                 (None, Some(old)) => {
-                    st.datarate = None;
-                    st.datarate_generation += 1;
-                    drop(st);
+                    datarate.unregister();
+                    drop(datarate);
                     if os.knobs().datarate_after_unregister {
                         // OS-model knob (R50): one more notification after unregistering.
                         os.spawn_late_datarate(old);
@@ -540,8 +528,9 @@ impl Os {
             .then(|| self.inner.sched.now() + Duration::from_millis(u64::from(timeout_ms)));
         loop {
             {
-                let mut st = self.inner.state.borrow_mut();
-                if st.umd_context.is_none() || st.stop_begun {
+                let gone = self.inner.umd_host.borrow().context().is_none()
+                    || self.inner.session.borrow().stop_begun;
+                if gone {
                     return ChunkDataResult {
                         status: NtStatus::STATUS_INSTANCE_NOT_AVAILABLE,
                         size: 0,
@@ -549,7 +538,8 @@ impl Os {
                         outstanding: 0,
                     };
                 }
-                if std::mem::take(&mut st.chunks.reset_pending) {
+                let mut waiting = self.inner.chunks.borrow_mut();
+                if std::mem::take(&mut waiting.reset_pending) {
                     return ChunkDataResult {
                         status: NtStatus::STATUS_CONNECTION_RESET,
                         size: 0,
@@ -557,29 +547,29 @@ impl Os {
                         outstanding: 0,
                     };
                 }
-                if let Some(first) = st.chunks.queue.front() {
+                if let Some(first) = waiting.queue.front() {
                     if first.record_size() > buffer_size {
                         return ChunkDataResult {
                             status: NtStatus::STATUS_BUFFER_TOO_SMALL,
                             size: 0,
                             chunks: Vec::new(),
-                            outstanding: st.chunks.queue.len() as u32,
+                            outstanding: waiting.queue.len() as u32,
                         };
                     }
                     let mut size = 0;
                     let mut chunks = Vec::new();
-                    while let Some(next) = st.chunks.queue.front() {
+                    while let Some(next) = waiting.queue.front() {
                         if size + next.record_size() > buffer_size {
                             break;
                         }
                         size += next.record_size();
-                        chunks.push(st.chunks.queue.pop_front().expect("front exists"));
+                        chunks.push(waiting.queue.pop_front().expect("front exists"));
                     }
                     return ChunkDataResult {
                         status: NtStatus::STATUS_SUCCESS,
                         size,
                         chunks,
-                        outstanding: st.chunks.queue.len() as u32,
+                        outstanding: waiting.queue.len() as u32,
                     };
                 }
             }
