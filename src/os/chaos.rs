@@ -178,11 +178,7 @@ impl Chaos {
                 release,
             } => {
                 if let Some(cb) = miracast {
-                    let handle = if stale {
-                        Handle(0xdead)
-                    } else {
-                        cb.miracast_handle()
-                    };
+                    let handle = miracast_handle(cb.as_ref(), stale);
                     let buffers = MessageBuffers::new(vec![7; input], output);
                     let _ = cb
                         .send_message(handle, buffers.clone(), callback.then_some(Handle(1)))
@@ -200,11 +196,7 @@ impl Chaos {
                 private,
             } => {
                 if let Some(cb) = miracast {
-                    let handle = if stale {
-                        Handle(0xdead)
-                    } else {
-                        cb.miracast_handle()
-                    };
+                    let handle = miracast_handle(cb.as_ref(), stale);
                     let info = chunk(kind, frame, part);
                     let _ = cb
                         .report_chunk_info(handle, info, private.then(|| vec![1; 8]))
@@ -262,7 +254,7 @@ impl Chaos {
             }
             Poke::SessionStatus { foreign } => {
                 if let Some((device, cb)) = umd {
-                    let device = if foreign { Handle(0xbad) } else { device };
+                    let device = device_handle(device, foreign);
                     cb.report_session_status(
                         device,
                         MiracastStatus::CriticalError,
@@ -278,7 +270,7 @@ impl Chaos {
                 output,
             } => {
                 if let Some((device, cb)) = umd {
-                    let device = if foreign { Handle(0xbad) } else { device };
+                    let device = device_handle(device, foreign);
                     let mut out = vec![0; output];
                     let _ = cb
                         .miracast_io_control(device, hardware_access, &vec![3; input], &mut out)
@@ -322,6 +314,20 @@ impl Chaos {
             }
         }
     }
+}
+
+/// The context's own `MiracastHandle`, or a stale one.
+fn miracast_handle(cb: &dyn MiracastDisplayServices, stale: bool) -> Handle {
+    if stale {
+        Handle(0xdead)
+    } else {
+        cb.miracast_handle()
+    }
+}
+
+/// The UMD's own device handle, or a foreign one.
+fn device_handle(device: Handle, foreign: bool) -> Handle {
+    if foreign { Handle(0xbad) } else { device }
 }
 
 fn chunk(kind: u8, frame: u64, part: u64) -> ChunkInfo {
