@@ -154,8 +154,13 @@ pub fn child_main() -> u8 {
 /// Runs `scenario` (from the file `path`) in a child process of this binary; a child that dies
 /// becomes a failed run whose finding is the crash.
 #[cfg(feature = "real-driver")]
-pub fn run_in_child(path: &Path, scenario: &Scenario, options: &RunOptions) -> Ran {
-    use crate::backend::real::run_isolated;
+pub fn run_in_child(
+    path: &Path,
+    scenario: &Scenario,
+    options: &RunOptions,
+    deadline: std::time::Duration,
+) -> Ran {
+    use crate::backend::real::{SupervisorConfig, run_supervised};
     use crate::runner::Bugcheck;
     let seed = options.seed.unwrap_or(scenario.setup.seed);
     let failed = |reason: String| Ran {
@@ -187,7 +192,11 @@ pub fn run_in_child(path: &Path, scenario: &Scenario, options: &RunOptions) -> R
     };
     let mut command = std::process::Command::new(program);
     command.arg(CHILD_COMMAND);
-    let outcome = match run_isolated::<ChildAnswer>(&mut command, &input) {
+    let supervisor = SupervisorConfig {
+        deadline,
+        ..SupervisorConfig::default()
+    };
+    let outcome = match run_supervised::<ChildAnswer>(&mut command, &input, &supervisor) {
         Ok(o) => o,
         Err(e) => return failed(format!("cannot start the isolated child process: {e}")),
     };
@@ -225,6 +234,11 @@ pub fn run_in_child(path: &Path, scenario: &Scenario, options: &RunOptions) -> R
 
 /// Without the `real-driver` feature the scenario runs in this process.
 #[cfg(not(feature = "real-driver"))]
-pub fn run_in_child(_path: &Path, scenario: &Scenario, options: &RunOptions) -> Ran {
+pub fn run_in_child(
+    _path: &Path,
+    scenario: &Scenario,
+    options: &RunOptions,
+    _deadline: std::time::Duration,
+) -> Ran {
     run_here(scenario, options)
 }

@@ -57,6 +57,11 @@ pub struct RunArgs {
     /// Run every scenario in this process, even against a driver binary.
     #[arg(long, overrides_with = "isolate")]
     pub no_isolate: bool,
+    /// In an isolated run, how long loading the driver or one DDI call may go without
+    /// returning or calling back before the child's whole process group is killed and the
+    /// hang reported (`500ms`, `30s`, `2m`).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    pub driver_timeout: std::time::Duration,
     /// Exploration of orderings (`--explore` and its flags).
     #[command(flatten)]
     pub explore: super::explore_args::ExploreArgs,
@@ -71,6 +76,14 @@ pub struct ValidateArgs {
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
     scenario::parse_backend(s)
+}
+
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let d = scenario::parse_duration(s)?;
+    if d.is_zero() || d > std::time::Duration::from_secs(24 * 3600) {
+        return Err(format!("`{s}` must be more than 0 and at most 24h"));
+    }
+    Ok(d)
 }
 
 fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
@@ -163,7 +176,7 @@ fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
         return entry;
     }
     let ran = if isolate::wanted(args.isolate, args.no_isolate, &scenario, options) {
-        isolate::run_in_child(path, &scenario, options)
+        isolate::run_in_child(path, &scenario, options, args.driver_timeout)
     } else {
         isolate::run_here(&scenario, options)
     };

@@ -11,6 +11,7 @@
 //! - [`json`]: the whole run, each scenario with its trace, violations, seed and replay token.
 //! - [`junit`]: JUnit XML through `quick-junit`, one test case per scenario.
 
+pub mod escape;
 pub mod human;
 pub mod json;
 pub mod junit;

@@ -313,10 +313,12 @@ impl RealThread {
     fn spawn(name: &str, stack_size: usize) -> std::io::Result<RealThread> {
         let (down_tx, down_rx) = mpsc::channel::<Down>();
         let (up_tx, up_rx) = mpsc::channel::<Up>();
+        let registered = name.to_owned();
         std::thread::Builder::new()
             .name(format!("driver:{name}"))
             .stack_size(stack_size)
             .spawn(move || {
+                super::isolate::register_driver_thread(&registered);
                 let link = Rc::new(Link {
                     up: up_tx,
                     down: down_rx,

@@ -59,7 +59,8 @@ mod platform;
 pub use bridge::{BridgeConfig, DriverFault, DriverFaultKind, RealRuntime};
 #[cfg(feature = "real-driver")]
 pub use isolate::{
-    ISOLATED_CHILD_ENV, IsolatedOutcome, isolated_child_main, run_isolated, stream_journal_line,
+    ISOLATED_CHILD_ENV, IsolatedOutcome, SupervisorConfig, isolated_child_main, run_isolated,
+    run_supervised, stream_journal_line,
 };
 #[cfg(feature = "real-driver")]
 pub use kmd::RealKmd;

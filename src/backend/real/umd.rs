@@ -72,6 +72,7 @@ impl RealUmd {
     /// [`LoadError`] when the library does not open, lacks the export, fails the query, sets a
     /// `Size` other than `sizeof(MIRACAST_DRIVER_INTERFACE)`, or leaves an entry NULL.
     pub fn load(rt: &RealRuntime, path: &Path) -> Result<RealUmd, LoadError> {
+        let _loading = super::isolate::LoadSpan::new(rt, QUERY_EXPORT);
         let shown = path.display().to_string();
         let library = platform::open_library(path).map_err(|reason| LoadError::Open {
             path: shown.clone(),
