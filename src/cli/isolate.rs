@@ -200,7 +200,13 @@ pub fn run_in_child(
         Ok(o) => o,
         Err(e) => return failed(format!("cannot start the isolated child process: {e}")),
     };
-    match (outcome.result, outcome.fault) {
+    let output = (outcome.output_bytes > 0).then(|| {
+        serde_json::json!({
+            "bytes": outcome.output_bytes,
+            "tail": outcome.output_tail,
+        })
+    });
+    let mut ran = match (outcome.result, outcome.fault) {
         (Some(Ok(done)), _) => Ran {
             outcome: outcome_of(&done.verdict),
             result: RunRecord::Isolated(done.record),
@@ -229,7 +235,14 @@ pub fn run_in_child(
             ran.verdict.bugchecks.push(bugcheck);
             ran
         }
+    };
+    // What the driver printed (stdout and stderr, a bounded tail) goes with the run.
+    if let (Some(output), RunRecord::Isolated(record)) = (output, &mut ran.result)
+        && let Some(obj) = record.json.as_object_mut()
+    {
+        obj.insert("driver_output".to_owned(), output);
     }
+    ran
 }
 
 /// Without the `real-driver` feature the scenario runs in this process.

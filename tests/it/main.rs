@@ -35,3 +35,7 @@ mod determinism;
 
 /// Exploration of orderings: ordering scenarios found, tokens replayed, shrinking, clean corpus.
 mod explore;
+
+/// Hostile drivers (hangs, forks, output floods, crashes on their own threads, garbage tables)
+/// and hostile input: each ends with a finding or a clear error and every report is written.
+mod hostile;
