@@ -68,14 +68,14 @@ pub struct ExploreArgs {
     #[arg(long, value_enum, default_value_t = StrategyArg::Portfolio, requires = "explore")]
     pub strategy: StrategyArg,
     /// PCT bug depth (`--strategy pct`).
-    #[arg(long, default_value_t = 3, value_name = "D")]
+    #[arg(long, default_value_t = 3, value_name = "D", value_parser = parse_pct_depth)]
     pub pct_depth: u32,
     /// Schedules per scenario (default 1000; unlimited for `--strategy dfs`); the same as
     /// `--explore N`.
     #[arg(long, value_name = "N", requires = "explore")]
     pub schedules: Option<u64>,
     /// Wall-clock budget per scenario for the exploration loop (`30s`, `5m`).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "explore")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_explore_time, requires = "explore")]
     pub explore_time: Option<Duration>,
     /// Most preemptions per schedule in DFS (portfolio default 2).
     #[arg(long, value_name = "N")]
@@ -249,8 +249,38 @@ pub fn unexpected_failures<'a>(
 }
 
 /// Like [`passed`], but findings of rules the scenario expects to be broken do not fail it.
+///
+/// An exploration that ran no schedule at all explored nothing and does not pass.
 pub fn passed_for(scenario: &Scenario, report: &ExploreReport) -> bool {
-    unexpected_failures(scenario, report).is_empty() && report.nondeterminism.is_empty()
+    report.schedules > 0
+        && unexpected_failures(scenario, report).is_empty()
+        && report.nondeterminism.is_empty()
+}
+
+/// The deepest PCT bug depth accepted: the strategy keeps one priority change point per level.
+pub const MAX_PCT_DEPTH: u32 = 64;
+
+fn parse_pct_depth(s: &str) -> Result<u32, String> {
+    let d: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if d > MAX_PCT_DEPTH {
+        return Err(format!(
+            "a PCT depth of {d} is more than the {MAX_PCT_DEPTH} this build accepts; bugs need few ordering constraints, try 1 to 5"
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_explore_time(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "--explore-time {s} explores nothing; give a positive budget such as 30s"
+        ));
+    }
+    Ok(d)
 }
 
 #[cfg(test)]

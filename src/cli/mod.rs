@@ -15,6 +15,7 @@
 pub mod exit_code;
 pub mod explore_args;
 pub mod isolate;
+pub mod output;
 pub mod replay;
 pub mod run;
 pub mod wfd;
@@ -86,20 +87,19 @@ pub fn run(cli: Cli) -> u8 {
         Command::Run(args) => run::run(&args),
         Command::Validate(args) => run::validate(&args),
         Command::Schema => {
-            print!("{}", crate::scenario::schema());
-            exit_code::OK
+            let out = output::Stdout::new();
+            out.text(&crate::scenario::schema());
+            out.finish(exit_code::OK)
         }
         Command::Rules { verbose } => {
             let table = crate::rules::catalogue::table();
-            println!(
-                "{}",
-                if verbose {
-                    table.verbose().to_string()
-                } else {
-                    table.to_string()
-                }
-            );
-            exit_code::OK
+            let out = output::Stdout::new();
+            out.line(if verbose {
+                table.verbose().to_string()
+            } else {
+                table.to_string()
+            });
+            out.finish(exit_code::OK)
         }
         Command::Explain { rule, scenarios } => explain(&rule, &scenarios),
         Command::Replay(args) => replay::replay(&args),

@@ -8,6 +8,7 @@
 //! whatever `--jobs` is.
 
 use super::{exit_code, isolate};
+use crate::report::escape::escape_text;
 use crate::report::{self, Format, Outcome, RunReport, ScenarioReport};
 use crate::runner::RunOptions;
 use crate::scenario::{self, Backend};
@@ -331,6 +332,10 @@ pub fn exit_for(report: &RunReport) -> u8 {
 
 /// `miracast-sim run`.
 pub fn run(args: &RunArgs) -> u8 {
+    if let Err(e) = check_report_paths(args) {
+        eprintln!("error: {e}");
+        return exit_code::INVALID;
+    }
     let files = match scenario::discover(&default_paths(&args.paths)) {
         Ok(f) => f,
         Err((p, e)) => {
@@ -356,21 +361,15 @@ pub fn run(args: &RunArgs) -> u8 {
     } else {
         run_files(&files, args, jobs)
     };
-    // Every report is written even when one cannot be: a failure to write is reported and
-    // turns the exit code into a usage error only if nothing else went wrong.
+    // Every report is written even when one cannot be, and even when stdout is a closed pipe;
+    // a failure to write (stdout or a file) is said and makes the exit code 2.
+    let stdout = super::output::Stdout::new();
     let mut write_failed = false;
     let mut write = |format: Format, file: Option<&Path>| {
         let text = report::render(&report, format);
         match file {
-            None => {
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(text.as_bytes());
-                let _ = out.flush();
-            }
+            None => stdout.text(&text),
             Some(f) => {
-                if let Some(dir) = f.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    let _ = std::fs::create_dir_all(dir);
-                }
                 if let Err(e) = std::fs::write(f, text) {
                     eprintln!("error: cannot write {}: {e}", f.display());
                     write_failed = true;
@@ -382,12 +381,33 @@ pub fn run(args: &RunArgs) -> u8 {
     for (format, file) in &args.report {
         write(*format, Some(file));
     }
-    let code = exit_for(&report);
-    if code == exit_code::OK && write_failed {
+    if write_failed || stdout.failed() {
         exit_code::INVALID
     } else {
-        code
+        exit_for(&report)
     }
+}
+
+/// Checks, before anything runs, that every report file can be written: its folder is
+/// created and the file opened for writing (an existing report is kept until the run
+/// replaces it).
+fn check_report_paths(args: &RunArgs) -> Result<(), String> {
+    let files = args.out.iter().chain(args.report.iter().map(|(_, f)| f));
+    for f in files {
+        if let Some(dir) = f.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create the folder of report {}: {e}", f.display()))?;
+        }
+        if std::fs::metadata(f).is_ok_and(|m| m.is_dir()) {
+            return Err(format!("report {} is a directory", f.display()));
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(f)
+            .map_err(|e| format!("cannot write report {}: {e}", f.display()))?;
+    }
+    Ok(())
 }
 
 /// `miracast-sim validate`.
@@ -399,20 +419,46 @@ pub fn validate(args: &ValidateArgs) -> u8 {
             return exit_code::INVALID;
         }
     };
+    let out = super::output::Stdout::new();
     let mut invalid = 0;
+    let mut names: std::collections::BTreeMap<String, Vec<&Path>> = Default::default();
     for f in &files {
         match scenario::load(f) {
-            Ok((s, _)) => println!("ok {} ({})", f.display(), s.name),
+            Ok((s, _)) => {
+                out.line(format!(
+                    "ok {} ({})",
+                    escape_text(&f.display().to_string()),
+                    escape_text(&s.name)
+                ));
+                names.entry(s.name).or_default().push(f);
+            }
             Err(e) => {
                 invalid += 1;
-                println!("{}", e.render());
+                out.line(e.render());
             }
         }
     }
-    println!("{} valid, {invalid} invalid", files.len() - invalid);
-    if invalid > 0 {
+    // Reports, filters and replay tokens name scenarios: two files with one name are a mistake.
+    for (name, paths) in names.iter().filter(|(_, p)| p.len() > 1) {
+        invalid += paths.len() - 1;
+        out.line(format!(
+            "error: the scenario name `{}` is used by {} files: {}; give each scenario its own name",
+            escape_text(name),
+            paths.len(),
+            paths
+                .iter()
+                .map(|p| escape_text(&p.display().to_string()).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out.line(format!(
+        "{} valid, {invalid} invalid",
+        files.len().saturating_sub(invalid)
+    ));
+    out.finish(if invalid > 0 {
         exit_code::INVALID
     } else {
         exit_code::OK
-    }
+    })
 }

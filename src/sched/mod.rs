@@ -694,6 +694,10 @@ impl Sched {
             st.last_ran = Some(thread);
             if done {
                 st.threads[thread as usize].status = Status::Finished;
+                // Nothing reads a finished thread's clock again (its releases were copied
+                // into the objects it released); dropping it keeps memory linear in the
+                // number of threads a long scenario starts.
+                st.threads[thread as usize].clock = VectorClock::default();
                 let now = st.now;
                 // Not an ordered event: no check compares where a thread ended (so, unlike
                 // `emit`, no touch of `objects::TRACE`).

@@ -326,8 +326,8 @@ pub enum StartLine {
 pub struct RtspMessage {
     /// Request or status line.
     pub start: StartLine,
-    /// Headers (name, value). Parsed messages list them in `rtsp-types`' order (sorted by
-    /// name); built ones in insertion order. `Content-Length` is computed when writing.
+    /// Headers (name, value) in wire order, a repeated header once per line; built ones in
+    /// insertion order. `Content-Length` is computed when writing.
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
@@ -799,6 +799,16 @@ impl Framer {
             Ok((msg, consumed)) => {
                 let consumed = consumed.min(total).max(1);
                 let parsed = RtspMessage::from_rtsp(msg);
+                let parsed = parsed.map(|mut m| {
+                    // `rtsp-types` sorts headers and merges repeated ones; keep them as they
+                    // came when the header block reads line by line.
+                    if let Some(raw) = raw_headers(&self.buf[..header_end])
+                        && same_names(&raw, &m.headers)
+                    {
+                        m.headers = raw;
+                    }
+                    m
+                });
                 if parsed.is_ok() {
                     self.buf.drain(..consumed);
                 }
@@ -849,6 +859,38 @@ impl Framer {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The header lines of a header block (start line excluded) as (name, value), in wire order,
+/// repeated names kept; continuation lines are joined to their header with one space.
+fn raw_headers(head: &[u8]) -> Option<Vec<(String, String)>> {
+    let text = std::str::from_utf8(head).ok()?;
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in text.split("\r\n").skip(1) {
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            let (_, value) = headers.last_mut()?;
+            if !value.is_empty() {
+                value.push(' ');
+            }
+            value.push_str(line.trim());
+            continue;
+        }
+        let (name, value) = line.split_once(':')?;
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    Some(headers)
+}
+
+/// True when both header lists name the same headers (case-insensitively, ignoring order and
+/// repetition).
+fn same_names(a: &[(String, String)], b: &[(String, String)]) -> bool {
+    let names = |h: &[(String, String)]| -> std::collections::BTreeSet<String> {
+        h.iter().map(|(n, _)| n.to_ascii_lowercase()).collect()
+    };
+    names(a) == names(b)
 }
 
 fn announced_length(head: &[u8]) -> Result<usize, MessageError> {

@@ -855,6 +855,6 @@ mod tests {
                 Report::OutputEnd => "output end".to_owned(),
             })
             .collect();
-        assert_eq!(got, ["short", "dropped 18", "ok", "end"]);
+        assert_eq!(got, ["short", "dropped 19", "ok", "end"]);
     }
 }
