@@ -4,33 +4,5 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use miracast_sim::wfd::message::{Framer, RtspMessage};
 
-const MAX: usize = 64 * 1024;
-
-fuzz_target!(|data: &[u8]| {
-    let split = data.first().map_or(0, |b| usize::from(*b)).min(data.len());
-    let (a, b) = data.split_at(split);
-    let mut framer = Framer::new(MAX);
-    for part in [a, b] {
-        framer.push(part);
-        for _ in 0..64 {
-            match framer.next_message() {
-                Ok(Some(m)) => {
-                    let bytes = m.to_bytes();
-                    let again = RtspMessage::parse_one(&bytes).expect("re-encoded message parses");
-                    assert_eq!(again.to_bytes(), bytes);
-                    let _ = m.params();
-                    let _ = m.session();
-                }
-                Ok(None) => break,
-                Err(_) => {
-                    if !framer.skip_line() {
-                        break;
-                    }
-                }
-            }
-        }
-    }
-    let _ = RtspMessage::parse_one(data);
-});
+fuzz_target!(|data: &[u8]| miracast_sim::props::rtsp_message(data));

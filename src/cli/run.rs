@@ -332,10 +332,6 @@ pub fn exit_for(report: &RunReport) -> u8 {
 
 /// `miracast-sim run`.
 pub fn run(args: &RunArgs) -> u8 {
-    if let Err(e) = check_report_paths(args) {
-        eprintln!("error: {e}");
-        return exit_code::INVALID;
-    }
     let files = match scenario::discover(&default_paths(&args.paths)) {
         Ok(f) => f,
         Err((p, e)) => {
@@ -345,6 +341,11 @@ pub fn run(args: &RunArgs) -> u8 {
     };
     if files.is_empty() {
         eprintln!("error: no scenario files (*.json) found");
+        return exit_code::INVALID;
+    }
+    // After discovery (a report inside a scenario folder is not a scenario), before running.
+    if let Err(e) = check_report_paths(args) {
+        eprintln!("error: {e}");
         return exit_code::INVALID;
     }
     let jobs = args

@@ -314,3 +314,481 @@ fn sigterm_to_run_kills_the_isolated_child_and_its_group() {
         "the isolated child {child} lives on"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fuzz targets' properties (`miracast_sim::props`), on stable: every input libFuzzer found
+// a bug with, kept as a regression, and random inputs through proptest.
+// ---------------------------------------------------------------------------------------------
+
+fn regressions(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/fuzz-regressions")
+        .join(target);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn fuzz_regressions_keep_their_properties() {
+    use miracast_sim::props;
+    type Property = fn(&[u8]);
+    let targets: [(&str, Property); 4] = [
+        ("scenario", props::scenario),
+        ("replay_token", props::replay_token),
+        ("rtsp_message", props::rtsp_message),
+        ("wfd_params", props::wfd_params),
+    ];
+    let mut checked = 0;
+    for (target, property) in targets {
+        for (path, bytes) in regressions(target) {
+            let outcome = std::panic::catch_unwind(|| property(&bytes));
+            assert!(outcome.is_ok(), "{} breaks {target}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "no regression inputs found");
+}
+
+#[test]
+fn the_seed_inputs_keep_the_fuzz_properties() {
+    use miracast_sim::props;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut scenarios = 0;
+    for dir in ["scenarios", "tests/data/bad-scenarios"] {
+        for f in miracast_sim::scenario::discover(&[root.join(dir)]).unwrap() {
+            props::scenario(&std::fs::read(&f).unwrap());
+            scenarios += 1;
+        }
+    }
+    assert!(scenarios > 50, "{scenarios}");
+    let vectors: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("tests/data/wfd-vectors-public.json")).unwrap(),
+    )
+    .unwrap();
+    for v in vectors.as_array().unwrap() {
+        let raw = v["raw"].as_str().unwrap_or_default().as_bytes();
+        props::rtsp_message(raw);
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            props::wfd_params(&raw[i + 4..]);
+        }
+    }
+}
+
+mod props_on_stable {
+    use miracast_sim::props;
+    use proptest::prelude::*;
+
+    /// Text that looks like RTSP: start lines, headers (some repeated, some Content-Length),
+    /// bodies, and noise.
+    fn rtspish() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just("OPTIONS * RTSP/1.0\r\n".to_owned()),
+            Just("GET_PARAMETER rtsp://localhost/wfd1.0 RTSP/1.0\r\n".to_owned()),
+            Just("RTSP/1.0 200 OK\r\n".to_owned()),
+            (0u32..5).prop_map(|n| format!("CSeq: {n}\r\n")),
+            (0u32..80).prop_map(|n| format!("Content-Length: {n}\r\n")),
+            Just("Content-Type: text/parameters\r\n".to_owned()),
+            Just("X-Dup: a\r\nX-Dup: b\r\n".to_owned()),
+            Just("\r\n".to_owned()),
+            Just(" continued\r\n".to_owned()),
+            Just("wfd_video_formats: 00 00 02 04 0001FFFF 1FFFFFFF 00000FFF 00 0000 0000 00 none none\r\n".to_owned()),
+            "[ -~\r\n\u{0}]{0,12}",
+        ];
+        proptest::collection::vec(piece, 0..16).prop_map(|p| p.concat().into_bytes())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn rtsp_framing_and_codec(bytes in rtspish()) {
+            props::rtsp_message(&bytes);
+        }
+
+        #[test]
+        fn rtsp_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            props::rtsp_message(&bytes);
+        }
+
+        #[test]
+        fn wfd_parameter_bodies(bytes in rtspish()) {
+            props::wfd_params(&bytes);
+        }
+
+        #[test]
+        fn replay_tokens(text in "[A-Za-z0-9_-]{0,200}") {
+            props::replay_token(text.as_bytes());
+        }
+
+        #[test]
+        fn scenario_texts(
+            prefix in "[ \n]{0,3}",
+            steps in proptest::collection::vec(
+                prop_oneof![
+                    Just(r#"{"op": "AdapterBringUp"}"#),
+                    Just(r#"{"op": "Connect"}"#),
+                    Just(r#"{"op": "Advance", "by": "1ms"}"#),
+                    Just(r#"{"op": "KmdSendMessage", "payload": "PING:1", "output_size": 4294967295}"#),
+                    Just(r#"{"op": "Disconnect", "bogus": 1}"#),
+                    Just(r#"{"op": "Nope"}"#),
+                    Just(r#"{"op": "#),
+                ],
+                0..8,
+            ),
+            pad in 0usize..70_000,
+        ) {
+            let text = format!(
+                "{prefix}{}{{\"version\": 1, \"name\": \"p\", \"steps\": [{}], \"expect\": {{}}}}",
+                " ".repeat(pad),
+                steps.join(", ")
+            );
+            props::scenario(text.as_bytes());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile files and flags.
+// ---------------------------------------------------------------------------------------------
+
+fn scenario_json(name: &str, steps: &str) -> String {
+    format!(
+        r#"{{"version": 1, "name": {}, "steps": [{steps}], "expect": {{}}}}"#,
+        serde_json::to_string(name).unwrap()
+    )
+}
+
+const SEND: &str = r#"{"op": "AdapterBringUp"}, {"op": "Connect", "expect_status": "STATUS_SUCCESS"}, {"op": "KmdSendMessage", "payload": "PING:1", "output_size": 64}, {"op": "Disconnect"}"#;
+
+#[cfg(unix)]
+#[test]
+fn a_folder_with_loops_fifos_duplicates_and_a_huge_line_is_walked_once_and_every_file_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("sub")).unwrap();
+    std::fs::write(d.join("sub/a.json"), scenario_json("a", SEND)).unwrap();
+    std::fs::write(d.join("b.json"), scenario_json("b", SEND)).unwrap();
+    // The same name in another file.
+    std::fs::write(d.join("c.json"), scenario_json("a", SEND)).unwrap();
+    // Two directory loops.
+    std::os::unix::fs::symlink("..", d.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink("../sub", d.join("sub/again")).unwrap();
+    // A FIFO named like a scenario (nobody writes to it: reading it would block forever).
+    let fifo = d.join("fifo.json");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // An error past column 65,535 of a one-line file.
+    let long = format!(
+        "{}{}",
+        " ".repeat(70_000),
+        scenario_json("long", r#"{"op": "AdapterBringUp", "bogus": 1}"#)
+    );
+    std::fs::write(d.join("long.json"), long).unwrap();
+
+    let o = sim(&["validate", d.to_str().unwrap()]);
+    let out = text(&o.stdout).replace("\n  │ ", " ");
+    assert_eq!(code(&o), 2, "{out}{}", text(&o.stderr));
+    assert!(!text(&o.stderr).contains("panicked"), "{}", text(&o.stderr));
+    // Each file once, whatever the loops.
+    assert_eq!(out.matches("ok ").count(), 3, "{out}");
+    assert!(out.contains("fifo.json is not a regular file"), "{out}");
+    assert!(out.contains("long.json:1:70"), "{out}");
+    assert!(out.contains("unknown field `bogus`"), "{out}");
+    assert!(
+        out.contains("the scenario name `a` is used by 2 files"),
+        "{out}"
+    );
+    assert!(out.ends_with("2 valid, 3 invalid\n"), "{out}");
+
+    // `run` over the same folder: every file once, the bad ones invalid, the others run.
+    let o = sim(&["run", d.to_str().unwrap()]);
+    let out = text(&o.stdout);
+    assert_eq!(out.matches("PASS ").count(), 3, "{out}");
+    assert_eq!(out.matches("INVALID ").count(), 2, "{out}");
+}
+
+#[test]
+fn input_files_have_a_size_limit_that_names_how_to_raise_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    std::fs::write(&path, scenario_json("s", SEND)).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_miracast-sim"))
+        .args(["validate", path.to_str().unwrap()])
+        .env("MIRACAST_SIM_MAX_FILE_SIZE", "100")
+        .output()
+        .unwrap();
+    // The diagnostic wraps long messages: read it as one line.
+    let out = text(&o.stdout).replace("\n  │ ", " ");
+    assert_eq!(code(&o), 2, "{out}");
+    assert!(
+        out.contains("larger than the 100-byte limit")
+            && out.contains("MIRACAST_SIM_MAX_FILE_SIZE=BYTES"),
+        "{out}"
+    );
+    // A device never ends: refused, not read.
+    if Path::new("/dev/zero").exists() {
+        let o = sim(&["validate", "/dev/zero"]);
+        assert_eq!(code(&o), 2);
+        assert!(
+            text(&o.stdout)
+                .replace("\n  │ ", " ")
+                .contains("not a regular file"),
+            "{}",
+            text(&o.stdout)
+        );
+    }
+}
+
+#[test]
+fn counts_a_file_or_flag_controls_are_capped_with_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let targets = dir.path().join("targets.json");
+    std::fs::write(
+        &targets,
+        r#"{"version": 1, "name": "t", "setup": {"adapter": {"other_targets": 4294967295}}, "steps": [], "expect": {}}"#,
+    )
+    .unwrap();
+    let o = sim(&["validate", targets.to_str().unwrap()]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        text(&o.stdout).contains("4294967295 other targets is more than the 64"),
+        "{}",
+        text(&o.stdout)
+    );
+    let ok = dir.path().join("ok.json");
+    std::fs::write(&ok, scenario_json("ok", SEND)).unwrap();
+    let o = sim(&[
+        "run",
+        ok.to_str().unwrap(),
+        "--explore",
+        "--strategy",
+        "pct",
+        "--pct-depth",
+        "4294967295",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        text(&o.stderr).contains("more than the 64"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = sim(&[
+        "run",
+        ok.to_str().unwrap(),
+        "--explore",
+        "--explore-time",
+        "0s",
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        text(&o.stderr).contains("explores nothing"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn a_declared_4_gib_output_buffer_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.json");
+    std::fs::write(
+        &path,
+        scenario_json(
+            "big",
+            &SEND.replace("\"output_size\": 64", "\"output_size\": 4294967295"),
+        ),
+    )
+    .unwrap();
+    let o = sim(&["run", path.to_str().unwrap()]);
+    assert_eq!(code(&o), 0, "{}{}", text(&o.stdout), text(&o.stderr));
+}
+
+#[test]
+fn control_characters_in_names_are_escaped_in_human_output_and_exact_in_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "evil\u{1b}[2K\r\nPASS everything\u{0}";
+    let path = dir.path().join("evil.json");
+    std::fs::write(&path, scenario_json(name, SEND)).unwrap();
+    let json = dir.path().join("run.json");
+    let o = sim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--report",
+        &format!("json={}", json.display()),
+    ]);
+    let out = text(&o.stdout);
+    assert_eq!(code(&o), 0, "{out}");
+    assert!(
+        !out.contains('\u{1b}') && !out.contains('\r') && !out.contains('\0'),
+        "{out:?}"
+    );
+    assert!(
+        out.starts_with("PASS evil\\u{1b}[2K\\r\\nPASS everything\\u{0} ("),
+        "{out}"
+    );
+    assert!(
+        !out.lines().any(|l| l.starts_with("PASS everything")),
+        "{out}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["scenarios"][0]["name"], name);
+    let o = sim(&["validate", path.to_str().unwrap()]);
+    assert!(!text(&o.stdout).contains('\u{1b}'), "{}", text(&o.stdout));
+}
+
+/// Runs the binary with its stdout on a pipe whose read end is already closed.
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_miracast-sim"))
+        .args(args)
+        .env("CI", "true")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_every_subcommand_quietly_and_keeps_the_report_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    std::fs::write(&path, scenario_json("s", SEND)).unwrap();
+    let capture = dir.path().join("capture.txt");
+    std::fs::write(
+        &capture,
+        "OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nRequire: org.wfa.wfd1.0\r\n\r\n",
+    )
+    .unwrap();
+    let json = dir.path().join("out/run.json");
+    let report = format!("json={}", json.display());
+    let p = path.to_str().unwrap();
+    let c = capture.to_str().unwrap();
+    for args in [
+        vec!["validate", p],
+        vec!["schema"],
+        vec!["rules", "--verbose"],
+        vec!["wfd", "decode", c],
+        vec!["run", p, "--report", &report],
+    ] {
+        let o = with_closed_stdout(&args);
+        let err = text(&o.stderr);
+        assert_eq!(code(&o), 0, "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+    assert!(json.exists(), "the report file was lost");
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_failed_write_to_stdout_is_exit_2_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    std::fs::write(&path, scenario_json("s", SEND)).unwrap();
+    let json = dir.path().join("run.json");
+    for args in [
+        vec![
+            "run",
+            path.to_str().unwrap(),
+            "--report",
+            &format!("json={}", json.display()),
+        ],
+        vec!["validate", path.to_str().unwrap()],
+        vec!["schema"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_miracast-sim"))
+            .args(&args)
+            .env("CI", "true")
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 2, "{args:?}");
+        assert!(
+            text(&o.stderr).contains("cannot write to standard output"),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+    assert!(json.exists(), "the report file was lost");
+}
+
+#[test]
+fn report_paths_are_checked_before_the_run_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    std::fs::write(&path, scenario_json("s", SEND)).unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "").unwrap();
+    let o = sim(&[
+        "run",
+        path.to_str().unwrap(),
+        "--report",
+        &format!("junit={}", blocker.join("junit.xml").display()),
+    ]);
+    assert_eq!(code(&o), 2);
+    assert!(
+        text(&o.stdout).is_empty(),
+        "the run started: {}",
+        text(&o.stdout)
+    );
+    assert!(text(&o.stderr).contains("junit.xml"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn wfd_decode_says_when_content_length_and_body_disagree() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = dir.path().join("capture.txt");
+    std::fs::write(
+        &capture,
+        "SET_PARAMETER rtsp://localhost/wfd1.0 RTSP/1.0\r\nCSeq: 5\r\nX-A: 1\r\nX-A: 2\r\nContent-Type: text/parameters\r\nContent-Length: 40\r\n\r\nwfd_trigger_method: SETUP\r\n",
+    )
+    .unwrap();
+    let o = sim(&["wfd", "decode", capture.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let error = doc[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains(
+            "incomplete message: Content-Length announces 40 body bytes and the capture holds 27"
+        ),
+        "{error}"
+    );
+    let o = sim(&["wfd", "decode", "--lenient", capture.to_str().unwrap()]);
+    assert_eq!(code(&o), 0);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(doc[0]["warning"].as_str().unwrap().contains("announces 40"));
+    // Repeated headers as they came, in wire order.
+    let headers: Vec<String> = doc[0]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| format!("{}: {}", h[0].as_str().unwrap(), h[1].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        headers[..3],
+        [
+            "CSeq: 5".to_owned(),
+            "X-A: 1".to_owned(),
+            "X-A: 2".to_owned()
+        ]
+    );
+}
