@@ -872,10 +872,11 @@ fn raw_headers(head: &[u8]) -> Option<Vec<(String, String)>> {
         }
         if line.starts_with([' ', '\t']) {
             let (_, value) = headers.last_mut()?;
-            if !value.is_empty() {
+            let more = line.trim();
+            if !value.is_empty() && !more.is_empty() {
                 value.push(' ');
             }
-            value.push_str(line.trim());
+            value.push_str(more);
             continue;
         }
         let (name, value) = line.split_once(':')?;
