@@ -4,8 +4,8 @@
 //! steps done so far (quadratic time, memory kept per finished step) shows up as a growing
 //! per-step figure.
 //!
-//! `cargo bench --bench steps` (all sizes), or `cargo bench --bench steps -- 100000` (sizes up
-//! to that). Peak memory is the process's resident high-water mark (`VmHWM`), reset before each
+//! `cargo bench --bench steps` (all sizes and kinds), `cargo bench --bench steps -- 100000`
+//! (sizes up to that), `cargo bench --bench steps -- Advance` (one kind). Peak memory is the process's resident high-water mark (`VmHWM`), reset before each
 //! scenario through `/proc/self/clear_refs` (Linux; elsewhere only time is reported).
 
 use miracast_sim::runner::{self, RunOptions};
@@ -49,15 +49,23 @@ fn reset_peak() -> bool {
 
 fn main() {
     // `cargo bench` passes `--bench`; a bare number caps the sizes.
-    let cap: usize = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cap: usize = args
+        .iter()
         .find_map(|a| a.parse().ok())
         .unwrap_or(1_000_000);
+    let kinds: Vec<&str> = ["Advance", "KmdSendMessage"]
+        .into_iter()
+        .filter(|k| {
+            !args.iter().any(|a| a == "Advance" || a == "KmdSendMessage")
+                || args.iter().any(|a| a == k)
+        })
+        .collect();
     println!(
         "{:<15} {:>9} {:>9} {:>12} {:>11} {:>13}",
         "step", "steps", "time s", "time/step", "peak MiB", "peak/step"
     );
-    for kind in ["Advance", "KmdSendMessage"] {
+    for kind in kinds {
         for steps in [10_000usize, 100_000, 1_000_000] {
             if steps > cap {
                 continue;
