@@ -302,8 +302,9 @@ fn sigterm_to_run_kills_the_isolated_child_and_its_group() {
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
-    let status = Command::new("kill")
-        .args(["-TERM", &run.id().to_string()])
+    // The shell's built-in `kill` (no procps needed).
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", run.id())])
         .status()
         .unwrap();
     assert!(status.success());
