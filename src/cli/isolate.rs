@@ -32,6 +32,13 @@ pub struct IsolatedInput {
     pub backend: Option<String>,
     /// [`RunOptions::seed`].
     pub seed: Option<u64>,
+    /// For an exploration: the parent's command line, whose `run` flags the child re-reads
+    /// (empty for a plain run).
+    #[serde(default)]
+    pub explore_argv: Vec<String>,
+    /// Worker threads for an exploration.
+    #[serde(default)]
+    pub jobs: usize,
 }
 
 impl IsolatedInput {
@@ -42,6 +49,8 @@ impl IsolatedInput {
             trace: options.trace,
             backend: options.backend.as_ref().map(ToString::to_string),
             seed: options.seed,
+            explore_argv: Vec::new(),
+            jobs: 1,
         }
     }
 
@@ -76,6 +85,20 @@ pub struct IsolatedScenario {
 
 /// The child's answer: the finished scenario, or why it could not run it at all.
 pub type ChildAnswer = Result<IsolatedScenario, String>;
+
+/// What an isolated child sends back for a scenario it explored to the end.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExploredScenario {
+    /// Whether the exploration passed.
+    pub passed: bool,
+    /// Its human summary.
+    pub summary: String,
+    /// The exploration report (JSON).
+    pub explore: serde_json::Value,
+}
+
+/// The exploring child's answer.
+pub type ExploreAnswer = Result<ExploredScenario, String>;
 
 /// One scenario, run: what its report entry needs.
 #[derive(Clone, Debug)]
@@ -120,10 +143,21 @@ pub fn wanted(isolate: bool, no_isolate: bool, scenario: &Scenario, options: &Ru
     isolate || (!no_isolate && matches!(backend, Backend::Real(_)))
 }
 
-/// The child side of `__run-isolated`: the input is an [`IsolatedInput`].
-fn child_run(input: &[u8]) -> ChildAnswer {
-    let input: IsolatedInput =
-        serde_json::from_slice(input).map_err(|e| format!("bad isolated-run input: {e}"))?;
+/// The child side of `__run-isolated`: the input is an [`IsolatedInput`]; the answer a
+/// [`ChildAnswer`], or an [`ExploreAnswer`] for an exploration.
+fn child_run(input: &[u8]) -> serde_json::Value {
+    let input: IsolatedInput = match serde_json::from_slice(input) {
+        Ok(i) => i,
+        Err(e) => return serde_json::json!({ "Err": format!("bad isolated-run input: {e}") }),
+    };
+    if input.explore_argv.is_empty() {
+        serde_json::to_value(child_run_once(&input)).unwrap_or_default()
+    } else {
+        serde_json::to_value(child_explore(&input)).unwrap_or_default()
+    }
+}
+
+fn child_run_once(input: &IsolatedInput) -> ChildAnswer {
     let options = input.options()?;
     let (scenario, _) = scenario::load(&input.path).map_err(|e| e.to_string())?;
     let ran = runner::run_seeded(&scenario, &options);
@@ -133,6 +167,90 @@ fn child_run(input: &[u8]) -> ChildAnswer {
         replay_token: (!verdict.unavailable).then(|| ran.replay_token()),
         verdict,
     })
+}
+
+fn child_explore(input: &IsolatedInput) -> ExploreAnswer {
+    use clap::Parser;
+    let options = input.options()?;
+    let cli = super::Cli::try_parse_from(&input.explore_argv).map_err(|e| e.to_string())?;
+    let super::Command::Run(args) = cli.command else {
+        return Err("an isolated exploration needs the `run` command line".to_owned());
+    };
+    let (scenario, _) = scenario::load(&input.path).map_err(|e| e.to_string())?;
+    let report = super::explore_args::explore_scenario(
+        &args.explore,
+        &scenario,
+        &options,
+        input.jobs.max(1),
+        args.partition,
+    )?;
+    Ok(ExploredScenario {
+        passed: super::explore_args::passed_for(&scenario, &report),
+        summary: super::explore_args::render(&args.explore, &scenario, &report),
+        explore: serde_json::to_value(&report).unwrap_or_default(),
+    })
+}
+
+/// How an exploration in a child process ended: explored, refused, or the bugcheck that ended
+/// it (the driver crashed or hung under some schedule).
+pub enum Explored {
+    /// The child explored the scenario to the end.
+    Done(ExploredScenario),
+    /// The flags or the file did not make an exploration.
+    Refused(String),
+    /// The driver ended the child first.
+    Died(crate::runner::Bugcheck),
+}
+
+/// Explores `path` in a supervised child process: a driver that crashes or hangs under some
+/// schedule ends that scenario's exploration with a bugcheck finding, and the run goes on.
+#[cfg(feature = "real-driver")]
+pub fn explore_in_child(
+    path: &Path,
+    options: &RunOptions,
+    jobs: usize,
+    deadline: std::time::Duration,
+) -> Explored {
+    use crate::backend::real::{SupervisorConfig, run_supervised};
+    let mut input = IsolatedInput::new(path, options);
+    input.explore_argv = std::env::args().collect();
+    input.jobs = jobs;
+    let Ok(bytes) = serde_json::to_vec(&input) else {
+        return Explored::Refused("cannot encode the isolated exploration".to_owned());
+    };
+    let program = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => return Explored::Refused(format!("cannot find this program: {e}")),
+    };
+    let mut command = std::process::Command::new(program);
+    command.arg(CHILD_COMMAND);
+    let supervisor = SupervisorConfig {
+        deadline,
+        ..SupervisorConfig::default()
+    };
+    match run_supervised::<ExploreAnswer>(&mut command, &bytes, &supervisor) {
+        Err(e) => Explored::Refused(format!("cannot start the isolated child process: {e}")),
+        Ok(outcome) => match (outcome.result, outcome.fault) {
+            (Some(Ok(done)), _) => Explored::Done(done),
+            (Some(Err(why)), _) => Explored::Refused(why),
+            (None, Some(fault)) => Explored::Died(crate::runner::Bugcheck::from(&fault)),
+            (None, None) => Explored::Refused(format!(
+                "the isolated child ended ({}) without a result",
+                outcome.exit
+            )),
+        },
+    }
+}
+
+/// Without the `real-driver` feature the exploration runs in this process.
+#[cfg(not(feature = "real-driver"))]
+pub fn explore_in_child(
+    _path: &Path,
+    _options: &RunOptions,
+    _jobs: usize,
+    _deadline: std::time::Duration,
+) -> Explored {
+    Explored::Refused("isolated exploration needs a build with `--features real-driver`".to_owned())
 }
 
 /// `miracast-sim __run-isolated`: reads an [`IsolatedInput`] on stdin, runs it, and writes the

@@ -289,6 +289,54 @@ pub fn explore_files(files: &[PathBuf], args: &RunArgs, jobs: usize) -> Result<R
             scenarios.push(entry);
             continue;
         }
+        // Against a driver binary the exploration runs in a supervised child: a schedule
+        // under which the driver crashes or hangs is a bugcheck finding, not the end of the run.
+        if cfg!(feature = "real-driver")
+            && isolate::wanted(args.isolate, args.no_isolate, &scenario, &options)
+        {
+            match isolate::explore_in_child(path, &options, jobs, args.driver_timeout) {
+                isolate::Explored::Done(done) => {
+                    entry.outcome = if done.passed {
+                        Outcome::Passed
+                    } else {
+                        Outcome::Failed
+                    };
+                    if !done.passed {
+                        entry.verdict = Some(crate::runner::Verdict {
+                            reasons: vec![done.summary.clone()],
+                            ..Default::default()
+                        });
+                    }
+                    entry.explore_summary = Some(done.summary);
+                    entry.explore = Some(done.explore);
+                }
+                isolate::Explored::Refused(why) => return Err(why),
+                isolate::Explored::Died(bugcheck) => {
+                    let summary = format!(
+                        "the exploration ended under one of its schedules: {}\n  last events: {}\n  (the schedule is not recorded yet; `--no-isolate` under a debugger shows it)",
+                        bugcheck.finding,
+                        bugcheck
+                            .last_events
+                            .iter()
+                            .rev()
+                            .take(3)
+                            .rev()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(" | ")
+                    );
+                    entry.outcome = Outcome::Failed;
+                    entry.verdict = Some(crate::runner::Verdict {
+                        reasons: vec![summary.clone()],
+                        bugchecks: vec![bugcheck],
+                        ..Default::default()
+                    });
+                    entry.explore_summary = Some(summary);
+                }
+            }
+            scenarios.push(entry);
+            continue;
+        }
         let report = explore_args::explore_scenario(
             &args.explore,
             &scenario,

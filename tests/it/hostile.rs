@@ -260,6 +260,53 @@ fn a_daemon_that_leaves_the_group_and_holds_the_pipes_does_not_stall_the_run() {
 
 #[cfg(all(feature = "real-driver", target_os = "linux"))]
 #[test]
+fn a_driver_crashing_under_explore_is_a_finding_and_the_exploration_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    hostile_scenario(dir.path(), "a-correct", None);
+    // The crash fixture, through a hostile scenario file pointing at it.
+    let crash = build("real_driver/umd.c", &["BUG_CRASH_IN_HANDLE_KMD_MESSAGE"]);
+    let kmd = build("real_driver/kmd.c", &[]);
+    let path = hostile_scenario(dir.path(), "b-crash", None);
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    doc["setup"]["driver"]["backend"] =
+        serde_json::json!(format!("real:{},{}", crash.display(), kmd.display()));
+    std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+    hostile_scenario(dir.path(), "c-correct-again", None);
+    let json = dir.path().join("out/run.json");
+    let o = sim(&[
+        "run",
+        dir.path().to_str().unwrap(),
+        "--report",
+        &format!("json={}", json.display()),
+        "--explore",
+        "4",
+    ]);
+    let out = text(&o.stdout);
+    assert_eq!(code(&o), 1, "{out}{}", text(&o.stderr));
+    assert!(out.contains("PASS a-correct"), "{out}");
+    assert!(out.contains("PASS c-correct-again"), "{out}");
+    assert!(
+        out.contains("FAIL b-crash")
+            && out.contains(
+                "the exploration ended under one of its schedules: bugcheck: the driver crashed"
+            ),
+        "{out}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON report written"))
+            .unwrap();
+    let b = &doc["scenarios"][1]["verdict"]["bugchecks"][0];
+    assert_eq!(b["kind"], "crash", "{b}");
+    assert_eq!(b["ddi"], "HandleKernelModeMessage", "{b}");
+    assert!(
+        doc["scenarios"][2]["explore"]["schedules"].as_u64() == Some(4),
+        "{doc}"
+    );
+}
+
+#[cfg(all(feature = "real-driver", target_os = "linux"))]
+#[test]
 fn sigterm_to_run_kills_the_isolated_child_and_its_group() {
     let dir = tempfile::tempdir().unwrap();
     let path = hostile_scenario(dir.path(), "hang", Some("HOSTILE_HANG_IN_QUERY"));
