@@ -20,6 +20,7 @@ pub mod replay;
 pub mod run;
 pub mod wfd;
 
+use crate::report::escape::escape_text;
 use crate::rules::{CATALOGUE, RuleId};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -137,12 +138,13 @@ fn explain(rule: &str, scenarios: &std::path::Path) -> u8 {
         eprintln!("error: unknown rule `{rule}`");
         return exit_code::INVALID;
     };
-    println!("{} {}", r.id, r.title);
-    println!("  group:    {} ({})", r.group, r.group.title());
-    println!("  severity: {}", r.severity);
-    println!("  checked:  {}", r.check);
-    println!("  source:   {}", r.source);
-    println!("  rule:     {}", r.statement);
+    let out = output::Stdout::new();
+    out.line(format!("{} {}", r.id, r.title));
+    out.line(format!("  group:    {} ({})", r.group, r.group.title()));
+    out.line(format!("  severity: {}", r.severity));
+    out.line(format!("  checked:  {}", r.check));
+    out.line(format!("  source:   {}", r.source));
+    out.line(format!("  rule:     {}", r.statement));
     let files = crate::scenario::discover(&[scenarios.to_path_buf()]).unwrap_or_default();
     let mut breaking = Vec::new();
     let mut keeping = Vec::new();
@@ -158,18 +160,22 @@ fn explain(rule: &str, scenarios: &std::path::Path) -> u8 {
         }
     }
     if breaking.is_empty() {
-        println!("  no shipped scenario breaks it");
+        out.line("  no shipped scenario breaks it");
     } else {
-        println!("  broken by:");
-        breaking.iter().for_each(|b| println!("    {b}"));
-        println!(
+        out.line("  broken by:");
+        breaking
+            .iter()
+            .for_each(|b| out.line(format!("    {}", escape_text(b))));
+        out.line(format!(
             "  run one with: miracast-sim run {}",
-            breaking[0].split(" (").next().unwrap_or_default()
-        );
+            escape_text(breaking[0].split(" (").next().unwrap_or_default())
+        ));
     }
     if !keeping.is_empty() {
-        println!("  kept by:");
-        keeping.iter().for_each(|k| println!("    {k}"));
+        out.line("  kept by:");
+        keeping
+            .iter()
+            .for_each(|k| out.line(format!("    {}", escape_text(k))));
     }
-    exit_code::OK
+    out.finish(exit_code::OK)
 }

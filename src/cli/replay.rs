@@ -2,6 +2,7 @@
 //! recorded schedule still fits the program.
 
 use super::exit_code;
+use crate::report::escape::{escape_lines, escape_text};
 use crate::report::{Outcome, RunReport, ScenarioReport, human};
 use crate::runner::{self, ReplayToken, RunOptions};
 use crate::sched::{ChoiceKind, RandomStrategy, ReplayStrategy};
@@ -98,12 +99,14 @@ fn replay_one(text: &str, args: &ReplayArgs) -> u8 {
             scenario.content_hash
         );
     }
-    println!(
+    // A closed pipe ends the output quietly; another failed write is exit code 2.
+    let out = super::output::Stdout::new();
+    out.line(escape_text(&format!(
         "replaying {} with {} recorded choices from {}",
         path.display(),
         choices.len(),
         token.strategy
-    );
+    )));
     let n = choices.len();
     let strategy = ReplayStrategy::new(choices, Box::new(RandomStrategy::new(token.seed)));
     let options = RunOptions {
@@ -113,18 +116,18 @@ fn replay_one(text: &str, args: &ReplayArgs) -> u8 {
     let result = runner::run_once(&scenario, &options, Box::new(strategy));
     let verdict = runner::judge(&scenario, &result);
     match &result.divergence {
-        None => println!("the replay followed all {n} recorded choices"),
-        Some(d) => println!(
+        None => out.line(format!("the replay followed all {n} recorded choices")),
+        Some(d) => out.line(format!(
             "the replay diverged at choice {}: the recording has a {} choice among {}, the program offered a {} choice among {} (the scenario or the driver changed)",
             d.index,
             kind(d.expected.kind),
             d.expected.options,
             kind(d.found_kind),
             d.found_options
-        ),
+        )),
     }
     if args.trace {
-        print!("{}", result.trace.to_text());
+        out.text(&escape_lines(&result.trace.to_text()));
     }
     let outcome = if verdict.unavailable {
         Outcome::Unavailable
@@ -146,8 +149,8 @@ fn replay_one(text: &str, args: &ReplayArgs) -> u8 {
     let report = RunReport {
         scenarios: vec![entry],
     };
-    print!("{}", human::render(&report));
-    super::run::exit_for(&report)
+    out.text(&human::render(&report));
+    out.finish(super::run::exit_for(&report))
 }
 
 fn kind(k: ChoiceKind) -> &'static str {

@@ -168,7 +168,17 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 fn printer(quiet: bool) -> Option<crate::net::RecordHook> {
-    (!quiet).then(|| Box::new(|r: &ExchangeRecord| println!("{r}")) as crate::net::RecordHook)
+    // Each record holds the peer's text: escaped, and a closed pipe only stops the printing.
+    (!quiet).then(|| {
+        Box::new(|r: &ExchangeRecord| {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}",
+                crate::report::escape::escape_lines(&r.to_string())
+            );
+        }) as crate::net::RecordHook
+    })
 }
 
 fn setup_error(msg: impl std::fmt::Display) -> ExitCode {
@@ -223,7 +233,8 @@ fn summary(outcome: &RunOutcome) {
         .close
         .as_ref()
         .map_or_else(|| "connection ended".to_owned(), |c| c.describe());
-    println!(
+    let out = super::output::Stdout::new();
+    out.line(crate::report::escape::escape_text(&format!(
         "{} negotiation {}; {} keep-alive(s); {} IDR request(s); {} RTP packet(s); ended: {close}{}",
         match outcome.role {
             crate::wfd::Role::Sink => "sink:",
@@ -241,13 +252,13 @@ fn summary(outcome: &RunOutcome) {
             .transport_error
             .as_ref()
             .map_or_else(String::new, |e| format!(" ({e})")),
-    );
+    )));
     for e in &outcome.events {
         if let crate::wfd::Event::PeerWarning { peer, what } = e {
-            println!(
+            out.line(crate::report::escape::escape_text(&format!(
                 "warning: peer {}: {what}",
                 peer.as_deref().unwrap_or("(no Server header)")
-            );
+            )));
         }
     }
 }

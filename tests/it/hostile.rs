@@ -740,6 +740,18 @@ fn a_closed_pipe_ends_every_subcommand_quietly_and_keeps_the_report_files() {
         assert!(err.is_empty(), "{args:?}: {err}");
     }
     assert!(json.exists(), "the report file was lost");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let token = doc["scenarios"][0]["replay_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for args in [vec!["explain", "R26"], vec!["replay", &token, "--trace"]] {
+        let o = with_closed_stdout(&args);
+        let err = text(&o.stderr);
+        assert_eq!(code(&o), 0, "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
 }
 
 #[cfg(target_os = "linux")]
