@@ -800,11 +800,10 @@ impl Framer {
                 let consumed = consumed.min(total).max(1);
                 let parsed = RtspMessage::from_rtsp(msg);
                 let parsed = parsed.map(|mut m| {
-                    // `rtsp-types` sorts headers and merges repeated ones; keep them as they
-                    // came when the header block reads line by line.
-                    if let Some(raw) = raw_headers(&self.buf[..header_end])
-                        && same_names(&raw, &m.headers)
-                    {
+                    // `rtsp-types` sorts headers and merges repeated ones (and, found by
+                    // fuzzing, headers one of whose names is a prefix of another's); keep
+                    // them as they came whenever the header block reads line by line.
+                    if let Some(raw) = raw_headers(&self.buf[..header_end]) {
                         m.headers = raw;
                     }
                     m
@@ -883,15 +882,6 @@ fn raw_headers(head: &[u8]) -> Option<Vec<(String, String)>> {
         headers.push((name.trim().to_owned(), value.trim().to_owned()));
     }
     Some(headers)
-}
-
-/// True when both header lists name the same headers (case-insensitively, ignoring order and
-/// repetition).
-fn same_names(a: &[(String, String)], b: &[(String, String)]) -> bool {
-    let names = |h: &[(String, String)]| -> std::collections::BTreeSet<String> {
-        h.iter().map(|(n, _)| n.to_ascii_lowercase()).collect()
-    };
-    names(a) == names(b)
 }
 
 fn announced_length(head: &[u8]) -> Result<usize, MessageError> {
