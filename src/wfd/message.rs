@@ -455,7 +455,8 @@ impl RtspMessage {
                 let m: &str = method.into();
                 format!("{m} {uri} RTSP/1.0")
             }
-            StartLine::Response { status, reason } => format!("RTSP/1.0 {status} {reason}"),
+            // Three digits as on the wire (`043` parses as 43).
+            StartLine::Response { status, reason } => format!("RTSP/1.0 {status:03} {reason}"),
         }
     }
 
