@@ -70,14 +70,14 @@ pub struct ExploreArgs {
     #[arg(long, value_enum, default_value_t = StrategyArg::Portfolio, requires = "explore")]
     pub strategy: StrategyArg,
     /// PCT bug depth (`--strategy pct`).
-    #[arg(long, default_value_t = 3, value_name = "D")]
+    #[arg(long, default_value_t = 3, value_name = "D", value_parser = parse_pct_depth)]
     pub pct_depth: u32,
     /// Schedules per scenario (default 1000; unlimited for `--strategy dfs`); the same as
     /// `--explore N`.
     #[arg(long, value_name = "N", requires = "explore")]
     pub schedules: Option<u64>,
     /// Wall-clock budget per scenario for the exploration loop (`30s`, `5m`).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "explore")]
+    #[arg(long, value_name = "DURATION", value_parser = parse_explore_time, requires = "explore")]
     pub explore_time: Option<Duration>,
     /// Most preemptions per schedule in DFS (portfolio default 2).
     #[arg(long, value_name = "N")]
@@ -177,6 +177,7 @@ pub fn explore_config(
         prefix,
         scenario: (scenario.path.clone(), scenario.content_hash.clone()),
         backend: String::new(),
+        ..ExploreConfig::default()
     })
 }
 
@@ -201,6 +202,42 @@ pub fn explore_scenario(
     interrupt: &(dyn Fn() -> bool + Sync),
     on_schedule: &(dyn Fn(bool) + Sync),
 ) -> Result<ExploreReport, String> {
+    let hooks = ExploreHooks {
+        tune: &|_| {},
+        wrap: &|s| s,
+    };
+    explore_scenario_with(
+        args,
+        scenario,
+        options,
+        (jobs, partition),
+        (interrupt, on_schedule),
+        &hooks,
+    )
+}
+
+/// How an isolated exploring child adjusts [`explore_scenario`]: `tune` changes the
+/// configuration (resuming after a crashed schedule), `wrap` wraps every run's strategy (to
+/// stream its choices to the parent).
+pub struct ExploreHooks<'a> {
+    /// Adjusts the configuration the flags made.
+    pub tune: &'a dyn Fn(&mut ExploreConfig),
+    /// Wraps the strategy of every run.
+    pub wrap: &'a (dyn Fn(Box<dyn Strategy>) -> Box<dyn Strategy> + Sync),
+}
+
+/// The replay-token settings of an exploration of `scenario` under these flags: the
+/// configuration [`explore_scenario`] would use (the parent of an isolated exploration makes
+/// the tokens of crashed schedules with it).
+///
+/// # Errors
+/// When the flags do not make a configuration (see [`explore_config`]).
+pub fn token_config(
+    args: &ExploreArgs,
+    scenario: &Scenario,
+    options: &RunOptions,
+    (jobs, partition): (usize, Option<(u64, u64)>),
+) -> Result<ExploreConfig, String> {
     let mut config = explore_config(args, scenario, options.seed, jobs, partition)?;
     config.backend = crate::runner::replay::backend_stamp(
         &options
@@ -209,6 +246,23 @@ pub fn explore_scenario(
             .unwrap_or_else(|| scenario.setup.backend.clone())
             .to_string(),
     );
+    Ok(config)
+}
+
+/// [`explore_scenario`] with [`ExploreHooks`].
+///
+/// # Errors
+/// When the flags do not make a configuration (see [`explore_config`]).
+pub fn explore_scenario_with(
+    args: &ExploreArgs,
+    scenario: &Scenario,
+    options: &RunOptions,
+    (jobs, partition): (usize, Option<(u64, u64)>),
+    (interrupt, on_schedule): (&(dyn Fn() -> bool + Sync), &(dyn Fn(bool) + Sync)),
+    hooks: &ExploreHooks<'_>,
+) -> Result<ExploreReport, String> {
+    let mut config = token_config(args, scenario, options, (jobs, partition))?;
+    (hooks.tune)(&mut config);
     let run_config = ScenarioRunConfig {
         // The trace stays on: the 27 rules checked over the trace are judged on every
         // explored schedule, not only the online ones.
@@ -217,7 +271,7 @@ pub fn explore_scenario(
         coverage: args.coverage,
         keep_trace: args.check_determinism,
     };
-    let run = |s: Box<dyn Strategy>| run_scenario(scenario, &run_config, s);
+    let run = |s: Box<dyn Strategy>| run_scenario(scenario, &run_config, (hooks.wrap)(s));
     let budget = budget(args);
     let stop = || budget() || interrupt();
     Ok(explore_observed(&config, &run, &stop, on_schedule))
@@ -237,6 +291,32 @@ pub fn render(
         out.push_str(&report.coverage.summary());
     }
     out
+}
+
+/// The deepest PCT bug depth accepted: the strategy keeps one priority change point per level.
+pub const MAX_PCT_DEPTH: u32 = 64;
+
+fn parse_pct_depth(s: &str) -> Result<u32, String> {
+    let d: u32 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number"))?;
+    if d > MAX_PCT_DEPTH {
+        return Err(format!(
+            "a PCT depth of {d} is more than the {MAX_PCT_DEPTH} this build accepts; bugs need few ordering constraints, try 1 to 5"
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_explore_time(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!(
+            "--explore-time {s} explores nothing; give a positive budget such as 30s"
+        ));
+    }
+    Ok(d)
 }
 
 #[cfg(test)]

@@ -17,12 +17,14 @@
 pub mod exit_code;
 pub mod explore_args;
 pub mod isolate;
+pub mod output;
 pub mod progress;
 pub mod replay;
 pub mod run;
 pub mod show;
 pub mod wfd;
 
+use crate::report::escape::escape_text;
 use crate::rules::{CATALOGUE, RuleId};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -97,24 +99,23 @@ pub fn run(cli: Cli) -> u8 {
         Command::Run(args) => run::run(&args),
         Command::Validate(args) => run::validate(&args),
         Command::Schema { trace } => {
-            if trace {
-                print!("{}", crate::trace::schema());
+            let out = output::Stdout::new();
+            out.text(&if trace {
+                crate::trace::schema()
             } else {
-                print!("{}", crate::scenario::schema());
-            }
-            exit_code::OK
+                crate::scenario::schema()
+            });
+            out.finish(exit_code::OK)
         }
         Command::Rules { verbose } => {
             let table = crate::rules::catalogue::table();
-            println!(
-                "{}",
-                if verbose {
-                    table.verbose().to_string()
-                } else {
-                    table.to_string()
-                }
-            );
-            exit_code::OK
+            let out = output::Stdout::new();
+            out.line(if verbose {
+                table.verbose().to_string()
+            } else {
+                table.to_string()
+            });
+            out.finish(exit_code::OK)
         }
         Command::Explain { rule, scenarios } => explain(&rule, &scenarios),
         Command::Replay(args) => replay::replay(&args),
@@ -153,26 +154,27 @@ fn explain(rule: &str, scenarios: &std::path::Path) -> u8 {
         eprintln!("error: unknown rule `{rule}`");
         return exit_code::INVALID;
     };
-    println!("{} {}", r.id, r.title);
-    println!("  group:    {} ({})", r.group, r.group.title());
-    println!("  severity: {}", r.severity);
-    println!("  checked:  {}", r.check);
-    println!(
+    let out = output::Stdout::new();
+    out.line(format!("{} {}", r.id, r.title));
+    out.line(format!("  group:    {} ({})", r.group, r.group.title()));
+    out.line(format!("  severity: {}", r.severity));
+    out.line(format!("  checked:  {}", r.check));
+    out.line(format!(
         "  binaries: {}",
         crate::rules::catalogue::binaries(r.id).label()
-    );
-    println!("  source:   {}", r.source);
-    println!("  rule:     {}", r.statement);
+    ));
+    out.line(format!("  source:   {}", r.source));
+    out.line(format!("  rule:     {}", r.statement));
     for c in crate::rules::registry::checks_for(r.id) {
-        println!(
+        out.line(format!(
             "  check:    {:?} ({}, binaries: {}) in {}",
             c.id,
             c.place,
             c.reach.label(),
             c.name
-        );
+        ));
         if let crate::rules::Reach::ModelOnly(why) = c.reach {
-            println!("            not on binaries: {why}");
+            out.line(format!("            not on binaries: {why}"));
         }
     }
     let files = crate::scenario::discover(&[scenarios.to_path_buf()]).unwrap_or_default();
@@ -190,18 +192,22 @@ fn explain(rule: &str, scenarios: &std::path::Path) -> u8 {
         }
     }
     if breaking.is_empty() {
-        println!("  no shipped scenario breaks it");
+        out.line("  no shipped scenario breaks it");
     } else {
-        println!("  broken by:");
-        breaking.iter().for_each(|b| println!("    {b}"));
-        println!(
+        out.line("  broken by:");
+        breaking
+            .iter()
+            .for_each(|b| out.line(format!("    {}", escape_text(b))));
+        out.line(format!(
             "  run one with: miracast-sim run {}",
-            breaking[0].split(" (").next().unwrap_or_default()
-        );
+            escape_text(breaking[0].split(" (").next().unwrap_or_default())
+        ));
     }
     if !keeping.is_empty() {
-        println!("  kept by:");
-        keeping.iter().for_each(|k| println!("    {k}"));
+        out.line("  kept by:");
+        keeping
+            .iter()
+            .for_each(|k| out.line(format!("    {}", escape_text(k))));
     }
-    exit_code::OK
+    out.finish(exit_code::OK)
 }

@@ -2,6 +2,7 @@
 //! recorded schedule still fits the program.
 
 use super::exit_code;
+use crate::report::escape::{escape_lines, escape_text};
 use crate::report::{Outcome, RunReport, ScenarioReport, human};
 use crate::runner::{self, ReplayToken, RunOptions};
 use crate::sched::{ChoiceKind, RandomStrategy, ReplayStrategy};
@@ -28,6 +29,11 @@ pub struct ReplayArgs {
     /// Print the whole trace of the replayed run.
     #[arg(long)]
     pub trace: bool,
+    /// Replay in this process even against a driver binary (for a debugger; a crash then ends
+    /// the replay). By default a driver binary is replayed in a supervised child process, so
+    /// a recorded crash is reported as the bugcheck it was.
+    #[arg(long)]
+    pub no_isolate: bool,
 }
 
 /// The tokens `arg` names, each with the scenario path a JSON report gives for it (a place to
@@ -35,7 +41,7 @@ pub struct ReplayArgs {
 fn tokens_from(arg: &str) -> Result<Vec<(String, Option<PathBuf>)>, String> {
     let path = std::path::Path::new(arg);
     if arg.len() < 4096 && path.is_file() {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {arg}: {e}"))?;
+        let text = crate::scenario::read_input_text(path)?;
         if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) {
             let mut tokens = Vec::new();
             for s in doc["scenarios"].as_array().into_iter().flatten() {
@@ -171,7 +177,9 @@ fn replay_one(text: &str, hint: Option<&std::path::Path>, args: &ReplayArgs) -> 
         }
         eprintln!("warning: {why}; replaying anyway (--force)");
     }
-    println!(
+    // A closed pipe ends the output quietly; another failed write is exit code 2.
+    let out = super::output::Stdout::new();
+    out.line(escape_text(&format!(
         "replaying {} with {} recorded choices (seed {}{})",
         path.display(),
         choices.len(),
@@ -181,7 +189,7 @@ fn replay_one(text: &str, hint: Option<&std::path::Path>, args: &ReplayArgs) -> 
         } else {
             format!(", {}", token.strategy)
         }
-    );
+    )));
     let n = choices.len();
     let strategy = ReplayStrategy::new(choices, Box::new(RandomStrategy::new(token.seed)));
     let options = RunOptions {
@@ -189,21 +197,28 @@ fn replay_one(text: &str, hint: Option<&std::path::Path>, args: &ReplayArgs) -> 
         backend: Some(backend),
         ..RunOptions::default()
     };
+    if cfg!(feature = "real-driver")
+        && !args.no_isolate
+        && matches!(options.backend, Some(crate::scenario::Backend::Real(_)))
+    {
+        drop(strategy);
+        return replay_isolated(&out, &path, &scenario, &options, (&token, n), args.trace);
+    }
     let result = runner::run_once(&scenario, &options, Box::new(strategy));
     let verdict = runner::judge(&scenario, &result);
     match &result.divergence {
-        None => println!("the replay followed all {n} recorded choices"),
-        Some(d) => println!(
+        None => out.line(format!("the replay followed all {n} recorded choices")),
+        Some(d) => out.line(format!(
             "the replay diverged at choice {}: the recording has a {} choice among {}, the program offered a {} choice among {} (the scenario or the driver changed)",
             d.index,
             kind(d.expected.kind),
             d.expected.options,
             kind(d.found_kind),
             d.found_options
-        ),
+        )),
     }
     if args.trace {
-        print!("{}", result.trace.to_text());
+        out.text(&escape_lines(&result.trace.to_text()));
     }
     let outcome = if verdict.unavailable {
         Outcome::Unavailable
@@ -226,8 +241,65 @@ fn replay_one(text: &str, hint: Option<&std::path::Path>, args: &ReplayArgs) -> 
         scenarios: vec![entry],
         rule_coverage: None,
     };
-    print!("{}", human::render(&report));
-    super::run::exit_for(&report)
+    out.text(&human::render(&report));
+    out.finish(super::run::exit_for(&report))
+}
+
+/// Replays a driver binary's schedule in a supervised child: a crash under it is the bugcheck
+/// finding it was when the schedule was explored.
+fn replay_isolated(
+    out: &super::output::Stdout,
+    path: &std::path::Path,
+    scenario: &crate::scenario::Scenario,
+    options: &RunOptions,
+    (token, n): (&ReplayToken, usize),
+    trace: bool,
+) -> u8 {
+    let choices = token.choices().unwrap_or_default();
+    let ran = super::isolate::run_in_child_replaying(
+        path,
+        scenario,
+        options,
+        std::time::Duration::from_secs(30),
+        Some(choices),
+    );
+    let record = match &ran.result {
+        crate::report::RunRecord::Isolated(r) => Some(r),
+        crate::report::RunRecord::Local(_) => None,
+    };
+    let divergence = record.and_then(|r| r.json.get("divergence").filter(|d| !d.is_null()));
+    if let Some(how) = record.and_then(|r| r.died.as_deref()) {
+        out.line(escape_text(&format!(
+            "the driver died during the replay ({how}), after the recorded choices it reached"
+        )));
+    } else if let Some(d) = divergence {
+        out.line(escape_text(&format!(
+            "the replay diverged from the {n} recorded choices (the scenario or the driver changed): {d}"
+        )));
+    } else {
+        out.line(format!("the replay followed all {n} recorded choices"));
+    }
+    if trace && let Some(r) = record {
+        for e in &r.events {
+            out.line(escape_text(e));
+        }
+    }
+    let entry = ScenarioReport {
+        path: path.display().to_string(),
+        name: scenario.name.clone(),
+        tags: scenario.tags.clone(),
+        outcome: ran.outcome,
+        replay_token: ran.replay_token.clone(),
+        result: Some(ran.result),
+        verdict: Some(ran.verdict),
+        ..ScenarioReport::default()
+    };
+    let report = RunReport {
+        scenarios: vec![entry],
+        rule_coverage: None,
+    };
+    out.text(&human::render(&report));
+    out.finish(super::run::exit_for(&report))
 }
 
 fn kind(k: ChoiceKind) -> &'static str {

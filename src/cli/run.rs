@@ -9,6 +9,7 @@
 
 use super::progress::{Progress, ReportFiles, interrupted};
 use super::{exit_code, isolate};
+use crate::report::escape::escape_text;
 use crate::report::{self, Format, Outcome, RunReport, ScenarioReport};
 use crate::runner::RunOptions;
 use crate::scenario::{self, Backend, parse_duration};
@@ -62,6 +63,11 @@ pub struct RunArgs {
     /// never). Report files are rewritten with the results so far at the same pace.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub progress_every: std::time::Duration,
+    /// In an isolated run, how long loading the driver or one DDI call may go without
+    /// returning or calling back before the child's whole process group is killed and the
+    /// hang reported (`500ms`, `30s`, `2m`).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    pub driver_timeout: std::time::Duration,
     /// Exploration of orderings (`--explore` and its flags).
     #[command(flatten)]
     pub explore: super::explore_args::ExploreArgs,
@@ -76,6 +82,14 @@ pub struct ValidateArgs {
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
     scenario::parse_backend(s)
+}
+
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let d = scenario::parse_duration(s)?;
+    if d.is_zero() || d > std::time::Duration::from_secs(24 * 3600) {
+        return Err(format!("`{s}` must be more than 0 and at most 24h"));
+    }
+    Ok(d)
 }
 
 fn parse_report(s: &str) -> Result<(Format, PathBuf), String> {
@@ -169,7 +183,7 @@ fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
         return entry;
     }
     let ran = if isolate::wanted(args.isolate, args.no_isolate, &scenario, options) {
-        isolate::run_in_child(path, &scenario, options)
+        isolate::run_in_child(path, &scenario, options, args.driver_timeout)
     } else {
         isolate::run_here(&scenario, options)
     };
@@ -338,6 +352,56 @@ pub fn explore_files(
             scenarios.push(entry);
             continue;
         }
+        // Against a driver binary the exploration runs in a supervised child: a schedule
+        // under which the driver crashes or hangs is a bugcheck finding, not the end of the run.
+        if cfg!(feature = "real-driver")
+            && isolate::wanted(args.isolate, args.no_isolate, &scenario, &options)
+        {
+            let (verdict, summary, explore, bugchecks) =
+                match isolate::explore_in_child(path, &scenario, args, &options) {
+                    isolate::Explored::Refused(why) => return Err(why),
+                    isolate::Explored::Done { done, crashes } => {
+                        let verdict = isolate::verdict_with_crashes(Some(done.verdict), &crashes);
+                        let summary = crash_lines(&crashes, None) + &done.summary;
+                        (verdict, summary, Some(done.explore), crashes)
+                    }
+                    isolate::Explored::Died {
+                        crashes,
+                        why,
+                        completed,
+                    } => {
+                        let mut verdict = isolate::verdict_with_crashes(None, &crashes);
+                        verdict.schedules += completed;
+                        let summary = format!(
+                            "{} ({})\n{}",
+                            scenario.name,
+                            scenario.path,
+                            crash_lines(&crashes, Some(&why))
+                        );
+                        (verdict, summary, None, crashes)
+                    }
+                };
+            entry.outcome = if verdict.passed {
+                Outcome::Passed
+            } else {
+                Outcome::Failed
+            };
+            if !verdict.passed {
+                entry.verdict = Some(crate::runner::Verdict {
+                    reasons: verdict.reasons(),
+                    bugchecks,
+                    ..Default::default()
+                });
+                entry.replay_token = verdict.first_token().map(str::to_owned);
+            }
+            entry.explore_summary = Some(summary);
+            entry.explore_verdict = Some(verdict);
+            entry.explore = explore;
+            entry.wall_time = Some(started.elapsed());
+            progress.scenario_done(entry.outcome != Outcome::Passed);
+            scenarios.push(entry);
+            continue;
+        }
         let report = explore_args::explore_scenario(
             &args.explore,
             &scenario,
@@ -386,6 +450,32 @@ pub fn explore_files(
     })
 }
 
+/// The human lines of the schedules under which a driver binary died during an exploration
+/// (each with its replay token), and why the exploration ended there when it did.
+fn crash_lines(crashes: &[crate::runner::Bugcheck], ended: Option<&str>) -> String {
+    let mut out = String::new();
+    for b in crashes {
+        out.push_str(&format!("BUGCHECK {}\n", b.finding));
+        match &b.replay_token {
+            Some(t) => out.push_str(&format!("  replay: miracast-sim replay {t}\n")),
+            None => out.push_str("  (no schedule had started: nothing to replay)\n"),
+        }
+    }
+    if let Some(why) = ended {
+        out.push_str(&format!("the exploration ended at the crash: {why}\n"));
+    } else if !crashes.is_empty() {
+        out.push_str(&format!(
+            "the exploration went on in a new process without {} (every other schedule ran)\n",
+            if crashes.len() == 1 {
+                "that schedule".to_owned()
+            } else {
+                format!("those {} schedules", crashes.len())
+            }
+        ));
+    }
+    out
+}
+
 /// The exit code for a finished run.
 pub fn exit_for(report: &RunReport) -> u8 {
     let c = report.counts();
@@ -411,6 +501,11 @@ pub fn run(args: &RunArgs) -> u8 {
     };
     if files.is_empty() {
         eprintln!("error: no scenario files (*.json) found");
+        return exit_code::INVALID;
+    }
+    // After discovery (a report inside a scenario folder is not a scenario), before running.
+    if let Err(e) = check_report_paths(args) {
+        eprintln!("error: {e}");
         return exit_code::INVALID;
     }
     let jobs = args
@@ -453,17 +548,14 @@ pub fn run(args: &RunArgs) -> u8 {
     if args.explore.coverage && args.explore.explore.is_none() {
         report.rule_coverage = Some(report.compute_rule_coverage());
     }
-    // Every report is written even when one cannot be: a failure to write is reported and
-    // turns the exit code into a usage error only if nothing else went wrong.
+    // Every report is written even when one cannot be, and even when stdout is a closed pipe;
+    // a failure to write (stdout or a file) is said and makes the exit code 2.
+    let stdout = super::output::Stdout::new();
     let mut write_failed = false;
     let mut write = |format: Format, file: Option<&Path>| {
         let text = report::render(&report, format);
         match file {
-            None => {
-                let mut out = std::io::stdout().lock();
-                let _ = out.write_all(text.as_bytes());
-                let _ = out.flush();
-            }
+            None => stdout.text(&text),
             Some(f) => {
                 if let Err(e) = super::progress::write_atomically(f, &text) {
                     eprintln!("error: cannot write {}: {e}", f.display());
@@ -483,13 +575,35 @@ pub fn run(args: &RunArgs) -> u8 {
             progress.finished()
         );
     }
-    if code == exit_code::OK && write_failed {
+    if write_failed || stdout.failed() {
         exit_code::INVALID
     } else if code == exit_code::OK && interrupted() {
         exit_code::INTERRUPTED
     } else {
         code
     }
+}
+
+/// Checks, before anything runs, that every report file can be written: its folder is
+/// created and the file opened for writing (an existing report is kept until the run
+/// replaces it).
+fn check_report_paths(args: &RunArgs) -> Result<(), String> {
+    let files = args.out.iter().chain(args.report.iter().map(|(_, f)| f));
+    for f in files {
+        if let Some(dir) = f.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create the folder of report {}: {e}", f.display()))?;
+        }
+        if std::fs::metadata(f).is_ok_and(|m| m.is_dir()) {
+            return Err(format!("report {} is a directory", f.display()));
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(f)
+            .map_err(|e| format!("cannot write report {}: {e}", f.display()))?;
+    }
+    Ok(())
 }
 
 /// `miracast-sim validate`.
@@ -501,25 +615,55 @@ pub fn validate(args: &ValidateArgs) -> u8 {
             return exit_code::INVALID;
         }
     };
+    let out = super::output::Stdout::new();
     let mut invalid = 0;
+    let mut names: std::collections::BTreeMap<String, Vec<&Path>> = Default::default();
     for f in &files {
         match scenario::load_all(f) {
-            Ok((s, _)) => println!("ok {} ({})", f.display(), s.name),
+            Ok((s, _)) => {
+                out.line(format!(
+                    "ok {} ({})",
+                    escape_text(&f.display().to_string()),
+                    escape_text(&s.name)
+                ));
+                names.entry(s.name).or_default().push(f);
+            }
             Err(all) => {
                 invalid += 1;
                 for e in &all {
-                    println!("{}", e.render());
+                    out.line(e.render());
                 }
                 if all.len() > 1 {
-                    println!("{}: {} mistakes", f.display(), all.len());
+                    out.line(format!(
+                        "{}: {} mistakes",
+                        escape_text(&f.display().to_string()),
+                        all.len()
+                    ));
                 }
             }
         }
     }
-    println!("{} valid, {invalid} invalid", files.len() - invalid);
-    if invalid > 0 {
+    // Reports, filters and replay tokens name scenarios: two files with one name are a mistake.
+    for (name, paths) in names.iter().filter(|(_, p)| p.len() > 1) {
+        invalid += paths.len() - 1;
+        out.line(format!(
+            "error: the scenario name `{}` is used by {} files: {}; give each scenario its own name",
+            escape_text(name),
+            paths.len(),
+            paths
+                .iter()
+                .map(|p| escape_text(&p.display().to_string()).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out.line(format!(
+        "{} valid, {invalid} invalid",
+        files.len().saturating_sub(invalid)
+    ));
+    out.finish(if invalid > 0 {
         exit_code::INVALID
     } else {
         exit_code::OK
-    }
+    })
 }

@@ -106,8 +106,7 @@ pub fn resolve(args: &ShowArgs) -> Result<Shown, String> {
     let path = Path::new(&args.what);
     let mut tokens = Vec::new();
     if args.what.len() < 4096 && path.is_file() {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", args.what))?;
+        let text = crate::scenario::read_input_text(path)?;
         match serde_json::from_str::<serde_json::Value>(&text) {
             Ok(doc) if doc.get("scenarios").is_some() => {
                 tokens = report_tokens(&doc);

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::net::{RunOptions, RunOutcome};
-use crate::wfd::capture::decode_capture;
+use crate::wfd::capture::decode_capture_with;
 use crate::wfd::params::{Parameter, ParameterList};
 use crate::wfd::sink::Personality;
 use crate::wfd::{ExchangeRecord, SinkConfig, SourceConfig};
@@ -117,6 +117,10 @@ pub struct DecodeArgs {
     /// A raw capture, or a text log (HLK `virtualsinklog` style) with messages in its lines;
     /// stdin when absent.
     pub file: Option<PathBuf>,
+    /// Read a message whose `Content-Length` does not match its body with the body as found,
+    /// and say so as a `warning` (without it, such a message is an error).
+    #[arg(long)]
+    pub lenient: bool,
 }
 
 fn parse_personality(s: &str) -> Result<Personality, String> {
@@ -164,7 +168,17 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 fn printer(quiet: bool) -> Option<crate::net::RecordHook> {
-    (!quiet).then(|| Box::new(|r: &ExchangeRecord| println!("{r}")) as crate::net::RecordHook)
+    // Each record holds the peer's text: escaped, and a closed pipe only stops the printing.
+    (!quiet).then(|| {
+        Box::new(|r: &ExchangeRecord| {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}",
+                crate::report::escape::escape_lines(&r.to_string())
+            );
+        }) as crate::net::RecordHook
+    })
 }
 
 fn setup_error(msg: impl std::fmt::Display) -> ExitCode {
@@ -172,9 +186,8 @@ fn setup_error(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(EXIT_SETUP)
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &PathBuf) -> Result<T, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, String> {
+    let text = crate::scenario::read_input_text(path)?;
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -219,7 +232,8 @@ fn summary(outcome: &RunOutcome) {
         .close
         .as_ref()
         .map_or_else(|| "connection ended".to_owned(), |c| c.describe());
-    println!(
+    let out = super::output::Stdout::new();
+    out.line(crate::report::escape::escape_text(&format!(
         "{} negotiation {}; {} keep-alive(s); {} IDR request(s); {} RTP packet(s); ended: {close}{}",
         match outcome.role {
             crate::wfd::Role::Sink => "sink:",
@@ -237,13 +251,13 @@ fn summary(outcome: &RunOutcome) {
             .transport_error
             .as_ref()
             .map_or_else(String::new, |e| format!(" ({e})")),
-    );
+    )));
     for e in &outcome.events {
         if let crate::wfd::Event::PeerWarning { peer, what } = e {
-            println!(
+            out.line(crate::report::escape::escape_text(&format!(
                 "warning: peer {}: {what}",
                 peer.as_deref().unwrap_or("(no Server header)")
-            );
+            )));
         }
     }
 }
@@ -419,18 +433,29 @@ pub fn describe_parameter(p: &Parameter) -> serde_json::Value {
 pub fn run_decode(args: &DecodeArgs) -> ExitCode {
     let mut input = Vec::new();
     let read = match &args.file {
-        Some(path) => std::fs::read(path)
-            .map(|b| input = b)
-            .map_err(|e| format!("reading {}: {e}", path.display())),
-        None => std::io::stdin()
-            .read_to_end(&mut input)
-            .map(|_| ())
-            .map_err(|e| format!("reading stdin: {e}")),
+        Some(path) => crate::scenario::read_input_file(path).map(|b| input = b),
+        None => {
+            let max = crate::scenario::max_file_size();
+            std::io::stdin()
+                .take(max.saturating_add(1))
+                .read_to_end(&mut input)
+                .map_err(|e| format!("reading stdin: {e}"))
+                .and_then(|n| {
+                    if n as u64 > max {
+                        Err(format!(
+                            "standard input is larger than the {max}-byte limit for captures; raise it with the environment variable {}=BYTES",
+                            crate::scenario::MAX_FILE_SIZE_ENV
+                        ))
+                    } else {
+                        Ok(())
+                    }
+                })
+        }
     };
     if let Err(e) = read {
         return setup_error(e);
     }
-    let messages = decode_capture(&input);
+    let messages = decode_capture_with(&input, args.lenient);
     if messages.is_empty() {
         return setup_error("no RTSP message found in the input");
     }
@@ -442,6 +467,9 @@ pub fn run_decode(args: &DecodeArgs) -> ExitCode {
             "direction": m.direction,
             "message": m.kind,
         });
+        if let Some(w) = &m.warning {
+            obj["warning"] = w.clone().into();
+        }
         match &m.message {
             Err((first_line, e)) => {
                 all_ok = false;
@@ -488,11 +516,12 @@ pub fn run_decode(args: &DecodeArgs) -> ExitCode {
         }
         out.push(obj);
     }
+    let stdout = super::output::Stdout::new();
     match serde_json::to_string_pretty(&out) {
-        Ok(text) => println!("{text}"),
+        Ok(text) => stdout.line(text),
         Err(e) => return setup_error(e),
     }
-    ExitCode::from(if all_ok { EXIT_OK } else { EXIT_GOAL_NOT_MET })
+    ExitCode::from(stdout.finish(if all_ok { EXIT_OK } else { EXIT_GOAL_NOT_MET }))
 }
 
 #[cfg(test)]
@@ -579,19 +608,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            run_decode(&DecodeArgs { file: Some(good) }),
+            run_decode(&DecodeArgs {
+                file: Some(good),
+                lenient: false,
+            }),
             ExitCode::from(EXIT_OK)
         );
         let bad = dir.path().join("bad.txt");
         std::fs::write(&bad, "RTSP/1.0 200 OK\r\nCSeq: 2\r\nContent-Length: 27\r\n\r\nwfd_audio_codecs: AAC 1 00\r\n").unwrap();
         assert_eq!(
-            run_decode(&DecodeArgs { file: Some(bad) }),
+            run_decode(&DecodeArgs {
+                file: Some(bad),
+                lenient: false,
+            }),
             ExitCode::from(EXIT_GOAL_NOT_MET)
         );
         let empty = dir.path().join("empty.txt");
         std::fs::write(&empty, "nothing here").unwrap();
         assert_eq!(
-            run_decode(&DecodeArgs { file: Some(empty) }),
+            run_decode(&DecodeArgs {
+                file: Some(empty),
+                lenient: false,
+            }),
             ExitCode::from(EXIT_SETUP)
         );
     }

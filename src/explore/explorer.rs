@@ -77,6 +77,15 @@ pub struct ExploreConfig {
     pub scenario: (String, String),
     /// The backend stamp for replay tokens (`model`, or `real` with library hashes).
     pub backend: String,
+    /// Schedule indices not to run (the seeded schedules under which a driver binary crashed
+    /// an isolated child: its replacement runs every other schedule, the same ones one process
+    /// would have run, and finds again what the dead child had found).
+    pub skip: Vec<u64>,
+    /// Leave out depth-first search (its tree lives in the process that died; a portfolio then
+    /// runs its seeded families only).
+    pub skip_dfs: bool,
+    /// Called with each schedule's index before it runs (the isolated child streams it).
+    pub announce: Option<fn(u64)>,
 }
 
 impl Default for ExploreConfig {
@@ -96,6 +105,9 @@ impl Default for ExploreConfig {
             prefix: Vec::new(),
             scenario: (String::new(), String::new()),
             backend: "model".to_owned(),
+            skip: Vec::new(),
+            skip_dfs: false,
+            announce: None,
         }
     }
 }
@@ -475,6 +487,10 @@ fn worker(
             budget_hit.store(true, Ordering::Relaxed);
             break;
         }
+        if config.skip.contains(&(part + k * parts)) {
+            k += 1;
+            continue;
+        }
         // Reserve this schedule's slot first, so workers together run exactly the maximum.
         if let Some(m) = config.max_schedules
             && counted.fetch_add(1, Ordering::Relaxed) >= m
@@ -496,6 +512,8 @@ fn worker(
             (Mode::Pct { depth }, _) => Box::new(PctStrategy::new(seed, depth, estimated_len)),
             (_, 1) => Box::new(PctStrategy::new(seed, 2, estimated_len)),
             (_, 2) => Box::new(PctStrategy::new(seed, 3, estimated_len)),
+            (_, 3) if config.skip_dfs && config.mode == Mode::Dfs => break,
+            (_, 3) if config.skip_dfs => Box::new(RandomStrategy::new(seed)),
             (_, 3) => match DfsTree::next_run(&tree) {
                 Some(s) => {
                     is_dfs = true;
@@ -515,6 +533,9 @@ fn worker(
             Box::new(ReplayStrategy::new(config.prefix.clone(), base))
         };
         let description = strategy.describe();
+        if let Some(announce) = config.announce {
+            announce(index);
+        }
         let outcome = run(strategy);
         // Only DFS runs may be uncounted (sleep-blocked, or another partition's probe); the
         // seeded strategies split by index instead.

@@ -87,11 +87,11 @@ pub mod verdict;
 pub use coverage::{Coverage, CoverageKey, MessageState};
 pub use dfs::{Bounds, DfsStrategy, DfsTree};
 pub use explorer::{
-    ExploreConfig, ExploreReport, Failure, Mode, Partition, explore, explore_observed,
+    ExploreConfig, ExploreReport, Failure, Mode, Partition, explore, explore_observed, token_for,
 };
 pub use shrink::{DeviationStrategy, Shrunk, shrink};
 pub use strategies::PctStrategy;
-pub use verdict::ExploreVerdict;
+pub use verdict::{ExploreVerdict, VerdictFinding};
 
 use crate::sched::{Choice, Divergence, RunEnd, Strategy};
 use crate::trace::Trace;

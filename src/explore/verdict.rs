@@ -17,10 +17,10 @@
 
 use super::explorer::{ExploreReport, Failure};
 use crate::scenario::Scenario;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A finding as the verdict reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerdictFinding {
     /// The finding key (`R27`, `deadlock`, `expect`, ...).
     pub key: String,
@@ -33,7 +33,7 @@ pub struct VerdictFinding {
 }
 
 /// What an exploration means for the scenario explored.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExploreVerdict {
     /// No unexpected finding, no expected rule missing, no nondeterminism.
     pub passed: bool,

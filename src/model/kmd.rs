@@ -935,7 +935,13 @@ impl MiracastKmd for ReferenceKmd {
                     let output = if record.buffers.is_released() {
                         Vec::new()
                     } else {
-                        record.buffers.output.borrow().clone()
+                        // What the OS copied back (`Information` bytes), not the whole
+                        // declared buffer: a huge buffer costs nothing until touched.
+                        let out = record.buffers.output.borrow();
+                        let n = usize::try_from(io_status.information)
+                            .unwrap_or(usize::MAX)
+                            .min(out.len());
+                        out[..n].to_vec()
                     };
                     record.buffers.release();
                     m.completed.push(CompletedMessage {

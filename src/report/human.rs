@@ -9,6 +9,7 @@
 //! rendered as in the trace); then expected rules that were not broken, every other reason,
 //! and the exact replay command.
 
+use super::escape::{escape_lines, escape_text};
 use super::{Outcome, RunReport, ScenarioReport};
 use std::fmt::Write as _;
 
@@ -16,7 +17,14 @@ use std::fmt::Write as _;
 const EVENTS_PER_VIOLATION: usize = 6;
 
 /// The whole report as text.
+///
+/// Text from files, drivers and peers is untrusted: control characters anywhere in the report
+/// are escaped ([`escape_lines`]), and names and paths are kept to one line.
 pub fn render(report: &RunReport) -> String {
+    escape_lines(&render_unescaped(report)).into_owned()
+}
+
+fn render_unescaped(report: &RunReport) -> String {
     let mut out = String::new();
     // Skipped scenarios (filtered, partitioned out, not run after an interrupt) get one line per
     // reason with their count, not a line each.
@@ -83,14 +91,16 @@ pub fn scenario_line(s: &ScenarioReport) -> String {
         Some(v) => format!(" {}", v.line_suffix()),
         None => stats,
     };
+    // Names and paths come from files: one line each, control characters escaped.
+    let name = escape_text(&s.name);
+    let path = escape_text(&s.path);
     match s.outcome {
-        Outcome::Passed => format!("PASS {}{stats}", s.name),
-        Outcome::Failed => format!("FAIL {}{stats}", s.name),
-        Outcome::Invalid => format!("INVALID {} ({})", s.name, s.path),
-        Outcome::Unavailable => format!("UNAVAILABLE {} ({})", s.name, s.path),
+        Outcome::Passed => format!("PASS {name}{stats}"),
+        Outcome::Failed => format!("FAIL {name}{stats}"),
+        Outcome::Invalid => format!("INVALID {name} ({path})"),
+        Outcome::Unavailable => format!("UNAVAILABLE {name} ({path})"),
         Outcome::Skipped => format!(
-            "SKIP {}{}",
-            s.name,
+            "SKIP {name}{}",
             s.skip_reason
                 .as_ref()
                 .map(|r| format!(" ({r})"))
@@ -102,7 +112,12 @@ pub fn scenario_line(s: &ScenarioReport) -> String {
 /// The failure block of a scenario.
 pub fn details(s: &ScenarioReport) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "--- {} ({})", s.name, s.path);
+    let _ = writeln!(
+        out,
+        "--- {} ({})",
+        escape_text(&s.name),
+        escape_text(&s.path)
+    );
     if let Some(invalid) = &s.invalid {
         out.push_str(&invalid.rendered);
         if !invalid.rendered.ends_with('\n') {

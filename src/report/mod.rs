@@ -16,6 +16,7 @@
 //! - [`mermaid`]: a run as a Mermaid sequence diagram, trimmed around its findings.
 //! - [`perfetto`]: a run as Chrome trace-event JSON (Perfetto, `chrome://tracing`).
 
+pub mod escape;
 pub mod html;
 pub mod human;
 pub mod json;

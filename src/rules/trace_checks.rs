@@ -1020,6 +1020,27 @@ fn io_control_during_start(ix: &Index<'_>, out: &mut Findings) {
                     &[s.enter, m.enter, k.enter],
                 );
         }
+        // The UMD's side of R42: a Start that waits for an IOCTL it issued from another of
+        // its threads waits for what the OS holds until Start returns. Neither ever returns.
+        if m.leave.is_none()
+            && let Some(s) = ix
+                .calls_of(Ddi::StartMiracastSession)
+                .find(|s| s.thread != m.thread && s.leave.is_none() && ix.running_at(s, m.enter))
+        {
+            out.push(
+                ix,
+                RuleId::R42,
+                Culprit::Umd,
+                format!(
+                    "StartMiracastSession (#{}) on {} never returned while a MiracastIoControl from {} (#{}), which the OS holds until Start returns, never returned either: Start waits for an IOCTL of its own driver's thread, a deadlock the OS's gating makes certain",
+                    ix.seq(s.enter),
+                    ix.thread_label(s.thread),
+                    ix.thread_label(m.thread),
+                    ix.seq(m.enter)
+                ),
+                &[s.enter, m.enter],
+            );
+        }
         if m.leave.is_none() {
             let owner = ix
                 .enclosing(m, Ddi::StartMiracastSession)

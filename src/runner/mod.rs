@@ -140,6 +140,9 @@ pub struct Bugcheck {
     pub finding: String,
     /// The last bridge events before the fault (DDI entries and exits, callbacks), oldest first.
     pub last_events: Vec<String>,
+    /// Under exploration: the token that replays the schedule the driver died under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_token: Option<String>,
 }
 
 /// The kind of a [`Bugcheck`].
@@ -182,6 +185,7 @@ impl From<&crate::backend::real::DriverFault> for Bugcheck {
             ddi: f.ddi.clone(),
             finding: f.to_string(),
             last_events: f.last_events.clone(),
+            replay_token: None,
         }
     }
 }

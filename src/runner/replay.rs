@@ -380,7 +380,7 @@ pub fn find_scenario(
     files
         .into_iter()
         .find(|f| {
-            std::fs::read_to_string(f).is_ok_and(|t| crate::scenario::content_hash(&t) == hash)
+            crate::scenario::read_input_text(f).is_ok_and(|t| crate::scenario::content_hash(&t) == hash)
         })
         .ok_or_else(|| {
             let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();

@@ -143,6 +143,21 @@ impl ScenarioError {
         }
     }
 
+    /// The file could not be read: `reason` is the whole sentence.
+    pub fn unreadable(path: &str, reason: String) -> Self {
+        ScenarioError {
+            path: path.to_owned(),
+            line: 0,
+            column: 0,
+            kind: ScenarioErrorKind::Io,
+            message: reason,
+            help: None,
+            label: String::new(),
+            src: NamedSource::new(path, String::new()),
+            span: None,
+        }
+    }
+
     /// Translates a `serde_json` error on `text` into a located, explained error.
     pub fn from_serde(
         path: &str,
@@ -351,16 +366,63 @@ impl ScenarioError {
     }
 
     /// The diagnostic rendered for a terminal or a log, without colour.
+    ///
+    /// The file's text is untrusted: control characters in it are escaped, and a line too long
+    /// to show (a one-line file of megabytes) is shown as an excerpt around the error.
     pub fn render(&self) -> String {
         let mut out = String::new();
         let handler =
             GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(100);
-        if handler.render_report(&mut out, self).is_err() {
+        let excerpt = self.excerpt();
+        let shown = excerpt.as_ref().unwrap_or(self);
+        if handler.render_report(&mut out, shown).is_err() {
             out = self.to_string();
         }
         // miette prints the message; the location line comes first so it can be clicked.
-        format!("{}:{}:{}\n{}", self.path, self.line, self.column, out)
+        let text = format!("{}:{}:{}\n{}", self.path, self.line, self.column, out);
+        crate::report::escape::escape_lines(&text).into_owned()
     }
+
+    /// When the error's line is longer than [`MAX_SHOWN_LINE`] bytes: the same error over an
+    /// excerpt of that line around the span.
+    fn excerpt(&self) -> Option<ScenarioError> {
+        let span = self.span?;
+        let text = self.src.inner().as_str();
+        let start = span.offset().min(text.len());
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        if line_end - line_start <= MAX_SHOWN_LINE {
+            return None;
+        }
+        let from = floor_boundary(text, start.saturating_sub(EXCERPT_SIDE).max(line_start));
+        let to = floor_boundary(text, (start + span.len() + EXCERPT_SIDE).min(line_end));
+        let excerpt = format!("…{}…", &text[from..to]);
+        let offset = start - from + '…'.len_utf8();
+        let len = span.len().min(to.saturating_sub(start)).max(1);
+        Some(ScenarioError {
+            path: self.path.clone(),
+            line: self.line,
+            column: self.column,
+            kind: self.kind,
+            message: self.message.clone(),
+            help: self.help.clone(),
+            label: self.label.clone(),
+            src: NamedSource::new(&self.path, excerpt),
+            span: Some(SourceSpan::new(offset.into(), len)),
+        })
+    }
+}
+
+/// Lines longer than this are shown as an excerpt in a rendered diagnostic.
+const MAX_SHOWN_LINE: usize = 400;
+/// Bytes of context on each side of the error in such an excerpt.
+const EXCERPT_SIDE: usize = 80;
+
+fn floor_boundary(text: &str, mut offset: usize) -> usize {
+    while offset > 0 && !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
 }
 
 fn short_label(kind: ScenarioErrorKind) -> &'static str {

@@ -439,9 +439,89 @@ pub fn parse_all(path: &str, text: &str) -> Result<Scenario, Vec<ScenarioError>>
 /// Every mistake; never empty.
 pub fn load_all(path: &Path) -> Result<(Scenario, String), Vec<ScenarioError>> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| vec![ScenarioError::io(&shown, &e)])?;
+    let text = read_text(path).map_err(|e| vec![e])?;
     let scenario = parse_all(&shown, &text)?;
     Ok((scenario, text))
+}
+
+/// A scenario file's text, read with the limits of [`read_input_file`].
+fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    let shown = path.display().to_string();
+    let bytes = read_input_file(path).map_err(|e| ScenarioError::unreadable(&shown, e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        ScenarioError::unreadable(
+            &shown,
+            format!(
+                "{shown} is not UTF-8 text (invalid byte at offset {}); scenario files are JSON in UTF-8",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// The largest scenario or capture file read by default (16 MiB); the environment variable
+/// [`MAX_FILE_SIZE_ENV`] raises or lowers it.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 16 << 20;
+
+/// Environment variable holding the largest input file size in bytes (`MIRACAST_SIM_MAX_FILE_SIZE=67108864`).
+pub const MAX_FILE_SIZE_ENV: &str = "MIRACAST_SIM_MAX_FILE_SIZE";
+
+/// The largest input file this run reads.
+pub fn max_file_size() -> u64 {
+    std::env::var(MAX_FILE_SIZE_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_MAX_FILE_SIZE)
+}
+
+/// Reads an input file (a scenario or a capture) with the limits every input has: a regular
+/// file (not a FIFO, a device or a directory: those could block or never end) of at most
+/// [`max_file_size`] bytes.
+///
+/// # Errors
+/// A sentence naming the file, what is wrong and how to fix it.
+pub fn read_input_file(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a FIFO, socket or device)"
+        };
+        return Err(format!(
+            "{shown} is {what}; only regular files are read (a FIFO or device could block or never end)"
+        ));
+    }
+    let max = max_file_size();
+    let too_big = |size: u64| {
+        format!(
+            "{shown} is {size} bytes, larger than the {max}-byte limit for input files; raise it with the environment variable {MAX_FILE_SIZE_ENV}=BYTES"
+        )
+    };
+    if meta.len() > max {
+        return Err(too_big(meta.len()));
+    }
+    // Open without blocking: a file swapped for a FIFO after the check must not hang the run.
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// [`read_input_file`] as UTF-8 text (a report, a capture, a token file).
+///
+/// # Errors
+/// A sentence naming the file and what is wrong.
+pub fn read_input_text(path: &Path) -> Result<String, String> {
+    String::from_utf8(read_input_file(path)?)
+        .map_err(|_| format!("{} is not UTF-8 text", path.display()))
 }
 
 /// Reads, parses and validates a scenario file.
@@ -450,7 +530,7 @@ pub fn load_all(path: &Path) -> Result<(Scenario, String), Vec<ScenarioError>> {
 /// A [`ScenarioError`] when the file cannot be read or is invalid.
 pub fn load(path: &Path) -> Result<(Scenario, String), ScenarioError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::io(&shown, &e))?;
+    let text = read_text(path)?;
     let scenario = parse(&shown, &text)?;
     Ok((scenario, text))
 }
@@ -458,30 +538,75 @@ pub fn load(path: &Path) -> Result<(Scenario, String), ScenarioError> {
 /// Every `*.json` scenario under `paths` (files as given, folders recursively), sorted and
 /// without duplicates. `schema.json` files are not scenarios and are skipped.
 ///
+/// Each file is found once, however many links lead to it: directories are entered once per
+/// (device, inode), so a symlink loop ends, and a file reached by two paths is listed under the
+/// first. Files that are not regular files are listed so that loading them reports why.
+///
 /// # Errors
 /// The first path that does not exist or cannot be listed.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, (PathBuf, std::io::Error)> {
     let mut found = BTreeSet::new();
+    let mut seen = Seen::default();
     for p in paths {
         let meta = std::fs::metadata(p).map_err(|e| (p.clone(), e))?;
         if meta.is_dir() {
-            walk(p, &mut found).map_err(|e| (p.clone(), e))?;
-        } else {
+            walk(p, &mut found, &mut seen).map_err(|e| (p.clone(), e))?;
+        } else if seen.first_visit(&meta) {
             found.insert(p.clone());
         }
     }
     Ok(found.into_iter().collect())
 }
 
-fn walk(dir: &Path, found: &mut BTreeSet<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            walk(&path, found)?;
-        } else if path.extension().is_some_and(|e| e == "json")
-            && path.file_name().is_some_and(|n| n != "schema.json")
-        {
-            found.insert(path);
+/// (device, inode) pairs already visited.
+#[derive(Default)]
+struct Seen(BTreeSet<(u64, u64)>);
+
+impl Seen {
+    #[cfg(unix)]
+    fn first_visit(&mut self, meta: &std::fs::Metadata) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        self.0.insert((meta.dev(), meta.ino()))
+    }
+
+    #[cfg(not(unix))]
+    fn first_visit(&mut self, _meta: &std::fs::Metadata) -> bool {
+        true
+    }
+}
+
+/// Folders nested deeper than this are not entered (a loop through a link the inode check
+/// cannot see, or a pathological tree).
+const MAX_DEPTH: usize = 64;
+
+fn walk(dir: &Path, found: &mut BTreeSet<PathBuf>, seen: &mut Seen) -> std::io::Result<()> {
+    let mut stack = vec![(dir.to_path_buf(), 0usize)];
+    if let Ok(meta) = std::fs::metadata(dir) {
+        seen.first_visit(&meta);
+    }
+    while let Some((dir, depth)) = stack.pop() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()?;
+        entries.sort();
+        for path in entries {
+            // Follows links; a dangling link is listed so loading it says so.
+            let Ok(meta) = std::fs::metadata(&path) else {
+                if path.extension().is_some_and(|e| e == "json") {
+                    found.insert(path);
+                }
+                continue;
+            };
+            if meta.is_dir() {
+                if depth < MAX_DEPTH && seen.first_visit(&meta) {
+                    stack.push((path, depth + 1));
+                }
+            } else if path.extension().is_some_and(|e| e == "json")
+                && path.file_name().is_some_and(|n| n != "schema.json")
+                && seen.first_visit(&meta)
+            {
+                found.insert(path);
+            }
         }
     }
     Ok(())

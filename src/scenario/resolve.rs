@@ -20,10 +20,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::time::Duration;
 
+/// The most `other_targets` an adapter may have.
+pub const MAX_OTHER_TARGETS: u32 = 64;
+/// The most steps (nested ones included) a scenario may have.
+pub const MAX_STEPS: usize = 2_000_000;
+
 /// Everything resolve needs to report an error at the right place.
 struct Ctx<'a> {
     path: &'a str,
     text: &'a str,
+    /// Byte offsets where lines start, so each step's line is a binary search (a file with a
+    /// million steps resolves in linear time).
+    lines: super::span::LineIndex,
 }
 
 impl Ctx<'_> {
@@ -72,7 +80,11 @@ pub(super) fn resolve_all(
     text: &str,
     tree: Option<&Spanned>,
 ) -> Result<Scenario, Vec<ScenarioError>> {
-    let cx = Ctx { path, text };
+    let cx = Ctx {
+        path,
+        text,
+        lines: super::span::LineIndex::new(text),
+    };
     let root = At(tree);
     let mut errors = Vec::new();
     if raw.version != 1 {
@@ -136,12 +148,32 @@ pub(super) fn resolve_all(
         ids: BTreeMap::new(),
         errors: Vec::new(),
     };
+    if raw.setup.adapter.other_targets > MAX_OTHER_TARGETS {
+        return Err(vec![cx.err(
+            setup_at.child("adapter").field("other_targets"),
+            ScenarioErrorKind::Invalid,
+            format!(
+                "{} other targets is more than the {MAX_OTHER_TARGETS} the simulated adapter can have",
+                raw.setup.adapter.other_targets
+            ),
+            format!("an adapter has a few video outputs; give 0 to {MAX_OTHER_TARGETS}"),
+        )]);
+    }
     let mut state = Abstract::initial();
     let steps = resolver
         .steps(&raw.steps, root.child("steps"), &mut state)
         .unwrap_or_default();
     errors.append(&mut resolver.errors);
     let step_count = resolver.next_index;
+    if step_count > MAX_STEPS {
+        errors.push(cx.err(
+            root.field("steps"),
+            ScenarioErrorKind::Invalid,
+            format!("{step_count} steps is more than the {MAX_STEPS} a scenario may have"),
+            "split the scenario, or use longer `Advance` steps and `EncodeChunks` frames",
+        ));
+        return Err(errors);
+    }
     let expect = match resolve_expect(&cx, &raw.expect, root.child("expect")) {
         Ok(e) => e,
         Err(e) => {
@@ -739,9 +771,7 @@ impl StepResolver<'_> {
                 StepOp::Parallel(resolved)
             }
         };
-        let line = at
-            .span()
-            .map_or(0, |s| super::span::line_col(self.cx.text, s.start).0);
+        let line = at.span().map_or(0, |s| self.cx.lines.line(s.start));
         Ok(Step {
             index,
             id,

@@ -279,6 +279,32 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The start offsets of the lines of a text, for many line lookups in one text.
+#[derive(Clone, Debug)]
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    /// Indexes `text` (one pass).
+    pub fn new(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(
+                text.bytes()
+                    .enumerate()
+                    .filter(|(_, b)| *b == b'\n')
+                    .map(|(i, _)| i + 1),
+            )
+            .collect();
+        LineIndex { starts }
+    }
+
+    /// The 1-based line of byte `offset`.
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|s| *s <= offset)
+    }
+}
+
 fn floor_char_boundary(text: &str, mut offset: usize) -> usize {
     while offset > 0 && !text.is_char_boundary(offset) {
         offset -= 1;
@@ -299,6 +325,10 @@ mod tests {
         let key = second.key_span("x").unwrap();
         assert_eq!(&text[key.clone()], "\"x\"");
         assert_eq!(line_col(text, key.start), (2, 39));
+        let index = LineIndex::new(text);
+        assert_eq!(index.line(key.start), 2);
+        assert_eq!(index.line(0), 1);
+        assert_eq!(index.line(text.len()), text.lines().count());
         assert_eq!(offset_of(text, 2, 39), key.start);
         assert_eq!(v.find_key_near("x", second.span.end), Some(key));
     }

@@ -584,22 +584,26 @@ impl Sched {
         let mut runnable: Vec<ThreadId> = Vec::new();
         let mut pending: Vec<Option<Op>> = Vec::new();
         let mut since: Vec<StepRecord> = Vec::new();
+        // The threads with a future not yet finished, in id order: only they can run, so a
+        // long scenario's finished threads cost nothing at each decision.
+        let mut live: Vec<ThreadId> = Vec::new();
         loop {
             for (id, fut) in self.inner.spawned.borrow_mut().drain(..) {
                 if tasks.len() <= id as usize {
                     tasks.resize_with(id as usize + 1, || None);
                 }
                 tasks[id as usize] = Some(fut);
+                if let Err(at) = live.binary_search(&id) {
+                    live.insert(at, id);
+                }
             }
             runnable.clear();
             let pick = {
                 let st = self.inner.state.borrow();
                 runnable.extend(
-                    st.threads
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, t)| t.status == Status::Runnable)
-                        .map(|(i, _)| i as ThreadId),
+                    live.iter()
+                        .copied()
+                        .filter(|t| st.threads[*t as usize].status == Status::Runnable),
                 );
                 let last = st.last_ran.filter(|l| runnable.contains(l));
                 let index = st.schedule.len();
@@ -694,6 +698,13 @@ impl Sched {
             st.last_ran = Some(thread);
             if done {
                 st.threads[thread as usize].status = Status::Finished;
+                // Nothing reads a finished thread's clock again (its releases were copied
+                // into the objects it released); dropping it keeps memory linear in the
+                // number of threads a long scenario starts.
+                st.threads[thread as usize].clock = VectorClock::default();
+                if let Ok(at) = live.binary_search(&thread) {
+                    live.remove(at);
+                }
                 let now = st.now;
                 // Not an ordered event: no check compares where a thread ended (so, unlike
                 // `emit`, no touch of `objects::TRACE`).

@@ -22,6 +22,21 @@ pub struct CapturedMessage {
     pub direction: Option<Direction>,
     /// Which M-message it is or answers.
     pub kind: MessageKind,
+    /// A problem read past with `lenient` (a `Content-Length` that does not match the body).
+    pub warning: Option<String>,
+}
+
+/// One message cut out of a capture, as it came.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extracted {
+    /// 1-based line where it starts.
+    pub line: usize,
+    /// Its bytes: the header block as written and the body lines that followed it.
+    pub bytes: Vec<u8>,
+    /// The `Content-Length` it announced (`None` when it has none).
+    pub declared: Option<usize>,
+    /// The body bytes the capture holds for it.
+    pub found: usize,
 }
 
 const METHODS: [&str; 11] = [
@@ -93,13 +108,24 @@ fn unescape(text: &str) -> String {
 }
 
 /// Reconstructs the messages of a capture as bytes, each with its starting line number.
+///
+/// Each message is as the capture wrote it: a `Content-Length` that does not match the body
+/// that follows is kept (see [`extract`] for both numbers).
 pub fn extract_messages(input: &[u8]) -> Vec<(usize, Vec<u8>)> {
+    extract(input)
+        .into_iter()
+        .map(|e| (e.line, e.bytes))
+        .collect()
+}
+
+/// Cuts the messages out of a capture with what each announced and held.
+pub fn extract(input: &[u8]) -> Vec<Extracted> {
     let text = unescape(&String::from_utf8_lossy(input));
     let lines: Vec<&str> = text
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .collect();
-    let mut out = Vec::new();
+    let mut out: Vec<Extracted> = Vec::new();
     let mut i = 0;
     while i < lines.len() {
         let Some(at) = start_line_at(lines[i]) else {
@@ -126,6 +152,7 @@ pub fn extract_messages(input: &[u8]) -> Vec<(usize, Vec<u8>)> {
         };
         i += 1;
         let mut content_length = 0usize;
+        let mut declared = None;
         while i < lines.len() {
             let l = strip(lines[i]);
             i += 1;
@@ -140,6 +167,7 @@ pub fn extract_messages(input: &[u8]) -> Vec<(usize, Vec<u8>)> {
                 && n.trim().eq_ignore_ascii_case("Content-Length")
             {
                 content_length = v.trim().parse().unwrap_or(0);
+                declared = v.trim().parse().ok();
             }
             msg.push_str(&l);
             msg.push_str("\r\n");
@@ -148,36 +176,80 @@ pub fn extract_messages(input: &[u8]) -> Vec<(usize, Vec<u8>)> {
         let mut body = String::new();
         while body.len() < content_length && i < lines.len() {
             let l = strip(lines[i]);
-            if start_line_at(&l).is_some() {
+            if start_line_at(&l).is_some() || (i + 1 == lines.len() && l.is_empty()) {
+                // The next message, or the nothing after the input's last line end.
                 break;
             }
             body.push_str(&l);
             body.push_str("\r\n");
             i += 1;
         }
-        // Keep Content-Length truthful for what we could recover.
-        if body.len() != content_length && content_length > 0 {
-            let fixed = msg.replacen(
-                &format!("Content-Length: {content_length}"),
-                &format!("Content-Length: {}", body.len()),
-                1,
-            );
-            msg = fixed;
+        // Lines are cut at line ends: a body that did not end with one gained a CRLF here.
+        if body.len() == content_length + 2 && body.ends_with("\r\n") {
+            body.truncate(content_length);
         }
+        let found = body.len();
         msg.push_str(&body);
-        out.push((start + 1, msg.into_bytes()));
+        out.push(Extracted {
+            line: start + 1,
+            bytes: msg.into_bytes(),
+            declared,
+            found,
+        });
     }
     out
 }
 
 /// Extracts, parses and labels every message of a capture.
+///
+/// A message whose `Content-Length` does not match the body the capture holds for it is an
+/// error (an incomplete message when the body is shorter), or with `lenient` is read with the
+/// body as found and a warning.
 pub fn decode_capture(input: &[u8]) -> Vec<CapturedMessage> {
+    decode_capture_with(input, false)
+}
+
+/// [`decode_capture`], choosing whether a `Content-Length` mismatch is an error.
+pub fn decode_capture_with(input: &[u8], lenient: bool) -> Vec<CapturedMessage> {
     let mut out: Vec<CapturedMessage> = Vec::new();
     let mut seen_options = 0usize;
     // (cseq, kind, sender) of requests not answered yet.
     let mut open: Vec<(u32, MessageKind, Role)> = Vec::new();
-    for (line, bytes) in extract_messages(input) {
-        let parsed = RtspMessage::parse_one(&bytes).and_then(|m| m.cseq().map(|_| m));
+    for e in extract(input) {
+        let line = e.line;
+        let mismatch = e.declared.filter(|d| *d != e.found).map(|declared| {
+            if declared > e.found {
+                format!(
+                    "incomplete message: Content-Length announces {declared} body bytes and the capture holds {}",
+                    e.found
+                )
+            } else {
+                format!(
+                    "Content-Length announces {declared} body bytes but {} follow",
+                    e.found
+                )
+            }
+        });
+        let bytes = match (&mismatch, e.declared) {
+            (Some(_), Some(declared)) if lenient => String::from_utf8_lossy(&e.bytes)
+                .replacen(
+                    &format!("Content-Length: {declared}"),
+                    &format!("Content-Length: {}", e.found),
+                    1,
+                )
+                .into_bytes(),
+            _ => e.bytes.clone(),
+        };
+        let parsed = match &mismatch {
+            Some(why) if !lenient => Err(MessageError::Malformed {
+                first_line: crate::wfd::params::clip(&String::from_utf8_lossy(
+                    bytes.split(|b| *b == b'\r').next().unwrap_or_default(),
+                )),
+                detail: why.clone(),
+            }),
+            _ => RtspMessage::parse_one(&bytes).and_then(|m| m.cseq().map(|_| m)),
+        };
+        let warning = mismatch.filter(|_| lenient);
         let first_line =
             String::from_utf8_lossy(bytes.split(|b| *b == b'\r').next().unwrap_or_default())
                 .into_owned();
@@ -219,6 +291,7 @@ pub fn decode_capture(input: &[u8]) -> Vec<CapturedMessage> {
             message: parsed.map_err(|e| (first_line, e)),
             direction,
             kind,
+            warning,
         });
     }
     out
@@ -255,8 +328,20 @@ mod tests {
                    unrelated line\n\
                    12:00:01.050 [VirtualSink] INFO: RTSP/1.0 200 OK\n\
                    12:00:01.050 [VirtualSink] INFO: CSeq: 2\n\n";
-        let msgs = decode_capture(log.as_bytes());
+        // The log's Content-Length (36) is one short of its body (37 bytes): an error, or
+        // with `lenient` a warning and the body as found.
+        let strict = decode_capture(log.as_bytes());
+        let err = strict[0].message.as_ref().unwrap_err().1.to_string();
+        assert!(
+            err.contains("Content-Length announces 36 body bytes but 37 follow"),
+            "{err}"
+        );
+        let msgs = decode_capture_with(log.as_bytes(), true);
         assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert_eq!(
+            msgs[0].warning.as_deref(),
+            Some("Content-Length announces 36 body bytes but 37 follow")
+        );
         let m3 = msgs[0].message.as_ref().unwrap();
         assert_eq!(msgs[0].kind, MessageKind::M3);
         assert_eq!(m3.params().unwrap().lines.len(), 2);

@@ -326,8 +326,8 @@ pub enum StartLine {
 pub struct RtspMessage {
     /// Request or status line.
     pub start: StartLine,
-    /// Headers (name, value). Parsed messages list them in `rtsp-types`' order (sorted by
-    /// name); built ones in insertion order. `Content-Length` is computed when writing.
+    /// Headers (name, value) in wire order, a repeated header once per line; built ones in
+    /// insertion order. `Content-Length` is computed when writing.
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
@@ -455,7 +455,8 @@ impl RtspMessage {
                 let m: &str = method.into();
                 format!("{m} {uri} RTSP/1.0")
             }
-            StartLine::Response { status, reason } => format!("RTSP/1.0 {status} {reason}"),
+            // Three digits as on the wire (`043` parses as 43).
+            StartLine::Response { status, reason } => format!("RTSP/1.0 {status:03} {reason}"),
         }
     }
 
@@ -799,6 +800,15 @@ impl Framer {
             Ok((msg, consumed)) => {
                 let consumed = consumed.min(total).max(1);
                 let parsed = RtspMessage::from_rtsp(msg);
+                let parsed = parsed.map(|mut m| {
+                    // `rtsp-types` sorts headers and merges repeated ones (and, found by
+                    // fuzzing, headers one of whose names is a prefix of another's); keep
+                    // them as they came whenever the header block reads line by line.
+                    if let Some(raw) = raw_headers(&self.buf[..header_end]) {
+                        m.headers = raw;
+                    }
+                    m
+                });
                 if parsed.is_ok() {
                     self.buf.drain(..consumed);
                 }
@@ -849,6 +859,30 @@ impl Framer {
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The header lines of a header block (start line excluded) as (name, value), in wire order,
+/// repeated names kept; continuation lines are joined to their header with one space.
+fn raw_headers(head: &[u8]) -> Option<Vec<(String, String)>> {
+    let text = std::str::from_utf8(head).ok()?;
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in text.split("\r\n").skip(1) {
+        if line.is_empty() {
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            let (_, value) = headers.last_mut()?;
+            let more = line.trim();
+            if !value.is_empty() && !more.is_empty() {
+                value.push(' ');
+            }
+            value.push_str(more);
+            continue;
+        }
+        let (name, value) = line.split_once(':')?;
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    Some(headers)
 }
 
 fn announced_length(head: &[u8]) -> Result<usize, MessageError> {

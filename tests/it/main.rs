@@ -57,3 +57,7 @@ mod paper_cuts;
 /// The check registry: every checked rule has a check that reports it on a shipped scenario,
 /// and no check reports a rule it does not list or the catalogue marks unchecked.
 mod registry;
+
+/// Hostile drivers (hangs, forks, output floods, crashes on their own threads, garbage tables)
+/// and hostile input: each ends with a finding or a clear error and every report is written.
+mod hostile;

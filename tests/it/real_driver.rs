@@ -675,6 +675,14 @@ fn a_start_that_waits_for_its_own_threads_ioctl_deadlocks_as_r42_says() {
         o.trace
     );
     assert!(o.runtime.faults().is_empty(), "{:?}", o.runtime.faults());
+    // And the finding names the rule and the UMD, not only the deadlock.
+    let r42 = one_finding(&o, 42);
+    assert_eq!(r42.culprit, miracast_sim::rules::Culprit::Umd, "{r42:?}");
+    assert!(
+        r42.finding
+            .contains("Start waits for an IOCTL of its own driver's thread"),
+        "{r42:?}"
+    );
 }
 
 #[test]

@@ -476,10 +476,12 @@ impl RealThread {
     ) -> std::io::Result<(RealThread, u64)> {
         let (down_tx, down_rx) = mpsc::channel::<Down>();
         let (up_tx, up_rx) = mpsc::channel::<Up>();
+        let registered = name.to_owned();
         let handle = std::thread::Builder::new()
             .name(format!("driver:{name}"))
             .stack_size(stack_size)
             .spawn(move || {
+                super::isolate::register_driver_thread(&registered);
                 let link = Rc::new(Link {
                     up: up_tx,
                     down: down_rx,

@@ -74,6 +74,7 @@ impl RealKmd {
     /// [`LoadError`] when the library does not open, lacks the export, fails the entry, returns
     /// a wrong `Size`/`Version`, a `DxgkDdiInterfaceVersion` below WDDM 1.3, or a NULL DDI.
     pub fn load(rt: &RealRuntime, path: &Path) -> Result<RealKmd, LoadError> {
+        let _loading = super::isolate::LoadSpan::new(rt, ENTRY_EXPORT);
         let shown = path.display().to_string();
         let (library, interposed) =
             platform::open_library(path).map_err(|reason| LoadError::Open {

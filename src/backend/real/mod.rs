@@ -78,7 +78,9 @@ mod platform;
 pub use bridge::{BridgeConfig, DriverFault, DriverFaultKind, DriverThreadInfo, RealRuntime};
 #[cfg(feature = "real-driver")]
 pub use isolate::{
-    ISOLATED_CHILD_ENV, IsolatedOutcome, isolated_child_main, run_isolated, stream_journal_line,
+    CrashedSchedule, ISOLATED_CHILD_ENV, IsolatedOutcome, SupervisorConfig, isolated_child_main,
+    run_isolated, run_supervised, stream_choice, stream_journal_line, stream_run_start,
+    stream_schedule_done, stream_schedule_start,
 };
 #[cfg(feature = "real-driver")]
 pub use kmd::RealKmd;

@@ -84,6 +84,7 @@ impl RealUmd {
     /// # Errors
     /// [`LoadError`] when the library does not open or lacks the export.
     pub fn load(rt: &RealRuntime, path: &Path) -> Result<RealUmd, LoadError> {
+        let _loading = super::isolate::LoadSpan::new(rt, QUERY_EXPORT);
         let shown = path.display().to_string();
         let (library, interposed) =
             platform::open_library(path).map_err(|reason| LoadError::Open {
@@ -169,9 +170,12 @@ impl MiracastUmd for RealUmd {
         let whole = std::mem::size_of::<ffi::MIRACAST_DRIVER_INTERFACE>();
         let len = (size as usize).max(whole) + GUARD;
         let mut words = vec![u64::from_ne_bytes([FILL; 8]); len.div_ceil(8)];
+        // Journaled like loading, so an isolated run's supervisor gives the query a deadline.
+        let span = super::isolate::LoadSpan::new(&self.rt, QUERY_EXPORT);
         // SAFETY: the buffer holds at least `size` writable bytes (plus the guard), as the
         // export's contract requires. The call runs on the OS's own thread, like the loader's.
         let status = NtStatus(unsafe { (self.query)(version, size, words.as_mut_ptr().cast()) });
+        drop(span);
         let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
         if bytes[size as usize..].iter().any(|b| *b != FILL) {
             self.rt.note(format!(
