@@ -214,6 +214,14 @@ checks! {
 
     /// Unsynchronized accesses to driver state.
     DataRace: Race, NO_MEMORY_VIEW, [R27, R30], "rules::race_violation";
+
+    /// A driver binary's kernel routines (`include/wdm.h`) at an IRQL they do not allow: waits at
+    /// DISPATCH_LEVEL and above, paged pool above APC_LEVEL (R70), OS callbacks above their
+    /// level, a DDI, DPC or work item left at another IRQL than it ran at.
+    KernelIrql: Online, Reach::AllBackends, [R69, R70], "backend::real::kernel (IRQL)";
+    /// Pool a driver binary allocated in the Miracast context's DDIs and still holds when
+    /// `DxgkDdiMiracastDestroyContext` returns.
+    KernelPool: Online, Reach::AllBackends, [R72], "backend::real::kernel (pool)";
 }
 
 /// The entry of `id`.

@@ -740,18 +740,36 @@ impl Sched {
             }
             return None;
         }
-        let blocked: Vec<BlockedThread> = st
+        let blocked_info = |i: usize, t: &ThreadInfo| BlockedThread {
+            thread: i as ThreadId,
+            name: t.name.clone(),
+            inside: t.frames.clone(),
+            waiting_for: t.waiting.clone(),
+        };
+        let mut blocked: Vec<BlockedThread> = st
             .threads
             .iter()
             .enumerate()
             .filter(|(_, t)| t.status == Status::Blocked && !t.daemon)
-            .map(|(i, t)| BlockedThread {
-                thread: i as ThreadId,
-                name: t.name.clone(),
-                inside: t.frames.clone(),
-                waiting_for: t.waiting.clone(),
-            })
+            .map(|(i, t)| blocked_info(i, t))
             .collect();
+        // A blocked daemon thread (a driver's own thread, a DPC) holding what a listed thread
+        // waits for is part of the wait-for chain.
+        loop {
+            let missing: BTreeSet<ThreadId> = blocked
+                .iter()
+                .filter_map(|b| b.waiting_for.as_ref()?.held_by)
+                .filter(|h| !blocked.iter().any(|b| b.thread == *h))
+                .filter(|h| st.threads[*h as usize].status == Status::Blocked)
+                .collect();
+            if missing.is_empty() || blocked.is_empty() {
+                break;
+            }
+            for h in missing {
+                blocked.push(blocked_info(h as usize, &st.threads[h as usize]));
+            }
+        }
+        blocked.sort_by_key(|b| b.thread);
         if blocked.is_empty() {
             Some(RunEnd::Completed)
         } else {

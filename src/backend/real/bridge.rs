@@ -190,6 +190,9 @@ pub(crate) enum CallbackRequest {
     Hook(HookRequest),
 }
 
+/// What runs on a kernel routine's simulated thread after the driver's routine returned.
+pub(crate) type AfterRoutine = Box<dyn FnOnce(&RealRuntime, ThreadId)>;
+
 /// The OS's answer to a [`CallbackRequest`].
 #[derive(Debug)]
 pub(crate) enum CallbackReply {
@@ -268,6 +271,8 @@ pub(crate) enum HookRequest {
     },
     /// A descriptor was written: pollers look again.
     FdActivity,
+    /// A kernel routine (`include/wdm.h`, see `kernel`).
+    Kernel(super::kernel::KernelCall),
 }
 
 /// The simulator's answer to a [`HookRequest`].
@@ -551,6 +556,8 @@ pub(crate) struct RuntimeInner {
     unloaded: RefCell<BTreeSet<&'static str>>,
     /// RTSP sockets by descriptor (interposed mode).
     sockets: RefCell<BTreeMap<i32, Rc<dyn SimSocket>>>,
+    /// The kernel routines' state: locks, events, DPCs, timers, pool, IRQL per thread.
+    kernel: super::kernel::Kernel,
 }
 
 /// The executor's side of interposed calls.
@@ -656,8 +663,55 @@ impl RealRuntime {
                 hooks: RefCell::new(HookState::default()),
                 unloaded: RefCell::new(BTreeSet::new()),
                 sockets: RefCell::new(BTreeMap::new()),
+                kernel: super::kernel::Kernel::default(),
             }),
         }
+    }
+
+    /// Rule findings of the kernel routines so far (IRQL, pool).
+    pub fn kernel_violations(&self) -> Vec<crate::rules::Violation> {
+        self.inner.kernel.violations()
+    }
+
+    /// The scenario's pool failure injection for the kernel routines.
+    pub fn set_pool_faults(&self, faults: crate::os::PoolFaults) {
+        self.inner.kernel.set_pool_faults(faults);
+    }
+
+    pub(crate) fn kernel(&self) -> &super::kernel::Kernel {
+        &self.inner.kernel
+    }
+
+    /// Starts a simulated daemon thread of the KMD (a DPC, a work item) that runs `job`, driver
+    /// code, on a real thread of its own: `first` runs on the new simulated thread before the
+    /// driver's code, `last` after it.
+    pub(crate) fn spawn_kernel_thread(
+        &self,
+        name: String,
+        first: Box<dyn FnOnce(ThreadId)>,
+        job: Box<dyn FnOnce() + Send>,
+        last: AfterRoutine,
+    ) -> ThreadId {
+        let rt = self.clone();
+        let sim = self.inner.sched.spawn(name, true, async move {
+            let thread = rt.inner.sched.current();
+            first(thread);
+            let Some(real) = rt.real_thread(thread) else {
+                return;
+            };
+            let job: Job = Box::new(move || {
+                job();
+                Box::new(()) as Payload
+            });
+            if rt.drive(thread, None, &real, job).await.is_none() {
+                return rt.never_returns("a kernel routine").await;
+            }
+            last(&rt, thread);
+            // The routine is over: its real thread ends (a new DPC or work item gets a new one).
+            rt.inner.threads.borrow_mut().remove(&thread);
+        });
+        self.inner.hooks.borrow_mut().sides.insert(sim, "kmd");
+        sim
     }
 
     /// Faults found so far (hangs, Rust panics in the bridge).
@@ -781,9 +835,11 @@ impl RealRuntime {
             DDI_STACK.with(|d| d.borrow_mut().pop());
             Box::new(result) as Payload
         });
+        super::kernel::ddi_entered(self, ddi);
         let Some(payload) = self.drive(thread, Some(ddi), &real, job).await else {
             return self.never_returns(ddi.name()).await;
         };
+        super::kernel::ddi_left(self, ddi);
         self.journal(format!("leave {}", ddi.name()));
         match payload.downcast::<R>() {
             Ok(r) => *r,
@@ -1301,6 +1357,7 @@ impl RealRuntime {
                 sched.yield_now().await;
                 HookReply::Done
             }
+            HookRequest::Kernel(call) => super::kernel::serve(self, call).await,
         }
     }
 
@@ -1434,6 +1491,9 @@ impl RealRuntime {
 
     /// Answers one callback by awaiting the OS model's service.
     async fn serve(&self, request: CallbackRequest) -> CallbackReply {
+        if !matches!(request, CallbackRequest::Hook(_)) {
+            super::kernel::callback_made(self, request_name(&request));
+        }
         match request {
             CallbackRequest::Hook(hook) => CallbackReply::Hook(self.serve_hook(hook).await),
             CallbackRequest::UnknownHandle(what, value) => {

@@ -192,7 +192,9 @@ pub(crate) fn install(handle: *mut c_void) -> Result<usize, String> {
     if strtab == 0 || symtab == 0 {
         return Err("the library has no dynamic symbol table".to_owned());
     }
-    let table = hooks();
+    // The C library calls, then the kernel routines of `include/wdm.h` (`kernel`).
+    let mut table: Vec<(&str, usize)> = hooks().to_vec();
+    table.extend(super::kernel::routines());
     let mut patched = 0;
     for (start, size) in [(rela, relasz), (jmprel, pltrelsz)] {
         if start == 0 {

@@ -116,9 +116,13 @@ impl RealKmd {
             Version: 1,
             ..Default::default()
         };
-        // SAFETY: both structures are valid for the call; the OS interface stays valid for the
-        // driver's whole life (it is boxed in the returned value).
-        let status = NtStatus(unsafe { entry(&*os_interface, &mut driver) });
+        // Kernel routines the entry calls (pool for its adapter context, lock initialization)
+        // are served on this thread.
+        let status = super::kernel::while_loading(rt, || {
+            // SAFETY: both structures are valid for the call; the OS interface stays valid for
+            // the driver's whole life (it is boxed in the returned value).
+            NtStatus(unsafe { entry(&*os_interface, &mut driver) })
+        });
         if status != NtStatus::STATUS_SUCCESS {
             return Err(LoadError::EntryFailed {
                 entry: ENTRY_EXPORT,
