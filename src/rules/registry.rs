@@ -100,9 +100,6 @@ pub struct CheckDef {
     pub rules: &'static [RuleId],
 }
 
-const NO_POOL: Reach = Reach::ModelOnly(
-    "the C headers offer no pool allocation, so a binary's allocations are not seen (kernel routines for C drivers are a planned addition)",
-);
 const NO_MEMORY_VIEW: Reach = Reach::ModelOnly(
     "the race detector sees only state a Rust driver keeps in Tracked cells, never a C driver's memory",
 );
@@ -156,10 +153,11 @@ checks! {
     RtspSocketOwnership: Online, Reach::AllBackends, [R41], "os::link::SimRtspLink::close";
     /// A driver calling the OS back after the run's OS (and every context) is gone.
     LateCallback: Online, Reach::AllBackends, [R19, R36], "os::KmdServices::os, os::UmdServices::os";
-    /// `DxgkDdiCreateContext` refuses only when memory is exhausted.
-    GpuContextCreate: Online, NO_POOL, [R71], "os::create_gpu_contexts";
+    /// `DxgkDdiCreateContext` refuses only when memory is exhausted (a binary allocates through
+    /// the kernel routines of `include/wdm.h`, whose pool is the OS model's).
+    GpuContextCreate: Online, Reach::AllBackends, [R71], "os::create_gpu_contexts";
     /// `DxgkDdiDestroyContext` frees what the context allocated.
-    GpuContextDestroy: Online, NO_POOL, [R72], "os::destroy_gpu_contexts";
+    GpuContextDestroy: Online, Reach::AllBackends, [R72], "os::destroy_gpu_contexts";
 
     /// A second `DxgkDdiMiracastQueryCaps` without a new start.
     QueryCapsOnce: Trace, Reach::AllBackends, [R7], "trace_checks::query_caps_once";

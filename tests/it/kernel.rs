@@ -1,0 +1,274 @@
+//! Kernel routines for C drivers (`include/wdm.h`): the fixture KMD on spin locks, events and
+//! pool stays clean under exploration, and each seeded kernel bug is found by
+//! `run --backend real:... --explore` with its rule (or the deadlock and its wait-for chain) and
+//! a replay token that reproduces it.
+#![cfg(feature = "real-driver")]
+
+use super::real_driver::{kmd, sim_binary, umd};
+use serde_json::Value;
+use std::path::Path;
+
+fn backend(kmd_defines: &[&str]) -> String {
+    format!("real:{},{}", umd(&[]).display(), kmd(kmd_defines).display())
+}
+
+/// Explores `scenarios` with one worker; returns each scenario's JSON report.
+fn explore(backend: &str, scenarios: &[&str], schedules: u32) -> Vec<Value> {
+    let out = sim_binary()
+        .arg("run")
+        .args(scenarios)
+        .args(["--backend", backend, "--format", "json", "--jobs", "1"])
+        .arg(format!("--explore={schedules}"))
+        .output()
+        .expect("run miracast-sim");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a JSON report ({e}):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    report["scenarios"].as_array().expect("scenarios").clone()
+}
+
+/// The unexpected finding `key` of an explored scenario: (message, token).
+fn finding(scenario: &Value, key: &str) -> (String, String) {
+    let unexpected = scenario["explore_verdict"]["unexpected"]
+        .as_array()
+        .expect("explore_verdict.unexpected");
+    let f = unexpected
+        .iter()
+        .find(|f| f["key"] == key)
+        .unwrap_or_else(|| panic!("no `{key}` finding in {unexpected:#?}"));
+    (
+        f["message"].as_str().unwrap_or_default().to_owned(),
+        f["token"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+/// Replays `token` on `backend` and returns (exit code, output).
+fn replay(token: &str, backend: &str) -> (Option<i32>, String) {
+    let out = sim_binary()
+        .args(["replay", token, "scenarios/lifecycle", "--backend", backend])
+        .output()
+        .expect("run miracast-sim replay");
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+const CONNECT: &str = "scenarios/lifecycle/connect-disconnect.json";
+
+#[test]
+fn a_lock_order_inversion_across_two_ddis_is_a_deadlock_with_its_wait_for_chain_and_token() {
+    let b = backend(&["BUG_LOCK_ORDER"]);
+    let s = &explore(&b, &[CONNECT], 200)[0];
+    let (message, token) = finding(s, "deadlock");
+    // The cycle: the arrival IOCTL holds the state lock and waits for the encoder lock, the
+    // OS's EDID read holds the encoder lock and waits for the state lock.
+    for part in [
+        "in the KMD's DxgkDdiMiracastIoControl waits for the lock `KSPIN_LOCK #2`, held by t5",
+        "os-pnp (t5) in the KMD's DxgkDdiQueryDeviceDescriptor waits for the lock `KSPIN_LOCK #1`, held by t4",
+    ] {
+        assert!(message.contains(part), "{message}");
+    }
+    assert!(token.starts_with("m2"), "{token}");
+    let (code, text) = replay(&token, &b);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("KSPIN_LOCK #1"), "{text}");
+    // The correct driver takes one lock in both DDIs: no deadlock on any schedule.
+    let clean = &explore(&backend(&[]), &[CONNECT], 200)[0];
+    assert_eq!(clean["explore_verdict"]["passed"], true, "{clean:#}");
+}
+
+#[test]
+fn waiting_on_an_event_at_dispatch_level_breaks_r69_in_driver_verifier_words() {
+    let b = backend(&["BUG_WAIT_AT_DISPATCH"]);
+    let s = &explore(&b, &[CONNECT], 30)[0];
+    let (message, token) = finding(s, "R69");
+    assert!(
+        message.contains(
+            "DRIVER_VERIFIER_DETECTED_VIOLATION (C4/0x122): KeWaitForSingleObject called at DISPATCH_LEVEL with a timeout of -100000 (100 ns units)"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("umd-umd_session_worker, inside DxgkDdiMiracastIoControl"),
+        "{message}"
+    );
+    let (code, text) = replay(&token, &b);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("C4/0x122"), "{text}");
+}
+
+#[test]
+fn a_miracast_context_pool_leak_breaks_r72_at_destroy() {
+    let b = backend(&["BUG_POOL_LEAK"]);
+    let s = &explore(&b, &[CONNECT], 30)[0];
+    let (message, token) = finding(s, "R72");
+    assert!(
+        message.contains(
+            "DxgkDdiMiracastDestroyContext returned with 1 pool allocation(s) of the Miracast context still live: 16 bytes tagged 'MCxt' from ExAllocatePool2"
+        ),
+        "{message}"
+    );
+    let (code, text) = replay(&token, &b);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("'MCxt'"), "{text}");
+}
+
+#[test]
+fn the_kmd_on_kernel_routines_stays_clean_under_exploration_with_timers_dpcs_and_work_items() {
+    for defines in [&[][..], &["DEFERRED_ARRIVAL"][..]] {
+        let b = backend(defines);
+        let all = explore(
+            &b,
+            &[
+                "scenarios/lifecycle",
+                "scenarios/start-session/full-negotiation.json",
+                "scenarios/orderings/completion-before-send-returns.json",
+            ],
+            40,
+        );
+        assert_eq!(all.len(), 5);
+        for s in &all {
+            assert_eq!(
+                s["explore_verdict"]["passed"], true,
+                "{defines:?}: {}",
+                s["explore_verdict"]
+            );
+        }
+    }
+    // The deferred arrival really runs a timer, a DPC and a work item, each on a simulated
+    // thread of its own, and the arrival comes from the work item.
+    let out = sim_binary()
+        .args(["run", CONNECT, "--format", "json", "--backend"])
+        .arg(backend(&["DEFERRED_ARRIVAL"]))
+        .output()
+        .expect("run miracast-sim");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let trace = report["scenarios"][0]["trace_text"]
+        .as_str()
+        .unwrap_or_default();
+    for part in [
+        "thread-start os-timer-KTIMER#",
+        "0.001000s t5 thread-start kmd-dpc-kmd_arrival_dpc",
+        "0.001000s t6 thread-start kmd-work-kmd_arrival_work",
+        "0.001000s t7 enter DxgkCbIndicateChildStatus(type=StatusMiracastConnection child_uid=1 connected=true",
+        "note DbgPrint: kmd: Miracast context created at tick 0",
+    ] {
+        assert!(trace.contains(part), "{part}\n{trace}");
+    }
+}
+
+/// Writes a GPU-context scenario into `dir`.
+fn gpu_scenario(dir: &Path, name: &str, os: &str, expect: &str) -> String {
+    let path = dir.join(format!("{name}.json"));
+    let text = format!(
+        r#"{{
+  "version": 1,
+  "name": "{name}",
+  "setup": {{ "os": {os} }},
+  "steps": [
+    {{ "op": "AdapterBringUp" }},
+    {{ "op": "DxgkDdiCreateContext", "count": 8 }},
+    {{ "op": "DxgkDdiDestroyContext" }}
+  ],
+  "expect": {expect}
+}}"#
+    );
+    std::fs::write(&path, text).expect("write the scenario");
+    path.display().to_string()
+}
+
+#[test]
+fn gpu_contexts_of_a_binary_are_judged_on_r71_and_r72_through_its_pool() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    // 16-byte contexts and 48 bytes of budget: the fourth is refused with STATUS_NO_MEMORY,
+    // which is legitimate; a refusal injected by the low-resources simulation is too.
+    let budget = gpu_scenario(
+        dir.path(),
+        "budget",
+        r#"{ "memory_budget_bytes": 48 }"#,
+        r#"{ "violations": [], "final_gpu_contexts": 0 }"#,
+    );
+    let injected = gpu_scenario(
+        dir.path(),
+        "injected",
+        r#"{ "pool_faults": { "fail_calls": [6] } }"#,
+        r#"{ "violations": [], "final_gpu_contexts": 0 }"#,
+    );
+    let systematic = gpu_scenario(
+        dir.path(),
+        "systematic",
+        r#"{ "pool_faults": { "systematic": true } }"#,
+        r#"{ "violations": [], "final_gpu_contexts": 0 }"#,
+    );
+    let out = sim_binary()
+        .args(["run", &budget, &injected, &systematic, "--format", "json"])
+        .args(["--backend", &backend(&[])])
+        .output()
+        .expect("run miracast-sim");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    for s in report["scenarios"].as_array().expect("scenarios") {
+        assert!(
+            s["outcome"].to_string().contains("pass"),
+            "{}: {}\n{}",
+            s["name"],
+            s["verdict"],
+            s["trace_text"]
+        );
+        let trace = s["trace_text"].as_str().unwrap_or_default();
+        match s["name"].as_str() {
+            Some("budget") => assert!(
+                trace.contains("ExAllocatePool2 of 16 bytes fails: the scenario's memory budget is spent")
+                    && trace.contains("leave DxgkDdiCreateContext -> STATUS_NO_MEMORY"),
+                "{trace}"
+            ),
+            Some("injected") => assert!(
+                trace.contains("low resources simulation: ExAllocatePool2 'GpuC' in DxgkDdiCreateContext fails (allocation 6)"),
+                "{trace}"
+            ),
+            _ => assert!(
+                trace.contains("(systematic low resources simulation)"),
+                "{trace}"
+            ),
+        }
+    }
+    // A cap with memory available breaks R71; a destroy that frees nothing breaks R72.
+    let plain = gpu_scenario(dir.path(), "plain", "{}", r#"{ "violations": [] }"#);
+    for (define, rule) in [
+        ("BUG_GPU_CONTEXT_CAP", "R71"),
+        ("BUG_GPU_CONTEXT_LEAK", "R72"),
+    ] {
+        let out = sim_binary()
+            .args(["run", &plain, "--backend", &backend(&[define])])
+            .output()
+            .expect("run miracast-sim");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(text.contains(&format!("  {rule} ")), "{define}: {text}");
+    }
+}
+
+#[test]
+fn rules_shows_the_irql_and_pool_rules_as_checked_on_binaries() {
+    let out = sim_binary()
+        .arg("rules")
+        .output()
+        .expect("run miracast-sim rules");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for rule in ["R69", "R70", "R71", "R72"] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{rule} ")))
+            .unwrap_or_else(|| panic!("no {rule} line in\n{text}"));
+        let columns: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(columns.get(4), Some(&"yes"), "{line}");
+    }
+}
