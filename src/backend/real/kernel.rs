@@ -203,14 +203,23 @@ pub(crate) enum KernelCall {
     FreeWorkItem {
         item: usize,
     },
+    /// May the allocation go ahead (IRQL, flags, failure injection, the budget)? 1: yes.
     Alloc {
         api: &'static str,
         paged: bool,
         bytes: usize,
         tag: u32,
-        zeroed: bool,
         valid: bool,
     },
+    /// The calling thread allocated the approved block (`addr` 0: the C heap failed).
+    Allocated {
+        api: &'static str,
+        paged: bool,
+        bytes: usize,
+        tag: u32,
+        addr: usize,
+    },
+    /// May the calling thread free the block? 1: yes.
     Free {
         api: &'static str,
         addr: usize,
@@ -843,12 +852,20 @@ pub(crate) fn serve_now(rt: &RealRuntime, call: KernelCall) -> HookReply {
             paged,
             bytes,
             tag,
-            zeroed,
             valid,
-        } => HookReply::Value(allocate(rt, api, paged, bytes, tag, zeroed, valid) as u64),
-        KernelCall::Free { api, addr, tag } => {
-            free(rt, api, addr, tag);
+        } => HookReply::Value(u64::from(approve(rt, api, paged, bytes, tag, valid))),
+        KernelCall::Allocated {
+            api,
+            paged,
+            bytes,
+            tag,
+            addr,
+        } => {
+            record(rt, api, paged, bytes, tag, addr);
             HookReply::Done
+        }
+        KernelCall::Free { api, addr, tag } => {
+            HookReply::Value(u64::from(free(rt, api, addr, tag)))
         }
         KernelCall::Print { text } => {
             rt.note(format!("DbgPrint: {}", text.trim_end()));
@@ -1375,15 +1392,17 @@ fn inject_failure(rt: &RealRuntime, api: &str, tag: u32) -> bool {
     fail
 }
 
-fn allocate(
+/// Whether an allocation may go ahead; the memory itself is taken by the calling thread (so
+/// the driver's heap use stays on its own thread, as with its own `malloc`, and addresses the
+/// bridge maps to handles do not depend on which thread the executor ran on).
+fn approve(
     rt: &RealRuntime,
     api: &'static str,
     paged: bool,
     bytes: usize,
     tag: u32,
-    zeroed: bool,
     valid: bool,
-) -> usize {
+) -> bool {
     let on_thread = rt.sched().try_current().is_some();
     if on_thread {
         if paged {
@@ -1396,7 +1415,7 @@ fn allocate(
         rt.note(format!(
             "{api} with invalid pool flags or a zero tag: the allocation fails (NULL)"
         ));
-        return 0;
+        return false;
     }
     if bytes == 0 {
         rt.note(format!(
@@ -1404,7 +1423,7 @@ fn allocate(
         ));
     }
     if inject_failure(rt, api, tag) {
-        return 0;
+        return false;
     }
     let dxgkrnl = rt.inner.services.borrow().dxgkrnl.clone();
     if let Some(d) = &dxgkrnl
@@ -1413,22 +1432,18 @@ fn allocate(
         rt.note(format!(
             "{api} of {bytes} bytes fails: the scenario's memory budget is spent"
         ));
-        return 0;
+        return false;
     }
-    let size = bytes.max(1);
-    // SAFETY: plain C heap allocations the simulator tracks and frees exactly once.
-    let p = unsafe {
-        if zeroed {
-            libc::calloc(1, size)
-        } else {
-            libc::malloc(size)
-        }
-    } as usize;
+    true
+}
+
+/// Records a block the calling thread allocated after [`approve`].
+fn record(rt: &RealRuntime, api: &'static str, paged: bool, bytes: usize, tag: u32, p: usize) {
     if p == 0 {
-        if let Some(d) = &dxgkrnl {
+        if let Some(d) = rt.inner.services.borrow().dxgkrnl.clone() {
             d.free_pool(bytes as u64);
         }
-        return 0;
+        return;
     }
     let sched = rt.sched();
     let frames = sched
@@ -1458,12 +1473,12 @@ fn allocate(
             place,
         },
     );
-    p
 }
 
-fn free(rt: &RealRuntime, api: &'static str, addr: usize, tag: Option<u32>) {
+/// Whether the calling thread may free `addr` (a block the pool gave and did not take back).
+fn free(rt: &RealRuntime, api: &'static str, addr: usize, tag: Option<u32>) -> bool {
     if addr == 0 {
-        return;
+        return false;
     }
     let on_thread = rt.sched().try_current().is_some();
     let block = rt.kernel().st.borrow_mut().blocks.remove(&addr);
@@ -1476,7 +1491,7 @@ fn free(rt: &RealRuntime, api: &'static str, addr: usize, tag: Option<u32>) {
                 String::new()
             }
         ));
-        return;
+        return false;
     };
     if on_thread {
         if block.paged {
@@ -1497,9 +1512,7 @@ fn free(rt: &RealRuntime, api: &'static str, addr: usize, tag: Option<u32>) {
     if let Some(d) = rt.inner.services.borrow().dxgkrnl.clone() {
         d.free_pool(block.bytes);
     }
-    // SAFETY: the block came from `malloc`/`calloc` in `allocate` and was just removed from the
-    // table, so it is freed exactly once.
-    unsafe { libc::free(addr as *mut libc::c_void) };
+    true
 }
 
 // ---- the C entry points ----------------------------------------------------------------------
@@ -1527,10 +1540,10 @@ fn request(call: KernelCall) -> HookReply {
         None => {
             // Neither a simulated thread nor the loader (a thread the driver started behind the
             // simulator's back): nothing is tracked. Pool still works.
+            // Pool is approved (and taken untracked); frees of untracked blocks go ahead.
             match call {
-                KernelCall::Alloc { bytes, valid, .. } if valid => {
-                    // SAFETY: an untracked C heap block for a thread the simulator does not know.
-                    HookReply::Value(unsafe { libc::calloc(1, bytes.max(1)) } as u64)
+                KernelCall::Alloc { valid: true, .. } | KernelCall::Free { .. } => {
+                    HookReply::Value(1)
                 }
                 _ => HookReply::Unknown,
             }
@@ -1818,6 +1831,60 @@ const POOL_FLAG_PAGED: u64 = 0x100;
 /// RAISE_ON_FAILURE and the three kinds.
 const POOL_FLAGS_KNOWN: u64 = 0x1 | 0x2 | 0x8 | 0x20 | 0x40 | 0x80 | 0x100;
 
+/// Allocates pool on the calling thread once the simulator approved it, and records the block.
+fn pool_allocate(
+    api: &'static str,
+    paged: bool,
+    bytes: usize,
+    tag: u32,
+    zeroed: bool,
+    valid: bool,
+) -> *mut libc::c_void {
+    let approved = request(KernelCall::Alloc {
+        api,
+        paged,
+        bytes,
+        tag,
+        valid,
+    });
+    if value(approved) != 1 {
+        return std::ptr::null_mut();
+    }
+    let size = bytes.max(1);
+    // SAFETY: a plain C heap block; the simulator records it and it is freed exactly once (by
+    // the driver through ExFreePool*, or by the kernel state at the end of the run).
+    let p = unsafe {
+        if zeroed {
+            libc::calloc(1, size)
+        } else {
+            libc::malloc(size)
+        }
+    };
+    request(KernelCall::Allocated {
+        api,
+        paged,
+        bytes,
+        tag,
+        addr: p as usize,
+    });
+    p
+}
+
+/// Frees pool on the calling thread if the simulator knows the block.
+fn pool_free(api: &'static str, p: *mut libc::c_void, tag: Option<u32>) {
+    if value(request(KernelCall::Free {
+        api,
+        addr: p as usize,
+        tag,
+    })) == 1
+    {
+        // SAFETY: the block came from `pool_allocate` and the simulator just took it out of its
+        // table (or it was never tracked: a thread the simulator does not know), so it is freed
+        // once.
+        unsafe { libc::free(p) };
+    }
+}
+
 unsafe extern "C" fn ex_allocate_pool2(flags: u64, bytes: usize, tag: u32) -> *mut libc::c_void {
     let required = flags & 0xFFFF_FFFF;
     let kinds = [
@@ -1829,14 +1896,14 @@ unsafe extern "C" fn ex_allocate_pool2(flags: u64, bytes: usize, tag: u32) -> *m
     .filter(|k| required & **k != 0)
     .count();
     let valid = tag != 0 && kinds == 1 && required & !POOL_FLAGS_KNOWN == 0;
-    value(request(KernelCall::Alloc {
-        api: "ExAllocatePool2",
-        paged: required & POOL_FLAG_PAGED != 0,
+    pool_allocate(
+        "ExAllocatePool2",
+        required & POOL_FLAG_PAGED != 0,
         bytes,
         tag,
-        zeroed: flags & POOL_FLAG_UNINITIALIZED == 0,
+        flags & POOL_FLAG_UNINITIALIZED == 0,
         valid,
-    })) as usize as *mut libc::c_void
+    )
 }
 
 fn pool_type_paged(pool_type: i32) -> bool {
@@ -1849,30 +1916,22 @@ unsafe extern "C" fn ex_allocate_pool_with_tag(
     bytes: usize,
     tag: u32,
 ) -> *mut libc::c_void {
-    value(request(KernelCall::Alloc {
-        api: "ExAllocatePoolWithTag",
-        paged: pool_type_paged(pool_type),
+    pool_allocate(
+        "ExAllocatePoolWithTag",
+        pool_type_paged(pool_type),
         bytes,
         tag,
-        zeroed: false,
-        valid: true,
-    })) as usize as *mut libc::c_void
+        false,
+        true,
+    )
 }
 
 unsafe extern "C" fn ex_free_pool_with_tag(p: *mut libc::c_void, tag: u32) {
-    request(KernelCall::Free {
-        api: "ExFreePoolWithTag",
-        addr: p as usize,
-        tag: Some(tag),
-    });
+    pool_free("ExFreePoolWithTag", p, Some(tag));
 }
 
 unsafe extern "C" fn ex_free_pool(p: *mut libc::c_void) {
-    request(KernelCall::Free {
-        api: "ExFreePool",
-        addr: p as usize,
-        tag: None,
-    });
+    pool_free("ExFreePool", p, None);
 }
 
 fn now_100ns() -> i64 {
