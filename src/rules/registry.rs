@@ -220,6 +220,9 @@ checks! {
     /// Pool a driver binary allocated in the Miracast context's DDIs and still holds when
     /// `DxgkDdiMiracastDestroyContext` returns.
     KernelPool: Online, Reach::AllBackends, [R72], "backend::real::kernel (pool)";
+    /// Unsynchronized accesses to a C KMD's memory, seen through its ThreadSanitizer
+    /// instrumentation (`include/miracast_sim_kernel.h`) under the scheduler's happens-before.
+    KernelRace: Race, Reach::AllBackends, [R27], "backend::real::kernel::check_accesses";
 }
 
 /// The entry of `id`.

@@ -263,12 +263,102 @@ fn rules_shows_the_irql_and_pool_rules_as_checked_on_binaries() {
         .output()
         .expect("run miracast-sim rules");
     let text = String::from_utf8_lossy(&out.stdout);
-    for rule in ["R69", "R70", "R71", "R72"] {
+    for (rule, binaries) in [
+        ("R27", "yes"),
+        ("R30", "no"),
+        ("R69", "yes"),
+        ("R70", "yes"),
+        ("R71", "yes"),
+        ("R72", "yes"),
+    ] {
         let line = text
             .lines()
             .find(|l| l.starts_with(&format!("{rule} ")))
             .unwrap_or_else(|| panic!("no {rule} line in\n{text}"));
         let columns: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(columns.get(4), Some(&"yes"), "{line}");
+        assert_eq!(columns.get(4), Some(&binaries), "{line}");
+    }
+}
+
+/// Builds the fixture KMD with ThreadSanitizer's instrumentation and without its runtime, as
+/// `include/miracast_sim_kernel.h` says.
+fn tsan_kmd(defines: &[&str]) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kernel_tsan");
+    std::fs::create_dir_all(&out_dir).expect("create the fixture output directory");
+    let out = out_dir.join(format!(
+        "libkmd-tsan{}.so",
+        defines
+            .iter()
+            .map(|d| format!("-{}", d.to_lowercase()))
+            .collect::<String>()
+    ));
+    let mut cmd =
+        std::process::Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_owned()));
+    cmd.args(["-std=c11", "-O1", "-g", "-Wall", "-shared", "-fPIC"])
+        .args(["-fsanitize=thread", "-nodefaultlibs", "-lc"])
+        .arg("-I")
+        .arg(root.join("include"))
+        .arg("-I")
+        .arg(root.join("tests/fixtures/real_driver"));
+    for d in defines {
+        cmd.arg(format!("-D{d}"));
+    }
+    let output = cmd
+        .arg("-o")
+        .arg(&out)
+        .arg(root.join("tests/fixtures/real_driver/kmd.c"))
+        .output()
+        .expect("run `cc` (install the Debian package `gcc`)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+const MONITOR_OFF: &str = "scenarios/hlk-preflight/wireless-display-verify-monitor-off.json";
+
+#[test]
+fn an_unprotected_counter_in_a_thread_sanitizer_build_breaks_r27_and_the_locked_one_does_not() {
+    let buggy = format!(
+        "real:{},{}",
+        umd(&[]).display(),
+        tsan_kmd(&["BUG_UNPROTECTED_COUNTER"]).display()
+    );
+    let s = &explore(&buggy, &[MONITOR_OFF], 30)[0];
+    let (message, token) = finding(s, "R27");
+    // The completion routine (on the delivery thread) and the sender after
+    // DxgkCbMiracastSendMessage returned touch the counter with nothing ordering them.
+    for part in [
+        "unsynchronized access to `kmd pool 'Adpt' +0x",
+        "inside DxgkCbMiracastSendMessageCallback",
+        "on os-scenario (t0) inside DxgkDdiCommitVidPn",
+    ] {
+        assert!(message.contains(part), "{part}\n{message}");
+    }
+    let out = sim_binary()
+        .args([
+            "replay",
+            &token,
+            "scenarios/hlk-preflight",
+            "--backend",
+            &buggy,
+        ])
+        .output()
+        .expect("run miracast-sim replay");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("R27"), "{text}");
+    // The same driver with the counter under its spin lock: the lock's release and acquire
+    // order the accesses, and nothing else in the driver races.
+    let clean = format!("real:{},{}", umd(&[]).display(), tsan_kmd(&[]).display());
+    for s in explore(&clean, &[MONITOR_OFF, CONNECT], 30) {
+        assert_eq!(
+            s["explore_verdict"]["passed"], true,
+            "{}",
+            s["explore_verdict"]
+        );
     }
 }

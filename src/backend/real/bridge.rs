@@ -301,6 +301,9 @@ pub(crate) struct RealShared {
     mutex_waiters: Mutex<BTreeMap<usize, u32>>,
     /// Simulated threads waiting for descriptor activity.
     fd_waiters: AtomicU32,
+    /// Memory accesses of a ThreadSanitizer-instrumented driver since the last hand-back
+    /// (address, size, write), checked by `kernel` at every boundary.
+    pub(crate) accesses: Mutex<Vec<(usize, usize, bool)>>,
 }
 
 impl RealShared {
@@ -658,6 +661,7 @@ impl RealRuntime {
                     rtsp: Mutex::new(BTreeSet::new()),
                     mutex_waiters: Mutex::new(BTreeMap::new()),
                     fd_waiters: AtomicU32::new(0),
+                    accesses: Mutex::new(Vec::new()),
                 }),
                 interposed: Cell::new(false),
                 hooks: RefCell::new(HookState::default()),
@@ -890,7 +894,13 @@ impl RealRuntime {
         };
         let mut last_progress = Instant::now();
         loop {
-            match real.up.recv_timeout(tick) {
+            let message = real.up.recv_timeout(tick);
+            if message.is_ok() {
+                // What the driver's code touched since it got the turn, under this thread's
+                // happens-before as of now (it does not change while the driver holds the turn).
+                super::kernel::check_accesses(self);
+            }
+            match message {
                 Ok(Up::Returned(payload)) => {
                     self.check_message_buffers();
                     self.pump_all();

@@ -37,7 +37,8 @@ use super::bridge::{HookReply, HookRequest, RealRuntime, hook_call, hook_shared}
 use crate::ddi::{Ddi, Direction};
 use crate::os::PoolFaults;
 use crate::rules::{CheckId, Culprit, RuleId, Violation};
-use crate::sched::{SimEvent, SimMutex, SimMutexGuard, ThreadId};
+use crate::sched::tracked::Access;
+use crate::sched::{RaceReport, SimEvent, SimMutex, SimMutexGuard, ThreadId};
 use crate::status::NtStatus;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -302,6 +303,16 @@ struct State {
     sites: BTreeSet<String>,
     next_object: u32,
     violations: Vec<Violation>,
+    /// The race check's shadow memory: per 8-byte granule, the last write and the reads since.
+    shadow: BTreeMap<usize, Shadow>,
+}
+
+/// What the race check remembers of one 8-byte granule.
+#[derive(Default)]
+struct Shadow {
+    last_write: Option<(Access, u32)>,
+    reads: Vec<(Access, u32)>,
+    reported: bool,
 }
 
 /// The kernel state of one runtime (executor side).
@@ -1462,6 +1473,7 @@ fn record(rt: &RealRuntime, api: &'static str, paged: bool, bytes: usize, tag: u
         Some(t) => place(rt, t),
         None => "MiracastSimKmdEntry".to_owned(),
     };
+    forget_shadow(rt, p, bytes);
     rt.kernel().st.borrow_mut().blocks.insert(
         p,
         Block {
@@ -1512,7 +1524,115 @@ fn free(rt: &RealRuntime, api: &'static str, addr: usize, tag: Option<u32>) -> b
     if let Some(d) = rt.inner.services.borrow().dxgkrnl.clone() {
         d.free_pool(block.bytes);
     }
+    forget_shadow(rt, addr, block.bytes as usize);
     true
+}
+
+/// Memory given back or handed out anew has no access history.
+fn forget_shadow(rt: &RealRuntime, addr: usize, bytes: usize) {
+    let first = addr & !7;
+    let end = addr + bytes.max(1);
+    let mut st = rt.kernel().st.borrow_mut();
+    let keys: Vec<usize> = st.shadow.range(first..end).map(|(k, _)| *k).collect();
+    for k in keys {
+        st.shadow.remove(&k);
+    }
+}
+
+/// The race check (a driver built with `-fsanitize=thread`, see `include/miracast_sim_kernel.h`):
+/// the accesses the driver's code made since it got the turn, on the current simulated thread,
+/// against the shadow memory. Two accesses of different threads, one a write, that the
+/// scheduler's happens-before does not order (the OS's documented synchronization, simulated
+/// locks and events, the kernel routines; never the bridge's own hand-offs) are a race.
+pub(crate) fn check_accesses(rt: &RealRuntime) {
+    let accesses = match rt.inner.shared.accesses.lock() {
+        Ok(mut a) if !a.is_empty() => std::mem::take(&mut *a),
+        _ => return,
+    };
+    let sched = rt.sched();
+    let Some(me) = sched.try_current() else {
+        return;
+    };
+    let clock = sched.clock_of_current();
+    let epoch = clock.get(me as usize);
+    let mut template: Option<Access> = None;
+    let mut races = Vec::new();
+    for (addr, size, write) in accesses {
+        let access = template
+            .get_or_insert_with(|| Access {
+                thread: me,
+                thread_name: sched.thread_name(me),
+                inside: sched.frames(me),
+                write,
+                trace_seq: sched.trace_len(),
+            })
+            .clone();
+        let access = Access { write, ..access };
+        let mut granule = addr & !7;
+        while granule < addr + size.max(1) {
+            let mut st = rt.kernel().st.borrow_mut();
+            let cell = st.shadow.entry(granule).or_default();
+            let unordered = |(prev, e): &(Access, u32)| {
+                prev.thread != me && clock.get(prev.thread as usize) < *e
+            };
+            let conflict = cell
+                .last_write
+                .as_ref()
+                .filter(|w| unordered(w))
+                .map(|(a, _)| a.clone())
+                .or_else(|| {
+                    if write {
+                        cell.reads
+                            .iter()
+                            .find(|r| unordered(r))
+                            .map(|(a, _)| a.clone())
+                    } else {
+                        None
+                    }
+                });
+            if let Some(first) = conflict
+                && !cell.reported
+            {
+                cell.reported = true;
+                races.push((granule, first, access.clone()));
+            }
+            if write {
+                cell.last_write = Some((access.clone(), epoch));
+                cell.reads.clear();
+            } else {
+                cell.reads.retain(|(a, _)| a.thread != me);
+                cell.reads.push((access.clone(), epoch));
+            }
+            granule += 8;
+        }
+    }
+    for (granule, first, second) in races {
+        let cell = memory_name(rt, granule);
+        sched.report_race(RaceReport {
+            cell,
+            first,
+            second,
+        });
+    }
+}
+
+/// A name for driver memory that does not depend on where the heap put it: the pool block's
+/// tag and the offset, or the library and offset of a global.
+fn memory_name(rt: &RealRuntime, granule: usize) -> String {
+    let st = rt.kernel().st.borrow();
+    if let Some((start, b)) = st.blocks.range(..=granule).next_back()
+        && granule < start + b.bytes.max(1) as usize
+    {
+        return format!(
+            "kmd pool '{}' +{:#x} ({} bytes from {})",
+            tag_text(b.tag),
+            granule - start,
+            b.bytes,
+            b.api
+        );
+    }
+    drop(st);
+    format!("kmd memory {}", routine_name(granule))
 }
 
 // ---- the C entry points ----------------------------------------------------------------------
@@ -1961,6 +2081,51 @@ unsafe extern "C" fn ke_stall_execution_processor(micros: u32) {
     request(KernelCall::Stall { micros });
 }
 
+thread_local! {
+    /// This real thread's stack (its own locals are never shared).
+    static STACK: std::cell::Cell<Option<(usize, usize)>> = const { std::cell::Cell::new(None) };
+}
+
+fn own_stack() -> (usize, usize) {
+    if let Some(s) = STACK.with(|s| s.get()) {
+        return s;
+    }
+    let mut bounds = (0, 0);
+    // SAFETY: `attr` is initialized by pthread_getattr_np for the calling thread, read with
+    // pthread_attr_getstack and destroyed once.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) == 0 {
+            let mut base: *mut libc::c_void = std::ptr::null_mut();
+            let mut size: libc::size_t = 0;
+            if libc::pthread_attr_getstack(&attr, &mut base, &mut size) == 0 {
+                bounds = (base as usize, base as usize + size);
+            }
+            libc::pthread_attr_destroy(&mut attr);
+        }
+    }
+    STACK.with(|s| s.set(Some(bounds)));
+    bounds
+}
+
+unsafe extern "C" fn miracast_sim_tsan_access(
+    address: *const libc::c_void,
+    size: usize,
+    write: u8,
+) {
+    let Some(shared) = hook_shared() else {
+        return;
+    };
+    let addr = address as usize;
+    let (lo, hi) = own_stack();
+    if (lo..hi).contains(&addr) {
+        return;
+    }
+    if let Ok(mut a) = shared.accesses.lock() {
+        a.push((addr, size, write != 0));
+    }
+}
+
 unsafe extern "C" fn miracast_sim_dbg_print(text: *const libc::c_char) -> u32 {
     if text.is_null() {
         return 0;
@@ -2108,6 +2273,10 @@ pub(crate) fn routines() -> Vec<(&'static str, usize)> {
         (
             "KeStallExecutionProcessor",
             ke_stall_execution_processor as *const () as usize,
+        ),
+        (
+            "MiracastSimTsanAccess",
+            miracast_sim_tsan_access as *const () as usize,
         ),
         (
             "MiracastSimDbgPrint",
