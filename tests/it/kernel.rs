@@ -81,6 +81,22 @@ fn a_lock_order_inversion_across_two_ddis_is_a_deadlock_with_its_wait_for_chain_
     let (code, text) = replay(&token, &b);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("KSPIN_LOCK #1"), "{text}");
+    // Driver Verifier's deadlock detection names the inversion even on a schedule that does not
+    // deadlock (the scenario's own seed).
+    let out = sim_binary()
+        .args(["run", CONNECT, "--format", "json", "--backend", &b])
+        .output()
+        .expect("run miracast-sim");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let trace = report["scenarios"][0]["trace_text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        trace.contains(
+            "Driver Verifier deadlock detection (C4/0x1001): KSPIN_LOCK #1 acquired while holding KSPIN_LOCK #2, and KSPIN_LOCK #2 was acquired while holding KSPIN_LOCK #1 before"
+        ),
+        "{trace}"
+    );
     // The correct driver takes one lock in both DDIs: no deadlock on any schedule.
     let clean = &explore(&backend(&[]), &[CONNECT], 200)[0];
     assert_eq!(clean["explore_verdict"]["passed"], true, "{clean:#}");

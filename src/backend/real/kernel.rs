@@ -2086,6 +2086,13 @@ thread_local! {
     static STACK: std::cell::Cell<Option<(usize, usize)>> = const { std::cell::Cell::new(None) };
 }
 
+#[cfg(not(target_os = "linux"))]
+fn own_stack() -> (usize, usize) {
+    // The race check needs the loader's import binding, which is Linux-only.
+    (0, 0)
+}
+
+#[cfg(target_os = "linux")]
 fn own_stack() -> (usize, usize) {
     if let Some(s) = STACK.with(|s| s.get()) {
         return s;
