@@ -604,6 +604,8 @@ pub struct DriverThreadInfo {
 struct PointerMap {
     to_os: BTreeMap<usize, Handle>,
     to_driver: BTreeMap<Handle, usize>,
+    /// Handles given out so far.
+    next: u64,
 }
 
 /// The runtime shared by a loaded UMD and KMD: their real threads, the services their
@@ -758,10 +760,25 @@ impl RealRuntime {
         if let Some(h) = map.to_os.get(&driver) {
             return *h;
         }
-        let h = Handle(0xD000 + 0x10 * map.to_os.len() as u64);
+        let h = Handle(0xD000 + 0x10 * map.next);
+        map.next += 1;
         map.to_os.insert(driver, h);
         map.to_driver.insert(h, driver);
         h
+    }
+
+    /// The driver destroyed the context behind `os`: a later context gets a handle of its own
+    /// even if the heap gives it the same address (whether it does depends on allocations of
+    /// other threads, so reusing the old handle would make traces depend on timing).
+    /// The old handle still leads to the old pointer (a late call with it reaches the driver as
+    /// the OS gave it).
+    pub(crate) fn forget_handle(&self, os: Handle) {
+        let mut map = self.inner.pointers.borrow_mut();
+        if let Some(driver) = map.to_driver.get(&os).copied()
+            && map.to_os.get(&driver) == Some(&os)
+        {
+            map.to_os.remove(&driver);
+        }
     }
 
     /// The driver pointer behind an OS-visible handle (an unknown handle passes through, so a

@@ -419,13 +419,16 @@ impl MiracastKmd for RealKmd {
     async fn destroy_context(&self, context: Handle) -> NtStatus {
         let f = self.driver.DxgkDdiDestroyContext;
         let c = self.rt.driver_value(context);
-        self.rt
+        let status = self
+            .rt
             .call(Ddi::DxgkDdiDestroyContext, move || {
                 let f = f.expect("checked at load");
                 // SAFETY: `c` is the context handle the driver returned.
                 NtStatus(unsafe { f(c as ffi::HANDLE) })
             })
-            .await
+            .await;
+        self.rt.forget_handle(context);
+        status
     }
 
     async fn interrupt_routine(&self, _event: HardwareEvent) -> bool {
