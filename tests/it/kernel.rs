@@ -4,7 +4,7 @@
 //! a replay token that reproduces it.
 #![cfg(feature = "real-driver")]
 
-use super::real_driver::{kmd, sim_binary, umd};
+use super::real_driver::{FIXTURE_CORPUS, kmd, sim_binary, umd};
 use serde_json::Value;
 use std::path::Path;
 
@@ -368,13 +368,16 @@ fn an_unprotected_counter_in_a_thread_sanitizer_build_breaks_r27_and_the_locked_
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("R27"), "{text}");
     // The same driver with the counter under its spin lock: the lock's release and acquire
-    // order the accesses, and nothing else in the driver races.
+    // order the accesses, and nothing else in the driver races, on every scenario of the corpus
+    // the fixtures can run.
     let clean = format!("real:{},{}", umd(&[]).display(), tsan_kmd(&[]).display());
-    for s in explore(&clean, &[MONITOR_OFF, CONNECT], 30) {
+    let all = explore(&clean, &FIXTURE_CORPUS, 20);
+    assert!(all.len() >= 20, "{}", all.len());
+    for s in all {
         assert_eq!(
             s["explore_verdict"]["passed"], true,
-            "{}",
-            s["explore_verdict"]
+            "{}: {}",
+            s["name"], s["explore_verdict"]
         );
     }
 }

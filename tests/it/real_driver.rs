@@ -957,7 +957,7 @@ pub(crate) fn sim_binary() -> Command {
 /// Scenarios of the corpus the correct fixtures can run: they ask nothing of the reference
 /// drivers' knobs, adapter settings or features the fixtures lack (chunk reads, monitor
 /// departure, session status reports).
-const FIXTURE_CORPUS: [&str; 17] = [
+pub(crate) const FIXTURE_CORPUS: [&str; 17] = [
     "scenarios/start-session",
     "scenarios/lifecycle",
     "scenarios/orderings/chunk-overflow-slow-consumer.json",
