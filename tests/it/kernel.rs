@@ -381,3 +381,38 @@ fn an_unprotected_counter_in_a_thread_sanitizer_build_breaks_r27_and_the_locked_
         );
     }
 }
+
+#[test]
+fn a_spin_lock_in_the_interrupt_routine_breaks_r69_at_dirql() {
+    let out = sim_binary()
+        .args([
+            "run",
+            "scenarios/orderings/chunk-overflow-slow-consumer.json",
+        ])
+        .args(["--backend", &backend(&["BUG_LOCK_IN_ISR"])])
+        .output()
+        .expect("run miracast-sim");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "DRIVER_VERIFIER_DETECTED_VIOLATION (C4/0x42): KeAcquireSpinLock called at DIRQL (5) (allowed: DISPATCH_LEVEL or below) (thread t0 os-scenario, inside DxgkDdiInterruptRoutine)"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_wait_nothing_ever_satisfies_is_a_deadlock_naming_the_event() {
+    let b = backend(&["BUG_WAIT_FOREVER"]);
+    let s = &explore(&b, &[CONNECT], 20)[0];
+    let (message, token) = finding(s, "deadlock");
+    assert!(
+        message.contains(
+            "umd-umd_session_worker (t4) in the KMD's DxgkDdiMiracastIoControl waits for the event `KEVENT #4`"
+        ),
+        "{message}"
+    );
+    let (code, text) = replay(&token, &b);
+    assert_eq!(code, Some(1), "{text}");
+}
