@@ -416,3 +416,24 @@ fn a_wait_nothing_ever_satisfies_is_a_deadlock_naming_the_event() {
     let (code, text) = replay(&token, &b);
     assert_eq!(code, Some(1), "{text}");
 }
+
+#[test]
+fn a_ddi_returning_at_a_raised_irql_breaks_r69() {
+    let out = sim_binary()
+        .args([
+            "run",
+            CONNECT,
+            "--backend",
+            &backend(&["BUG_RAISE_WITHOUT_LOWER"]),
+        ])
+        .output()
+        .expect("run miracast-sim");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "IRQL not restored: DxgkDdiQueryChildStatus returned at DISPATCH_LEVEL but was called at PASSIVE_LEVEL (thread t0 os-scenario, inside DxgkDdiQueryChildStatus)"
+        ),
+        "{text}"
+    );
+}

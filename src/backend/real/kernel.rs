@@ -408,8 +408,7 @@ pub(crate) fn ddi_left(rt: &RealRuntime, ddi: Ddi) {
             CheckId::KernelIrql,
             RuleId::R69,
             format!(
-                "DRIVER_VERIFIER_DETECTED_VIOLATION (C4/0x{:X}): {} returned at {} but was called at {}{} ({})",
-                if f.now > f.base { 0x100A } else { 0x31 },
+                "IRQL not restored: {} returned at {} but was called at {}{} ({})",
                 ddi.name(),
                 irql_name(f.now),
                 irql_name(f.base),
@@ -882,14 +881,30 @@ pub(crate) fn serve_now(rt: &RealRuntime, call: KernelCall) -> HookReply {
             rt.note(format!("DbgPrint: {}", text.trim_end()));
             HookReply::Value(0)
         }
-        // The scheduling calls before the first DDI: no other thread exists, nothing to order.
+        // The scheduling calls before the first DDI (in MiracastSimKmdEntry): no other thread
+        // exists, so there is nothing to order; work that would run later is not started.
+        KernelCall::SetEvent { addr } => {
+            let event = event_of(rt, addr, "KEVENT");
+            let was = event.is_set();
+            event.set();
+            HookReply::Value(u64::from(was))
+        }
         KernelCall::Acquire { .. } => HookReply::Value(u64::from(PASSIVE_LEVEL)),
         KernelCall::Wait { .. } | KernelCall::Delay { .. } => HookReply::Value(0),
-        KernelCall::InsertDpc { .. } | KernelCall::SetTimer { .. } => HookReply::Value(0),
-        KernelCall::Release { .. }
-        | KernelCall::SetEvent { .. }
-        | KernelCall::QueueWorkItem { .. }
-        | KernelCall::Stall { .. } => HookReply::Done,
+        call @ (KernelCall::InsertDpc { .. }
+        | KernelCall::SetTimer { .. }
+        | KernelCall::QueueWorkItem { .. }) => {
+            rt.note(format!(
+                "{} in MiracastSimKmdEntry: DPCs, timers and work items start only from a DDI in the simulator; not started",
+                match call {
+                    KernelCall::InsertDpc { .. } => "KeInsertQueueDpc",
+                    KernelCall::SetTimer { .. } => "KeSetTimer",
+                    _ => "IoQueueWorkItem",
+                }
+            ));
+            HookReply::Value(0)
+        }
+        KernelCall::Release { .. } | KernelCall::Stall { .. } => HookReply::Done,
     }
 }
 
