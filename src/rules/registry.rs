@@ -101,7 +101,7 @@ pub struct CheckDef {
 }
 
 const NO_MEMORY_VIEW: Reach = Reach::ModelOnly(
-    "the race detector sees only state a Rust driver keeps in Tracked cells, never a C driver's memory",
+    "it sees state a Rust driver keeps in Tracked cells; a C KMD built with -fsanitize=thread is checked by KernelRace, a C UMD's memory is not seen",
 );
 
 checks! {
