@@ -1573,6 +1573,9 @@ pub(crate) fn check_accesses(rt: &RealRuntime) {
     let mut template: Option<Access> = None;
     let mut races = Vec::new();
     for (addr, size, write) in accesses {
+        if !driver_owned(rt, addr) {
+            continue;
+        }
         let access = template
             .get_or_insert_with(|| Access {
                 thread: me,
@@ -1628,6 +1631,28 @@ pub(crate) fn check_accesses(rt: &RealRuntime) {
             first,
             second,
         });
+    }
+}
+
+/// Memory the driver owns: its pool blocks and the static data of the loaded libraries. The
+/// buffers the OS passes to a DDI (and any other heap memory, whose reuse by a later call would
+/// look like sharing) are left out.
+fn driver_owned(rt: &RealRuntime, addr: usize) -> bool {
+    let in_pool = {
+        let st = rt.kernel().st.borrow();
+        st.blocks
+            .range(..=addr)
+            .next_back()
+            .is_some_and(|(start, b)| addr < start + b.bytes.max(1) as usize)
+    };
+    if in_pool {
+        return true;
+    }
+    // SAFETY: Dl_info is plain data (all-zero is "nothing found"); dladdr only reads the
+    // loader's tables for `addr`.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        libc::dladdr(addr as *const libc::c_void, &mut info) != 0
     }
 }
 
