@@ -25,7 +25,11 @@
 //!   as they judge the reference KMD's), with the scenario's failure injection
 //!   ([`crate::os::PoolFaults`]), tags, and leak detection when `DxgkDdiMiracastDestroyContext`
 //!   returns (R72);
-//! - time is virtual.
+//! - time is virtual;
+//! - a KMD built with `-fsanitize=thread` (and without the sanitizer's runtime) reports its
+//!   loads and stores through `MiracastSimTsanAccess`; [`check_accesses`] checks those to memory
+//!   the driver owns against the scheduler's happens-before at every hand-back (R27; see
+//!   ARCHITECTURE.md, "Races in a C KMD").
 //!
 //! Before the first DDI (`MiracastSimKmdEntry`, on the loader's thread) the routines that do not
 //! schedule work on the runtime directly; lock and wait calls there do nothing (no other thread
@@ -1192,13 +1196,12 @@ fn spawn_routine(
     first: Box<dyn FnOnce()>,
 ) {
     let rt2 = rt.clone();
-    let role2 = role.clone();
     rt.spawn_kernel_thread(
         name,
         Box::new(move |thread| {
             first();
             let mut st = rt2.kernel().st.borrow_mut();
-            st.roles.insert(thread, role2);
+            st.roles.insert(thread, role);
             st.frames.insert(
                 thread,
                 vec![Frame {
@@ -1248,7 +1251,6 @@ fn spawn_routine(
             }
         }),
     );
-    let _ = role;
 }
 
 fn set_timer(rt: &RealRuntime, addr: usize, due: i64, period_ms: i32, dpc: usize) -> bool {
