@@ -297,8 +297,19 @@ fn rules_shows_the_irql_and_pool_rules_as_checked_on_binaries() {
 }
 
 /// Builds the fixture KMD with ThreadSanitizer's instrumentation and without its runtime, as
-/// `include/miracast_sim_kernel.h` says.
+/// `include/miracast_sim_kernel.h` says; once per process (tests run in parallel and load it).
 fn tsan_kmd(defines: &[&str]) -> std::path::PathBuf {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, OnceLock};
+    static BUILT: OnceLock<Mutex<BTreeMap<String, std::path::PathBuf>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(|| Mutex::new(BTreeMap::new()))
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let key = defines.join(",");
+    if let Some(path) = built.get(&key) {
+        return path.clone();
+    }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kernel_tsan");
     std::fs::create_dir_all(&out_dir).expect("create the fixture output directory");
@@ -331,6 +342,7 @@ fn tsan_kmd(defines: &[&str]) -> std::path::PathBuf {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    built.insert(key, out.clone());
     out
 }
 
