@@ -3,9 +3,13 @@
  * and context paths, with their Windows names and signatures, for a KMD built as a shared library
  * for miracast-sim. Include <wdm.h> (which includes this file) as on Windows.
  *
- * Written from the public documentation of each routine (learn.microsoft.com, "wdm.h" and
- * "Driver Verifier"); object sizes are at least the x64 sizes, and the objects are opaque: use
- * them only through their routines, as on Windows.
+ * Written from the public documentation of each routine: the wdm.h reference
+ * (https://learn.microsoft.com/windows-hardware/drivers/ddi/wdm/), "Introduction to Spin Locks",
+ * "Fast Mutexes and Guarded Mutexes", "Managing Hardware Priorities" (IRQL), the POOL_FLAGS page,
+ * and Driver Verifier's pages and bug check 0xC4 (https://learn.microsoft.com/windows-hardware/
+ * drivers/devtest/driver-verifier, .../debugger/bug-check-0xc4--driver-verifier-detected-violation).
+ * Object sizes are at least the x64 sizes, and the objects are opaque: use them only through
+ * their routines, as on Windows.
  *
  * How a driver reaches them: the library leaves every routine below undefined (declared weak, so
  * the library loads without them) and miracast-sim's loader points the library's own import slots

@@ -23,6 +23,9 @@
 //! - `send`/`write`/`recv`/`read`/`poll`/`select`/`close` on the RTSP socket go to the OS
 //!   model's RTSP link; on other descriptors they are real, and a read or poll that would block
 //!   waits in the simulator until another simulated thread writes a descriptor or time passes.
+//!
+//! The same rewriting binds a KMD's kernel routines (`include/wdm.h`), which the header declares
+//! weak and leaves undefined, to `kernel`'s entry points (see `kernel::routines`).
 
 #![allow(unsafe_code)]
 
