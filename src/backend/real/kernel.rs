@@ -2189,147 +2189,99 @@ unsafe extern "C" fn miracast_sim_dbg_print(text: *const libc::c_char) -> u32 {
 
 /// The routines, by the name the driver imports, for the loader's import rewriting.
 pub(crate) fn routines() -> Vec<(&'static str, usize)> {
-    vec![
-        (
-            "KeInitializeSpinLock",
-            ke_initialize_spin_lock as *const () as usize,
-        ),
-        (
-            "KeAcquireSpinLockRaiseToDpc",
-            ke_acquire_spin_lock_raise_to_dpc as *const () as usize,
-        ),
-        (
-            "KeReleaseSpinLock",
-            ke_release_spin_lock as *const () as usize,
-        ),
-        (
-            "KeAcquireSpinLockAtDpcLevel",
-            ke_acquire_spin_lock_at_dpc_level as *const () as usize,
-        ),
-        (
-            "KeReleaseSpinLockFromDpcLevel",
-            ke_release_spin_lock_from_dpc_level as *const () as usize,
-        ),
-        (
-            "ExInitializeFastMutex",
-            ex_initialize_fast_mutex as *const () as usize,
-        ),
-        (
-            "ExAcquireFastMutex",
-            ex_acquire_fast_mutex as *const () as usize,
-        ),
-        (
-            "ExReleaseFastMutex",
-            ex_release_fast_mutex as *const () as usize,
-        ),
-        (
-            "KeInitializeGuardedMutex",
-            ke_initialize_guarded_mutex as *const () as usize,
-        ),
-        (
-            "KeAcquireGuardedMutex",
-            ke_acquire_guarded_mutex as *const () as usize,
-        ),
-        (
-            "KeReleaseGuardedMutex",
-            ke_release_guarded_mutex as *const () as usize,
-        ),
-        (
-            "KeInitializeEvent",
-            ke_initialize_event as *const () as usize,
-        ),
-        ("KeSetEvent", ke_set_event as *const () as usize),
-        ("KeResetEvent", ke_reset_event as *const () as usize),
-        ("KeClearEvent", ke_clear_event as *const () as usize),
-        (
-            "KeReadStateEvent",
-            ke_read_state_event as *const () as usize,
-        ),
-        (
-            "KeWaitForSingleObject",
-            ke_wait_for_single_object as *const () as usize,
-        ),
-        (
-            "KeDelayExecutionThread",
-            ke_delay_execution_thread as *const () as usize,
-        ),
-        (
-            "KeGetCurrentIrql",
-            ke_get_current_irql as *const () as usize,
-        ),
-        ("KfRaiseIrql", kf_raise_irql as *const () as usize),
-        (
-            "KeRaiseIrqlToDpcLevel",
-            ke_raise_irql_to_dpc_level as *const () as usize,
-        ),
-        ("KeLowerIrql", ke_lower_irql as *const () as usize),
-        ("KeInitializeDpc", ke_initialize_dpc as *const () as usize),
-        (
-            "KeInsertQueueDpc",
-            ke_insert_queue_dpc as *const () as usize,
-        ),
-        (
-            "KeRemoveQueueDpc",
-            ke_remove_queue_dpc as *const () as usize,
-        ),
-        (
-            "KeInitializeTimer",
-            ke_initialize_timer as *const () as usize,
-        ),
-        (
-            "KeInitializeTimerEx",
-            ke_initialize_timer_ex as *const () as usize,
-        ),
-        ("KeSetTimer", ke_set_timer as *const () as usize),
-        ("KeSetTimerEx", ke_set_timer_ex as *const () as usize),
-        ("KeCancelTimer", ke_cancel_timer as *const () as usize),
-        (
-            "KeReadStateTimer",
-            ke_read_state_timer as *const () as usize,
-        ),
-        (
-            "IoAllocateWorkItem",
-            io_allocate_work_item as *const () as usize,
-        ),
-        ("IoQueueWorkItem", io_queue_work_item as *const () as usize),
-        ("IoFreeWorkItem", io_free_work_item as *const () as usize),
-        ("ExAllocatePool2", ex_allocate_pool2 as *const () as usize),
-        (
-            "ExAllocatePoolWithTag",
-            ex_allocate_pool_with_tag as *const () as usize,
-        ),
-        (
-            "ExFreePoolWithTag",
-            ex_free_pool_with_tag as *const () as usize,
-        ),
-        ("ExFreePool", ex_free_pool as *const () as usize),
-        (
-            "KeQueryPerformanceCounter",
-            ke_query_performance_counter as *const () as usize,
-        ),
-        (
-            "KeQuerySystemTime",
-            ke_query_system_time as *const () as usize,
-        ),
-        (
-            "KeQuerySystemTimePrecise",
-            ke_query_system_time as *const () as usize,
-        ),
-        (
-            "KeQueryInterruptTime",
-            ke_query_interrupt_time as *const () as usize,
-        ),
-        (
-            "KeStallExecutionProcessor",
-            ke_stall_execution_processor as *const () as usize,
-        ),
-        (
-            "MiracastSimTsanAccess",
-            miracast_sim_tsan_access as *const () as usize,
-        ),
-        (
-            "MiracastSimDbgPrint",
-            miracast_sim_dbg_print as *const () as usize,
-        ),
-    ]
+    macro_rules! table {
+        ($($name:literal => $f:ident,)*) => {
+            vec![$(($name, $f as *const () as usize)),*]
+        };
+    }
+    table! {
+        "KeInitializeSpinLock" => ke_initialize_spin_lock,
+        "KeAcquireSpinLockRaiseToDpc" => ke_acquire_spin_lock_raise_to_dpc,
+        "KeReleaseSpinLock" => ke_release_spin_lock,
+        "KeAcquireSpinLockAtDpcLevel" => ke_acquire_spin_lock_at_dpc_level,
+        "KeReleaseSpinLockFromDpcLevel" => ke_release_spin_lock_from_dpc_level,
+        "ExInitializeFastMutex" => ex_initialize_fast_mutex,
+        "ExAcquireFastMutex" => ex_acquire_fast_mutex,
+        "ExReleaseFastMutex" => ex_release_fast_mutex,
+        "KeInitializeGuardedMutex" => ke_initialize_guarded_mutex,
+        "KeAcquireGuardedMutex" => ke_acquire_guarded_mutex,
+        "KeReleaseGuardedMutex" => ke_release_guarded_mutex,
+        "KeInitializeEvent" => ke_initialize_event,
+        "KeSetEvent" => ke_set_event,
+        "KeResetEvent" => ke_reset_event,
+        "KeClearEvent" => ke_clear_event,
+        "KeReadStateEvent" => ke_read_state_event,
+        "KeWaitForSingleObject" => ke_wait_for_single_object,
+        "KeDelayExecutionThread" => ke_delay_execution_thread,
+        "KeGetCurrentIrql" => ke_get_current_irql,
+        "KfRaiseIrql" => kf_raise_irql,
+        "KeRaiseIrqlToDpcLevel" => ke_raise_irql_to_dpc_level,
+        "KeLowerIrql" => ke_lower_irql,
+        "KeInitializeDpc" => ke_initialize_dpc,
+        "KeInsertQueueDpc" => ke_insert_queue_dpc,
+        "KeRemoveQueueDpc" => ke_remove_queue_dpc,
+        "KeInitializeTimer" => ke_initialize_timer,
+        "KeInitializeTimerEx" => ke_initialize_timer_ex,
+        "KeSetTimer" => ke_set_timer,
+        "KeSetTimerEx" => ke_set_timer_ex,
+        "KeCancelTimer" => ke_cancel_timer,
+        "KeReadStateTimer" => ke_read_state_timer,
+        "IoAllocateWorkItem" => io_allocate_work_item,
+        "IoQueueWorkItem" => io_queue_work_item,
+        "IoFreeWorkItem" => io_free_work_item,
+        "ExAllocatePool2" => ex_allocate_pool2,
+        "ExAllocatePoolWithTag" => ex_allocate_pool_with_tag,
+        "ExFreePoolWithTag" => ex_free_pool_with_tag,
+        "ExFreePool" => ex_free_pool,
+        "KeQueryPerformanceCounter" => ke_query_performance_counter,
+        "KeQuerySystemTime" => ke_query_system_time,
+        "KeQuerySystemTimePrecise" => ke_query_system_time,
+        "KeQueryInterruptTime" => ke_query_interrupt_time,
+        "KeStallExecutionProcessor" => ke_stall_execution_processor,
+        "MiracastSimTsanAccess" => miracast_sim_tsan_access,
+        "MiracastSimDbgPrint" => miracast_sim_dbg_print,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every routine `include/miracast_sim_kernel.h` declares is bound by the loader: an unbound
+    /// weak import would be NULL in the driver.
+    #[test]
+    fn every_declared_routine_is_bound() {
+        let header = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("include/miracast_sim_kernel.h"),
+        )
+        .expect("read the header");
+        let bound: BTreeSet<&str> = routines().iter().map(|(n, _)| *n).collect();
+        let declared: Vec<String> = header
+            .lines()
+            .filter(|l| l.starts_with("NTKERNELAPI "))
+            .filter_map(|l| {
+                let name = l.split('(').next()?.split_whitespace().last()?;
+                Some(name.to_owned())
+            })
+            .collect();
+        assert!(declared.len() >= 40, "{declared:?}");
+        for name in &declared {
+            assert!(
+                bound.contains(name.as_str()),
+                "{name} is declared but not bound"
+            );
+        }
+        assert_eq!(bound.len(), declared.len(), "{bound:?} vs {declared:?}");
+    }
+
+    #[test]
+    fn irql_names_and_ddi_levels() {
+        assert_eq!(irql_name(PASSIVE_LEVEL), "PASSIVE_LEVEL");
+        assert_eq!(irql_name(DISPATCH_LEVEL), "DISPATCH_LEVEL");
+        assert_eq!(irql_name(DEVICE_IRQL), "DIRQL (5)");
+        assert_eq!(ddi_irql(Ddi::DxgkDdiInterruptRoutine), DEVICE_IRQL);
+        assert_eq!(ddi_irql(Ddi::DxgkDdiDpcRoutine), DISPATCH_LEVEL);
+        assert_eq!(ddi_irql(Ddi::DxgkDdiMiracastIoControl), PASSIVE_LEVEL);
+        assert_eq!(tag_text(0x7478_434d), "MCxt");
+    }
 }
