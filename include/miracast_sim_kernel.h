@@ -87,6 +87,19 @@ NTKERNELAPI VOID NTAPI KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock);
 /* A macro on Windows: OldIrql receives the IRQL before the raise to DISPATCH_LEVEL. */
 #define KeAcquireSpinLock(SpinLock, OldIrql) (*(OldIrql) = KeAcquireSpinLockRaiseToDpc(SpinLock))
 
+/* In-stack queued spin locks: one handle per acquisition, on the acquirer's stack. (Waiters are
+ * not served in FIFO order under the simulator: which one wins is the scheduler's choice, a
+ * superset of the orders Windows allows.) */
+typedef struct _KLOCK_QUEUE_HANDLE {
+    ULONG_PTR LockQueue[2];
+    KIRQL OldIrql;
+} KLOCK_QUEUE_HANDLE, *PKLOCK_QUEUE_HANDLE;
+
+NTKERNELAPI VOID NTAPI KeAcquireInStackQueuedSpinLock(PKSPIN_LOCK SpinLock, PKLOCK_QUEUE_HANDLE LockHandle);
+NTKERNELAPI VOID NTAPI KeReleaseInStackQueuedSpinLock(PKLOCK_QUEUE_HANDLE LockHandle);
+NTKERNELAPI VOID NTAPI KeAcquireInStackQueuedSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock, PKLOCK_QUEUE_HANDLE LockHandle);
+NTKERNELAPI VOID NTAPI KeReleaseInStackQueuedSpinLockFromDpcLevel(PKLOCK_QUEUE_HANDLE LockHandle);
+
 /* ---- fast and guarded mutexes --------------------------------------------------------------- */
 
 typedef struct _FAST_MUTEX {
@@ -96,9 +109,14 @@ typedef struct _FAST_MUTEX {
 NTKERNELAPI VOID NTAPI ExInitializeFastMutex(PFAST_MUTEX FastMutex);
 NTKERNELAPI VOID NTAPI ExAcquireFastMutex(PFAST_MUTEX FastMutex);
 NTKERNELAPI VOID NTAPI ExReleaseFastMutex(PFAST_MUTEX FastMutex);
+NTKERNELAPI BOOLEAN NTAPI ExTryToAcquireFastMutex(PFAST_MUTEX FastMutex);
 NTKERNELAPI VOID NTAPI KeInitializeGuardedMutex(PKGUARDED_MUTEX Mutex);
 NTKERNELAPI VOID NTAPI KeAcquireGuardedMutex(PKGUARDED_MUTEX Mutex);
 NTKERNELAPI VOID NTAPI KeReleaseGuardedMutex(PKGUARDED_MUTEX Mutex);
+
+/* Normal kernel APCs are not modelled: a critical region changes nothing under the simulator. */
+NTKERNELAPI VOID NTAPI KeEnterCriticalRegion(VOID);
+NTKERNELAPI VOID NTAPI KeLeaveCriticalRegion(VOID);
 
 /* ---- events and waits ----------------------------------------------------------------------- */
 
@@ -339,6 +357,7 @@ MIRACAST_SIM_STATIC_ASSERT(sizeof(KEVENT) == 24, "KEVENT size");
 MIRACAST_SIM_STATIC_ASSERT(sizeof(KDPC) == 64, "KDPC size");
 MIRACAST_SIM_STATIC_ASSERT(sizeof(KTIMER) == 64, "KTIMER size");
 MIRACAST_SIM_STATIC_ASSERT(sizeof(FAST_MUTEX) == 56, "FAST_MUTEX size");
+MIRACAST_SIM_STATIC_ASSERT(sizeof(KLOCK_QUEUE_HANDLE) == 24, "KLOCK_QUEUE_HANDLE size");
 #endif
 
 #endif /* MIRACAST_SIM_KERNEL_H */

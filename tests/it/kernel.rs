@@ -421,7 +421,7 @@ fn a_wait_nothing_ever_satisfies_is_a_deadlock_naming_the_event() {
     let (message, token) = finding(s, "deadlock");
     assert!(
         message.contains(
-            "umd-umd_session_worker (t4) in the KMD's DxgkDdiMiracastIoControl waits for the event `KEVENT #4`"
+            "umd-umd_session_worker (t4) in the KMD's DxgkDdiMiracastIoControl waits for the event `KEVENT #5`"
         ),
         "{message}"
     );

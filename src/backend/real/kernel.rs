@@ -135,6 +135,10 @@ pub(crate) enum KernelCall {
         addr: usize,
         how: LockHow,
     },
+    /// `ExTryToAcquireFastMutex`: 1 when acquired.
+    TryAcquire {
+        addr: usize,
+    },
     Release {
         addr: usize,
         how: LockHow,
@@ -591,6 +595,11 @@ pub(crate) async fn serve(rt: &RealRuntime, call: KernelCall) -> HookReply {
     let sched = rt.sched().clone();
     match call {
         KernelCall::Acquire { addr, how } => acquire(rt, addr, how).await,
+        KernelCall::TryAcquire { addr } => {
+            let got = try_acquire(rt, addr);
+            sched.yield_now().await;
+            HookReply::Value(u64::from(got))
+        }
         KernelCall::Release {
             addr,
             how,
@@ -894,6 +903,7 @@ pub(crate) fn serve_now(rt: &RealRuntime, call: KernelCall) -> HookReply {
             HookReply::Value(u64::from(was))
         }
         KernelCall::Acquire { .. } => HookReply::Value(u64::from(PASSIVE_LEVEL)),
+        KernelCall::TryAcquire { .. } => HookReply::Value(1),
         KernelCall::Wait { .. } | KernelCall::Delay { .. } => HookReply::Value(0),
         call @ (KernelCall::InsertDpc { .. }
         | KernelCall::SetTimer { .. }
@@ -1011,6 +1021,31 @@ async fn acquire(rt: &RealRuntime, addr: usize, how: LockHow) -> HookReply {
         LockHow::SpinAtDpc => {}
     }
     HookReply::Value(u64::from(irql))
+}
+
+/// `ExTryToAcquireFastMutex`: the mutex if it is free, without waiting.
+fn try_acquire(rt: &RealRuntime, addr: usize) -> bool {
+    let me = rt.sched().current();
+    let irql = check_max(
+        rt,
+        "ExTryToAcquireFastMutex",
+        APC_LEVEL,
+        0x0002_0005,
+        RuleId::R69,
+    );
+    let (mutex, _) = lock_of(rt, addr, LockHow::Fast);
+    let Some(guard) = mutex.try_lock() else {
+        return false;
+    };
+    let mut st = rt.kernel().st.borrow_mut();
+    if let Some(l) = st.locks.get_mut(&addr) {
+        l.guard = Some(guard);
+        l.owner = Some(me);
+        l.saved_irql = irql;
+    }
+    st.held.entry(me).or_default().push(addr);
+    set_irql(&mut st, me, APC_LEVEL.max(irql));
+    true
 }
 
 fn release(rt: &RealRuntime, addr: usize, how: LockHow, new_irql: u8) {
@@ -1761,6 +1796,83 @@ unsafe extern "C" fn ke_release_spin_lock_from_dpc_level(lock: *mut usize) {
     });
 }
 
+/// `KLOCK_QUEUE_HANDLE`: the simulator keeps the lock's address in `LockQueue[0]`.
+#[repr(C)]
+struct LockQueueHandle {
+    lock_queue: [usize; 2],
+    old_irql: u8,
+}
+
+unsafe extern "C" fn ke_acquire_in_stack_queued_spin_lock(
+    lock: *mut usize,
+    handle: *mut LockQueueHandle,
+) {
+    let old = value(request(KernelCall::Acquire {
+        addr: lock as usize,
+        how: LockHow::Spin,
+    })) as u8;
+    if !handle.is_null() {
+        // SAFETY: the driver's KLOCK_QUEUE_HANDLE, which this routine fills (on its stack).
+        unsafe {
+            (*handle).lock_queue = [lock as usize, 0];
+            (*handle).old_irql = old;
+        }
+    }
+}
+
+unsafe extern "C" fn ke_release_in_stack_queued_spin_lock(handle: *mut LockQueueHandle) {
+    if handle.is_null() {
+        return;
+    }
+    // SAFETY: the handle the driver passed to the matching acquire, which filled it.
+    let (lock, old) = unsafe { ((*handle).lock_queue[0], (*handle).old_irql) };
+    request(KernelCall::Release {
+        addr: lock,
+        how: LockHow::Spin,
+        new_irql: old,
+    });
+}
+
+unsafe extern "C" fn ke_acquire_in_stack_queued_spin_lock_at_dpc_level(
+    lock: *mut usize,
+    handle: *mut LockQueueHandle,
+) {
+    request(KernelCall::Acquire {
+        addr: lock as usize,
+        how: LockHow::SpinAtDpc,
+    });
+    if !handle.is_null() {
+        // SAFETY: the driver's KLOCK_QUEUE_HANDLE, which this routine fills.
+        unsafe {
+            (*handle).lock_queue = [lock as usize, 0];
+            (*handle).old_irql = DISPATCH_LEVEL;
+        }
+    }
+}
+
+unsafe extern "C" fn ke_release_in_stack_queued_spin_lock_from_dpc_level(
+    handle: *mut LockQueueHandle,
+) {
+    if handle.is_null() {
+        return;
+    }
+    // SAFETY: the handle the driver passed to the matching acquire, which filled it.
+    let lock = unsafe { (*handle).lock_queue[0] };
+    request(KernelCall::Release {
+        addr: lock,
+        how: LockHow::SpinAtDpc,
+        new_irql: DISPATCH_LEVEL,
+    });
+}
+
+unsafe extern "C" fn ex_try_to_acquire_fast_mutex(m: *mut libc::c_void) -> u8 {
+    value(request(KernelCall::TryAcquire { addr: m as usize })) as u8
+}
+
+unsafe extern "C" fn ke_enter_critical_region() {}
+
+unsafe extern "C" fn ke_leave_critical_region() {}
+
 unsafe extern "C" fn ex_initialize_fast_mutex(m: *mut libc::c_void) {
     request(KernelCall::InitLock {
         addr: m as usize,
@@ -2203,6 +2315,13 @@ pub(crate) fn routines() -> Vec<(&'static str, usize)> {
         "ExInitializeFastMutex" => ex_initialize_fast_mutex,
         "ExAcquireFastMutex" => ex_acquire_fast_mutex,
         "ExReleaseFastMutex" => ex_release_fast_mutex,
+        "ExTryToAcquireFastMutex" => ex_try_to_acquire_fast_mutex,
+        "KeAcquireInStackQueuedSpinLock" => ke_acquire_in_stack_queued_spin_lock,
+        "KeReleaseInStackQueuedSpinLock" => ke_release_in_stack_queued_spin_lock,
+        "KeAcquireInStackQueuedSpinLockAtDpcLevel" => ke_acquire_in_stack_queued_spin_lock_at_dpc_level,
+        "KeReleaseInStackQueuedSpinLockFromDpcLevel" => ke_release_in_stack_queued_spin_lock_from_dpc_level,
+        "KeEnterCriticalRegion" => ke_enter_critical_region,
+        "KeLeaveCriticalRegion" => ke_leave_critical_region,
         "KeInitializeGuardedMutex" => ke_initialize_guarded_mutex,
         "KeAcquireGuardedMutex" => ke_acquire_guarded_mutex,
         "KeReleaseGuardedMutex" => ke_release_guarded_mutex,
