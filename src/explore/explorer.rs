@@ -492,8 +492,14 @@ fn worker(
             continue;
         }
         // Reserve this schedule's slot first, so workers together run exactly the maximum.
+        // A refused reservation leaves the count alone: another worker may give back a slot
+        // it reserved for an uncounted DFS probe, and runs it itself.
         if let Some(m) = config.max_schedules
-            && counted.fetch_add(1, Ordering::Relaxed) >= m
+            && counted
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                    (c < m).then_some(c + 1)
+                })
+                .is_err()
         {
             break;
         }

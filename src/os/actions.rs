@@ -815,8 +815,14 @@ impl Os {
         let umd = self.inner.umd.clone();
         let guard = self.umd_serialized_lock().await;
         self.inner.umd_host.borrow().context()?;
-        self.inner.session.borrow_mut().serialized_call =
-            Some((self.inner.sched.current(), Ddi::DestroyMiracastContext));
+        {
+            // From here the session goes away, with or without a Stop first: GetNextChunkData
+            // answers STATUS_INSTANCE_NOT_AVAILABLE (R54).
+            let mut session = self.inner.session.borrow_mut();
+            session.serialized_call =
+                Some((self.inner.sched.current(), Ddi::DestroyMiracastContext));
+            session.stop_begun = true;
+        }
         let started_at = self.inner.sched.now();
         let (_, _, leave) = self
             .call(

@@ -90,6 +90,24 @@ pub struct OsConfig {
     /// Deliberate faults of the OS model (all off by default); each breaks the OS-owned rule
     /// its doc names, so that scenarios can show the trace checks catch it.
     pub knobs: OsKnobs,
+    /// Driver Verifier's low-resources simulation for a driver binary's pool allocations
+    /// (the kernel routines of `include/wdm.h`); all off by default.
+    pub pool_faults: PoolFaults,
+}
+
+/// Failure injection for a driver binary's allocations (`ExAllocatePool2`,
+/// `ExAllocatePoolWithTag`, `IoAllocateWorkItem`), as Driver Verifier's low-resources
+/// simulation does it. An injected failure also counts as memory exhausted for R71.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolFaults {
+    /// Fail every Nth allocation of the run (0: never).
+    pub fail_every: u32,
+    /// Fail these allocations, counted from 1 in the run.
+    pub fail_calls: Vec<u32>,
+    /// Systematic low-resources simulation: fail the first allocation from each call site (the
+    /// routine, the tag and the DDI it is made in) and pass every repeat.
+    pub systematic: bool,
 }
 
 impl Default for OsConfig {
@@ -107,6 +125,7 @@ impl Default for OsConfig {
             min_bitrate_1024x768: None,
             datarate_tolerance_ms: 100,
             knobs: OsKnobs::default(),
+            pool_faults: PoolFaults::default(),
         }
     }
 }

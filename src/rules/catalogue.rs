@@ -1077,7 +1077,7 @@ pub static CATALOGUE: &[Rule] = &[
         70,
         G::N,
         Warning,
-        Trace,
+        Both,
         "Pageable DDIs called at PASSIVE_LEVEL",
         concat!(
             "ddi:dispmprt/nc-dispmprt-dxgkddi_query_interface.md; ",

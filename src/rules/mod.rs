@@ -204,7 +204,11 @@ pub fn race_violation(race: &crate::sched::RaceReport) -> Violation {
             }
         )
     };
-    let (rule, culprit) = if inside(Ddi::DxgkCbMiracastSendMessageCallback)
+    // A C KMD's memory, seen by the race check of `backend::real::kernel` (its cells are named
+    // `kmd pool ...` or `kmd memory ...`): the KMD's state, R27.
+    let c_kmd = race.cell.starts_with("kmd pool ") || race.cell.starts_with("kmd memory ");
+    let (rule, culprit) = if c_kmd
+        || inside(Ddi::DxgkCbMiracastSendMessageCallback)
         || inside(Ddi::DxgkCbMiracastSendMessage)
     {
         (RuleId::R27, Culprit::Kmd)
@@ -215,9 +219,14 @@ pub fn race_violation(race: &crate::sched::RaceReport) -> Violation {
     } else {
         (RuleId::R30, Culprit::Umd)
     };
+    let check = if c_kmd {
+        CheckId::KernelRace
+    } else {
+        CheckId::DataRace
+    };
     Violation {
         rule,
-        check: CheckId::DataRace,
+        check,
         culprit,
         finding: format!(
             "unsynchronized access to `{}`: {} and {} are not ordered by any lock or documented OS guarantee",

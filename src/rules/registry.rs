@@ -100,11 +100,8 @@ pub struct CheckDef {
     pub rules: &'static [RuleId],
 }
 
-const NO_POOL: Reach = Reach::ModelOnly(
-    "the C headers offer no pool allocation, so a binary's allocations are not seen (kernel routines for C drivers are a planned addition)",
-);
 const NO_MEMORY_VIEW: Reach = Reach::ModelOnly(
-    "the race detector sees only state a Rust driver keeps in Tracked cells, never a C driver's memory",
+    "it sees state a Rust driver keeps in Tracked cells; a C KMD built with -fsanitize=thread is checked by KernelRace, a C UMD's memory is not seen",
 );
 
 checks! {
@@ -156,10 +153,11 @@ checks! {
     RtspSocketOwnership: Online, Reach::AllBackends, [R41], "os::link::SimRtspLink::close";
     /// A driver calling the OS back after the run's OS (and every context) is gone.
     LateCallback: Online, Reach::AllBackends, [R19, R36], "os::KmdServices::os, os::UmdServices::os";
-    /// `DxgkDdiCreateContext` refuses only when memory is exhausted.
-    GpuContextCreate: Online, NO_POOL, [R71], "os::create_gpu_contexts";
+    /// `DxgkDdiCreateContext` refuses only when memory is exhausted (a binary allocates through
+    /// the kernel routines of `include/wdm.h`, whose pool is the OS model's).
+    GpuContextCreate: Online, Reach::AllBackends, [R71], "os::create_gpu_contexts";
     /// `DxgkDdiDestroyContext` frees what the context allocated.
-    GpuContextDestroy: Online, NO_POOL, [R72], "os::destroy_gpu_contexts";
+    GpuContextDestroy: Online, Reach::AllBackends, [R72], "os::destroy_gpu_contexts";
 
     /// A second `DxgkDdiMiracastQueryCaps` without a new start.
     QueryCapsOnce: Trace, Reach::AllBackends, [R7], "trace_checks::query_caps_once";
@@ -214,6 +212,17 @@ checks! {
 
     /// Unsynchronized accesses to driver state.
     DataRace: Race, NO_MEMORY_VIEW, [R27, R30], "rules::race_violation";
+
+    /// A driver binary's kernel routines (`include/wdm.h`) at an IRQL they do not allow: waits at
+    /// DISPATCH_LEVEL and above, paged pool above APC_LEVEL (R70), OS callbacks above their
+    /// level, a DDI, DPC or work item left at another IRQL than it ran at.
+    KernelIrql: Online, Reach::AllBackends, [R69, R70], "backend::real::kernel (IRQL)";
+    /// Pool a driver binary allocated in the Miracast context's DDIs and still holds when
+    /// `DxgkDdiMiracastDestroyContext` returns.
+    KernelPool: Online, Reach::AllBackends, [R72], "backend::real::kernel (pool)";
+    /// Unsynchronized accesses to a C KMD's memory, seen through its ThreadSanitizer
+    /// instrumentation (`include/miracast_sim_kernel.h`) under the scheduler's happens-before.
+    KernelRace: Race, Reach::AllBackends, [R27], "backend::real::kernel::check_accesses";
 }
 
 /// The entry of `id`.

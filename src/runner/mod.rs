@@ -388,6 +388,7 @@ fn simulate(
         violations.extend(trace_checks::check_with(&trace, &config));
     }
     violations.extend(sched.races().iter().map(race_violation));
+    violations.extend((drivers.violations)());
     Ok(Simulated {
         end,
         blocked,

@@ -324,8 +324,10 @@ impl Sched {
             let base_code = parent.map_or(0, |p| st.threads[p as usize].code());
             let mut clock = VectorClock::default();
             if let Some(p) = parent {
-                st.threads[p as usize].clock.tick(p as usize);
+                // The child sees what the parent did so far; the parent's later steps are in
+                // its next epoch, which the child has not seen.
                 clock = st.threads[p as usize].clock.clone();
+                st.threads[p as usize].clock.tick(p as usize);
             }
             clock.tick(id as usize);
             st.threads.push(ThreadInfo {
@@ -534,12 +536,15 @@ impl Sched {
         st.threads[cur].clock.join(clock);
     }
 
-    /// Ticks the current thread's clock and returns it (a release).
+    /// Returns the current thread's clock and ticks it (a release): whoever acquires the
+    /// returned clock has seen this thread's steps so far, and none of its steps after the
+    /// release (those are in the next epoch).
     pub(crate) fn release(&self) -> VectorClock {
         let mut st = self.inner.state.borrow_mut();
         let cur = st.current.expect("outside a simulated thread") as usize;
+        let released = st.threads[cur].clock.clone();
         st.threads[cur].clock.tick(cur);
-        st.threads[cur].clock.clone()
+        released
     }
 
     /// Blocks the current thread on `waiting`, optionally with a virtual-time timeout.
@@ -751,18 +756,36 @@ impl Sched {
             }
             return None;
         }
-        let blocked: Vec<BlockedThread> = st
+        let blocked_info = |i: usize, t: &ThreadInfo| BlockedThread {
+            thread: i as ThreadId,
+            name: t.name.clone(),
+            inside: t.frames.clone(),
+            waiting_for: t.waiting.clone(),
+        };
+        let mut blocked: Vec<BlockedThread> = st
             .threads
             .iter()
             .enumerate()
             .filter(|(_, t)| t.status == Status::Blocked && !t.daemon)
-            .map(|(i, t)| BlockedThread {
-                thread: i as ThreadId,
-                name: t.name.clone(),
-                inside: t.frames.clone(),
-                waiting_for: t.waiting.clone(),
-            })
+            .map(|(i, t)| blocked_info(i, t))
             .collect();
+        // A blocked daemon thread (a driver's own thread, a DPC) holding what a listed thread
+        // waits for is part of the wait-for chain.
+        loop {
+            let missing: BTreeSet<ThreadId> = blocked
+                .iter()
+                .filter_map(|b| b.waiting_for.as_ref()?.held_by)
+                .filter(|h| !blocked.iter().any(|b| b.thread == *h))
+                .filter(|h| st.threads[*h as usize].status == Status::Blocked)
+                .collect();
+            if missing.is_empty() || blocked.is_empty() {
+                break;
+            }
+            for h in missing {
+                blocked.push(blocked_info(h as usize, &st.threads[h as usize]));
+            }
+        }
+        blocked.sort_by_key(|b| b.thread);
         if blocked.is_empty() {
             Some(RunEnd::Completed)
         } else {

@@ -21,6 +21,9 @@ mod rules;
 /// A real driver binary (C fixtures built with `cc`) through the loader: sessions, seeded bugs, crashes, loader errors.
 mod real_driver;
 
+/// Kernel routines for C drivers (`include/wdm.h`): locks, waits, IRQL and pool under the scheduler, seeded kernel bugs found by exploration.
+mod kernel;
+
 /// Wi-Fi Display codec properties: round trips for every parameter type, no panics on any input.
 mod wfd_props;
 

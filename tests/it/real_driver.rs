@@ -88,11 +88,11 @@ fn build(source: &str, defines: &[&str]) -> PathBuf {
     out
 }
 
-fn umd(defines: &[&str]) -> PathBuf {
+pub(crate) fn umd(defines: &[&str]) -> PathBuf {
     build("umd.c", defines)
 }
 
-fn kmd(defines: &[&str]) -> PathBuf {
+pub(crate) fn kmd(defines: &[&str]) -> PathBuf {
     build("kmd.c", defines)
 }
 
@@ -956,7 +956,7 @@ fn loader_reports_a_missing_file() {
 // The command line on the shipped corpus: determinism, exploration, half drivers.
 // ---------------------------------------------------------------------------------------------
 
-fn sim_binary() -> Command {
+pub(crate) fn sim_binary() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_miracast-sim"));
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
     cmd
@@ -965,7 +965,7 @@ fn sim_binary() -> Command {
 /// Scenarios of the corpus the correct fixtures can run: they ask nothing of the reference
 /// drivers' knobs, adapter settings or features the fixtures lack (chunk reads, monitor
 /// departure, session status reports).
-const FIXTURE_CORPUS: [&str; 17] = [
+pub(crate) const FIXTURE_CORPUS: [&str; 17] = [
     "scenarios/start-session",
     "scenarios/lifecycle",
     "scenarios/orderings/chunk-overflow-slow-consumer.json",

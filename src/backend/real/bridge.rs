@@ -190,6 +190,9 @@ pub(crate) enum CallbackRequest {
     Hook(HookRequest),
 }
 
+/// What runs on a kernel routine's simulated thread after the driver's routine returned.
+pub(crate) type AfterRoutine = Box<dyn FnOnce(&RealRuntime, ThreadId)>;
+
 /// The OS's answer to a [`CallbackRequest`].
 #[derive(Debug)]
 pub(crate) enum CallbackReply {
@@ -268,6 +271,8 @@ pub(crate) enum HookRequest {
     },
     /// A descriptor was written: pollers look again.
     FdActivity,
+    /// A kernel routine (`include/wdm.h`, see `kernel`).
+    Kernel(super::kernel::KernelCall),
 }
 
 /// The simulator's answer to a [`HookRequest`].
@@ -296,6 +301,9 @@ pub(crate) struct RealShared {
     mutex_waiters: Mutex<BTreeMap<usize, u32>>,
     /// Simulated threads waiting for descriptor activity.
     fd_waiters: AtomicU32,
+    /// Memory accesses of a ThreadSanitizer-instrumented driver since the last hand-back
+    /// (address, size, write), checked by `kernel` at every boundary.
+    pub(crate) accesses: Mutex<Vec<(usize, usize, bool)>>,
 }
 
 impl RealShared {
@@ -553,6 +561,8 @@ pub(crate) struct RuntimeInner {
     unloaded: RefCell<BTreeSet<&'static str>>,
     /// RTSP sockets by descriptor (interposed mode).
     sockets: RefCell<BTreeMap<i32, Rc<dyn SimSocket>>>,
+    /// The kernel routines' state: locks, events, DPCs, timers, pool, IRQL per thread.
+    kernel: super::kernel::Kernel,
 }
 
 /// The executor's side of interposed calls.
@@ -596,6 +606,8 @@ pub struct DriverThreadInfo {
 struct PointerMap {
     to_os: BTreeMap<usize, Handle>,
     to_driver: BTreeMap<Handle, usize>,
+    /// Handles given out so far.
+    next: u64,
 }
 
 /// The runtime shared by a loaded UMD and KMD: their real threads, the services their
@@ -653,13 +665,61 @@ impl RealRuntime {
                     rtsp: Mutex::new(BTreeSet::new()),
                     mutex_waiters: Mutex::new(BTreeMap::new()),
                     fd_waiters: AtomicU32::new(0),
+                    accesses: Mutex::new(Vec::new()),
                 }),
                 interposed: Cell::new(false),
                 hooks: RefCell::new(HookState::default()),
                 unloaded: RefCell::new(BTreeSet::new()),
                 sockets: RefCell::new(BTreeMap::new()),
+                kernel: super::kernel::Kernel::default(),
             }),
         }
+    }
+
+    /// Rule findings of the kernel routines so far (IRQL, pool).
+    pub fn kernel_violations(&self) -> Vec<crate::rules::Violation> {
+        self.inner.kernel.violations()
+    }
+
+    /// The scenario's pool failure injection for the kernel routines.
+    pub fn set_pool_faults(&self, faults: crate::os::PoolFaults) {
+        self.inner.kernel.set_pool_faults(faults);
+    }
+
+    pub(crate) fn kernel(&self) -> &super::kernel::Kernel {
+        &self.inner.kernel
+    }
+
+    /// Starts a simulated daemon thread of the KMD (a DPC, a work item) that runs `job`, driver
+    /// code, on a real thread of its own: `first` runs on the new simulated thread before the
+    /// driver's code, `last` after it.
+    pub(crate) fn spawn_kernel_thread(
+        &self,
+        name: String,
+        first: Box<dyn FnOnce(ThreadId)>,
+        job: Box<dyn FnOnce() + Send>,
+        last: AfterRoutine,
+    ) -> ThreadId {
+        let rt = self.clone();
+        let sim = self.inner.sched.spawn(name, true, async move {
+            let thread = rt.inner.sched.current();
+            first(thread);
+            let Some(real) = rt.real_thread(thread) else {
+                return;
+            };
+            let job: Job = Box::new(move || {
+                job();
+                Box::new(()) as Payload
+            });
+            if rt.drive(thread, None, &real, job).await.is_none() {
+                return rt.never_returns("a kernel routine").await;
+            }
+            last(&rt, thread);
+            // The routine is over: its real thread ends (a new DPC or work item gets a new one).
+            rt.inner.threads.borrow_mut().remove(&thread);
+        });
+        self.inner.hooks.borrow_mut().sides.insert(sim, "kmd");
+        sim
     }
 
     /// Faults found so far (hangs, Rust panics in the bridge).
@@ -702,10 +762,25 @@ impl RealRuntime {
         if let Some(h) = map.to_os.get(&driver) {
             return *h;
         }
-        let h = Handle(0xD000 + 0x10 * map.to_os.len() as u64);
+        let h = Handle(0xD000 + 0x10 * map.next);
+        map.next += 1;
         map.to_os.insert(driver, h);
         map.to_driver.insert(h, driver);
         h
+    }
+
+    /// The driver destroyed the context behind `os`: a later context gets a handle of its own
+    /// even if the heap gives it the same address (whether it does depends on allocations of
+    /// other threads, so reusing the old handle would make traces depend on timing).
+    /// The old handle still leads to the old pointer (a late call with it reaches the driver as
+    /// the OS gave it).
+    pub(crate) fn forget_handle(&self, os: Handle) {
+        let mut map = self.inner.pointers.borrow_mut();
+        if let Some(driver) = map.to_driver.get(&os).copied()
+            && map.to_os.get(&driver) == Some(&os)
+        {
+            map.to_os.remove(&driver);
+        }
     }
 
     /// The driver pointer behind an OS-visible handle (an unknown handle passes through, so a
@@ -783,9 +858,11 @@ impl RealRuntime {
             DDI_STACK.with(|d| d.borrow_mut().pop());
             Box::new(result) as Payload
         });
+        super::kernel::ddi_entered(self, ddi);
         let Some(payload) = self.drive(thread, Some(ddi), &real, job).await else {
             return self.never_returns(ddi.name()).await;
         };
+        super::kernel::ddi_left(self, ddi);
         self.journal(format!("leave {}", ddi.name()));
         match payload.downcast::<R>() {
             Ok(r) => *r,
@@ -836,7 +913,13 @@ impl RealRuntime {
         };
         let mut last_progress = Instant::now();
         loop {
-            match real.up.recv_timeout(tick) {
+            let message = real.up.recv_timeout(tick);
+            if message.is_ok() {
+                // What the driver's code touched since it got the turn, under this thread's
+                // happens-before as of now (it does not change while the driver holds the turn).
+                super::kernel::check_accesses(self);
+            }
+            match message {
                 Ok(Up::Returned(payload)) => {
                     self.check_message_buffers();
                     self.pump_all();
@@ -1303,6 +1386,7 @@ impl RealRuntime {
                 sched.yield_now().await;
                 HookReply::Done
             }
+            HookRequest::Kernel(call) => super::kernel::serve(self, call).await,
         }
     }
 
@@ -1436,6 +1520,9 @@ impl RealRuntime {
 
     /// Answers one callback by awaiting the OS model's service.
     async fn serve(&self, request: CallbackRequest) -> CallbackReply {
+        if !matches!(request, CallbackRequest::Hook(_)) {
+            super::kernel::callback_made(self, request_name(&request));
+        }
         match request {
             CallbackRequest::Hook(hook) => CallbackReply::Hook(self.serve_hook(hook).await),
             CallbackRequest::UnknownHandle(what, value) => {

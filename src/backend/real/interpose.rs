@@ -23,6 +23,9 @@
 //! - `send`/`write`/`recv`/`read`/`poll`/`select`/`close` on the RTSP socket go to the OS
 //!   model's RTSP link; on other descriptors they are real, and a read or poll that would block
 //!   waits in the simulator until another simulated thread writes a descriptor or time passes.
+//!
+//! The same rewriting binds a KMD's kernel routines (`include/wdm.h`), which the header declares
+//! weak and leaves undefined, to `kernel`'s entry points (see `kernel::routines`).
 
 #![allow(unsafe_code)]
 
@@ -192,7 +195,9 @@ pub(crate) fn install(handle: *mut c_void) -> Result<usize, String> {
     if strtab == 0 || symtab == 0 {
         return Err("the library has no dynamic symbol table".to_owned());
     }
-    let table = hooks();
+    // The C library calls, then the kernel routines of `include/wdm.h` (`kernel`).
+    let mut table: Vec<(&str, usize)> = hooks().to_vec();
+    table.extend(super::kernel::routines());
     let mut patched = 0;
     for (start, size) in [(rela, relasz), (jmprel, pltrelsz)] {
         if start == 0 {

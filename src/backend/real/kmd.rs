@@ -117,9 +117,13 @@ impl RealKmd {
             Version: 1,
             ..Default::default()
         };
-        // SAFETY: both structures are valid for the call; the OS interface stays valid for the
-        // driver's whole life (it is boxed in the returned value).
-        let status = NtStatus(unsafe { entry(&*os_interface, &mut driver) });
+        // Kernel routines the entry calls (pool for its adapter context, lock initialization)
+        // are served on this thread.
+        let status = super::kernel::while_loading(rt, || {
+            // SAFETY: both structures are valid for the call; the OS interface stays valid for
+            // the driver's whole life (it is boxed in the returned value).
+            NtStatus(unsafe { entry(&*os_interface, &mut driver) })
+        });
         if status != NtStatus::STATUS_SUCCESS {
             return Err(LoadError::EntryFailed {
                 entry: ENTRY_EXPORT,
@@ -416,13 +420,16 @@ impl MiracastKmd for RealKmd {
     async fn destroy_context(&self, context: Handle) -> NtStatus {
         let f = self.driver.DxgkDdiDestroyContext;
         let c = self.rt.driver_value(context);
-        self.rt
+        let status = self
+            .rt
             .call(Ddi::DxgkDdiDestroyContext, move || {
                 let f = f.expect("checked at load");
                 // SAFETY: `c` is the context handle the driver returned.
                 NtStatus(unsafe { f(c as ffi::HANDLE) })
             })
-            .await
+            .await;
+        self.rt.forget_handle(context);
+        status
     }
 
     async fn interrupt_routine(&self, _event: HardwareEvent) -> bool {

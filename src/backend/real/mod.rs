@@ -63,6 +63,8 @@ mod interpose;
 #[cfg(feature = "real-driver")]
 mod isolate;
 #[cfg(feature = "real-driver")]
+mod kernel;
+#[cfg(feature = "real-driver")]
 mod kmd;
 #[cfg(feature = "real-driver")]
 mod umd;

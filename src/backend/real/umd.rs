@@ -257,6 +257,7 @@ impl MiracastUmd for RealUmd {
                 unsafe { f(c as ffi::PVOID) }
             })
             .await;
+        self.rt.forget_handle(context);
         self.close_relay(context);
         // The callbacks stay reachable: a driver thread calling one after Destroy is R36, which
         // the OS model reports when the call reaches it.

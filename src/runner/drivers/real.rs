@@ -32,9 +32,12 @@ pub(super) fn load(sched: &Sched, spec: &Path, setup: &Setup) -> Result<Drivers,
         sched.emit(EventKind::Note { text });
     }
     let runtime = loaded.runtime;
+    runtime.set_pool_faults(setup.os.pool_faults.clone());
+    let kernel = runtime.clone();
     Ok(Drivers {
         kmd,
         umd,
         faults: Box::new(move || runtime.faults().iter().map(Bugcheck::from).collect()),
+        violations: Box::new(move || kernel.kernel_violations()),
     })
 }
