@@ -78,6 +78,12 @@ struct ThreadInfo {
     /// Daemon threads (OS workers waiting for work) do not keep a run alive.
     daemon: bool,
     clock: VectorClock,
+    /// The thread's component in every vector clock. A finished thread's slot goes to a later
+    /// thread whose creator has seen all of the finished thread's steps, so clocks stay as
+    /// wide as the threads alive at once, not as all the threads a long run ever started.
+    slot: u32,
+    /// The highest epoch of its own slot that escaped (see [`State::retired`]).
+    escaped: u32,
     /// DDIs this thread is inside, outermost first.
     frames: Vec<Ddi>,
     waiting: Option<WaitFor>,
@@ -179,7 +185,15 @@ struct State {
     /// Drivers whose shared state is all in simulated objects ([`drivers`] bits; see
     /// [`Sched::set_transparent_drivers`]).
     transparent: u8,
+    /// Vector-clock slots handed out so far.
+    slots: u32,
+    /// Slots of finished threads with the highest epoch of theirs that escaped (released,
+    /// handed to a child, or stamped on an access), most recent last; see [`Sched::spawn`].
+    retired: Vec<(u32, u32)>,
 }
+
+/// How many retired clock slots a new thread looks through (the most recent ones).
+const RETIRED_SCAN: usize = 32;
 
 struct Inner {
     state: RefCell<State>,
@@ -215,6 +229,8 @@ impl Sched {
                     steps_since_len: 0,
                     accounted: false,
                     transparent: 0,
+                    slots: 0,
+                    retired: Vec::new(),
                 }),
                 strategy: RefCell::new(strategy),
                 spawned: RefCell::new(Vec::new()),
@@ -326,15 +342,35 @@ impl Sched {
             if let Some(p) = parent {
                 // The child sees what the parent did so far; the parent's later steps are in
                 // its next epoch, which the child has not seen.
-                clock = st.threads[p as usize].clock.clone();
-                st.threads[p as usize].clock.tick(p as usize);
+                let parent = &mut st.threads[p as usize];
+                clock = parent.clock.clone();
+                let ps = parent.slot as usize;
+                parent.escaped = parent.escaped.max(parent.clock.get(ps));
+                parent.clock.tick(ps);
             }
-            clock.tick(id as usize);
+            // A retired slot whose every escaped epoch the new thread has seen (through its
+            // creator) can be its own: the new thread's epochs there start above them, so no
+            // clock mistakes the old thread's steps for the new one's or the other way round.
+            let scan_from = st.retired.len().saturating_sub(RETIRED_SCAN);
+            let reuse = st.retired[scan_from..]
+                .iter()
+                .rposition(|(slot, escaped)| clock.get(*slot as usize) >= *escaped)
+                .map(|i| scan_from + i);
+            let slot = match reuse {
+                Some(i) => st.retired.remove(i).0,
+                None => {
+                    st.slots += 1;
+                    st.slots - 1
+                }
+            };
+            clock.tick(slot as usize);
             st.threads.push(ThreadInfo {
                 name: name.clone(),
                 status: Status::Runnable,
                 daemon,
                 clock,
+                slot,
+                escaped: 0,
                 frames: Vec::new(),
                 waiting: None,
                 block_epoch: 0,
@@ -522,11 +558,18 @@ impl Sched {
 
     // ---- blocking support for `sync` ----
 
-    /// The current thread's vector clock.
+    /// The current thread's vector clock, for stamping an access (its epoch escapes).
     pub(crate) fn clock_of_current(&self) -> VectorClock {
-        let st = self.inner.state.borrow();
+        let mut st = self.inner.state.borrow_mut();
         let cur = st.current.expect("outside a simulated thread") as usize;
-        st.threads[cur].clock.clone()
+        let t = &mut st.threads[cur];
+        t.escaped = t.escaped.max(t.clock.get(t.slot as usize));
+        t.clock.clone()
+    }
+
+    /// The vector-clock component of `thread` (see [`Sched::spawn`]).
+    pub(crate) fn clock_slot(&self, thread: ThreadId) -> usize {
+        self.inner.state.borrow().threads[thread as usize].slot as usize
     }
 
     /// Joins `clock` into the current thread's clock (an acquire).
@@ -542,8 +585,11 @@ impl Sched {
     pub(crate) fn release(&self) -> VectorClock {
         let mut st = self.inner.state.borrow_mut();
         let cur = st.current.expect("outside a simulated thread") as usize;
-        let released = st.threads[cur].clock.clone();
-        st.threads[cur].clock.tick(cur);
+        let t = &mut st.threads[cur];
+        let slot = t.slot as usize;
+        let released = t.clock.clone();
+        t.escaped = t.escaped.max(t.clock.get(slot));
+        t.clock.tick(slot);
         released
     }
 
@@ -705,8 +751,11 @@ impl Sched {
                 st.threads[thread as usize].status = Status::Finished;
                 // Nothing reads a finished thread's clock again (its releases were copied
                 // into the objects it released); dropping it keeps memory linear in the
-                // number of threads a long scenario starts.
-                st.threads[thread as usize].clock = VectorClock::default();
+                // number of threads a long scenario starts. Its slot can go to a later thread.
+                let t = &mut st.threads[thread as usize];
+                t.clock = VectorClock::default();
+                let retired = (t.slot, t.escaped);
+                st.retired.push(retired);
                 if let Ok(at) = live.binary_search(&thread) {
                     live.remove(at);
                 }

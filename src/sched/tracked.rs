@@ -19,6 +19,9 @@ use std::cell::RefCell;
 pub struct Access {
     /// The thread.
     pub thread: ThreadId,
+    /// Its vector-clock component (threads that never ran at once may share one).
+    #[serde(skip)]
+    pub slot: u32,
     /// Its name.
     pub thread_name: String,
     /// The DDIs it was inside, outermost first.
@@ -95,9 +98,11 @@ impl<T> Tracked<T> {
         };
         self.sched.touch(self.id, write);
         let clock: VectorClock = self.sched.clock_of_current();
-        let my_epoch = clock.get(me as usize);
+        let slot = self.sched.clock_slot(me);
+        let my_epoch = clock.get(slot);
         let access = Access {
             thread: me,
+            slot: slot as u32,
             thread_name: self.sched.thread_name(me),
             inside: self.sched.frames(me),
             write,
@@ -105,7 +110,7 @@ impl<T> Tracked<T> {
         };
         let mut meta = self.meta.borrow_mut();
         let unordered = |(prev, epoch): &(Access, u32)| {
-            prev.thread != me && clock.get(prev.thread as usize) < *epoch
+            prev.thread != me && clock.get(prev.slot as usize) < *epoch
         };
         let conflict = meta
             .last_write

@@ -1606,7 +1606,8 @@ pub(crate) fn check_accesses(rt: &RealRuntime) {
         return;
     };
     let clock = sched.clock_of_current();
-    let epoch = clock.get(me as usize);
+    let slot = sched.clock_slot(me);
+    let epoch = clock.get(slot);
     let mut template: Option<Access> = None;
     let mut races = Vec::new();
     for (addr, size, write) in accesses {
@@ -1616,6 +1617,7 @@ pub(crate) fn check_accesses(rt: &RealRuntime) {
         let access = template
             .get_or_insert_with(|| Access {
                 thread: me,
+                slot: slot as u32,
                 thread_name: sched.thread_name(me),
                 inside: sched.frames(me),
                 write,
@@ -1627,9 +1629,8 @@ pub(crate) fn check_accesses(rt: &RealRuntime) {
         while granule < addr + size.max(1) {
             let mut st = rt.kernel().st.borrow_mut();
             let cell = st.shadow.entry(granule).or_default();
-            let unordered = |(prev, e): &(Access, u32)| {
-                prev.thread != me && clock.get(prev.thread as usize) < *e
-            };
+            let unordered =
+                |(prev, e): &(Access, u32)| prev.thread != me && clock.get(prev.slot as usize) < *e;
             let conflict = cell
                 .last_write
                 .as_ref()
