@@ -26,7 +26,8 @@ pub mod sink;
 pub mod span;
 
 pub use error::{ScenarioError, ScenarioErrorKind};
-pub use resolve::{content_hash, parse_backend, parse_duration};
+pub use raw::ScenarioKind;
+pub use resolve::{content_hash, folder_kind, parse_backend, parse_duration};
 pub use sink::SinkAdapter;
 
 use crate::ddi::{ChunkType, Ddi, SessionPhase};
@@ -47,6 +48,8 @@ pub struct Scenario {
     pub path: String,
     /// Its name.
     pub name: String,
+    /// `conformance` or `self-test`, when the file says.
+    pub kind: Option<raw::ScenarioKind>,
     /// What it checks.
     pub description: String,
     /// HLK job names and rule ids.

@@ -958,23 +958,23 @@ fn sim_binary() -> Command {
 /// drivers' knobs, adapter settings or features the fixtures lack (chunk reads, monitor
 /// departure, session status reports).
 const FIXTURE_CORPUS: [&str; 17] = [
-    "scenarios/start-session",
-    "scenarios/lifecycle",
-    "scenarios/orderings/chunk-overflow-slow-consumer.json",
-    "scenarios/orderings/completion-before-send-returns.json",
-    "scenarios/orderings/ioctl-racing-start.json",
-    "scenarios/hlk-preflight/wireless-display-verify-message-timeouts.json",
-    "scenarios/hlk-preflight/wireless-display-verify-miracast-support.json",
-    "scenarios/hlk-preflight/wireless-display-verify-monitor-arrival-departure.json",
-    "scenarios/hlk-preflight/wireless-display-verify-monitor-disconnect.json",
-    "scenarios/hlk-preflight/wireless-display-verify-monitor-off.json",
-    "scenarios/hlk-preflight/wireless-display-verify-opm-on-real-sink.json",
-    "scenarios/hlk-preflight/wireless-display-verify-session-connect-disconnect.json",
-    "scenarios/hlk-preflight/wireless-display-verify-sleep.json",
-    "scenarios/hlk-preflight/wireless-display-verify-stability.json",
-    "scenarios/os-model/ioctl-during-stop-fails.json",
-    "scenarios/os-model/session-status-tears-down.json",
-    "scenarios/os-model/umd-calls-serialized.json",
+    "scenarios/conformance/start-session",
+    "scenarios/conformance/lifecycle",
+    "scenarios/self-test/orderings/chunk-overflow-slow-consumer.json",
+    "scenarios/self-test/orderings/completion-before-send-returns.json",
+    "scenarios/conformance/orderings/ioctl-racing-start.json",
+    "scenarios/conformance/hlk-preflight/wireless-display-verify-message-timeouts.json",
+    "scenarios/conformance/hlk-preflight/wireless-display-verify-miracast-support.json",
+    "scenarios/conformance/hlk-preflight/wireless-display-verify-monitor-arrival-departure.json",
+    "scenarios/conformance/hlk-preflight/wireless-display-verify-monitor-disconnect.json",
+    "scenarios/conformance/hlk-preflight/wireless-display-verify-monitor-off.json",
+    "scenarios/conformance/hlk-preflight/wireless-display-verify-opm-on-real-sink.json",
+    "scenarios/conformance/hlk-preflight/wireless-display-verify-session-connect-disconnect.json",
+    "scenarios/conformance/hlk-preflight/wireless-display-verify-sleep.json",
+    "scenarios/conformance/hlk-preflight/wireless-display-verify-stability.json",
+    "scenarios/self-test/os-model/ioctl-during-stop-fails.json",
+    "scenarios/conformance/os-model/session-status-tears-down.json",
+    "scenarios/self-test/os-model/umd-calls-serialized.json",
 ];
 
 /// Runs `args` and returns, per scenario, (name, outcome, trace) from the JSON report.
@@ -1044,11 +1044,11 @@ fn the_fixture_corpus_passes_explored_and_explores_the_same_way_twice() {
         let out = sim_binary()
             .arg("run")
             .args([
-                "scenarios/start-session",
-                "scenarios/lifecycle/ioctl-during-start-waits.json",
-                "scenarios/orderings/ioctl-racing-start.json",
-                "scenarios/hlk-preflight/wireless-display-verify-monitor-arrival-departure.json",
-                "scenarios/os-model/session-status-tears-down.json",
+                "scenarios/conformance/start-session",
+                "scenarios/conformance/lifecycle/ioctl-during-start-waits.json",
+                "scenarios/conformance/orderings/ioctl-racing-start.json",
+                "scenarios/conformance/hlk-preflight/wireless-display-verify-monitor-arrival-departure.json",
+                "scenarios/conformance/os-model/session-status-tears-down.json",
             ])
             .args(["--backend", &backend, "--explore=40", "--jobs", "1"])
             .output()
@@ -1076,8 +1076,8 @@ fn half_a_driver_runs_against_the_reference_driver_for_the_other_half() {
         let out = sim_binary()
             .args([
                 "run",
-                "scenarios/lifecycle/connect-disconnect.json",
-                "scenarios/start-session",
+                "scenarios/conformance/lifecycle/connect-disconnect.json",
+                "scenarios/conformance/start-session",
                 "--backend",
                 &backend,
             ])
@@ -1091,7 +1091,7 @@ fn half_a_driver_runs_against_the_reference_driver_for_the_other_half() {
     let out = sim_binary()
         .args([
             "run",
-            "scenarios/start-session",
+            "scenarios/conformance/start-session",
             "--backend",
             "real:model,model",
         ])
