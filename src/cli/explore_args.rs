@@ -201,6 +201,13 @@ pub fn explore_scenario(
     interrupt: &(dyn Fn() -> bool + Sync),
     on_schedule: &(dyn Fn(bool) + Sync),
 ) -> Result<ExploreReport, String> {
+    // A driver library is loaded once per process: two workers running schedules at once
+    // would share its global state, so a driver binary is explored on one worker.
+    let real = matches!(
+        options.backend.as_ref().unwrap_or(&scenario.setup.backend),
+        crate::scenario::Backend::Real(_)
+    );
+    let jobs = if real { 1 } else { jobs };
     let mut config = explore_config(args, scenario, options.seed, jobs, partition)?;
     config.backend = crate::runner::replay::backend_stamp(
         &options

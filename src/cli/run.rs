@@ -72,6 +72,9 @@ pub struct RunArgs {
 pub struct ValidateArgs {
     /// Scenario files or folders; default `scenarios`.
     pub paths: Vec<PathBuf>,
+    /// Also say which scenarios this backend could not carry out (`real:UMD,KMD`), and why.
+    #[arg(long, value_parser = parse_backend)]
+    pub backend: Option<Backend>,
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -168,6 +171,9 @@ fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
         entry.skip_reason = Some(format!("filtered out by `{f}`"));
         return entry;
     }
+    if backend_skip(&mut entry, &scenario, options) {
+        return entry;
+    }
     let ran = if isolate::wanted(args.isolate, args.no_isolate, &scenario, options) {
         isolate::run_in_child(path, &scenario, options)
     } else {
@@ -178,6 +184,26 @@ fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
     entry.result = Some(ran.result);
     entry.verdict = Some(ran.verdict);
     entry
+}
+
+/// Marks `entry` skipped, with the reasons, when the backend cannot carry `scenario` out.
+fn backend_skip(
+    entry: &mut ScenarioReport,
+    scenario: &scenario::Scenario,
+    options: &RunOptions,
+) -> bool {
+    let backend = options
+        .backend
+        .clone()
+        .unwrap_or_else(|| scenario.setup.backend.clone());
+    let reasons = crate::runner::cannot_run(scenario, &backend);
+    if reasons.is_empty() {
+        return false;
+    }
+    entry.outcome = Outcome::Skipped;
+    entry.skip_reason = Some(format!("cannot run on {backend}: {}", reasons.join("; ")));
+    entry.cannot_run = reasons;
+    true
 }
 
 /// What has finished so far, in path order (for the report files while the run goes on).
@@ -335,6 +361,10 @@ pub fn explore_files(
                 || scenario.tags.iter().any(|t| t.contains(f.as_str())))
         {
             entry.skip_reason = Some(format!("filtered out by `{f}`"));
+            scenarios.push(entry);
+            continue;
+        }
+        if backend_skip(&mut entry, &scenario, &options) {
             scenarios.push(entry);
             continue;
         }
@@ -502,9 +532,27 @@ pub fn validate(args: &ValidateArgs) -> u8 {
         }
     };
     let mut invalid = 0;
+    let mut skipped = 0;
     for f in &files {
         match scenario::load_all(f) {
-            Ok((s, _)) => println!("ok {} ({})", f.display(), s.name),
+            Ok((s, _)) => {
+                let backend = args
+                    .backend
+                    .clone()
+                    .unwrap_or_else(|| s.setup.backend.clone());
+                let reasons = crate::runner::cannot_run(&s, &backend);
+                if reasons.is_empty() {
+                    println!("ok {} ({})", f.display(), s.name);
+                } else {
+                    skipped += 1;
+                    println!(
+                        "ok {} ({}), but {backend} would skip it: {}",
+                        f.display(),
+                        s.name,
+                        reasons.join("; ")
+                    );
+                }
+            }
             Err(all) => {
                 invalid += 1;
                 for e in &all {
@@ -516,7 +564,14 @@ pub fn validate(args: &ValidateArgs) -> u8 {
             }
         }
     }
-    println!("{} valid, {invalid} invalid", files.len() - invalid);
+    if skipped > 0 {
+        println!(
+            "{} valid ({skipped} would be skipped on this backend), {invalid} invalid",
+            files.len() - invalid
+        );
+    } else {
+        println!("{} valid, {invalid} invalid", files.len() - invalid);
+    }
     if invalid > 0 {
         exit_code::INVALID
     } else {

@@ -1023,6 +1023,23 @@ impl Os {
         Some(status)
     }
 
+    /// Tells the KMD that its encoder is busy (a binary through its test hook); from then on
+    /// `DxgkDdiMiracastCreateContext` must answer `STATUS_RESOURCE_IN_USE` (R17), if the KMD
+    /// accepted the request.
+    pub async fn tell_encoder_busy(&self) -> NtStatus {
+        let kmd = self.inner.kmd.clone();
+        let status = kmd.set_encoder_busy(true).await;
+        if status == NtStatus::STATUS_SUCCESS {
+            self.set_hardware_busy(true);
+            self.note("the KMD was told its encoder is busy (test hook)");
+        } else {
+            self.note(format!(
+                "the KMD refused to be told its encoder is busy (test hook returned {status})"
+            ));
+        }
+        status
+    }
+
     /// The test escape asking the KMD to send `payload` to the UMD.
     pub async fn escape_send_message(&self, payload: &[u8], output_size: u32) -> NtStatus {
         let kmd = self.inner.kmd.clone();

@@ -25,6 +25,8 @@ pub(super) struct Drivers {
     /// Faults of a real driver binary found so far (hangs, panics in the bridge); keeps the
     /// binary's runtime alive as long as the run.
     pub faults: Box<dyn Fn() -> Vec<super::Bugcheck>>,
+    /// The KMD is a driver binary (the scenario's test requests go to its test hook).
+    pub kmd_binary: bool,
 }
 
 /// Builds the drivers `backend` names on `sched`.
@@ -45,6 +47,7 @@ pub(super) fn load(sched: &Sched, backend: &Backend, setup: &Setup) -> Result<Dr
                 kmd: d.kmd,
                 umd: d.umd,
                 faults: Box::new(Vec::new),
+                kmd_binary: false,
             })
         }
         Backend::Real(spec) => real::load(sched, spec, setup),

@@ -18,9 +18,11 @@ mod drivers;
 mod exec;
 pub mod judge;
 pub mod replay;
+pub mod support;
 
 pub use judge::{Verdict, judge};
 pub use replay::ReplayToken;
+pub use support::cannot_run;
 
 use crate::os::{Os, OsSnapshot};
 use crate::rules::trace_checks::{self, TraceCheckConfig};
@@ -333,9 +335,11 @@ fn simulate(
         drivers.umd.clone(),
     );
     os.set_ioctl_describer(crate::model::protocol::ioctl_meaning);
-    // Only the reference KMD can be told that its encoder is busy; a binary is judged on R17's
-    // busy rule once it can be (its adapter setting is reported as not applied).
-    os.set_hardware_busy(matches!(backend, Backend::Model) && setup.adapter.hardware_busy);
+    // The reference KMD learns of a busy encoder from its configuration; a binary KMD is told
+    // through its test hook before the first step, and the OS expects STATUS_RESOURCE_IN_USE
+    // (R17) only once the KMD has accepted that.
+    let tell_busy = drivers.kmd_binary && setup.adapter.hardware_busy;
+    os.set_hardware_busy(!drivers.kmd_binary && setup.adapter.hardware_busy);
     let (adapter, sink) = SinkAdapter::new(setup.sink.clone());
     let facts = crate::os::SinkFacts {
         monitor_present: setup.sink_facts.monitor_present,
@@ -358,7 +362,11 @@ fn simulate(
     let exec = Rc::new(exec::Exec::new(os.clone(), sink, scenario));
     let steps = Rc::new(scenario.steps.clone());
     let runner = exec.clone();
+    let os_first = os.clone();
     sched.spawn("os-scenario", false, async move {
+        if tell_busy {
+            let _ = os_first.tell_encoder_busy().await;
+        }
         exec::run_steps(runner, steps).await
     });
     let end = sched.run(options.limits);

@@ -15,7 +15,7 @@ use miracast_sim::sched::{FirstStrategy, RandomStrategy, RunEnd, RunLimits, Sche
 use miracast_sim::status::NtStatus;
 use miracast_sim::time::SimTime;
 use miracast_sim::wfd::{Sink, SinkConfig};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -954,28 +954,16 @@ fn sim_binary() -> Command {
     cmd
 }
 
-/// Scenarios of the corpus the correct fixtures can run: they ask nothing of the reference
-/// drivers' knobs, adapter settings or features the fixtures lack (chunk reads, monitor
-/// departure, session status reports).
-const FIXTURE_CORPUS: [&str; 17] = [
-    "scenarios/conformance/start-session",
-    "scenarios/conformance/lifecycle",
-    "scenarios/self-test/orderings/chunk-overflow-slow-consumer.json",
-    "scenarios/self-test/orderings/completion-before-send-returns.json",
-    "scenarios/conformance/orderings/ioctl-racing-start.json",
-    "scenarios/conformance/hlk-preflight/wireless-display-verify-message-timeouts.json",
-    "scenarios/conformance/hlk-preflight/wireless-display-verify-miracast-support.json",
-    "scenarios/conformance/hlk-preflight/wireless-display-verify-monitor-arrival-departure.json",
-    "scenarios/conformance/hlk-preflight/wireless-display-verify-monitor-disconnect.json",
-    "scenarios/conformance/hlk-preflight/wireless-display-verify-monitor-off.json",
-    "scenarios/conformance/hlk-preflight/wireless-display-verify-opm-on-real-sink.json",
-    "scenarios/conformance/hlk-preflight/wireless-display-verify-session-connect-disconnect.json",
-    "scenarios/conformance/hlk-preflight/wireless-display-verify-sleep.json",
-    "scenarios/conformance/hlk-preflight/wireless-display-verify-stability.json",
-    "scenarios/self-test/os-model/ioctl-during-stop-fails.json",
-    "scenarios/conformance/os-model/session-status-tears-down.json",
-    "scenarios/self-test/os-model/umd-calls-serialized.json",
-];
+/// The conformance corpus: what any correct driver must show, so the correct fixtures pass all
+/// of it (nothing skipped: their KMD exports the optional test hook).
+const FIXTURE_CORPUS: [&str; 1] = ["scenarios/conformance"];
+
+/// How many conformance scenarios there are.
+fn conformance_count() -> usize {
+    miracast_sim::scenario::discover(&[PathBuf::from("scenarios/conformance")])
+        .expect("scenarios/conformance is readable")
+        .len()
+}
 
 /// Runs `args` and returns, per scenario, (name, outcome, trace) from the JSON report.
 fn corpus_results(backend: &str, extra: &[&str]) -> Vec<(String, String, String)> {
@@ -1015,7 +1003,7 @@ fn both_fixtures() -> String {
 fn the_fixture_corpus_passes_with_byte_identical_traces_over_five_runs() {
     let backend = both_fixtures();
     let first = corpus_results(&backend, &["--seed", "7"]);
-    assert!(first.len() >= 10, "{first:?}");
+    assert_eq!(first.len(), conformance_count(), "{first:?}");
     for (name, outcome, trace) in &first {
         assert!(outcome.contains("pass"), "{name}: {outcome}\n{trace}");
         assert!(!trace.is_empty(), "{name}: no trace");
@@ -1061,6 +1049,155 @@ fn the_fixture_corpus_passes_explored_and_explores_the_same_way_twice() {
     let first = explore();
     assert!(first.contains("explored 40 schedules"), "{first}");
     assert_eq!(first, explore());
+}
+
+#[test]
+fn the_conformance_corpus_passes_on_the_correct_fixtures_plain_and_explored() {
+    let backend = both_fixtures();
+    let n = conformance_count();
+    for extra in [&[][..], &["--explore=200"][..]] {
+        let out = sim_binary()
+            .args([
+                "run",
+                "scenarios/conformance",
+                "--backend",
+                &backend,
+                "--jobs",
+                "2",
+            ])
+            .args(extra)
+            .output()
+            .expect("run miracast-sim");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {text}");
+        assert!(
+            text.ends_with(&format!("{n} passed, 0 failed\n")),
+            "{extra:?}: nothing may be skipped or fail:\n{text}"
+        );
+    }
+}
+
+/// A scenario a binary cannot carry out is skipped with its reason in every report format and
+/// the summary line, and `validate --backend` says so in advance; never a silent pass.
+#[test]
+fn what_a_binary_cannot_do_is_skipped_with_the_reason_in_every_format() {
+    let no_hook = format!(
+        "real:{},{}",
+        umd(&[]).display(),
+        kmd(&["WITHOUT_TEST_HOOK"]).display()
+    );
+    let files = [
+        "scenarios/self-test/rules/slow-stop.json",
+        "scenarios/conformance/messages/send-message-pending.json",
+        "scenarios/conformance/create-context/hardware-busy.json",
+        "scenarios/conformance/lifecycle/connect-disconnect.json",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let junit = dir.path().join("r.xml");
+    let out = sim_binary()
+        .arg("run")
+        .args(files)
+        .args(["--backend", &no_hook])
+        .arg("--report")
+        .arg(format!("json={}", json.display()))
+        .arg("--report")
+        .arg(format!("junit={}", junit.display()))
+        .output()
+        .expect("run miracast-sim");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.ends_with("1 passed, 0 failed, 3 skipped\n"), "{text}");
+    for (name, why) in [
+        (
+            "knob-slow-stop",
+            "bug knobs of the reference drivers (slow_stop)",
+        ),
+        (
+            "send-message-returns-pending",
+            "KmdSendMessage (line 10) asks the KMD to send a message through its optional MiracastSimKmdTestHook",
+        ),
+        (
+            "create-context-hardware-busy",
+            "`hardware_busy` is told to a binary KMD through its optional MiracastSimKmdTestHook",
+        ),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("SKIP {name} ")))
+            .unwrap_or_else(|| panic!("no SKIP line for {name}:\n{text}"));
+        assert!(line.contains(why), "{line}");
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let skipped: Vec<&serde_json::Value> = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["outcome"] == "skipped")
+        .collect();
+    assert_eq!(skipped.len(), 3, "{report}");
+    assert!(
+        skipped
+            .iter()
+            .all(|s| s["cannot_run"].as_array().is_some_and(|r| !r.is_empty()))
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(
+        xml.matches("<skipped message=\"cannot run on real:")
+            .count(),
+        3,
+        "{xml}"
+    );
+    // The same, said in advance.
+    let out = sim_binary()
+        .arg("validate")
+        .args(files)
+        .args(["--backend", &no_hook])
+        .output()
+        .expect("run miracast-sim");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(text.matches("would skip it: ").count(), 3, "{text}");
+    assert!(
+        text.ends_with("4 valid (3 would be skipped on this backend), 0 invalid\n"),
+        "{text}"
+    );
+}
+
+/// Through the test hook `KmdSendMessage` drives a binary KMD: a KMD that releases its message
+/// buffers before the completion routine has run fails the message scenarios with R26 and no
+/// other rule.
+#[test]
+fn the_message_scenarios_catch_a_binary_kmd_that_releases_buffers_early() {
+    let backend = format!(
+        "real:{},{}",
+        umd(&[]).display(),
+        kmd(&["BUG_RELEASE_BEFORE_COMPLETION"]).display()
+    );
+    let out = sim_binary()
+        .args([
+            "run",
+            "scenarios/conformance/messages/buffers-held-until-completion.json",
+            "scenarios/conformance/messages/send-message-pending.json",
+            "--backend",
+            &backend,
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("run miracast-sim");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for s in report["scenarios"].as_array().unwrap() {
+        assert_eq!(s["outcome"], "failed", "{s}");
+        let rules: BTreeSet<String> = s["verdict"]["unexpected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["rule"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(rules, BTreeSet::from(["R26".to_owned()]), "{s}");
+    }
 }
 
 #[test]

@@ -16,6 +16,7 @@ use std::path::Path;
 pub(super) fn load(sched: &Sched, spec: &Path, setup: &Setup) -> Result<Drivers, String> {
     let loaded = load_real_drivers_spec(sched, spec, BridgeConfig::default())
         .map_err(|e| format!("`real:{}`: {e}", spec.display()))?;
+    let kmd_binary = loaded.kmd.is_some();
     let (kmd, umd) = match (loaded.kmd, loaded.umd) {
         (Some(k), Some(u)) => (k, u),
         (k, u) => {
@@ -36,5 +37,6 @@ pub(super) fn load(sched: &Sched, spec: &Path, setup: &Setup) -> Result<Drivers,
         kmd,
         umd,
         faults: Box::new(move || runtime.faults().iter().map(Bugcheck::from).collect()),
+        kmd_binary,
     })
 }

@@ -1,0 +1,107 @@
+//! What a backend cannot carry out of a scenario, said before the run: a driver binary has no
+//! bug knobs and does not read the reference drivers' settings, and a scenario's test requests
+//! to a binary KMD need its optional test hook. Such a scenario is reported as skipped with
+//! these reasons (never run as a silent no-op); `validate --backend` lists them in advance.
+
+use crate::backend::real::{Exports, probe_exports};
+use crate::scenario::{Backend, Scenario, Step, StepOp};
+
+/// Why `backend` cannot carry out `scenario`, one sentence each; empty when it can. A library
+/// that does not open gives no reason here: the run reports the backend unavailable.
+pub fn cannot_run(scenario: &Scenario, backend: &Backend) -> Vec<String> {
+    let Backend::Real(spec) = backend else {
+        return Vec::new();
+    };
+    match probe_exports(spec) {
+        Ok(exports) => reasons(scenario, exports),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The reasons for drivers with these exports.
+pub fn reasons(scenario: &Scenario, exports: Exports) -> Vec<String> {
+    let mut out = Vec::new();
+    let setup = &scenario.setup;
+    let knobs = setup.knobs.enabled();
+    if !knobs.is_empty() && (exports.umd || exports.kmd) {
+        out.push(format!(
+            "bug knobs of the reference drivers ({}): a driver binary has none",
+            knobs.join(", ")
+        ));
+    }
+    if exports.umd {
+        let mut umd = setup.umd.clone();
+        umd.min_bitrate_1024x768 = None;
+        let changed = changed_fields(&umd, &crate::model::UmdConfig::default());
+        if !changed.is_empty() {
+            out.push(format!(
+                "settings of the reference UMD ({}): a driver binary does not read them",
+                changed.join(", ")
+            ));
+        }
+    }
+    if exports.kmd {
+        let adapter = crate::model::KmdConfig {
+            hardware_busy: false,
+            ..setup.adapter.clone()
+        };
+        let changed = changed_fields(&adapter, &crate::model::KmdConfig::default());
+        if !changed.is_empty() {
+            out.push(format!(
+                "adapter settings of the reference KMD ({}): a driver binary does not read them",
+                changed.join(", ")
+            ));
+        }
+        if setup.os.memory_budget_bytes != crate::os::OsConfig::default().memory_budget_bytes {
+            out.push(
+                "`os.memory_budget_bytes` limits what the KMD allocates from the pool, and the C headers offer a binary KMD no pool allocation yet (kernel routines for C drivers are a planned addition)".to_owned(),
+            );
+        }
+        if setup.adapter.hardware_busy && !exports.kmd_test_hook {
+            out.push(
+                "`hardware_busy` is told to a binary KMD through its optional MiracastSimKmdTestHook export (miracast_sim_kmd.h), which this KMD does not have".to_owned(),
+            );
+        }
+        steps(&scenario.steps, exports, &mut out);
+    }
+    out
+}
+
+fn steps(list: &[Step], exports: Exports, out: &mut Vec<String>) {
+    for s in list {
+        match &s.op {
+            StepOp::KmdSendMessage { .. } if !exports.kmd_test_hook => out.push(format!(
+                "{} (line {}) asks the KMD to send a message through its optional MiracastSimKmdTestHook export (miracast_sim_kmd.h), which this KMD does not have",
+                s.label(),
+                s.line
+            )),
+            StepOp::CreateGpuContexts {
+                incompatible_umd: true,
+                ..
+            } => out.push(format!(
+                "{} (line {}) marks the D3D UMD incompatible the way only the reference KMD understands",
+                s.label(),
+                s.line
+            )),
+            StepOp::Parallel(branches) => {
+                for b in branches {
+                    steps(b, exports, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The top-level fields where `a` differs from `b` (both serialize to JSON objects).
+fn changed_fields<T: serde::Serialize>(a: &T, b: &T) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+        (serde_json::to_value(a), serde_json::to_value(b))
+    else {
+        return Vec::new();
+    };
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
