@@ -32,6 +32,9 @@ pub struct IsolatedInput {
     pub backend: Option<String>,
     /// [`RunOptions::seed`].
     pub seed: Option<u64>,
+    /// The file of [`RunOptions::profile`].
+    #[serde(default)]
+    pub profile: Option<PathBuf>,
 }
 
 impl IsolatedInput {
@@ -42,6 +45,7 @@ impl IsolatedInput {
             trace: options.trace,
             backend: options.backend.as_ref().map(ToString::to_string),
             seed: options.seed,
+            profile: options.profile.and_then(|p| p.path.clone()),
         }
     }
 
@@ -58,6 +62,11 @@ impl IsolatedInput {
                 .map(scenario::parse_backend)
                 .transpose()?,
             seed: self.seed,
+            profile: self
+                .profile
+                .as_deref()
+                .map(crate::profile::load)
+                .transpose()?,
             ..RunOptions::default()
         })
     }

@@ -50,6 +50,10 @@ pub enum Command {
         /// docs/trace-schema.json).
         #[arg(long)]
         trace: bool,
+        /// Print the schema of a driver profile (`run --profile`) instead (committed as
+        /// profiles/schema.json).
+        #[arg(long, conflicts_with = "trace")]
+        profile: bool,
     },
     /// List every rule of the catalogue, checked or not and why.
     Rules {
@@ -96,8 +100,10 @@ pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Validate(args) => run::validate(&args),
-        Command::Schema { trace } => {
-            if trace {
+        Command::Schema { trace, profile } => {
+            if profile {
+                print!("{}", crate::profile::schema());
+            } else if trace {
                 print!("{}", crate::trace::schema());
             } else {
                 print!("{}", crate::scenario::schema());

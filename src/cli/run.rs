@@ -62,6 +62,11 @@ pub struct RunArgs {
     /// never). Report files are rewritten with the results so far at the same pace.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s")]
     pub progress_every: std::time::Duration,
+    /// A driver profile (JSON, `miracast-sim schema --profile`): what your drivers' private
+    /// IOCTL and message codes mean. Default: the reference drivers' own when a reference model
+    /// plays one side, else none.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
     /// Exploration of orderings (`--explore` and its flags).
     #[command(flatten)]
     pub explore: super::explore_args::ExploreArgs,
@@ -75,6 +80,9 @@ pub struct ValidateArgs {
     /// Also say which scenarios this backend could not carry out (`real:UMD,KMD`), and why.
     #[arg(long, value_parser = parse_backend)]
     pub backend: Option<Backend>,
+    /// The driver profile the run would use (`run --profile`).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -196,7 +204,7 @@ fn backend_skip(
         .backend
         .clone()
         .unwrap_or_else(|| scenario.setup.backend.clone());
-    let reasons = crate::runner::cannot_run(scenario, &backend);
+    let reasons = crate::runner::cannot_run(scenario, &backend, options.profile);
     if reasons.is_empty() {
         return false;
     }
@@ -231,6 +239,10 @@ pub fn run_files(
         trace: !args.no_trace,
         backend: args.backend.clone(),
         seed: args.seed,
+        profile: args
+            .profile
+            .as_deref()
+            .and_then(|p| crate::profile::load(p).ok()),
         ..RunOptions::default()
     };
     let slots: Vec<Mutex<Option<ScenarioReport>>> =
@@ -330,6 +342,10 @@ pub fn explore_files(
         trace: !args.no_trace,
         backend: args.backend.clone(),
         seed: args.seed,
+        profile: args
+            .profile
+            .as_deref()
+            .and_then(|p| crate::profile::load(p).ok()),
         ..RunOptions::default()
     };
     let mut scenarios = Vec::new();
@@ -443,6 +459,10 @@ pub fn run(args: &RunArgs) -> u8 {
         eprintln!("error: no scenario files (*.json) found");
         return exit_code::INVALID;
     }
+    if let Some(Err(e)) = args.profile.as_deref().map(crate::profile::load) {
+        eprintln!("error: {e}");
+        return exit_code::INVALID;
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -531,6 +551,18 @@ pub fn validate(args: &ValidateArgs) -> u8 {
             return exit_code::INVALID;
         }
     };
+    let profile = match args
+        .profile
+        .as_deref()
+        .map(crate::profile::load)
+        .transpose()
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::INVALID;
+        }
+    };
     let mut invalid = 0;
     let mut skipped = 0;
     for f in &files {
@@ -540,7 +572,7 @@ pub fn validate(args: &ValidateArgs) -> u8 {
                     .backend
                     .clone()
                     .unwrap_or_else(|| s.setup.backend.clone());
-                let reasons = crate::runner::cannot_run(&s, &backend);
+                let reasons = crate::runner::cannot_run(&s, &backend, profile);
                 if reasons.is_empty() {
                     println!("ok {} ({})", f.display(), s.name);
                 } else {

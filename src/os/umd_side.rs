@@ -13,11 +13,6 @@ use async_trait::async_trait;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-/// Decodes what an IOCTL payload means when it follows a known private protocol (the reference
-/// drivers'), for traces and the checks that need it (`op=MONITOR_ARRIVED`). Vendors' payloads
-/// are private (G12).
-pub type IoctlDescriber = fn(&[u8]) -> Option<IoctlMeaning>;
-
 /// `MIRACAST_CALLBACKS` for one UMD context. Holds the OS weakly: the UMD keeps these for the
 /// context's life, and the OS owns the UMD.
 pub(crate) struct UmdServices {
@@ -280,7 +275,7 @@ impl MiracastUmdServices for UmdServices {
         let Some(os) = self.os(Ddi::MiracastIoControl) else {
             return (NtStatus::STATUS_INVALID_HANDLE, 0);
         };
-        let op = os.inner.ioctl_describer.get().and_then(|d| d(input));
+        let op = os.inner.profile.get().and_then(|p| p.ioctl_meaning(input));
         let args = CallArgs::IoControl {
             hardware_access,
             input_size: input.len() as u32,

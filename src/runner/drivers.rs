@@ -27,6 +27,8 @@ pub(super) struct Drivers {
     pub faults: Box<dyn Fn() -> Vec<super::Bugcheck>>,
     /// The KMD is a driver binary (the scenario's test requests go to its test hook).
     pub kmd_binary: bool,
+    /// The UMD is a driver binary.
+    pub umd_binary: bool,
 }
 
 /// Builds the drivers `backend` names on `sched`.
@@ -48,6 +50,7 @@ pub(super) fn load(sched: &Sched, backend: &Backend, setup: &Setup) -> Result<Dr
                 umd: d.umd,
                 faults: Box::new(Vec::new),
                 kmd_binary: false,
+                umd_binary: false,
             })
         }
         Backend::Real(spec) => real::load(sched, spec, setup),

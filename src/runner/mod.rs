@@ -48,6 +48,9 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Step and virtual-time limits.
     pub limits: RunLimits,
+    /// The driver profile (`run --profile`); `None`: the reference drivers' own when a
+    /// reference model plays a side, else none.
+    pub profile: Option<&'static crate::profile::DriverProfile>,
 }
 
 impl Default for RunOptions {
@@ -57,6 +60,7 @@ impl Default for RunOptions {
             backend: None,
             seed: None,
             limits: RunLimits::default(),
+            profile: None,
         }
     }
 }
@@ -334,7 +338,18 @@ fn simulate(
         drivers.kmd.clone(),
         drivers.umd.clone(),
     );
-    os.set_ioctl_describer(crate::model::protocol::ioctl_meaning);
+    // The driver profile: the one given, else the reference drivers' when a reference model
+    // plays one side (it speaks that format), else none: the checks that need private meanings
+    // then have nothing to judge, and the trace says so.
+    let profile = options
+        .profile
+        .or_else(|| (!(drivers.kmd_binary && drivers.umd_binary)).then(crate::profile::reference));
+    os.set_profile(profile);
+    if profile.is_none() {
+        sched.emit(EventKind::Note {
+            text: "no driver profile (run --profile FILE): the meanings of the drivers' private IOCTLs are unknown, so R11, R13, R15, R43, R53 and the IOCTL half of R21 are not judged".to_owned(),
+        });
+    }
     // The reference KMD learns of a busy encoder from its configuration; a binary KMD is told
     // through its test hook before the first step, and the OS expects STATUS_RESOURCE_IN_USE
     // (R17) only once the KMD has accepted that.

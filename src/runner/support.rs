@@ -4,22 +4,31 @@
 //! these reasons (never run as a silent no-op); `validate --backend` lists them in advance.
 
 use crate::backend::real::{Exports, probe_exports};
+use crate::profile::DriverProfile;
 use crate::scenario::{Backend, Scenario, Step, StepOp};
 
 /// Why `backend` cannot carry out `scenario`, one sentence each; empty when it can. A library
 /// that does not open gives no reason here: the run reports the backend unavailable.
-pub fn cannot_run(scenario: &Scenario, backend: &Backend) -> Vec<String> {
+pub fn cannot_run(
+    scenario: &Scenario,
+    backend: &Backend,
+    profile: Option<&DriverProfile>,
+) -> Vec<String> {
     let Backend::Real(spec) = backend else {
         return Vec::new();
     };
     match probe_exports(spec) {
-        Ok(exports) => reasons(scenario, exports),
+        Ok(exports) => reasons(scenario, exports, profile),
         Err(_) => Vec::new(),
     }
 }
 
-/// The reasons for drivers with these exports.
-pub fn reasons(scenario: &Scenario, exports: Exports) -> Vec<String> {
+/// The reasons for drivers with these exports and this profile (`run --profile`).
+pub fn reasons(
+    scenario: &Scenario,
+    exports: Exports,
+    profile: Option<&DriverProfile>,
+) -> Vec<String> {
     let mut out = Vec::new();
     let setup = &scenario.setup;
     let knobs = setup.knobs.enabled();
@@ -62,15 +71,49 @@ pub fn reasons(scenario: &Scenario, exports: Exports) -> Vec<String> {
                 "`hardware_busy` is told to a binary KMD through its optional MiracastSimKmdTestHook export (miracast_sim_kmd.h), which this KMD does not have".to_owned(),
             );
         }
-        steps(&scenario.steps, exports, &mut out);
     }
+    steps(&scenario.steps, exports, profile, &mut out);
     out
 }
 
-fn steps(list: &[Step], exports: Exports, out: &mut Vec<String>) {
+fn steps(list: &[Step], exports: Exports, profile: Option<&DriverProfile>, out: &mut Vec<String>) {
     for s in list {
+        // A payload given by name is written in the profile's framing; both drivers binary and
+        // no profile, or a profile without that name, and it cannot be written.
+        let named = match &s.op {
+            StepOp::KmdSendMessage {
+                named: true,
+                payload,
+                ..
+            } => Some((payload, false)),
+            StepOp::MiracastIoControl {
+                named: true,
+                payload,
+                ..
+            } => Some((payload, true)),
+            _ => None,
+        };
+        if let Some((payload, ioctl)) = named
+            && exports.umd
+            && exports.kmd
+        {
+            match profile.map(|p| p.translate(payload, ioctl)) {
+                None => out.push(format!(
+                    "{} (line {}) names its payload, and without a driver profile (run --profile FILE) the simulator does not know your drivers' private format",
+                    s.label(),
+                    s.line
+                )),
+                Some(Err(name)) => out.push(format!(
+                    "{} (line {}) sends {name}, which the driver profile {} gives no code",
+                    s.label(),
+                    s.line,
+                    profile.map(DriverProfile::shown).unwrap_or_default()
+                )),
+                Some(Ok(_)) => {}
+            }
+        }
         match &s.op {
-            StepOp::KmdSendMessage { .. } if !exports.kmd_test_hook => out.push(format!(
+            StepOp::KmdSendMessage { .. } if exports.kmd && !exports.kmd_test_hook => out.push(format!(
                 "{} (line {}) asks the KMD to send a message through its optional MiracastSimKmdTestHook export (miracast_sim_kmd.h), which this KMD does not have",
                 s.label(),
                 s.line
@@ -78,17 +121,17 @@ fn steps(list: &[Step], exports: Exports, out: &mut Vec<String>) {
             StepOp::CreateGpuContexts {
                 incompatible_umd: true,
                 ..
-            } => out.push(format!(
+            } if exports.kmd => out.push(format!(
                 "{} (line {}) marks the D3D UMD incompatible the way only the reference KMD understands",
                 s.label(),
                 s.line
             )),
-            StepOp::Parallel(branches) => {
-                for b in branches {
-                    steps(b, exports, out);
-                }
-            }
             _ => {}
+        }
+        if let StepOp::Parallel(branches) = &s.op {
+            for b in branches {
+                steps(b, exports, profile, out);
+            }
         }
     }
 }

@@ -166,6 +166,9 @@ pub enum StepOp {
     Disconnect,
     /// The test escape.
     KmdSendMessage {
+        /// Given by name: the bytes are the reference format, rewritten in the driver
+        /// profile's framing at run time.
+        named: bool,
         /// Message bytes.
         payload: Vec<u8>,
         /// Output buffer size.
@@ -175,6 +178,8 @@ pub enum StepOp {
     MiracastIoControl {
         /// `HardwareAccess`.
         hardware_access: bool,
+        /// Given by name (see `KmdSendMessage`).
+        named: bool,
         /// Input bytes.
         payload: Vec<u8>,
         /// Output buffer size.

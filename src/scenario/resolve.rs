@@ -392,6 +392,17 @@ fn parse_ioctl(text: &str) -> Result<Vec<u8>, String> {
 pub const MAX_SIZED_PAYLOAD: u64 = 64 << 20;
 
 /// A payload: its text through `parse`, or `size` bytes of a fill pattern.
+/// True when a payload is given by name (`"QUERY_STATUS"`, `"PING:7"`, or the default): it is
+/// written in the driver profile's framing at run time.
+fn is_named(raw: Option<&super::raw::RawPayload>) -> bool {
+    use super::raw::RawPayload;
+    match raw {
+        None => true,
+        Some(RawPayload::Text(t)) => !t.starts_with("hex:"),
+        Some(RawPayload::Sized { .. }) => false,
+    }
+}
+
 fn payload_bytes(
     raw: Option<&super::raw::RawPayload>,
     default: &str,
@@ -667,6 +678,7 @@ impl StepResolver<'_> {
                 ..
             } => {
                 need(self, state.adapter, NO_ADAPTER, ADD_BRING_UP)?;
+                let payload_raw = payload.as_ref();
                 let payload =
                     payload_bytes(payload.as_ref(), "PING", parse_message).map_err(|e| {
                         self.cx.err(
@@ -677,6 +689,7 @@ impl StepResolver<'_> {
                         )
                     })?;
                 StepOp::KmdSendMessage {
+                    named: is_named(payload_raw),
                     payload,
                     output_size: output_size.unwrap_or(64),
                 }
@@ -693,6 +706,7 @@ impl StepResolver<'_> {
                     "no UMD Miracast context exists (a UMD thread needs a loaded, created UMD)",
                     "add `CreateMiracastContext` or `Connect` before it",
                 )?;
+                let payload_raw = payload.as_ref();
                 let payload = payload_bytes(payload.as_ref(), "QUERY_STATUS", parse_ioctl)
                     .map_err(|e| {
                         self.cx.err(
@@ -704,6 +718,7 @@ impl StepResolver<'_> {
                     })?;
                 StepOp::MiracastIoControl {
                     hardware_access: *hardware_access,
+                    named: is_named(payload_raw),
                     payload,
                     output_size: output_size.unwrap_or(16),
                 }

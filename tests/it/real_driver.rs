@@ -161,7 +161,7 @@ fn run_real_with_sink(
     let (kmd, umd, runtime) =
         load_real_drivers(&sched, umd_path, kmd_path, config).expect("load the fixture drivers");
     let os = Os::new(&sched, &findings, os_config, kmd, umd);
-    os.set_ioctl_describer(miracast_sim::model::protocol::ioctl_meaning);
+    os.set_profile(Some(miracast_sim::profile::reference()));
     let probe = Sink::new(sink_config.clone(), SimTime::ZERO).expect("sink config");
     let monitor_present =
         probe.capabilities().edid.is_some() || probe.capabilities().connector.is_some();
@@ -971,6 +971,8 @@ fn corpus_results(backend: &str, extra: &[&str]) -> Vec<(String, String, String)
         .arg("run")
         .args(FIXTURE_CORPUS)
         .args(["--backend", backend, "--format", "json", "--jobs", "2"])
+        .arg("--profile")
+        .arg(fixture_dir().join("profile.json"))
         .args(extra)
         .output()
         .expect("run miracast-sim");
@@ -1039,6 +1041,8 @@ fn the_fixture_corpus_passes_explored_and_explores_the_same_way_twice() {
                 "scenarios/conformance/os-model/session-status-tears-down.json",
             ])
             .args(["--backend", &backend, "--explore=40", "--jobs", "1"])
+            .arg("--profile")
+            .arg(fixture_dir().join("profile.json"))
             .output()
             .expect("run miracast-sim");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -1065,6 +1069,8 @@ fn the_conformance_corpus_passes_on_the_correct_fixtures_plain_and_explored() {
                 "--jobs",
                 "2",
             ])
+            .arg("--profile")
+            .arg(fixture_dir().join("profile.json"))
             .args(extra)
             .output()
             .expect("run miracast-sim");
@@ -1185,6 +1191,8 @@ fn the_message_scenarios_catch_a_binary_kmd_that_releases_buffers_early() {
             "--format",
             "json",
         ])
+        .arg("--profile")
+        .arg(fixture_dir().join("profile.json"))
         .output()
         .expect("run miracast-sim");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -1198,6 +1206,95 @@ fn the_message_scenarios_catch_a_binary_kmd_that_releases_buffers_early() {
             .collect();
         assert_eq!(rules, BTreeSet::from(["R26".to_owned()]), "{s}");
     }
+}
+
+/// The rules a run of `scenario` breaks beyond what it expects, with `profile`.
+fn unexpected_rules(scenario: &str, backend: &str, profile: Option<&str>) -> BTreeSet<String> {
+    let mut cmd = sim_binary();
+    cmd.args(["run", scenario, "--backend", backend, "--format", "json"]);
+    if let Some(p) = profile {
+        cmd.args(["--profile", p]);
+    }
+    let out = cmd.output().expect("run miracast-sim");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    report["scenarios"][0]["verdict"]["unexpected"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .map(|v| v["rule"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// R11, R13, R15 and R43 concern what a private IOCTL means. The fixtures built with
+/// `-DPROTO_ALT` speak another private format (other magics, other codes); given its profile,
+/// each seeded bug is caught with exactly the rule it breaks, as it is in the reference format
+/// with the reference profile. Without a profile the meaning is unknown: the rule is not
+/// judged (and the run's trace says so).
+#[test]
+fn a_driver_with_its_own_private_codes_is_judged_through_its_profile() {
+    let dir = fixture_dir();
+    let reference = dir.join("profile.json").display().to_string();
+    let alt = dir.join("profile-alt.json").display().to_string();
+    let scenario = "scenarios/conformance/lifecycle/connect-disconnect.json";
+    let cases: [(&str, &str, &str); 4] = [
+        ("kmd", "BUG_IGNORE_MONITOR_ARRIVAL", "R11"),
+        ("kmd", "BUG_NO_EDID", "R15"),
+        ("umd", "BUG_ARRIVAL_INSIDE_START", "R43"),
+        ("umd", "BUG_DEPARTURE_IN_STOP", "R13"),
+    ];
+    for (side, bug, rule) in cases {
+        let pair = |format: &[&str]| {
+            let with_bug: Vec<&str> = format.iter().copied().chain([bug]).collect();
+            let (u, k) = if side == "umd" {
+                (umd(&with_bug), kmd(format))
+            } else {
+                (umd(format), kmd(&with_bug))
+            };
+            format!("real:{},{}", u.display(), k.display())
+        };
+        let want = BTreeSet::from([rule.to_owned()]);
+        let plain = pair(&[]);
+        let other = pair(&["PROTO_ALT"]);
+        assert_eq!(
+            unexpected_rules(scenario, &plain, Some(&reference)),
+            want,
+            "{bug}"
+        );
+        assert_eq!(
+            unexpected_rules(scenario, &other, Some(&alt)),
+            want,
+            "{bug} (own codes)"
+        );
+        assert!(
+            !unexpected_rules(scenario, &other, None).contains(rule),
+            "{bug}: judged without knowing what the codes mean"
+        );
+    }
+    // The correct drivers in their own format pass the whole conformance corpus.
+    let correct = format!(
+        "real:{},{}",
+        umd(&["PROTO_ALT"]).display(),
+        kmd(&["PROTO_ALT"]).display()
+    );
+    let out = sim_binary()
+        .args([
+            "run",
+            "scenarios/conformance",
+            "--backend",
+            &correct,
+            "--profile",
+            &alt,
+        ])
+        .output()
+        .expect("run miracast-sim");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.ends_with(&format!("{} passed, 0 failed\n", conformance_count())),
+        "{text}"
+    );
 }
 
 #[test]

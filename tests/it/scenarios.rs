@@ -308,3 +308,28 @@ fn the_corpus_is_split_by_kind_and_the_folder_must_agree() {
     );
     scenario::load_all(&ok).unwrap_or_else(|e| panic!("{}", e[0].render()));
 }
+
+/// The committed driver-profile schema is what `schema --profile` prints, and the shipped
+/// profiles are valid.
+#[test]
+fn the_committed_profile_schema_is_current_and_the_profiles_load() {
+    let committed = std::fs::read_to_string("profiles/schema.json").unwrap();
+    assert_eq!(committed, miracast_sim::profile::schema());
+    for p in [
+        "profiles/reference.json",
+        "tests/fixtures/real_driver/profile.json",
+        "tests/fixtures/real_driver/profile-alt.json",
+    ] {
+        miracast_sim::profile::load(Path::new(p)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let bad = miracast_sim::profile::parse(
+        r#"{ "version": 1, "name": "x",
+  "ioctl": { "magic": "MCIO", "code_offset": 4, "payload_offset": 12, "codes": { "MONITOR_ARRIVED": 1 } } }"#,
+        Some(Path::new("my-profile.json")),
+    )
+    .unwrap_err();
+    assert!(
+        bad.starts_with("my-profile.json: ioctl.magic: `MCIO` is not `hex:<bytes>`;"),
+        "{bad}"
+    );
+}

@@ -17,6 +17,7 @@ pub(super) fn load(sched: &Sched, spec: &Path, setup: &Setup) -> Result<Drivers,
     let loaded = load_real_drivers_spec(sched, spec, BridgeConfig::default())
         .map_err(|e| format!("`real:{}`: {e}", spec.display()))?;
     let kmd_binary = loaded.kmd.is_some();
+    let umd_binary = loaded.umd.is_some();
     let (kmd, umd) = match (loaded.kmd, loaded.umd) {
         (Some(k), Some(u)) => (k, u),
         (k, u) => {
@@ -38,5 +39,6 @@ pub(super) fn load(sched: &Sched, spec: &Path, setup: &Setup) -> Result<Drivers,
         umd,
         faults: Box::new(move || runtime.faults().iter().map(Bugcheck::from).collect()),
         kmd_binary,
+        umd_binary,
     })
 }
