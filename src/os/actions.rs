@@ -813,6 +813,8 @@ impl Os {
             }
         }
         let umd = self.inner.umd.clone();
+        // No data-rate notification may still run the UMD's code when it is destroyed.
+        self.datarate_quiesce().await;
         let guard = self.umd_serialized_lock().await;
         self.inner.umd_host.borrow().context()?;
         self.inner.session.borrow_mut().serialized_call =

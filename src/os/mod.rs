@@ -157,6 +157,8 @@ pub(crate) struct Inner {
     start_finished: SimEvent,
     chunk_arrived: SimEvent,
     session_gone: SimEvent,
+    /// Set while no data-rate notification is inside the UMD.
+    datarate_idle: SimEvent,
     /// The driver profile: what the drivers' private IOCTL and message codes mean.
     profile: Cell<Option<&'static crate::profile::DriverProfile>>,
     /// The scenario made the Miracast encoder busy, and the driver under test was told (R17).
@@ -232,6 +234,11 @@ impl Os {
                 start_finished: SimEvent::new(sched, "start-finished", false),
                 chunk_arrived: SimEvent::new(sched, "chunk-arrived", false),
                 session_gone: SimEvent::new(sched, "session-gone", false),
+                datarate_idle: {
+                    let idle = SimEvent::new(sched, "datarate-idle", false);
+                    idle.set();
+                    idle
+                },
                 profile: Cell::new(None),
                 hardware_busy: Cell::new(false),
             }),

@@ -357,6 +357,8 @@ pub(super) struct DataRate {
     context: Option<Handle>,
     /// Bumped on every change, so a notification thread knows when its registration ended.
     generation: u64,
+    /// Notifications inside the UMD right now.
+    in_flight: u32,
 }
 
 impl DataRate {
@@ -375,6 +377,22 @@ impl DataRate {
         self.context = Some(context);
         self.generation += 1;
         self.generation
+    }
+
+    /// A notification enters the UMD.
+    pub(super) fn enter(&mut self) {
+        self.in_flight += 1;
+    }
+
+    /// A notification returned; true when none is left inside the UMD.
+    pub(super) fn leave(&mut self) -> bool {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.in_flight == 0
+    }
+
+    /// Notifications inside the UMD right now.
+    pub(super) fn in_flight(&self) -> u32 {
+        self.in_flight
     }
 
     /// Ends the registration; returns the context that was registered.

@@ -125,6 +125,8 @@ impl Os {
                     ..DataRateStats::default()
                 };
                 let umd = os.inner.umd.clone();
+                os.inner.datarate.borrow_mut().enter();
+                os.inner.datarate_idle.reset();
                 os.call_after_choice(
                     Ddi::PfnDataRateNotify,
                     CallArgs::DataRateNotify { stats: true },
@@ -132,6 +134,9 @@ impl Os {
                     |_| (None, CallOut::None),
                 )
                 .await;
+                if os.inner.datarate.borrow_mut().leave() {
+                    os.inner.datarate_idle.set();
+                }
             }
         });
     }
@@ -158,9 +163,23 @@ impl Os {
         });
     }
 
-    /// At stop: the last data-rate call, with no stats (R50).
+    /// Waits until no data-rate notification is inside the UMD. A notification may overlap
+    /// StopMiracastSession (it comes from a thread of its own, and nothing documented orders
+    /// the two), but the NULL-stats call is documented as the last call, so it cannot overlap
+    /// an earlier one, and after DestroyMiracastContext returns the OS unloads the UMD, which
+    /// it cannot do while its own call is still running the UMD's code (R36, R46, R50).
+    pub(crate) async fn datarate_quiesce(&self) {
+        while self.inner.datarate.borrow().in_flight() > 0 {
+            self.inner.datarate_idle.wait(None).await;
+        }
+    }
+
+    /// At stop: the last data-rate call, with no stats (R50), once no earlier one is running.
     pub(crate) async fn finish_datarate(&self) {
         let context = self.inner.datarate.borrow_mut().unregister();
+        if context.is_some() {
+            self.datarate_quiesce().await;
+        }
         if let Some(context) = context {
             let umd = self.inner.umd.clone();
             self.call(

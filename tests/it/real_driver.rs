@@ -1297,6 +1297,81 @@ fn a_driver_with_its_own_private_codes_is_judged_through_its_profile() {
     );
 }
 
+/// May the OS stop and destroy the session while a data-rate notification is still inside the
+/// UMD? Stop may overlap it (notifications come from a thread of their own; nothing documented
+/// orders the two), but the NULL-stats call is documented as the last call
+/// (PFN_DATARATE_NOTIFICATION), and after DestroyMiracastContext returns the OS unloads the UMD
+/// (PFN_DESTROY_MIRACAST_CONTEXT), which it cannot do while its own call still runs the UMD's
+/// code. So the OS model waits for a running notification before both; a correct UMD whose
+/// notification is slow passes a sleep that comes in the middle of it, and the trace shows the
+/// order (the trace check for R50 reports an OS that does not wait).
+#[test]
+fn a_sleep_during_a_data_rate_notification_waits_for_it_before_the_last_call_and_destroy() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("sleep-during-notification.json");
+    std::fs::write(
+        &scenario,
+        r#"{ "version": 1, "name": "sleep-during-datarate-notification",
+  "steps": [
+    { "op": "AdapterBringUp" },
+    { "op": "Connect", "expect_status": "STATUS_SUCCESS" },
+    { "op": "Advance", "by": "1100ms" },
+    { "op": "Sleep" },
+    { "op": "Advance", "by": "1s" },
+    { "op": "Resume", "expect_status": "STATUS_SUCCESS" },
+    { "op": "Disconnect" }
+  ],
+  "expect": { "final_phase": "Stopped" } }"#,
+    )
+    .unwrap();
+    let backend = format!(
+        "real:{},{}",
+        umd(&["SLOW_DATARATE_NOTIFY"]).display(),
+        kmd(&[]).display()
+    );
+    let out = sim_binary()
+        .arg("run")
+        .arg(&scenario)
+        .args(["--backend", &backend, "--format", "json", "--profile"])
+        .arg(fixture_dir().join("profile.json"))
+        .output()
+        .expect("run miracast-sim");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &report["scenarios"][0];
+    let trace = s["trace_text"].as_str().unwrap();
+    assert_eq!(s["outcome"], "passed", "{}", s["verdict"]);
+    let lines: Vec<&str> = trace.lines().collect();
+    let at = |pat: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(pat))
+            .unwrap_or_else(|| panic!("no `{pat}` in\n{trace}"))
+    };
+    // Stop came while the notification ran; the last call and Destroy waited for it.
+    let first_leave = at("leave PfnDataRateNotify");
+    assert!(at("enter StopMiracastSession") < first_leave, "{trace}");
+    assert!(
+        first_leave < at("enter PfnDataRateNotify(stats=null)"),
+        "{trace}"
+    );
+    assert!(first_leave < at("enter DestroyMiracastContext"), "{trace}");
+    // The shipped sleep scenario passes on the correct fixtures, plainly and explored.
+    let out = sim_binary()
+        .args([
+            "run",
+            "scenarios/conformance/hlk-preflight/wireless-display-verify-sleep.json",
+            "--backend",
+            &backend,
+            "--explore=300",
+            "--profile",
+        ])
+        .arg(fixture_dir().join("profile.json"))
+        .output()
+        .expect("run miracast-sim");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.ends_with("1 passed, 0 failed\n"), "{text}");
+}
+
 #[test]
 fn half_a_driver_runs_against_the_reference_driver_for_the_other_half() {
     let u = umd(&[]);
