@@ -164,9 +164,20 @@ fn explain(rule: &str, scenarios: &std::path::Path) -> u8 {
     println!("  severity: {}", r.severity);
     println!("  checked:  {}", r.check);
     println!(
+        "  reference drivers: {}",
+        if matches!(r.check, crate::rules::CheckKind::Unchecked(_)) {
+            "no (unchecked)"
+        } else {
+            "yes"
+        }
+    );
+    println!(
         "  binaries: {}",
         crate::rules::catalogue::binaries(r.id).label()
     );
+    if let Some(why) = crate::rules::catalogue::kernel_routines_reason(r.id) {
+        println!("            waits for the kernel routines for C drivers: {why}");
+    }
     println!("  source:   {}", r.source);
     println!("  rule:     {}", r.statement);
     for c in crate::rules::registry::checks_for(r.id) {

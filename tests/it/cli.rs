@@ -285,8 +285,35 @@ fn rules_explain_and_schema() {
             .count()
             >= 74
     );
+    // Per backend: every checked rule on the reference drivers, and how binaries are judged.
+    let table = stdout(&rules);
+    assert!(
+        table.starts_with("rule grp severity check      reference binaries  title"),
+        "{table}"
+    );
+    let r11 = table.lines().find(|l| l.starts_with("R11 ")).unwrap();
+    assert!(r11.contains(" yes       profile "), "{r11}");
+    assert!(
+        table.contains(
+            "binaries wait for the kernel routines: the C headers offer no pool allocation yet"
+        ),
+        "{table}"
+    );
+    let explain = sim(&["explain", "R71"]);
+    assert!(
+        stdout(&explain).contains(
+            "  binaries: kernel\n            waits for the kernel routines for C drivers:"
+        ),
+        "{}",
+        stdout(&explain)
+    );
     let explain = sim(&["explain", "R26"]);
     assert_eq!(code(&explain), 0);
+    assert!(
+        stdout(&explain).contains("  reference drivers: yes\n  binaries: yes\n"),
+        "{}",
+        stdout(&explain)
+    );
     assert!(
         stdout(&explain).contains("scenarios/self-test/rules/message-buffer-released-early.json"),
         "{}",
