@@ -853,10 +853,9 @@ impl Os {
         let survivors: Vec<String> = self
             .inner
             .sched
-            .live_threads()
+            .live_threads_of(crate::sched::drivers::UMD)
             .into_iter()
-            .filter(|t| t.name.starts_with("umd-"))
-            .map(|t| format!("{} (t{})", t.name, t.thread))
+            .map(|(thread, name)| format!("{name} (t{thread})"))
             .collect();
         if !survivors.is_empty() {
             self.report(
