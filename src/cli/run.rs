@@ -463,6 +463,14 @@ pub fn run(args: &RunArgs) -> u8 {
         eprintln!("error: {e}");
         return exit_code::INVALID;
     }
+    if args.profile.is_none()
+        && let Some(Backend::Real(spec)) = &args.backend
+        && crate::backend::real::probe_exports(spec).is_ok_and(|e| e.umd && e.kmd)
+    {
+        eprintln!(
+            "note: no driver profile (--profile FILE): what your drivers' private IOCTL codes mean is unknown, so R11, R13, R15, R43, R53 and the IOCTL half of R21 are not judged, and scenarios that name a payload are skipped"
+        );
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

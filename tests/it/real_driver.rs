@@ -1114,6 +1114,12 @@ fn what_a_binary_cannot_do_is_skipped_with_the_reason_in_every_format() {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.ends_with("1 passed, 0 failed, 3 skipped\n"), "{text}");
+    // Both sides binaries and no profile: the run says what is not judged.
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("note: no driver profile (--profile FILE)"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for (name, why) in [
         (
             "knob-slow-stop",
