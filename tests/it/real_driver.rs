@@ -1234,7 +1234,7 @@ fn unexpected_rules(scenario: &str, backend: &str, profile: Option<&str>) -> BTr
         .unwrap_or_default()
 }
 
-/// R11, R13, R15 and R43 concern what a private IOCTL means. The fixtures built with
+/// R11, R13, R15, R21 and R43 concern what a private IOCTL means. The fixtures built with
 /// `-DPROTO_ALT` speak another private format (other magics, other codes); given its profile,
 /// each seeded bug is caught with exactly the rule it breaks, as it is in the reference format
 /// with the reference profile. Without a profile the meaning is unknown: the rule is not
@@ -1277,6 +1277,51 @@ fn a_driver_with_its_own_private_codes_is_judged_through_its_profile() {
         assert!(
             !unexpected_rules(scenario, &other, None).contains(rule),
             "{bug}: judged without knowing what the codes mean"
+        );
+    }
+    // R21: a "monitor departed" IOCTL during a power-off commit (whose hardware takes 50 ms,
+    // SLOW_COMMIT) forbids the commit's message to the UMD.
+    let dir_tmp = tempfile::tempdir().unwrap();
+    let r21 = dir_tmp.path().join("departure-during-commit.json");
+    std::fs::write(
+        &r21,
+        r#"{ "version": 1, "name": "departure-during-power-off-commit",
+  "steps": [
+    { "op": "AdapterBringUp" },
+    { "op": "Connect", "expect_status": "STATUS_SUCCESS" },
+    { "op": "Advance", "by": "200ms" },
+    { "op": "Parallel", "branches": [
+      [ { "op": "DxgkDdiCommitVidPn", "monitor_power_off": true } ],
+      [ { "op": "Advance", "by": "10ms" }, { "op": "MiracastIoControl", "payload": "MONITOR_DEPARTED", "output_size": 0 } ]
+    ] },
+    { "op": "Advance", "by": "100ms" },
+    { "op": "Disconnect" }
+  ] }"#,
+    )
+    .unwrap();
+    let r21 = r21.display().to_string();
+    for (format, profile) in [(&[][..], &reference), (&["PROTO_ALT"][..], &alt)] {
+        let with = |extra: &[&str]| {
+            let defines: Vec<&str> = format
+                .iter()
+                .copied()
+                .chain(extra.iter().copied())
+                .collect();
+            format!("real:{},{}", umd(format).display(), kmd(&defines).display())
+        };
+        assert_eq!(
+            unexpected_rules(&r21, &with(&["SLOW_COMMIT"]), Some(profile)),
+            BTreeSet::new(),
+            "{format:?}"
+        );
+        assert_eq!(
+            unexpected_rules(
+                &r21,
+                &with(&["SLOW_COMMIT", "BUG_SEND_AFTER_DEPARTURE"]),
+                Some(profile)
+            ),
+            BTreeSet::from(["R21".to_owned()]),
+            "{format:?}"
         );
     }
     // The correct drivers in their own format pass the whole conformance corpus.
