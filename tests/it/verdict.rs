@@ -235,3 +235,16 @@ fn a_knob_scenario_that_fails_a_plain_run_fails_under_explore() {
     assert!(out.contains("unexpected: expect in 3"), "{out}");
     assert!(out.contains("expected STATUS_SUCCESS"), "{out}");
 }
+
+/// The conformance corpus holds on every ordering the reference drivers are explored in: its
+/// expectations say what any correct driver shows, not what one schedule happens to show.
+#[test]
+fn the_conformance_corpus_passes_explored_on_the_reference_drivers() {
+    let n = miracast_sim::scenario::discover(&[std::path::PathBuf::from("scenarios/conformance")])
+        .unwrap()
+        .len();
+    let o = sim(&["run", "scenarios/conformance", "--explore=100"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.ends_with(&format!("{n} passed, 0 failed\n")), "{out}");
+}
