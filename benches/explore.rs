@@ -218,12 +218,30 @@ fn comparison() {
 fn corpus_exhaustive_rows() {
     const CAP: u64 = 20_000;
     let cases: [(&str, Option<u32>); 6] = [
-        ("scenarios/start-session/bitrate-too-low.json", None),
-        ("scenarios/start-session/no-monitor.json", Some(1)),
-        ("scenarios/lifecycle/connect-disconnect.json", Some(1)),
-        ("scenarios/lifecycle/connect-disconnect.json", Some(2)),
-        ("scenarios/os-model/umd-calls-serialized.json", Some(1)),
-        ("scenarios/orderings/ioctl-racing-start.json", Some(1)),
+        (
+            "scenarios/conformance/start-session/bitrate-too-low.json",
+            None,
+        ),
+        (
+            "scenarios/conformance/start-session/no-monitor.json",
+            Some(1),
+        ),
+        (
+            "scenarios/conformance/lifecycle/connect-disconnect.json",
+            Some(1),
+        ),
+        (
+            "scenarios/conformance/lifecycle/connect-disconnect.json",
+            Some(2),
+        ),
+        (
+            "scenarios/self-test/os-model/umd-calls-serialized.json",
+            Some(1),
+        ),
+        (
+            "scenarios/conformance/orderings/ioctl-racing-start.json",
+            Some(1),
+        ),
     ];
     println!(
         "\nExhaustive search on corpus scenarios, reference drivers (one run each, cap {CAP} schedules):\n"

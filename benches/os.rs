@@ -6,7 +6,7 @@
 //! `cargo bench --bench os`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use miracast_sim::model::{KmdConfig, Knobs, UmdConfig, protocol, reference_drivers};
+use miracast_sim::model::{KmdConfig, Knobs, UmdConfig, reference_drivers};
 use miracast_sim::os::{Os, OsConfig, SinkFacts};
 use miracast_sim::rules::Findings;
 use miracast_sim::scenario::SinkAdapter;
@@ -30,7 +30,7 @@ fn one_session(seed: u64, trace: bool) -> u64 {
         &Knobs::default(),
     );
     let os = Os::new(&sched, &findings, OsConfig::default(), kmd, umd);
-    os.set_ioctl_describer(protocol::ioctl_meaning);
+    os.set_profile(Some(miracast_sim::profile::reference()));
     let (sink, _control) = SinkAdapter::new(SinkConfig::default());
     os.attach_sink(
         Box::new(sink),

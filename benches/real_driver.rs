@@ -16,7 +16,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use miracast_sim::backend::real::{BridgeConfig, load_real_drivers};
 use miracast_sim::ddi::{MiracastKmd, MiracastUmd};
-use miracast_sim::model::{KmdConfig, Knobs, UmdConfig, protocol, reference_drivers};
+use miracast_sim::model::{KmdConfig, Knobs, UmdConfig, reference_drivers};
 use miracast_sim::os::{Os, OsConfig, SinkFacts};
 use miracast_sim::rules::Findings;
 use miracast_sim::runner::{self, RunOptions};
@@ -59,7 +59,7 @@ fn session(make: &dyn Fn(&Sched) -> Drivers) {
     let findings = Findings::default();
     let (kmd, umd) = make(&sched);
     let os = Os::new(&sched, &findings, OsConfig::default(), kmd, umd);
-    os.set_ioctl_describer(protocol::ioctl_meaning);
+    os.set_profile(Some(miracast_sim::profile::reference()));
     let (sink, control) = SinkAdapter::new(SinkConfig::default());
     os.attach_sink(
         Box::new(sink),

@@ -173,6 +173,59 @@ typedef struct _MIRACAST_SIM_KMD_DRIVER_INTERFACE {
 typedef _Check_return_ NTSTATUS(APIENTRY *PFN_MIRACAST_SIM_KMD_ENTRY)(
     _In_ CONST MIRACAST_SIM_KMD_OS_INTERFACE *pOsInterface, _Inout_ MIRACAST_SIM_KMD_DRIVER_INTERFACE *pDriverInterface);
 
+/*
+ * Optional test hook. On Windows a test drives a miniport through its hardware, its firmware or a
+ * private escape; a KMD built for the simulator may export one more C function so that a
+ * scenario can make it do what those would cause. The simulator looks the export up by name when
+ * it loads the library; without it, a scenario step that needs it is reported as skipped (with
+ * the reason), never run as a no-op.
+ *
+ *     MIRACAST_SIM_KMD_EXPORT NTSTATUS APIENTRY
+ *     MiracastSimKmdTestHook(PVOID MiniportDeviceContext, const MIRACAST_SIM_KMD_TEST_REQUEST *pRequest);
+ *
+ * It is called on an OS thread at PASSIVE_LEVEL, never concurrently with itself, and may call
+ * any callback the driver holds (DxgkCbMiracastSendMessage, DxgkCbIndicateChildStatus).
+ *   Size              sizeof(MIRACAST_SIM_KMD_TEST_REQUEST).
+ *   Type              what to do:
+ *     MiracastSimKmdTestSendMessage   send the InputBufferSize bytes at pInputBuffer to the UMD
+ *                                     with DxgkCbMiracastSendMessage, exactly as the driver sends
+ *                                     its own messages: from a buffer the driver owns until its
+ *                                     completion routine has run (R26), with an output buffer of
+ *                                     OutputBufferSize bytes and a completion routine. Returns
+ *                                     what DxgkCbMiracastSendMessage returned, or
+ *                                     STATUS_INVALID_DEVICE_STATE without a Miracast context.
+ *     MiracastSimKmdTestEncoderBusy   Value 1: the encoder is in use by something else, so
+ *                                     DxgkDdiMiracastCreateContext must answer
+ *                                     STATUS_RESOURCE_IN_USE until Value 0 frees it.
+ *                                     Returns STATUS_SUCCESS.
+ *   Value             the argument of EncoderBusy.
+ *   InputBufferSize   SendMessage: bytes at pInputBuffer (valid only during the call: copy them).
+ *   pInputBuffer      SendMessage: the payload, in the driver's private message format.
+ *   OutputBufferSize  SendMessage: the size of the output buffer to pass.
+ *   Reserved          0.
+ * Any other Type returns STATUS_NOT_SUPPORTED.
+ */
+#define MIRACAST_SIM_KMD_TEST_HOOK_NAME "MiracastSimKmdTestHook"
+
+typedef enum _MIRACAST_SIM_KMD_TEST_REQUEST_TYPE {
+    MiracastSimKmdTestSendMessage = 1,
+    MiracastSimKmdTestEncoderBusy = 2,
+} MIRACAST_SIM_KMD_TEST_REQUEST_TYPE;
+
+typedef struct _MIRACAST_SIM_KMD_TEST_REQUEST {
+    ULONG Size;
+    MIRACAST_SIM_KMD_TEST_REQUEST_TYPE Type;
+    ULONG Value;
+    ULONG InputBufferSize;
+    PVOID pInputBuffer;
+    ULONG OutputBufferSize;
+    ULONG Reserved;
+} MIRACAST_SIM_KMD_TEST_REQUEST, *PMIRACAST_SIM_KMD_TEST_REQUEST;
+
+/* Type of the optional MiracastSimKmdTestHook export. */
+typedef _Check_return_ NTSTATUS(APIENTRY *PFN_MIRACAST_SIM_KMD_TEST_HOOK)(
+    _In_ PVOID MiniportDeviceContext, _In_ CONST MIRACAST_SIM_KMD_TEST_REQUEST *pRequest);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
@@ -184,6 +237,9 @@ MIRACAST_SIM_STATIC_ASSERT(sizeof(MIRACAST_SIM_DXGKARG_COMMITVIDPN) == 12, "MIRA
 MIRACAST_SIM_STATIC_ASSERT(sizeof(MIRACAST_SIM_KMD_DRIVER_INTERFACE) == 112, "MIRACAST_SIM_KMD_DRIVER_INTERFACE size");
 MIRACAST_SIM_STATIC_ASSERT(offsetof(MIRACAST_SIM_KMD_DRIVER_INTERFACE, DxgkDdiStartDevice) == 24,
                            "MIRACAST_SIM_KMD_DRIVER_INTERFACE.DxgkDdiStartDevice offset");
+MIRACAST_SIM_STATIC_ASSERT(sizeof(MIRACAST_SIM_KMD_TEST_REQUEST) == 32, "MIRACAST_SIM_KMD_TEST_REQUEST size");
+MIRACAST_SIM_STATIC_ASSERT(offsetof(MIRACAST_SIM_KMD_TEST_REQUEST, pInputBuffer) == 16,
+                           "MIRACAST_SIM_KMD_TEST_REQUEST.pInputBuffer offset");
 #endif
 
 #endif /* MIRACAST_SIM_KMD_H */

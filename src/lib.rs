@@ -21,6 +21,7 @@ pub mod explore;
 pub mod model;
 pub mod net;
 pub mod os;
+pub mod profile;
 pub mod props;
 pub mod report;
 pub mod rules;

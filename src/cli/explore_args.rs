@@ -238,6 +238,13 @@ pub fn token_config(
     options: &RunOptions,
     (jobs, partition): (usize, Option<(u64, u64)>),
 ) -> Result<ExploreConfig, String> {
+    // A driver library is loaded once per process: two workers running schedules at once
+    // would share its global state, so a driver binary is explored on one worker.
+    let real = matches!(
+        options.backend.as_ref().unwrap_or(&scenario.setup.backend),
+        crate::scenario::Backend::Real(_)
+    );
+    let jobs = if real { 1 } else { jobs };
     let mut config = explore_config(args, scenario, options.seed, jobs, partition)?;
     config.backend = crate::runner::replay::backend_stamp(
         &options

@@ -45,6 +45,9 @@ pub struct IsolatedInput {
     /// For a replay: the recorded choices to follow (then the seed's random strategy).
     #[serde(default)]
     pub replay: Option<Vec<crate::sched::Choice>>,
+    /// The file of [`RunOptions::profile`].
+    #[serde(default)]
+    pub profile: Option<PathBuf>,
 }
 
 /// What an exploring child restarted after a crash leaves out, so it runs every schedule the
@@ -75,6 +78,7 @@ impl IsolatedInput {
             jobs: 1,
             resume: Resume::default(),
             replay: None,
+            profile: options.profile.and_then(|p| p.path.clone()),
         }
     }
 
@@ -91,6 +95,11 @@ impl IsolatedInput {
                 .map(scenario::parse_backend)
                 .transpose()?,
             seed: self.seed,
+            profile: self
+                .profile
+                .as_deref()
+                .map(crate::profile::load)
+                .transpose()?,
             ..RunOptions::default()
         })
     }

@@ -52,6 +52,10 @@ pub enum Command {
         /// docs/trace-schema.json).
         #[arg(long)]
         trace: bool,
+        /// Print the schema of a driver profile (`run --profile`) instead (committed as
+        /// profiles/schema.json).
+        #[arg(long, conflicts_with = "trace")]
+        profile: bool,
     },
     /// List every rule of the catalogue, checked or not and why.
     Rules {
@@ -98,9 +102,11 @@ pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Validate(args) => run::validate(&args),
-        Command::Schema { trace } => {
+        Command::Schema { trace, profile } => {
             let out = output::Stdout::new();
-            out.text(&if trace {
+            out.text(&if profile {
+                crate::profile::schema()
+            } else if trace {
                 crate::trace::schema()
             } else {
                 crate::scenario::schema()
@@ -160,9 +166,22 @@ fn explain(rule: &str, scenarios: &std::path::Path) -> u8 {
     out.line(format!("  severity: {}", r.severity));
     out.line(format!("  checked:  {}", r.check));
     out.line(format!(
+        "  reference drivers: {}",
+        if matches!(r.check, crate::rules::CheckKind::Unchecked(_)) {
+            "no (unchecked)"
+        } else {
+            "yes"
+        }
+    ));
+    out.line(format!(
         "  binaries: {}",
         crate::rules::catalogue::binaries(r.id).label()
     ));
+    if let Some(why) = crate::rules::catalogue::kernel_routines_reason(r.id) {
+        out.line(format!(
+            "            waits for the kernel routines for C drivers: {why}"
+        ));
+    }
     out.line(format!("  source:   {}", r.source));
     out.line(format!("  rule:     {}", r.statement));
     for c in crate::rules::registry::checks_for(r.id) {

@@ -29,6 +29,9 @@ pub struct ReplayArgs {
     /// Print the whole trace of the replayed run.
     #[arg(long)]
     pub trace: bool,
+    /// The driver profile the run used (`run --profile`).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
     /// Replay in this process even against a driver binary (for a debugger; a crash then ends
     /// the replay). By default a driver binary is replayed in a supervised child process, so
     /// a recorded crash is reported as the bugcheck it was.
@@ -192,9 +195,22 @@ fn replay_one(text: &str, hint: Option<&std::path::Path>, args: &ReplayArgs) -> 
     )));
     let n = choices.len();
     let strategy = ReplayStrategy::new(choices, Box::new(RandomStrategy::new(token.seed)));
+    let profile = match args
+        .profile
+        .as_deref()
+        .map(crate::profile::load)
+        .transpose()
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::INVALID;
+        }
+    };
     let options = RunOptions {
         seed: Some(token.seed),
         backend: Some(backend),
+        profile,
         ..RunOptions::default()
     };
     if cfg!(feature = "real-driver")

@@ -68,6 +68,11 @@ pub struct RunArgs {
     /// hang reported (`500ms`, `30s`, `2m`).
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
     pub driver_timeout: std::time::Duration,
+    /// A driver profile (JSON, `miracast-sim schema --profile`): what your drivers' private
+    /// IOCTL and message codes mean. Default: the reference drivers' own when a reference model
+    /// plays one side, else none.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
     /// Exploration of orderings (`--explore` and its flags).
     #[command(flatten)]
     pub explore: super::explore_args::ExploreArgs,
@@ -78,6 +83,12 @@ pub struct RunArgs {
 pub struct ValidateArgs {
     /// Scenario files or folders; default `scenarios`.
     pub paths: Vec<PathBuf>,
+    /// Also say which scenarios this backend could not carry out (`real:UMD,KMD`), and why.
+    #[arg(long, value_parser = parse_backend)]
+    pub backend: Option<Backend>,
+    /// The driver profile the run would use (`run --profile`).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -182,6 +193,9 @@ fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
         entry.skip_reason = Some(format!("filtered out by `{f}`"));
         return entry;
     }
+    if backend_skip(&mut entry, &scenario, options) {
+        return entry;
+    }
     let ran = if isolate::wanted(args.isolate, args.no_isolate, &scenario, options) {
         isolate::run_in_child(path, &scenario, options, args.driver_timeout)
     } else {
@@ -192,6 +206,26 @@ fn one(path: &Path, args: &RunArgs, options: &RunOptions) -> ScenarioReport {
     entry.result = Some(ran.result);
     entry.verdict = Some(ran.verdict);
     entry
+}
+
+/// Marks `entry` skipped, with the reasons, when the backend cannot carry `scenario` out.
+fn backend_skip(
+    entry: &mut ScenarioReport,
+    scenario: &scenario::Scenario,
+    options: &RunOptions,
+) -> bool {
+    let backend = options
+        .backend
+        .clone()
+        .unwrap_or_else(|| scenario.setup.backend.clone());
+    let reasons = crate::runner::cannot_run(scenario, &backend, options.profile);
+    if reasons.is_empty() {
+        return false;
+    }
+    entry.outcome = Outcome::Skipped;
+    entry.skip_reason = Some(format!("cannot run on {backend}: {}", reasons.join("; ")));
+    entry.cannot_run = reasons;
+    true
 }
 
 /// What has finished so far, in path order (for the report files while the run goes on).
@@ -219,6 +253,10 @@ pub fn run_files(
         trace: !args.no_trace,
         backend: args.backend.clone(),
         seed: args.seed,
+        profile: args
+            .profile
+            .as_deref()
+            .and_then(|p| crate::profile::load(p).ok()),
         ..RunOptions::default()
     };
     let slots: Vec<Mutex<Option<ScenarioReport>>> =
@@ -318,6 +356,10 @@ pub fn explore_files(
         trace: !args.no_trace,
         backend: args.backend.clone(),
         seed: args.seed,
+        profile: args
+            .profile
+            .as_deref()
+            .and_then(|p| crate::profile::load(p).ok()),
         ..RunOptions::default()
     };
     let mut scenarios = Vec::new();
@@ -349,6 +391,10 @@ pub fn explore_files(
                 || scenario.tags.iter().any(|t| t.contains(f.as_str())))
         {
             entry.skip_reason = Some(format!("filtered out by `{f}`"));
+            scenarios.push(entry);
+            continue;
+        }
+        if backend_skip(&mut entry, &scenario, &options) {
             scenarios.push(entry);
             continue;
         }
@@ -508,6 +554,18 @@ pub fn run(args: &RunArgs) -> u8 {
         eprintln!("error: {e}");
         return exit_code::INVALID;
     }
+    if let Some(Err(e)) = args.profile.as_deref().map(crate::profile::load) {
+        eprintln!("error: {e}");
+        return exit_code::INVALID;
+    }
+    if args.profile.is_none()
+        && let Some(Backend::Real(spec)) = &args.backend
+        && crate::backend::real::probe_exports(spec).is_ok_and(|e| e.umd && e.kmd)
+    {
+        eprintln!(
+            "note: no driver profile (--profile FILE): what your drivers' private IOCTL codes mean is unknown, so R11, R13, R15, R43, R53 and the IOCTL half of R21 are not judged, and scenarios that name a payload are skipped"
+        );
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -615,17 +673,41 @@ pub fn validate(args: &ValidateArgs) -> u8 {
             return exit_code::INVALID;
         }
     };
+    let profile = match args
+        .profile
+        .as_deref()
+        .map(crate::profile::load)
+        .transpose()
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit_code::INVALID;
+        }
+    };
     let out = super::output::Stdout::new();
     let mut invalid = 0;
+    let mut skipped = 0;
     let mut names: std::collections::BTreeMap<String, Vec<&Path>> = Default::default();
     for f in &files {
         match scenario::load_all(f) {
             Ok((s, _)) => {
-                out.line(format!(
-                    "ok {} ({})",
-                    escape_text(&f.display().to_string()),
-                    escape_text(&s.name)
-                ));
+                let backend = args
+                    .backend
+                    .clone()
+                    .unwrap_or_else(|| s.setup.backend.clone());
+                let reasons = crate::runner::cannot_run(&s, &backend, profile);
+                let shown = escape_text(&f.display().to_string()).into_owned();
+                if reasons.is_empty() {
+                    out.line(format!("ok {shown} ({})", escape_text(&s.name)));
+                } else {
+                    skipped += 1;
+                    out.line(format!(
+                        "ok {shown} ({}), but {backend} would skip it: {}",
+                        escape_text(&s.name),
+                        escape_text(&reasons.join("; "))
+                    ));
+                }
                 names.entry(s.name).or_default().push(f);
             }
             Err(all) => {
@@ -657,10 +739,17 @@ pub fn validate(args: &ValidateArgs) -> u8 {
                 .join(", ")
         ));
     }
-    out.line(format!(
-        "{} valid, {invalid} invalid",
-        files.len().saturating_sub(invalid)
-    ));
+    if skipped > 0 {
+        out.line(format!(
+            "{} valid ({skipped} would be skipped on this backend), {invalid} invalid",
+            files.len().saturating_sub(invalid)
+        ));
+    } else {
+        out.line(format!(
+            "{} valid, {invalid} invalid",
+            files.len().saturating_sub(invalid)
+        ));
+    }
     out.finish(if invalid > 0 {
         exit_code::INVALID
     } else {

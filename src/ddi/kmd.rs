@@ -212,6 +212,13 @@ pub trait MiracastKmd {
     /// asks the KMD to send `payload` to the UMD with `DxgkCbMiracastSendMessage`. A KMD without
     /// such a test hook returns `STATUS_NOT_SUPPORTED`.
     async fn escape_send_message(&self, payload: &[u8], output_size: u32) -> NtStatus;
+    /// The scenario tells the KMD that its encoder is busy (`true`) or free: while busy,
+    /// `DxgkDdiMiracastCreateContext` must answer `STATUS_RESOURCE_IN_USE` (R17). A KMD that
+    /// cannot be told returns `STATUS_NOT_SUPPORTED` (the default).
+    async fn set_encoder_busy(&self, busy: bool) -> NtStatus {
+        let _ = busy;
+        NtStatus::STATUS_NOT_SUPPORTED
+    }
     /// `DxgkDdiMiracastQueryCaps`: returns the caps and how many bytes the KMD wrote (R8).
     async fn miracast_query_caps(&self, caps_size: u32) -> (NtStatus, MiracastCaps, u32);
     /// `DxgkDdiMiracastCreateContext`: returns `MiracastContext` and `TargetId`.

@@ -755,17 +755,19 @@ impl MiracastKmd for ReferenceKmd {
 
     async fn dpc_routine(&self) {}
 
+    async fn set_encoder_busy(&self, busy: bool) -> NtStatus {
+        self.hardware_busy.set(busy);
+        NtStatus::STATUS_SUCCESS
+    }
+
     async fn escape_send_message(&self, payload: &[u8], output_size: u32) -> NtStatus {
         if !self.config.miracast_supported {
             return NtStatus::STATUS_NOT_SUPPORTED;
         }
-        match self
-            .send_to_umd(payload.to_vec(), output_size as usize)
+        // The step's status is what DxgkCbMiracastSendMessage answered, as a binary KMD's test
+        // hook reports it (miracast_sim_kmd.h).
+        self.send_to_umd(payload.to_vec(), output_size as usize)
             .await
-        {
-            NtStatus::STATUS_PENDING => NtStatus::STATUS_SUCCESS,
-            other => other,
-        }
     }
 
     async fn miracast_query_caps(&self, caps_size: u32) -> (NtStatus, MiracastCaps, u32) {

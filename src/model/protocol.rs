@@ -239,12 +239,6 @@ pub fn describe_ioctl(input: &[u8]) -> Option<&'static str> {
         .and_then(|(op, _)| ioctl_name(op))
 }
 
-/// What an IOCTL payload of this protocol means, for the OS model's traces and checks: the
-/// reference drivers' private protocol described as a driver profile would describe it.
-pub fn ioctl_meaning(input: &[u8]) -> Option<crate::trace::IoctlMeaning> {
-    describe_ioctl(input).map(crate::trace::IoctlMeaning::from_name)
-}
-
 /// The kind name of a kernel message frame (`POWER_OFF_MONITOR`, ...), for traces.
 pub fn describe_message(input: &[u8]) -> Option<&'static str> {
     header(input, MESSAGE_MAGIC)

@@ -813,6 +813,8 @@ impl Os {
             }
         }
         let umd = self.inner.umd.clone();
+        // No data-rate notification may still run the UMD's code when it is destroyed.
+        self.datarate_quiesce().await;
         let guard = self.umd_serialized_lock().await;
         self.inner.umd_host.borrow().context()?;
         {
@@ -857,10 +859,9 @@ impl Os {
         let survivors: Vec<String> = self
             .inner
             .sched
-            .live_threads()
+            .live_threads_of(crate::sched::drivers::UMD)
             .into_iter()
-            .filter(|t| t.name.starts_with("umd-"))
-            .map(|t| format!("{} (t{})", t.name, t.thread))
+            .map(|(thread, name)| format!("{name} (t{thread})"))
             .collect();
         if !survivors.is_empty() {
             self.report(
@@ -1027,6 +1028,23 @@ impl Os {
             )
             .await;
         Some(status)
+    }
+
+    /// Tells the KMD that its encoder is busy (a binary through its test hook); from then on
+    /// `DxgkDdiMiracastCreateContext` must answer `STATUS_RESOURCE_IN_USE` (R17), if the KMD
+    /// accepted the request.
+    pub async fn tell_encoder_busy(&self) -> NtStatus {
+        let kmd = self.inner.kmd.clone();
+        let status = kmd.set_encoder_busy(true).await;
+        if status == NtStatus::STATUS_SUCCESS {
+            self.set_hardware_busy(true);
+            self.note("the KMD was told its encoder is busy (test hook)");
+        } else {
+            self.note(format!(
+                "the KMD refused to be told its encoder is busy (test hook returned {status})"
+            ));
+        }
+        status
     }
 
     /// The test escape asking the KMD to send `payload` to the UMD.

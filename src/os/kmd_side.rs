@@ -400,6 +400,11 @@ impl Os {
                 buffers,
                 callback_context,
                 sent_at: enter,
+                sent_clock: self
+                    .inner
+                    .sched
+                    .try_current()
+                    .map(|_| self.inner.sched.release()),
             },
         );
         if stop_begun && self.knobs().deliver_after_stop {
@@ -532,6 +537,7 @@ impl Os {
 
     /// The `msg-delivery-N` thread: `HandleKernelModeMessage`, then the completion routine.
     async fn deliver(&self, id: u64, skip_umd_lock: bool) {
+        self.acquire_send(id);
         let guard = if skip_umd_lock || self.knobs().no_umd_lock_for_kernel_messages {
             // OS-model knobs (R28): no UMD lock, so the handler can overlap the four
             // serialized UMD functions.
@@ -644,8 +650,24 @@ impl Os {
         }
     }
 
+    /// The current thread has seen message `id`'s send (the OS's queue hands it over).
+    fn acquire_send(&self, id: u64) {
+        let clock = self
+            .inner
+            .messages
+            .borrow()
+            .get(id)
+            .and_then(|m| m.sent_clock.clone());
+        if let Some(clock) = clock
+            && self.inner.sched.try_current().is_some()
+        {
+            self.inner.sched.acquire(&clock);
+        }
+    }
+
     /// Calls the KMD's completion routine for message `id`, if it passed one.
     async fn complete(&self, id: u64, io_status: IoStatusBlock) {
+        self.acquire_send(id);
         let Some(message) = self.inner.messages.borrow_mut().remove(id) else {
             return;
         };

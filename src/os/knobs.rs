@@ -4,7 +4,7 @@
 //! The OS model keeps every OS-owned rule (ddi-facts 3.0 and 3.1) unless a knob here is on.
 //! Each knob breaks exactly the rule its doc names, in the way the doc says, so that the trace
 //! checks of [`crate::rules::trace_checks`] can be shown to catch an OS that misbehaves
-//! (culprit "OS model"); `scenarios/os-model/` has one scenario per knob. All knobs are off by
+//! (culprit "OS model"); `scenarios/self-test/os-model/` has one scenario per knob. All knobs are off by
 //! default and a knob that is off changes nothing. A scenario turns one on with
 //! `"setup": { "os": { "knobs": { "deliver_held_messages_early": true } } }`.
 

@@ -176,7 +176,10 @@ pub(crate) struct Inner {
     start_finished: SimEvent,
     chunk_arrived: SimEvent,
     session_gone: SimEvent,
-    ioctl_describer: Cell<Option<umd_side::IoctlDescriber>>,
+    /// Set while no data-rate notification is inside the UMD.
+    datarate_idle: SimEvent,
+    /// The driver profile: what the drivers' private IOCTL and message codes mean.
+    profile: Cell<Option<&'static crate::profile::DriverProfile>>,
     /// The scenario made the Miracast encoder busy, and the driver under test was told (R17).
     hardware_busy: Cell<bool>,
 }
@@ -250,7 +253,12 @@ impl Os {
                 start_finished: SimEvent::new(sched, "start-finished", false),
                 chunk_arrived: SimEvent::new(sched, "chunk-arrived", false),
                 session_gone: SimEvent::new(sched, "session-gone", false),
-                ioctl_describer: Cell::new(None),
+                datarate_idle: {
+                    let idle = SimEvent::new(sched, "datarate-idle", false);
+                    idle.set();
+                    idle
+                },
+                profile: Cell::new(None),
                 hardware_busy: Cell::new(false),
             }),
         }
@@ -263,9 +271,34 @@ impl Os {
         *self.inner.sink_facts.borrow_mut() = facts;
     }
 
-    /// Lets traces name IOCTL operations (`op=MONITOR_ARRIVED`) of a known private protocol.
-    pub fn set_ioctl_describer(&self, describer: umd_side::IoctlDescriber) {
-        self.inner.ioctl_describer.set(Some(describer));
+    /// The driver profile that names the drivers' private IOCTL operations (`op=MONITOR_ARRIVED`)
+    /// for traces and the checks that need them (R11, R13, R15, R21, R43, R53); without one
+    /// those checks have nothing to judge.
+    pub fn set_profile(&self, profile: Option<&'static crate::profile::DriverProfile>) {
+        self.inner.profile.set(profile);
+    }
+
+    /// The driver profile of this run, if any.
+    pub fn profile(&self) -> Option<&'static crate::profile::DriverProfile> {
+        self.inner.profile.get()
+    }
+
+    /// A scenario payload in the profile's framing: a payload given by name is rewritten (and
+    /// left as it is, with a note, when the profile has no code for it); raw bytes pass.
+    pub fn in_profile_framing(&self, payload: &[u8], named: bool, ioctl: bool) -> Vec<u8> {
+        let Some(profile) = self.profile().filter(|_| named) else {
+            return payload.to_vec();
+        };
+        match profile.translate(payload, ioctl) {
+            Ok(bytes) => bytes,
+            Err(name) => {
+                self.note(format!(
+                    "the driver profile {} has no code for {name}: the payload is sent in the reference format",
+                    profile.shown()
+                ));
+                payload.to_vec()
+            }
+        }
     }
 
     /// Tells the OS that the scenario made the Miracast encoder busy and the driver under test

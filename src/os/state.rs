@@ -357,6 +357,8 @@ pub(super) struct DataRate {
     context: Option<Handle>,
     /// Bumped on every change, so a notification thread knows when its registration ended.
     generation: u64,
+    /// Notifications inside the UMD right now.
+    in_flight: u32,
 }
 
 impl DataRate {
@@ -377,6 +379,22 @@ impl DataRate {
         self.generation
     }
 
+    /// A notification enters the UMD.
+    pub(super) fn enter(&mut self) {
+        self.in_flight += 1;
+    }
+
+    /// A notification returned; true when none is left inside the UMD.
+    pub(super) fn leave(&mut self) -> bool {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.in_flight == 0
+    }
+
+    /// Notifications inside the UMD right now.
+    pub(super) fn in_flight(&self) -> u32 {
+        self.in_flight
+    }
+
     /// Ends the registration; returns the context that was registered.
     pub(super) fn unregister(&mut self) -> Option<Handle> {
         self.generation += 1;
@@ -390,6 +408,10 @@ pub(super) struct Message {
     pub(super) callback_context: Option<Handle>,
     /// Trace seq of the send, for findings.
     pub(super) sent_at: u32,
+    /// The sender's clock at the send: the OS's own hand-off of the message orders everything
+    /// the sender did before `DxgkCbMiracastSendMessage` before its delivery and completion
+    /// (and nothing the sender does after the send returns, R27).
+    pub(super) sent_clock: Option<crate::sched::clock::VectorClock>,
 }
 
 /// The kernel-to-user message channel.

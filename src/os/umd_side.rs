@@ -13,11 +13,6 @@ use async_trait::async_trait;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-/// Decodes what an IOCTL payload means when it follows a known private protocol (the reference
-/// drivers'), for traces and the checks that need it (`op=MONITOR_ARRIVED`). Vendors' payloads
-/// are private (G12).
-pub type IoctlDescriber = fn(&[u8]) -> Option<IoctlMeaning>;
-
 /// `MIRACAST_CALLBACKS` for one UMD context. Holds the OS weakly: the UMD keeps these for the
 /// context's life, and the OS owns the UMD.
 pub(crate) struct UmdServices {
@@ -130,6 +125,8 @@ impl Os {
                     ..DataRateStats::default()
                 };
                 let umd = os.inner.umd.clone();
+                os.inner.datarate.borrow_mut().enter();
+                os.inner.datarate_idle.reset();
                 os.call_after_choice(
                     Ddi::PfnDataRateNotify,
                     CallArgs::DataRateNotify { stats: true },
@@ -137,6 +134,9 @@ impl Os {
                     |_| (None, CallOut::None),
                 )
                 .await;
+                if os.inner.datarate.borrow_mut().leave() {
+                    os.inner.datarate_idle.set();
+                }
             }
         });
     }
@@ -163,9 +163,23 @@ impl Os {
         });
     }
 
-    /// At stop: the last data-rate call, with no stats (R50).
+    /// Waits until no data-rate notification is inside the UMD. A notification may overlap
+    /// StopMiracastSession (it comes from a thread of its own, and nothing documented orders
+    /// the two), but the NULL-stats call is documented as the last call, so it cannot overlap
+    /// an earlier one, and after DestroyMiracastContext returns the OS unloads the UMD, which
+    /// it cannot do while its own call is still running the UMD's code (R36, R46, R50).
+    pub(crate) async fn datarate_quiesce(&self) {
+        while self.inner.datarate.borrow().in_flight() > 0 {
+            self.inner.datarate_idle.wait(None).await;
+        }
+    }
+
+    /// At stop: the last data-rate call, with no stats (R50), once no earlier one is running.
     pub(crate) async fn finish_datarate(&self) {
         let context = self.inner.datarate.borrow_mut().unregister();
+        if context.is_some() {
+            self.datarate_quiesce().await;
+        }
         if let Some(context) = context {
             let umd = self.inner.umd.clone();
             self.call(
@@ -280,7 +294,7 @@ impl MiracastUmdServices for UmdServices {
         let Some(os) = self.os(Ddi::MiracastIoControl) else {
             return (NtStatus::STATUS_INVALID_HANDLE, 0);
         };
-        let op = os.inner.ioctl_describer.get().and_then(|d| d(input));
+        let op = os.inner.profile.get().and_then(|p| p.ioctl_meaning(input));
         let args = CallArgs::IoControl {
             hardware_access,
             input_size: input.len() as u32,

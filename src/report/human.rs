@@ -30,7 +30,7 @@ fn render_unescaped(report: &RunReport) -> String {
     // reason with their count, not a line each.
     let mut skipped: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for s in &report.scenarios {
-        if s.outcome == Outcome::Skipped {
+        if s.outcome == Outcome::Skipped && s.cannot_run.is_empty() {
             *skipped
                 .entry(s.skip_reason.as_deref().unwrap_or("skipped"))
                 .or_default() += 1;

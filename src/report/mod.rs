@@ -210,6 +210,9 @@ pub struct ScenarioReport {
     /// Why it was skipped, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip_reason: Option<String>,
+    /// What the backend could not carry out, one reason each, when that is why it was skipped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cannot_run: Vec<String>,
     /// The run, when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<RunRecord>,

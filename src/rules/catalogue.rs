@@ -1174,10 +1174,27 @@ pub fn unchecked() -> impl Iterator<Item = (&'static Rule, &'static str)> {
     })
 }
 
+/// Rules judged completely on the reference drivers that wait, for driver binaries, on the
+/// kernel routines C drivers are to get (pool allocation, IRQL, memory the race detector can
+/// see), with what is missing.
+pub const NEEDS_KERNEL_ROUTINES: &[(RuleId, &str)] = &[];
+
+/// Why `rule` waits for the kernel routines on binaries, if it does.
+pub fn kernel_routines_reason(rule: RuleId) -> Option<&'static str> {
+    NEEDS_KERNEL_ROUTINES
+        .iter()
+        .find(|(r, _)| *r == rule)
+        .map(|(_, why)| *why)
+}
+
 /// How far a driver binary is judged on `rule`: the widest reach among its checks (a rule with
-/// one check that sees binaries is checked on binaries). `-` when unchecked.
+/// one check that sees binaries is checked on binaries), or `kernel` for the rules that wait for
+/// the kernel routines ([`NEEDS_KERNEL_ROUTINES`]). `-` when unchecked.
 pub fn binaries(rule: RuleId) -> BinaryReach {
     use super::Reach;
+    if kernel_routines_reason(rule).is_some() {
+        return BinaryReach::NeedsKernelRoutines;
+    }
     let mut best = BinaryReach::Unchecked;
     for c in super::registry::checks_for(rule) {
         let this = match c.reach {
@@ -1198,6 +1215,8 @@ pub enum BinaryReach {
     Unchecked,
     /// Checked on the reference drivers only.
     ModelOnly,
+    /// Checked on the reference drivers; on binaries once the kernel routines exist.
+    NeedsKernelRoutines,
     /// Checked on binaries whose private IOCTL payloads are described.
     WithProfile,
     /// Checked on binaries.
@@ -1210,6 +1229,7 @@ impl BinaryReach {
         match self {
             BinaryReach::Unchecked => "-",
             BinaryReach::ModelOnly => "no",
+            BinaryReach::NeedsKernelRoutines => "kernel",
             BinaryReach::WithProfile => "profile",
             BinaryReach::Yes => "yes",
         }
@@ -1240,22 +1260,39 @@ impl fmt::Display for CatalogueTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<4} {:<3} {:<8} {:<10} {:<9} title",
-            "rule", "grp", "severity", "check", "binaries"
+            "{:<4} {:<3} {:<8} {:<10} {:<9} {:<9} title",
+            "rule", "grp", "severity", "check", "reference", "binaries"
         )?;
         for r in CATALOGUE {
+            let reference = if matches!(r.check, CheckKind::Unchecked(_)) {
+                "-"
+            } else {
+                "yes"
+            };
             writeln!(
                 f,
-                "{:<4} {:<3} {:<8} {:<10} {:<9} {}",
+                "{:<4} {:<3} {:<8} {:<10} {:<9} {:<9} {}",
                 r.id.to_string(),
                 r.group.to_string(),
                 r.severity.to_string(),
                 r.check.label(),
+                reference,
                 binaries(r.id).label(),
                 r.title
             )?;
             if let CheckKind::Unchecked(why) = r.check {
-                writeln!(f, "{:37}why unchecked: {why}", "")?;
+                writeln!(f, "{:47}why unchecked: {why}", "")?;
+            }
+            if let Some(why) = kernel_routines_reason(r.id) {
+                writeln!(f, "{:47}binaries wait for the kernel routines: {why}", "")?;
+            }
+            if binaries(r.id) == BinaryReach::ModelOnly
+                && let Some(why) = super::registry::checks_for(r.id).find_map(|c| match c.reach {
+                    super::Reach::ModelOnly(why) => Some(why),
+                    _ => None,
+                })
+            {
+                writeln!(f, "{:47}not on binaries: {why}", "")?;
             }
             if self.verbose {
                 writeln!(f, "{:37}{}", "", r.statement)?;
@@ -1276,13 +1313,14 @@ impl fmt::Display for CatalogueTable {
                 }
             }
         }
-        let on_binaries = CATALOGUE
-            .iter()
-            .filter(|r| binaries(r.id) == BinaryReach::Yes)
-            .count();
+        let with = |b: BinaryReach| CATALOGUE.iter().filter(|r| binaries(r.id) == b).count();
         writeln!(
             f,
-            "binaries: yes = judged on a driver binary too; profile = on a binary whose private IOCTL payloads are described; no = reference drivers only ({on_binaries} rules judged on binaries)"
+            "reference: yes = judged on the reference drivers. binaries: yes = judged on driver binaries too ({}); profile = on binaries through the driver profile, run --profile ({}); kernel = waits for the kernel routines for C drivers ({}); no = reference drivers only ({})",
+            with(BinaryReach::Yes),
+            with(BinaryReach::WithProfile),
+            with(BinaryReach::NeedsKernelRoutines),
+            with(BinaryReach::ModelOnly)
         )?;
         write!(
             f,

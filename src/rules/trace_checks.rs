@@ -1327,6 +1327,41 @@ fn datarate_notifications(ix: &Index<'_>, config: &TraceCheckConfig, out: &mut F
             null_at = Some(pos);
         }
     }
+    // The NULL-stats call is the last one, and after DestroyMiracastContext the OS unloads the
+    // UMD: neither may come while an earlier notification is still inside the UMD.
+    let notifications: Vec<&Call<'_>> = ix.calls_of(Ddi::PfnDataRateNotify).collect();
+    let ends = ix
+        .calls
+        .iter()
+        .filter(|c| {
+            c.ddi == Ddi::DestroyMiracastContext
+                || (c.ddi == Ddi::PfnDataRateNotify
+                    && matches!(c.args, CallArgs::DataRateNotify { stats: false }))
+        })
+        .collect::<Vec<_>>();
+    for end in ends {
+        if let Some(running) = notifications
+            .iter()
+            .find(|n| n.enter != end.enter && ix.running_at(n, end.enter))
+        {
+            let what = if end.ddi == Ddi::DestroyMiracastContext {
+                "DestroyMiracastContext (after which the OS unloads the UMD)"
+            } else {
+                "the NULL-stats pfnDataRateNotify, documented as the last call,"
+            };
+            out.push(
+                ix,
+                RuleId::R50,
+                Culprit::OsModel,
+                format!(
+                    "the OS called {what} (#{}) while an earlier pfnDataRateNotify (#{}) was still inside the UMD",
+                    ix.seq(end.enter),
+                    ix.seq(running.enter)
+                ),
+                &[running.enter, end.enter],
+            );
+        }
+    }
 }
 
 /// R55: one `GetNextChunkData` caller at a time (warning).

@@ -27,6 +27,10 @@ pub(super) struct Drivers {
     pub faults: Box<dyn Fn() -> Vec<super::Bugcheck>>,
     /// Rule findings of the driver binary's kernel routines (IRQL, pool); none for the models.
     pub violations: Box<dyn Fn() -> Vec<crate::rules::Violation>>,
+    /// The KMD is a driver binary (the scenario's test requests go to its test hook).
+    pub kmd_binary: bool,
+    /// The UMD is a driver binary.
+    pub umd_binary: bool,
 }
 
 /// Builds the drivers `backend` names on `sched`.
@@ -48,6 +52,8 @@ pub(super) fn load(sched: &Sched, backend: &Backend, setup: &Setup) -> Result<Dr
                 umd: d.umd,
                 faults: Box::new(Vec::new),
                 violations: Box::new(Vec::new),
+                kmd_binary: false,
+                umd_binary: false,
             })
         }
         Backend::Real(spec) => real::load(sched, spec, setup),

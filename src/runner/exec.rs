@@ -134,12 +134,18 @@ async fn run_step(exec: &Rc<Exec>, step: &Step) {
         StepOp::KmdSendMessage {
             payload,
             output_size,
-        } => Some(os.escape_send_message(payload, *output_size).await),
+            named,
+        } => {
+            let payload = os.in_profile_framing(payload, *named, false);
+            Some(os.escape_send_message(&payload, *output_size).await)
+        }
         StepOp::MiracastIoControl {
             hardware_access,
             payload,
             output_size,
+            named,
         } => {
+            let payload = os.in_profile_framing(payload, *named, true);
             let done = SimEvent::new(&sched, format!("ioctl-{}-done", step.index), false);
             let answer: Rc<Cell<Option<NtStatus>>> = Rc::new(Cell::new(None));
             let (os2, done2, answer2, payload, hw, size) = (

@@ -18,9 +18,11 @@ mod drivers;
 mod exec;
 pub mod judge;
 pub mod replay;
+pub mod support;
 
 pub use judge::{Verdict, judge};
 pub use replay::ReplayToken;
+pub use support::cannot_run;
 
 use crate::os::{Os, OsSnapshot};
 use crate::rules::trace_checks::{self, TraceCheckConfig};
@@ -46,6 +48,9 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Step and virtual-time limits.
     pub limits: RunLimits,
+    /// The driver profile (`run --profile`); `None`: the reference drivers' own when a
+    /// reference model plays a side, else none.
+    pub profile: Option<&'static crate::profile::DriverProfile>,
 }
 
 impl Default for RunOptions {
@@ -55,6 +60,7 @@ impl Default for RunOptions {
             backend: None,
             seed: None,
             limits: RunLimits::default(),
+            profile: None,
         }
     }
 }
@@ -336,10 +342,23 @@ fn simulate(
         drivers.kmd.clone(),
         drivers.umd.clone(),
     );
-    os.set_ioctl_describer(crate::model::protocol::ioctl_meaning);
-    // Only the reference KMD can be told that its encoder is busy; a binary is judged on R17's
-    // busy rule once it can be (its adapter setting is reported as not applied).
-    os.set_hardware_busy(matches!(backend, Backend::Model) && setup.adapter.hardware_busy);
+    // The driver profile: the one given, else the reference drivers' when a reference model
+    // plays one side (it speaks that format), else none: the checks that need private meanings
+    // then have nothing to judge, and the trace says so.
+    let profile = options
+        .profile
+        .or_else(|| (!(drivers.kmd_binary && drivers.umd_binary)).then(crate::profile::reference));
+    os.set_profile(profile);
+    if profile.is_none() {
+        sched.emit(EventKind::Note {
+            text: "no driver profile (run --profile FILE): the meanings of the drivers' private IOCTLs are unknown, so R11, R13, R15, R43, R53 and the IOCTL half of R21 are not judged".to_owned(),
+        });
+    }
+    // The reference KMD learns of a busy encoder from its configuration; a binary KMD is told
+    // through its test hook before the first step, and the OS expects STATUS_RESOURCE_IN_USE
+    // (R17) only once the KMD has accepted that.
+    let tell_busy = drivers.kmd_binary && setup.adapter.hardware_busy;
+    os.set_hardware_busy(!drivers.kmd_binary && setup.adapter.hardware_busy);
     let (adapter, sink) = SinkAdapter::new(setup.sink.clone());
     let facts = crate::os::SinkFacts {
         monitor_present: setup.sink_facts.monitor_present,
@@ -362,7 +381,11 @@ fn simulate(
     let exec = Rc::new(exec::Exec::new(os.clone(), sink, scenario));
     let steps = Rc::new(scenario.steps.clone());
     let runner = exec.clone();
+    let os_first = os.clone();
     sched.spawn("os-scenario", false, async move {
+        if tell_busy {
+            let _ = os_first.tell_encoder_busy().await;
+        }
         exec::run_steps(runner, steps).await
     });
     let end = sched.run(options.limits);

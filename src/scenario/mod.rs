@@ -26,7 +26,8 @@ pub mod sink;
 pub mod span;
 
 pub use error::{ScenarioError, ScenarioErrorKind};
-pub use resolve::{content_hash, parse_backend, parse_duration};
+pub use raw::ScenarioKind;
+pub use resolve::{content_hash, folder_kind, parse_backend, parse_duration};
 pub use sink::SinkAdapter;
 
 use crate::ddi::{ChunkType, Ddi, SessionPhase};
@@ -47,6 +48,8 @@ pub struct Scenario {
     pub path: String,
     /// Its name.
     pub name: String,
+    /// `conformance` or `self-test`, when the file says.
+    pub kind: Option<raw::ScenarioKind>,
     /// What it checks.
     pub description: String,
     /// HLK job names and rule ids.
@@ -163,6 +166,9 @@ pub enum StepOp {
     Disconnect,
     /// The test escape.
     KmdSendMessage {
+        /// Given by name: the bytes are the reference format, rewritten in the driver
+        /// profile's framing at run time.
+        named: bool,
         /// Message bytes.
         payload: Vec<u8>,
         /// Output buffer size.
@@ -172,6 +178,8 @@ pub enum StepOp {
     MiracastIoControl {
         /// `HardwareAccess`.
         hardware_access: bool,
+        /// Given by name (see `KmdSendMessage`).
+        named: bool,
         /// Input bytes.
         payload: Vec<u8>,
         /// Output buffer size.

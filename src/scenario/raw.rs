@@ -28,6 +28,14 @@ pub struct RawScenario {
     /// What the scenario checks and why it passes, for the driver author reading it.
     #[serde(default)]
     pub description: String,
+    /// What kind of scenario this is: `conformance` (what any correct driver must show; it
+    /// passes on every correct driver, reference model or binary, so it uses no bug knob, no
+    /// OS-model knob, no reference-driver setting and expects no violation) or `self-test` (it
+    /// proves a check fires: bug knobs of the reference drivers, OS-model knobs, settings only
+    /// the reference drivers honour). A file under a `conformance/` folder must say
+    /// `conformance`, one under `self-test/` must say `self-test`; elsewhere it is optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ScenarioKind>,
     /// HLK job names (`Wireless Display Verify Sleep`) and rule ids (`R25`) this scenario covers;
     /// `miracast-sim run --filter` matches them.
     #[serde(default)]
@@ -40,6 +48,26 @@ pub struct RawScenario {
     /// What must come of it.
     #[serde(default)]
     pub expect: RawExpect,
+}
+
+/// What kind of scenario a file is (`kind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScenarioKind {
+    /// What any correct driver must show, judged through the documented interfaces only.
+    Conformance,
+    /// Proves a check fires (bug knobs, OS-model knobs, reference-driver settings).
+    SelfTest,
+}
+
+impl ScenarioKind {
+    /// `conformance` or `self-test`, as written in files and folder names.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScenarioKind::Conformance => "conformance",
+            ScenarioKind::SelfTest => "self-test",
+        }
+    }
 }
 
 /// The world a scenario runs in.

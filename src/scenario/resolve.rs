@@ -9,7 +9,7 @@
 //! piece `Maybe` and is accepted.
 
 use super::error::{ScenarioError, ScenarioErrorKind};
-use super::raw::{RawBefore, RawExpect, RawMatcher, RawScenario, RawStep};
+use super::raw::{RawBefore, RawExpect, RawMatcher, RawScenario, RawStep, ScenarioKind};
 use super::span::Spanned;
 use super::{Backend, Event, Expect, Matcher, Scenario, Setup, SinkFacts, Step, StepOp};
 use crate::ddi::{ChunkType, Ddi, VideoOutputTechnology};
@@ -103,6 +103,7 @@ pub(super) fn resolve_all(
             "give the scenario a short unique name; reports show it",
         ));
     }
+    check_kind(&cx, &raw, root, &mut errors);
     let setup_at = root.child("setup");
     let backend = parse_backend(&raw.setup.driver.backend).unwrap_or_else(|help| {
         errors.push(cx.err(
@@ -188,6 +189,7 @@ pub(super) fn resolve_all(
     Ok(Scenario {
         path: path.to_owned(),
         name: raw.name,
+        kind: raw.kind,
         description: raw.description,
         tags: raw.tags,
         content_hash: content_hash(text),
@@ -204,6 +206,119 @@ pub(super) fn resolve_all(
         steps,
         step_count,
         expect,
+    })
+}
+
+/// The folder a file lies in says its kind: a file under `conformance/` must say
+/// `"kind": "conformance"`, one under `self-test/` `"kind": "self-test"`. A conformance
+/// scenario passes on every correct driver, so it may use nothing only the reference drivers
+/// honour (bug knobs, reference-UMD settings, adapter settings other than a busy encoder, the
+/// reference KMD's incompatible-D3D-UMD marker), no OS-model knob, and expect no violation.
+fn check_kind(cx: &Ctx<'_>, raw: &RawScenario, root: At<'_>, errors: &mut Vec<ScenarioError>) {
+    let folder = folder_kind(cx.path);
+    match (folder, raw.kind) {
+        (Some(f), None) => errors.push(cx.err(
+            root.field("name"),
+            ScenarioErrorKind::MissingField,
+            format!(
+                "a scenario under a `{}/` folder must say its kind",
+                f.name()
+            ),
+            format!("add \"kind\": \"{}\" next to \"name\"", f.name()),
+        )),
+        (Some(f), Some(k)) if f != k => errors.push(cx.err(
+            root.field("kind"),
+            ScenarioErrorKind::Invalid,
+            format!(
+                "this file says \"kind\": \"{}\" but lies under a `{}/` folder",
+                k.name(),
+                f.name()
+            ),
+            format!(
+                "move the file under `{}/`, or write \"kind\": \"{}\"",
+                k.name(),
+                f.name()
+            ),
+        )),
+        _ => {}
+    }
+    if raw.kind != Some(ScenarioKind::Conformance) {
+        return;
+    }
+    let setup = root.child("setup");
+    let driver = setup.child("driver");
+    let mut refuse = |at: Option<std::ops::Range<usize>>, what: String| {
+        errors.push(cx.err(
+            at,
+            ScenarioErrorKind::Invalid,
+            format!("a conformance scenario cannot use {what}"),
+            "a conformance scenario passes on every correct driver, model or binary: move what only the reference drivers or a faulty OS do to a `self-test` scenario (under `self-test/`)",
+        ));
+    };
+    let knobs = raw.setup.driver.knobs.enabled();
+    if !knobs.is_empty() {
+        refuse(
+            driver.field("knobs"),
+            format!("bug knobs of the reference drivers ({})", knobs.join(", ")),
+        );
+    }
+    let os_knobs = raw.setup.os.knobs.enabled();
+    if !os_knobs.is_empty() {
+        refuse(
+            setup.child("os").field("knobs"),
+            format!("OS-model knobs ({})", os_knobs.join(", ")),
+        );
+    }
+    let mut umd = raw.setup.driver.umd.clone();
+    umd.min_bitrate_1024x768 = None;
+    if umd != crate::model::UmdConfig::default() {
+        refuse(
+            driver.field("umd"),
+            "settings of the reference UMD (`setup.driver.umd`)".to_owned(),
+        );
+    }
+    let adapter = crate::model::KmdConfig {
+        hardware_busy: false,
+        ..raw.setup.adapter.clone()
+    };
+    if adapter != crate::model::KmdConfig::default() {
+        refuse(
+            setup.field("adapter"),
+            "adapter settings of the reference KMD other than `hardware_busy`".to_owned(),
+        );
+    }
+    if !raw.expect.violations.is_empty() {
+        refuse(
+            root.child("expect").field("violations"),
+            "expected violations (a correct driver breaks no rule)".to_owned(),
+        );
+    }
+    fn incompatible(steps: &[RawStep]) -> bool {
+        steps.iter().any(|s| match s {
+            RawStep::DxgkDdiCreateContext {
+                incompatible_umd, ..
+            } => *incompatible_umd,
+            RawStep::Parallel { branches, .. } => branches.iter().any(|b| incompatible(b)),
+            _ => false,
+        })
+    }
+    if incompatible(&raw.steps) {
+        refuse(
+            root.field("steps"),
+            "`incompatible_umd` (the marker is the reference KMD's own convention)".to_owned(),
+        );
+    }
+}
+
+/// `conformance` or `self-test` when a folder of the path has that name.
+pub fn folder_kind(path: &str) -> Option<ScenarioKind> {
+    let path = path.replace('\\', "/");
+    let mut dirs: Vec<&str> = path.split('/').collect();
+    dirs.pop();
+    dirs.iter().rev().find_map(|d| match *d {
+        "conformance" => Some(ScenarioKind::Conformance),
+        "self-test" => Some(ScenarioKind::SelfTest),
+        _ => None,
     })
 }
 
@@ -309,6 +424,17 @@ fn parse_ioctl(text: &str) -> Result<Vec<u8>, String> {
 pub const MAX_SIZED_PAYLOAD: u64 = 64 << 20;
 
 /// A payload: its text through `parse`, or `size` bytes of a fill pattern.
+/// True when a payload is given by name (`"QUERY_STATUS"`, `"PING:7"`, or the default): it is
+/// written in the driver profile's framing at run time.
+fn is_named(raw: Option<&super::raw::RawPayload>) -> bool {
+    use super::raw::RawPayload;
+    match raw {
+        None => true,
+        Some(RawPayload::Text(t)) => !t.starts_with("hex:"),
+        Some(RawPayload::Sized { .. }) => false,
+    }
+}
+
 fn payload_bytes(
     raw: Option<&super::raw::RawPayload>,
     default: &str,
@@ -584,6 +710,7 @@ impl StepResolver<'_> {
                 ..
             } => {
                 need(self, state.adapter, NO_ADAPTER, ADD_BRING_UP)?;
+                let payload_raw = payload.as_ref();
                 let payload =
                     payload_bytes(payload.as_ref(), "PING", parse_message).map_err(|e| {
                         self.cx.err(
@@ -594,6 +721,7 @@ impl StepResolver<'_> {
                         )
                     })?;
                 StepOp::KmdSendMessage {
+                    named: is_named(payload_raw),
                     payload,
                     output_size: output_size.unwrap_or(64),
                 }
@@ -610,6 +738,7 @@ impl StepResolver<'_> {
                     "no UMD Miracast context exists (a UMD thread needs a loaded, created UMD)",
                     "add `CreateMiracastContext` or `Connect` before it",
                 )?;
+                let payload_raw = payload.as_ref();
                 let payload = payload_bytes(payload.as_ref(), "QUERY_STATUS", parse_ioctl)
                     .map_err(|e| {
                         self.cx.err(
@@ -621,6 +750,7 @@ impl StepResolver<'_> {
                     })?;
                 StepOp::MiracastIoControl {
                     hardware_access: *hardware_access,
+                    named: is_named(payload_raw),
                     payload,
                     output_size: output_size.unwrap_or(16),
                 }

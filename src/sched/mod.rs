@@ -393,6 +393,32 @@ impl Sched {
         id
     }
 
+    /// Spawns a thread of the simulator's own (a socket relay) that runs no driver code, even
+    /// when it is started from inside a driver call: it is never taken for a driver's thread.
+    pub fn spawn_unowned(
+        &self,
+        name: impl Into<String>,
+        daemon: bool,
+        fut: impl Future<Output = ()> + 'static,
+    ) -> ThreadId {
+        let id = self.spawn(name, daemon, fut);
+        self.inner.state.borrow_mut().threads[id as usize].base_code = 0;
+        id
+    }
+
+    /// Live threads started by the code of `driver` (`drivers::UMD` or `drivers::KMD`): by one
+    /// of its DDIs, or by a thread it started. Decided by who started the thread, never by its
+    /// name.
+    pub fn live_threads_of(&self, driver: u8) -> Vec<(ThreadId, String)> {
+        let st = self.inner.state.borrow();
+        st.threads
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.status != Status::Finished && t.base_code == driver)
+            .map(|(i, t)| (i as ThreadId, t.name.clone()))
+            .collect()
+    }
+
     /// Appends a trace event for the current thread (or thread 0 outside threads).
     pub fn emit(&self, kind: EventKind) {
         self.record(None, kind, true);

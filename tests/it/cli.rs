@@ -24,7 +24,9 @@ fn stdout(o: &Output) -> String {
 
 /// A copy of a negative scenario with its expectation removed: it fails.
 fn failing_scenario(dir: &Path) -> std::path::PathBuf {
-    let text = std::fs::read_to_string("scenarios/rules/no-departure-at-kmd-destroy.json").unwrap();
+    let text =
+        std::fs::read_to_string("scenarios/self-test/rules/no-departure-at-kmd-destroy.json")
+            .unwrap();
     let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     doc["expect"]["violations"] = serde_json::json!([]);
     doc["name"] = serde_json::json!("failing-copy");
@@ -35,7 +37,11 @@ fn failing_scenario(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn passing_corpus_exits_0_with_the_summary_last() {
-    let o = sim(&["run", "scenarios/lifecycle", "scenarios/start-session"]);
+    let o = sim(&[
+        "run",
+        "scenarios/conformance/lifecycle",
+        "scenarios/conformance/start-session",
+    ]);
     assert_eq!(code(&o), 0, "{}", stdout(&o));
     let out = stdout(&o);
     let last = out.lines().last().unwrap();
@@ -115,7 +121,7 @@ fn invalid_scenarios_exit_2_with_located_errors_but_a_failure_wins() {
     )
     .unwrap();
     std::fs::copy(
-        "scenarios/lifecycle/connect-disconnect.json",
+        "scenarios/conformance/lifecycle/connect-disconnect.json",
         dir.path().join("ok.json"),
     )
     .unwrap();
@@ -134,7 +140,7 @@ fn invalid_scenarios_exit_2_with_located_errors_but_a_failure_wins() {
 fn an_unavailable_backend_has_its_own_exit_code() {
     let o = sim(&[
         "run",
-        "scenarios/lifecycle/connect-disconnect.json",
+        "scenarios/conformance/lifecycle/connect-disconnect.json",
         "--backend",
         "real:/nonexistent/driver.so",
     ]);
@@ -151,7 +157,7 @@ fn junit_and_json_reports_come_from_one_run_and_parse_back() {
     let json = dir.path().join("run.json");
     let o = sim(&[
         "run",
-        "scenarios/messages",
+        "scenarios/conformance/messages",
         "--format",
         "junit",
         "--report",
@@ -162,7 +168,9 @@ fn junit_and_json_reports_come_from_one_run_and_parse_back() {
     assert_eq!(code(&o), 0);
     let report = quick_junit::Report::deserialize_from_str(&stdout(&o)).expect("valid JUnit XML");
     let cases: usize = report.test_suites.iter().map(|s| s.test_cases.len()).sum();
-    let files = std::fs::read_dir("scenarios/messages").unwrap().count();
+    let files = std::fs::read_dir("scenarios/conformance/messages")
+        .unwrap()
+        .count();
     assert_eq!(cases, files);
     assert_eq!(std::fs::read_to_string(&junit).unwrap(), stdout(&o));
     let doc: serde_json::Value =
@@ -277,10 +285,35 @@ fn rules_explain_and_schema() {
             .count()
             >= 74
     );
+    // Per backend: every checked rule on the reference drivers, and how binaries are judged.
+    let table = stdout(&rules);
+    assert!(
+        table.starts_with("rule grp severity check      reference binaries  title"),
+        "{table}"
+    );
+    let r11 = table.lines().find(|l| l.starts_with("R11 ")).unwrap();
+    assert!(r11.contains(" yes       profile "), "{r11}");
+    let r30 = table.lines().find(|l| l.starts_with("R30 ")).unwrap();
+    assert!(r30.contains(" yes       no "), "{r30}");
+    assert!(
+        table.contains("not on binaries: it sees state a Rust driver keeps in Tracked cells"),
+        "{table}"
+    );
+    let explain = sim(&["explain", "R71"]);
+    assert!(
+        stdout(&explain).contains("  binaries: yes\n"),
+        "{}",
+        stdout(&explain)
+    );
     let explain = sim(&["explain", "R26"]);
     assert_eq!(code(&explain), 0);
     assert!(
-        stdout(&explain).contains("scenarios/rules/message-buffer-released-early.json"),
+        stdout(&explain).contains("  reference drivers: yes\n  binaries: yes\n"),
+        "{}",
+        stdout(&explain)
+    );
+    assert!(
+        stdout(&explain).contains("scenarios/self-test/rules/message-buffer-released-early.json"),
         "{}",
         stdout(&explain)
     );
@@ -296,7 +329,7 @@ fn rules_explain_and_schema() {
 fn explore_runs_many_schedules_and_its_failures_replay() {
     let o = sim(&[
         "run",
-        "scenarios/messages/two-at-once.json",
+        "scenarios/conformance/messages/two-at-once.json",
         "--explore",
         "--schedules",
         "50",
@@ -306,7 +339,7 @@ fn explore_runs_many_schedules_and_its_failures_replay() {
     // A bug-knob scenario that finds exactly the rules it expects passes under exploration.
     let knob = sim(&[
         "run",
-        "scenarios/rules/kernel-message-unlocked.json",
+        "scenarios/self-test/rules/kernel-message-unlocked.json",
         "--explore",
         "--schedules",
         "20",
@@ -315,7 +348,7 @@ fn explore_runs_many_schedules_and_its_failures_replay() {
     // A bug that only some orderings show: seed 0 passes, exploration must find it.
     let bad = sim(&[
         "run",
-        "scenarios/orderings/completion-before-send-returns.json",
+        "scenarios/self-test/orderings/completion-before-send-returns.json",
         "--explore",
         "--schedules",
         "50",
@@ -389,9 +422,10 @@ fn c_fixture_with(stem: &str, defines: &[&str]) -> std::path::PathBuf {
 /// message, so the UMD's `HandleKernelModeMessage` runs) named `name`, against `umd` and `kmd`.
 #[cfg(feature = "real-driver")]
 fn real_scenario(dir: &Path, file: &str, name: &str, umd: &Path, kmd: &Path) -> std::path::PathBuf {
-    let text =
-        std::fs::read_to_string("scenarios/hlk-preflight/wireless-display-verify-monitor-off.json")
-            .unwrap();
+    let text = std::fs::read_to_string(
+        "scenarios/conformance/hlk-preflight/wireless-display-verify-monitor-off.json",
+    )
+    .unwrap();
     let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     doc["name"] = serde_json::json!(name);
     doc["setup"]["driver"]["backend"] =
@@ -572,8 +606,8 @@ fn scenarios_run_against_a_real_driver_binary() {
     );
     let o = sim(&[
         "run",
-        "scenarios/lifecycle/connect-disconnect.json",
-        "scenarios/start-session",
+        "scenarios/conformance/lifecycle/connect-disconnect.json",
+        "scenarios/conformance/start-session",
         "--backend",
         &spec,
     ]);

@@ -59,7 +59,7 @@ fn the_corpus_coverage_matches_the_committed_snapshot() {
 fn coverage_without_explore_prints_a_table_and_counts_reach() {
     let o = sim(&[
         "run",
-        "scenarios/create-context/hardware-busy.json",
+        "scenarios/conformance/create-context/hardware-busy.json",
         "--coverage",
         "--format",
         "json",
@@ -85,7 +85,7 @@ fn coverage_without_explore_prints_a_table_and_counts_reach() {
     assert_eq!(c["broken"], 0);
     let human = stdout(&sim(&[
         "run",
-        "scenarios/rules/kernel-message-unlocked.json",
+        "scenarios/self-test/rules/kernel-message-unlocked.json",
         "--coverage",
     ]));
     assert!(

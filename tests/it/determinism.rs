@@ -27,7 +27,7 @@ fn same_seed_gives_byte_identical_traces_for_every_scenario() {
 #[test]
 fn different_seeds_reach_different_orders_where_the_os_has_a_choice() {
     let (s, _) = scenario::load(Path::new(
-        "scenarios/create-context/class-never-overlaps.json",
+        "scenarios/conformance/create-context/class-never-overlaps.json",
     ))
     .unwrap();
     let orders: BTreeSet<String> = (0..16)
@@ -51,7 +51,8 @@ fn different_seeds_reach_different_orders_where_the_os_has_a_choice() {
 
 #[test]
 fn a_replay_token_reproduces_its_run() {
-    let (s, _) = scenario::load(Path::new("scenarios/messages/two-at-once.json")).unwrap();
+    let (s, _) =
+        scenario::load(Path::new("scenarios/conformance/messages/two-at-once.json")).unwrap();
     let first = runner::run_seeded(
         &s,
         &RunOptions {

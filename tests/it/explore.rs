@@ -47,23 +47,23 @@ fn replay_token(scenario: &Scenario, text: &str) -> runner::RunResult {
 
 const ORDERINGS: &[(&str, &str)] = &[
     (
-        "scenarios/orderings/completion-before-send-returns.json",
+        "scenarios/self-test/orderings/completion-before-send-returns.json",
         "R27",
     ),
     (
-        "scenarios/orderings/two-kernel-messages-unlocked.json",
+        "scenarios/self-test/orderings/two-kernel-messages-unlocked.json",
         "R30",
     ),
     (
-        "scenarios/orderings/buffer-released-before-completion.json",
+        "scenarios/self-test/orderings/buffer-released-before-completion.json",
         "R26",
     ),
     (
-        "scenarios/orderings/held-message-delivered-after-start.json",
+        "scenarios/self-test/orderings/held-message-delivered-after-start.json",
         "R30",
     ),
     (
-        "scenarios/orderings/chunk-overflow-slow-consumer.json",
+        "scenarios/self-test/orderings/chunk-overflow-slow-consumer.json",
         "R53",
     ),
 ];
@@ -167,13 +167,14 @@ fn reference_drivers_on_a_small_corpus_explore_clean_to_the_end() {
     // No bug knobs. Every shipped scenario without an RTSP session, and the one whose session
     // fails at once, explored without any bound: every schedule, to the end.
     let unbounded = [
-        "scenarios/create-context/hardware-busy.json",
-        "scenarios/create-context/target-id.json",
-        "scenarios/gpu-contexts/driver-mismatch.json",
-        "scenarios/gpu-contexts/no-memory-only-when-spent.json",
-        "scenarios/gpu-contexts/ten-thousand.json",
-        "scenarios/hlk-preflight/wireless-display-verify-miracast-support.json",
-        "scenarios/start-session/bitrate-too-low.json",
+        "scenarios/conformance/create-context/hardware-busy.json",
+        "scenarios/self-test/create-context/target-id-seven.json",
+        "scenarios/conformance/create-context/target-id.json",
+        "scenarios/self-test/gpu-contexts/driver-mismatch.json",
+        "scenarios/self-test/gpu-contexts/no-memory-only-when-spent.json",
+        "scenarios/conformance/gpu-contexts/ten-thousand.json",
+        "scenarios/conformance/hlk-preflight/wireless-display-verify-miracast-support.json",
+        "scenarios/conformance/start-session/bitrate-too-low.json",
     ];
     // Whole sessions (negotiation, streaming, teardown): every schedule with at most one
     // preemption, to the end of the run. (Two preemptions on connect-disconnect: 4,695
@@ -183,9 +184,9 @@ fn reference_drivers_on_a_small_corpus_explore_clean_to_the_end() {
         max_depth: None,
     };
     let sessions = [
-        "scenarios/lifecycle/connect-disconnect.json",
-        "scenarios/start-session/no-monitor.json",
-        "scenarios/os-model/umd-calls-serialized.json",
+        "scenarios/conformance/lifecycle/connect-disconnect.json",
+        "scenarios/conformance/start-session/no-monitor.json",
+        "scenarios/self-test/os-model/umd-calls-serialized.json",
     ];
     // Messages and IOCTLs racing the session: one preemption among the first 14 choices.
     let early = Bounds {
@@ -193,10 +194,10 @@ fn reference_drivers_on_a_small_corpus_explore_clean_to_the_end() {
         max_depth: Some(14),
     };
     let racing = [
-        "scenarios/messages/two-at-once.json",
-        "scenarios/messages/held-during-start.json",
-        "scenarios/lifecycle/ioctl-during-start-waits.json",
-        "scenarios/orderings/ioctl-racing-start.json",
+        "scenarios/conformance/messages/two-at-once.json",
+        "scenarios/conformance/messages/held-during-start.json",
+        "scenarios/conformance/lifecycle/ioctl-during-start-waits.json",
+        "scenarios/conformance/orderings/ioctl-racing-start.json",
     ];
     let corpus = unbounded
         .iter()
@@ -212,7 +213,7 @@ fn reference_drivers_on_a_small_corpus_explore_clean_to_the_end() {
         let report = exhaustive(&scenario, bounds, true);
         assert!(report.complete, "{path}: exploration did not finish");
         // Bring-up and context calls only: a single thread, a single schedule.
-        let single = unbounded[..6].contains(&path);
+        let single = unbounded[..7].contains(&path);
         assert!(
             report.schedules > 1 || single,
             "{path}: only {} schedule",
@@ -225,7 +226,7 @@ fn reference_drivers_on_a_small_corpus_explore_clean_to_the_end() {
 #[test]
 fn reduction_prunes_sessions_and_keeps_every_ordering_bug() {
     // Partial-order reduction on a whole session: the same bounded search, far fewer schedules.
-    let scenario = load("scenarios/start-session/no-monitor.json");
+    let scenario = load("scenarios/conformance/start-session/no-monitor.json");
     let bounds = Bounds {
         max_preemptions: Some(1),
         max_depth: None,
@@ -265,7 +266,7 @@ fn reduction_prunes_sessions_and_keeps_every_ordering_bug() {
 
 #[test]
 fn determinism_self_check_and_coverage_on_a_scenario() {
-    let scenario = load("scenarios/messages/held-during-start.json");
+    let scenario = load("scenarios/conformance/messages/held-during-start.json");
     let rc = ScenarioRunConfig {
         coverage: true,
         keep_trace: true,
@@ -299,7 +300,7 @@ fn determinism_self_check_and_coverage_on_a_scenario() {
 
 #[test]
 fn then_explore_continues_from_a_token_and_replay_reports_divergence() {
-    let scenario = load("scenarios/orderings/two-kernel-messages-unlocked.json");
+    let scenario = load("scenarios/self-test/orderings/two-kernel-messages-unlocked.json");
     let rc = ScenarioRunConfig::default();
     let first = run_scenario(&scenario, &rc, Box::new(RandomStrategy::new(5)));
     let prefix: Vec<_> = first.schedule[..10].to_vec();
@@ -322,7 +323,7 @@ fn then_explore_continues_from_a_token_and_replay_reports_divergence() {
     assert_eq!(explore(&config, &run, &never).schedules, 5);
 
     // The same choices on another scenario stop fitting: replay says where and how.
-    let other = load("scenarios/messages/held-during-start.json");
+    let other = load("scenarios/conformance/messages/held-during-start.json");
     let replayed = runner::run_once(
         &other,
         &RunOptions::default(),
@@ -346,8 +347,8 @@ fn orderings_that_once_broke_the_reference_kmd_stay_clean() {
     // reported while Plug and Play was still reading it (R15). The portfolio found each within
     // its first 250 schedules.
     for path in [
-        "scenarios/messages/never-during-serialized-calls.json",
-        "scenarios/hlk-preflight/wireless-display-verify-monitor-disconnect.json",
+        "scenarios/conformance/messages/never-during-serialized-calls.json",
+        "scenarios/conformance/hlk-preflight/wireless-display-verify-monitor-disconnect.json",
     ] {
         let scenario = load(path);
         let config = ExploreConfig {

@@ -92,6 +92,7 @@ const X64_DESIGNED: &[(&str, i64)] = &[
     ("sizeof(MIRACAST_SIM_KMD_OS_INTERFACE)", 48),
     ("sizeof(MIRACAST_SIM_DXGKARG_COMMITVIDPN)", 12),
     ("sizeof(MIRACAST_SIM_KMD_DRIVER_INTERFACE)", 112),
+    ("sizeof(MIRACAST_SIM_KMD_TEST_REQUEST)", 32),
     (
         "offsetof(MIRACAST_SIM_KMD_DRIVER_INTERFACE, DxgkDdiStartDevice)",
         24,
@@ -731,7 +732,20 @@ fn probes() -> Probes {
             DxgkDdiDpcRoutine,
         }
     );
+    ty!(
+        p,
+        MIRACAST_SIM_KMD_TEST_REQUEST {
+            Size,
+            Type,
+            Value,
+            InputBufferSize,
+            pInputBuffer,
+            OutputBufferSize,
+            Reserved,
+        }
+    );
     values!(p, const [MIRACAST_SIM_KMD_INTERFACE_VERSION_1]);
+    values!(p, const [MiracastSimKmdTestSendMessage, MiracastSimKmdTestEncoderBusy]);
 
     // miracast_sim_ntstatus.h against the crate's NtStatus constants.
     for (name, status) in [

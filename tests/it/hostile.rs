@@ -79,9 +79,10 @@ fn hostile_scenario(dir: &Path, name: &str, define: Option<&str>) -> PathBuf {
         None => build("real_driver/umd.c", &[]),
     };
     let kmd = build("real_driver/kmd.c", &[]);
-    let text =
-        std::fs::read_to_string("scenarios/hlk-preflight/wireless-display-verify-monitor-off.json")
-            .unwrap();
+    let text = std::fs::read_to_string(
+        "scenarios/conformance/hlk-preflight/wireless-display-verify-monitor-off.json",
+    )
+    .unwrap();
     let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     doc["name"] = serde_json::json!(name);
     doc["setup"]["driver"]["backend"] =
@@ -324,7 +325,7 @@ fn a_crash_under_some_schedules_has_a_token_that_replays_it_and_the_rest_is_expl
     let crash = build("real_driver/umd.c", &["BUG_CRASH_IF_START_RETURNED_FIRST"]);
     let correct = build("real_driver/umd.c", &[]);
     let kmd = build("real_driver/kmd.c", &[]);
-    let scenario = "scenarios/lifecycle/connect-disconnect.json";
+    let scenario = "scenarios/conformance/lifecycle/connect-disconnect.json";
     let backend = format!("real:{},{}", crash.display(), kmd.display());
     // A plain run takes an ordering under which it does not crash.
     let plain = sim(&["run", scenario, "--backend", &backend]);

@@ -31,7 +31,7 @@ fn a_piped_run_prints_progress_lines_with_counts_and_rate() {
     let o = bin()
         .args([
             "run",
-            "scenarios/lifecycle",
+            "scenarios/conformance/lifecycle",
             "--explore=150",
             "--progress-every",
             "100ms",
@@ -74,7 +74,7 @@ fn a_piped_run_prints_progress_lines_with_counts_and_rate() {
     let quiet = bin()
         .args([
             "run",
-            "scenarios/lifecycle",
+            "scenarios/conformance/lifecycle",
             "--explore=20",
             "--progress-every",
             "0s",
@@ -90,7 +90,7 @@ fn memory_does_not_grow_with_the_schedule_count() {
         let o = bin()
             .args([
                 "run",
-                "scenarios/lifecycle/connect-disconnect.json",
+                "scenarios/conformance/lifecycle/connect-disconnect.json",
                 &format!("--explore={n}"),
                 "--progress-every",
                 "20ms",

@@ -112,7 +112,7 @@ fn run(setup: &Setup, seed: u64, script: Script) -> Outcome {
         drivers.kmd.clone(),
         drivers.umd.clone(),
     );
-    os.set_ioctl_describer(protocol::ioctl_meaning);
+    os.set_profile(Some(miracast_sim::profile::reference()));
     os.set_hardware_busy(setup.kmd.hardware_busy);
     let sink = Sink::new(setup.sink.clone(), SimTime::ZERO).expect("sink config");
     let monitor_present =
@@ -802,7 +802,7 @@ fn completion_state_races_only_with_the_r27_knob() {
             let ping = KmdMessage::Ping { seq, data: vec![] }.encode();
             assert_eq!(
                 kmd.escape_send_message(&ping, 16).await,
-                NtStatus::STATUS_SUCCESS
+                NtStatus::STATUS_PENDING
             );
         }
         let _ = kmd

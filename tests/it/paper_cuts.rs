@@ -28,7 +28,12 @@ fn filter_reports_one_skipped_count_not_a_line_each() {
 
 #[test]
 fn junit_test_cases_carry_their_time() {
-    let o = sim(&["run", "scenarios/lifecycle", "--format", "junit"]);
+    let o = sim(&[
+        "run",
+        "scenarios/conformance/lifecycle",
+        "--format",
+        "junit",
+    ]);
     let report = quick_junit::Report::deserialize_from_str(&stdout(&o)).expect("JUnit XML");
     let suite = &report.test_suites[0];
     assert_eq!(suite.test_cases.len(), 3);
@@ -51,7 +56,11 @@ fn tokens_are_short_name_no_path_and_know_their_backend() {
     // A whole session (hundreds of choices), run from another folder than its scenario.
     let copy = dir.path().join("elsewhere/kmu.json");
     std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
-    std::fs::copy("scenarios/rules/kernel-message-unlocked.json", &copy).unwrap();
+    std::fs::copy(
+        "scenarios/self-test/rules/kernel-message-unlocked.json",
+        &copy,
+    )
+    .unwrap();
     let mut doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&copy).unwrap()).unwrap();
     doc["expect"]["violations"] = serde_json::json!([]);

@@ -123,3 +123,35 @@ fn every_bug_knob_has_a_self_test_scenario_expecting_its_rules() {
         );
     }
 }
+
+/// The README's per-backend counts are the catalogue's.
+#[test]
+fn the_readme_counts_rules_per_backend_as_the_catalogue_does() {
+    use miracast_sim::rules::catalogue::{BinaryReach, binaries, checked_count};
+    let with = |b: BinaryReach| CATALOGUE.iter().filter(|r| binaries(r.id) == b).count();
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let want = format!(
+        "Today: {} rules are judged on binaries directly, {} through the profile",
+        with(BinaryReach::Yes),
+        with(BinaryReach::WithProfile)
+    );
+    assert!(readme.contains(&want), "README.md should say: {want}");
+    let model_only = format!(
+        "{} only on the reference drivers",
+        with(BinaryReach::ModelOnly)
+    );
+    assert!(
+        readme.contains(&model_only),
+        "README.md should say: {model_only}"
+    );
+    let unchecked = format!("and {} are unchecked;", CATALOGUE.len() - checked_count());
+    assert!(
+        readme.contains(&unchecked),
+        "README.md should say: {unchecked}"
+    );
+    assert_eq!(
+        with(BinaryReach::NeedsKernelRoutines),
+        0,
+        "every rule the kernel routines serve is judged on binaries"
+    );
+}

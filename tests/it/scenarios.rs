@@ -75,7 +75,7 @@ fn every_negative_scenario_fails_for_exactly_its_rules_without_its_expectation()
 #[test]
 fn online_findings_survive_with_the_trace_off() {
     let (s, _) = scenario::load(Path::new(
-        "scenarios/rules/no-departure-at-kmd-destroy.json",
+        "scenarios/self-test/rules/no-departure-at-kmd-destroy.json",
     ))
     .unwrap();
     let options = RunOptions {
@@ -221,4 +221,115 @@ fn garbage_never_panics_the_loader() {
     ] {
         assert!(scenario::parse("inline.json", text).is_err(), "{text}");
     }
+}
+
+/// Every shipped scenario lies under `conformance/` or `self-test/` and says so; the folder and
+/// the `kind` field cannot disagree, and a conformance scenario cannot use what only the
+/// reference drivers or a faulty OS do.
+#[test]
+fn the_corpus_is_split_by_kind_and_the_folder_must_agree() {
+    for (path, s) in corpus() {
+        let folder = scenario::folder_kind(&path.to_string_lossy());
+        assert!(
+            folder.is_some(),
+            "{} is outside conformance/ and self-test/",
+            path.display()
+        );
+        assert_eq!(s.kind, folder, "{}", path.display());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("conformance");
+    std::fs::create_dir_all(&conf).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = conf.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let steps = r#""steps": [ { "op": "AdapterBringUp" } ]"#;
+    let cases = [
+        (
+            write(
+                "missing.json",
+                &format!(r#"{{ "version": 1, "name": "m", {steps} }}"#),
+            ),
+            "must say its kind",
+        ),
+        (
+            write(
+                "wrong.json",
+                &format!(r#"{{ "version": 1, "name": "w", "kind": "self-test", {steps} }}"#),
+            ),
+            "lies under a `conformance/` folder",
+        ),
+        (
+            write(
+                "knob.json",
+                &format!(
+                    r#"{{ "version": 1, "name": "k", "kind": "conformance", "setup": {{ "os": {{ "knobs": {{ "query_caps_twice": true }} }} }}, {steps} }}"#
+                ),
+            ),
+            "cannot use OS-model knobs",
+        ),
+        (
+            write(
+                "expects.json",
+                &format!(
+                    r#"{{ "version": 1, "name": "e", "kind": "conformance", {steps}, "expect": {{ "violations": ["R7"] }} }}"#
+                ),
+            ),
+            "cannot use expected violations",
+        ),
+        (
+            write(
+                "adapter.json",
+                &format!(
+                    r#"{{ "version": 1, "name": "a", "kind": "conformance", "setup": {{ "adapter": {{ "miracast_target_id": 7 }} }}, {steps} }}"#
+                ),
+            ),
+            "adapter settings of the reference KMD",
+        ),
+    ];
+    for (path, want) in cases {
+        let errors = scenario::load_all(&path).expect_err("must be refused");
+        let text: String = errors.iter().map(|e| format!("{e}\n")).collect();
+        assert!(text.contains(want), "{}: {text}", path.display());
+        assert!(text.contains(&path.display().to_string()), "{text}");
+        assert!(
+            errors.iter().all(|e| e.line > 0 && e.help.is_some()),
+            "{text}"
+        );
+    }
+    // A busy encoder is something a binary is told through the test hook: allowed.
+    let ok = write(
+        "busy.json",
+        &format!(
+            r#"{{ "version": 1, "name": "b", "kind": "conformance", "setup": {{ "adapter": {{ "hardware_busy": true }} }}, {steps} }}"#
+        ),
+    );
+    scenario::load_all(&ok).unwrap_or_else(|e| panic!("{}", e[0].render()));
+}
+
+/// The committed driver-profile schema is what `schema --profile` prints, and the shipped
+/// profiles are valid.
+#[test]
+fn the_committed_profile_schema_is_current_and_the_profiles_load() {
+    let committed = std::fs::read_to_string("profiles/schema.json").unwrap();
+    assert_eq!(committed, miracast_sim::profile::schema());
+    for p in [
+        "profiles/reference.json",
+        "tests/fixtures/real_driver/profile.json",
+        "tests/fixtures/real_driver/profile-alt.json",
+    ] {
+        miracast_sim::profile::load(Path::new(p)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let bad = miracast_sim::profile::parse(
+        r#"{ "version": 1, "name": "x",
+  "ioctl": { "magic": "MCIO", "code_offset": 4, "payload_offset": 12, "codes": { "MONITOR_ARRIVED": 1 } } }"#,
+        Some(Path::new("my-profile.json")),
+    )
+    .unwrap_err();
+    assert!(
+        bad.starts_with("my-profile.json: ioctl.magic: `MCIO` is not `hex:<bytes>`;"),
+        "{bad}"
+    );
 }

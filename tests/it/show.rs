@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const FAILING: &str = "scenarios/rules/kernel-message-unlocked.json";
+const FAILING: &str = "scenarios/self-test/rules/kernel-message-unlocked.json";
 
 /// Runs the built binary (as CI does: `CI` set).
 pub fn sim(args: &[&str]) -> Output {
@@ -330,7 +330,7 @@ fn show_takes_a_token_or_a_report_and_says_which_run() {
     // An ordering bug found by exploration: its report's failure is shown by replaying it.
     let o = sim(&[
         "run",
-        "scenarios/orderings/completion-before-send-returns.json",
+        "scenarios/self-test/orderings/completion-before-send-returns.json",
         "--explore=30",
         "--first-failure",
         "--format",

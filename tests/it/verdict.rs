@@ -154,7 +154,7 @@ fn every_shipped_scenario_line_verdict_and_exit_code_agree_under_explore() {
 fn expected_rules_found_pass_and_say_so() {
     let o = sim(&[
         "run",
-        "scenarios/rules/no-departure-at-kmd-destroy.json",
+        "scenarios/self-test/rules/no-departure-at-kmd-destroy.json",
         "--explore=5",
     ]);
     let out = stdout(&o);
@@ -179,9 +179,13 @@ fn an_expected_rule_no_schedule_broke_fails() {
     let dir = tempfile::tempdir().unwrap();
     let path = edited(
         dir.path(),
-        "scenarios/create-context/hardware-busy.json",
+        "scenarios/conformance/create-context/hardware-busy.json",
         "expects-r17",
-        |d| d["expect"]["violations"] = serde_json::json!(["R17"]),
+        |d| {
+            // Expecting a violation makes it a self-test scenario.
+            d["kind"] = serde_json::json!("self-test");
+            d["expect"]["violations"] = serde_json::json!(["R17"]);
+        },
     );
     let o = sim(&["run", &path, "--explore=4"]);
     let out = stdout(&o);
@@ -205,7 +209,7 @@ fn a_knob_scenario_that_fails_a_plain_run_fails_under_explore() {
     // The knob breaks R12; without the expectation a plain run fails, and so must exploration.
     let rule = edited(
         dir.path(),
-        "scenarios/rules/no-departure-at-kmd-destroy.json",
+        "scenarios/self-test/rules/no-departure-at-kmd-destroy.json",
         "knob-unexpected",
         |d| d["expect"]["violations"] = serde_json::json!([]),
     );
@@ -220,7 +224,7 @@ fn a_knob_scenario_that_fails_a_plain_run_fails_under_explore() {
     // A failure that is not a rule: a step status the driver does not return.
     let status = edited(
         dir.path(),
-        "scenarios/create-context/hardware-busy.json",
+        "scenarios/conformance/create-context/hardware-busy.json",
         "wrong-status",
         |d| d["steps"][1]["expect_status"] = serde_json::json!("STATUS_SUCCESS"),
     );
@@ -230,4 +234,17 @@ fn a_knob_scenario_that_fails_a_plain_run_fails_under_explore() {
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("unexpected: expect in 3"), "{out}");
     assert!(out.contains("expected STATUS_SUCCESS"), "{out}");
+}
+
+/// The conformance corpus holds on every ordering the reference drivers are explored in: its
+/// expectations say what any correct driver shows, not what one schedule happens to show.
+#[test]
+fn the_conformance_corpus_passes_explored_on_the_reference_drivers() {
+    let n = miracast_sim::scenario::discover(&[std::path::PathBuf::from("scenarios/conformance")])
+        .unwrap()
+        .len();
+    let o = sim(&["run", "scenarios/conformance", "--explore=100"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.ends_with(&format!("{n} passed, 0 failed\n")), "{out}");
 }

@@ -1586,6 +1586,41 @@ impl Default for MIRACAST_SIM_KMD_DRIVER_INTERFACE {
     }
 }
 
+/// `MiracastSimKmdTestSendMessage` (`miracast_sim_kmd.h`): send a payload to the UMD.
+pub const MiracastSimKmdTestSendMessage: u32 = 1;
+/// `MiracastSimKmdTestEncoderBusy` (`miracast_sim_kmd.h`): the encoder is busy (`Value` 1) or free.
+pub const MiracastSimKmdTestEncoderBusy: u32 = 2;
+
+/// `MIRACAST_SIM_KMD_TEST_REQUEST` (`miracast_sim_kmd.h`): what the optional
+/// `MiracastSimKmdTestHook` export is asked to do.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct MIRACAST_SIM_KMD_TEST_REQUEST {
+    /// `sizeof(MIRACAST_SIM_KMD_TEST_REQUEST)`.
+    pub Size: ULONG,
+    /// `MIRACAST_SIM_KMD_TEST_REQUEST_TYPE`.
+    pub Type: u32,
+    /// The argument of `MiracastSimKmdTestEncoderBusy`.
+    pub Value: ULONG,
+    /// Bytes at `pInputBuffer`.
+    pub InputBufferSize: ULONG,
+    /// The payload of `MiracastSimKmdTestSendMessage`.
+    pub pInputBuffer: PVOID,
+    /// The output buffer size the driver passes with the message.
+    pub OutputBufferSize: ULONG,
+    /// 0.
+    pub Reserved: ULONG,
+}
+
+/// `PFN_MIRACAST_SIM_KMD_TEST_HOOK` (`miracast_sim_kmd.h`): type of the optional
+/// `MiracastSimKmdTestHook` export.
+pub type PFN_MIRACAST_SIM_KMD_TEST_HOOK = Option<
+    unsafe extern "system" fn(
+        MiniportDeviceContext: PVOID,
+        pRequest: *const MIRACAST_SIM_KMD_TEST_REQUEST,
+    ) -> NTSTATUS,
+>;
+
 /// `PFN_MIRACAST_SIM_KMD_ENTRY` (`miracast_sim_kmd.h`): type of the `MiracastSimKmdEntry` export.
 pub type PFN_MIRACAST_SIM_KMD_ENTRY = Option<
     unsafe extern "system" fn(

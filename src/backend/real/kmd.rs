@@ -10,8 +10,10 @@
 //! - The simulated encoder's chunk description is not visible to C code (the header has no
 //!   register interface): the driver's interrupt routine reports what its own hardware model
 //!   says.
-//! - `DxgkDdiEscape` is not part of `miracast_sim_kmd.h`: the test hook
-//!   [`MiracastKmd::escape_send_message`] answers `STATUS_NOT_SUPPORTED`.
+//! - `DxgkDdiEscape` is not part of `miracast_sim_kmd.h`: the scenario's test requests
+//!   ([`MiracastKmd::escape_send_message`], [`MiracastKmd::set_encoder_busy`]) go to the optional
+//!   `MiracastSimKmdTestHook` export; without it they answer `STATUS_NOT_SUPPORTED` (and the
+//!   runner skips a scenario that needs them before it starts, saying why).
 //! - R26 for real buffers: `DxgkCbMiracastSendMessage` copies the input buffer and remembers
 //!   where it is. At every bridge boundary (each DDI return, each callback) the runtime compares
 //!   the driver's buffer with the copy; a changed buffer (freed, reused, poisoned) is marked
@@ -32,6 +34,30 @@ use std::path::Path;
 use std::rc::Rc;
 
 const ENTRY_EXPORT: &str = "MiracastSimKmdEntry";
+/// The optional test hook (`MIRACAST_SIM_KMD_TEST_HOOK_NAME`).
+pub(super) const TEST_HOOK_EXPORT: &str = "MiracastSimKmdTestHook";
+
+/// Which of `names` the library at `path` exports, read from the file (the library is not
+/// loaded: none of its code runs).
+///
+/// # Errors
+/// The library does not open.
+pub(super) fn library_exports(path: &Path, names: &[&str]) -> Result<Vec<bool>, String> {
+    use object::Object;
+    // The export table is read from the file, never by loading the library: its initializers
+    // are driver code, which runs only in an isolated child (a constructor that hangs or
+    // crashes must not take the parent with it).
+    let data = std::fs::read(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let file = object::File::parse(&*data)
+        .map_err(|e| format!("cannot open {}: not a shared library ({e})", path.display()))?;
+    let exports = file
+        .exports()
+        .map_err(|e| format!("cannot read the exports of {}: {e}", path.display()))?;
+    Ok(names
+        .iter()
+        .map(|n| exports.iter().any(|e| e.name() == n.as_bytes()))
+        .collect())
+}
 
 /// A display miniport loaded from a shared library through `MiracastSimKmdEntry`.
 pub struct RealKmd {
@@ -40,6 +66,8 @@ pub struct RealKmd {
     /// Valid until `DxgkDdiRemoveDevice` returns (here: as long as the library is loaded).
     _os_interface: Box<ffi::MIRACAST_SIM_KMD_OS_INTERFACE>,
     miracast: RefCell<Option<ffi::DXGK_MIRACAST_DISPLAY_INTERFACE>>,
+    /// The optional `MiracastSimKmdTestHook` export.
+    test_hook: ffi::PFN_MIRACAST_SIM_KMD_TEST_HOOK,
     /// Callback tables handed to `DxgkDdiMiracastCreateContext` (the driver may keep them):
     /// boxed so their addresses stay put when the vector grows.
     #[allow(clippy::vec_box)]
@@ -183,14 +211,68 @@ impl RealKmd {
                 entry,
             });
         }
+        type Hook = unsafe extern "system" fn(
+            ffi::PVOID,
+            *const ffi::MIRACAST_SIM_KMD_TEST_REQUEST,
+        ) -> ffi::NTSTATUS;
+        // SAFETY: looked up by its documented name with the documented
+        // `PFN_MIRACAST_SIM_KMD_TEST_HOOK` signature; used only while `library` is loaded.
+        let test_hook: ffi::PFN_MIRACAST_SIM_KMD_TEST_HOOK = unsafe {
+            library
+                .get::<Hook>(TEST_HOOK_EXPORT.as_bytes())
+                .ok()
+                .map(|s| *s)
+        };
         Ok(RealKmd {
             rt: rt.clone(),
             driver,
             _os_interface: os_interface,
             miracast: RefCell::new(None),
+            test_hook,
             display_callbacks: RefCell::new(Vec::new()),
             library: std::mem::ManuallyDrop::new(library),
         })
+    }
+
+    /// Calls the optional `MiracastSimKmdTestHook` with the request `fill` describes (`fill`
+    /// sets the type and sizes and returns the input bytes); `STATUS_NOT_SUPPORTED` without it.
+    async fn test_request(
+        &self,
+        fill: impl FnOnce(&mut ffi::MIRACAST_SIM_KMD_TEST_REQUEST) -> Vec<u8> + Send + 'static,
+    ) -> NtStatus {
+        let Some(hook) = self.test_hook else {
+            self.rt.note(format!(
+                "the KMD does not export the optional {TEST_HOOK_EXPORT} (miracast_sim_kmd.h): the test request was not made"
+            ));
+            return NtStatus::STATUS_NOT_SUPPORTED;
+        };
+        let a = self.adapter();
+        self.rt
+            .call(Ddi::DxgkDdiEscape, move || {
+                let mut request = ffi::MIRACAST_SIM_KMD_TEST_REQUEST {
+                    Size: std::mem::size_of::<ffi::MIRACAST_SIM_KMD_TEST_REQUEST>() as u32,
+                    Type: 0,
+                    Value: 0,
+                    InputBufferSize: 0,
+                    pInputBuffer: std::ptr::null_mut(),
+                    OutputBufferSize: 0,
+                    Reserved: 0,
+                };
+                let mut input = fill(&mut request);
+                request.InputBufferSize = input.len() as u32;
+                if !input.is_empty() {
+                    request.pInputBuffer = input.as_mut_ptr().cast();
+                }
+                // SAFETY: `a` is the adapter context; `request` and the input it points to live
+                // for the call (the header says the driver copies the input).
+                NtStatus(unsafe { hook(a as ffi::PVOID, &request) })
+            })
+            .await
+    }
+
+    /// True when the library exports the optional `MiracastSimKmdTestHook`.
+    pub fn has_test_hook(&self) -> bool {
+        self.test_hook.is_some()
     }
 
     /// The `DxgkDdiInterfaceVersion` the driver was built for.
@@ -456,12 +538,24 @@ impl MiracastKmd for RealKmd {
             .await;
     }
 
-    async fn escape_send_message(&self, _payload: &[u8], _output_size: u32) -> NtStatus {
-        self.rt.note(
-            "DxgkDdiEscape is not part of miracast_sim_kmd.h: a loaded KMD has no escape test hook"
-                .to_owned(),
-        );
-        NtStatus::STATUS_NOT_SUPPORTED
+    async fn escape_send_message(&self, payload: &[u8], output_size: u32) -> NtStatus {
+        let payload = payload.to_vec();
+        self.test_request(move |request| {
+            request.Type = ffi::MiracastSimKmdTestSendMessage;
+            request.InputBufferSize = payload.len() as u32;
+            request.OutputBufferSize = output_size;
+            payload
+        })
+        .await
+    }
+
+    async fn set_encoder_busy(&self, busy: bool) -> NtStatus {
+        self.test_request(move |request| {
+            request.Type = ffi::MiracastSimKmdTestEncoderBusy;
+            request.Value = u32::from(busy);
+            Vec::new()
+        })
+        .await
     }
 
     async fn miracast_query_caps(&self, caps_size: u32) -> (NtStatus, MiracastCaps, u32) {

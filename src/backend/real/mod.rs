@@ -180,6 +180,55 @@ pub fn real_driver_sides(spec: &Path) -> (DriverSide, DriverSide) {
     }
 }
 
+/// What the libraries of a `real:` spec export, looked up before a run so that a scenario
+/// needing what a binary does not offer is reported as skipped, with the reason, instead of
+/// running as a no-op.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Exports {
+    /// A driver binary plays the UMD (`QueryMiracastDriverInterface`).
+    pub umd: bool,
+    /// A driver binary plays the KMD (`MiracastSimKmdEntry`).
+    pub kmd: bool,
+    /// That KMD exports the optional `MiracastSimKmdTestHook`.
+    pub kmd_test_hook: bool,
+}
+
+/// The exports of the libraries `spec` names (see [`real_driver_sides`]); a single path is the
+/// UMD, the KMD or both, as its exports say.
+///
+/// # Errors
+/// A library that does not open (the run then reports the backend unavailable), or a build
+/// without the `real-driver` feature.
+pub fn probe_exports(spec: &Path) -> Result<Exports, String> {
+    #[cfg(feature = "real-driver")]
+    {
+        let has = kmd::library_exports;
+        let (umd_side, kmd_side) = real_driver_sides(spec);
+        let mut e = Exports::default();
+        if let DriverSide::Library(p) = &umd_side {
+            e.umd = has(p, &["QueryMiracastDriverInterface"])?[0];
+        }
+        if let DriverSide::Library(p) = &kmd_side {
+            let found = has(p, &["MiracastSimKmdEntry", kmd::TEST_HOOK_EXPORT])?;
+            e.kmd = found[0];
+            e.kmd_test_hook = found[0] && found[1];
+        }
+        if spec.to_string_lossy().contains(',') {
+            // Two paths name their sides; a missing export is the load's error to report.
+            e.umd |= matches!(umd_side, DriverSide::Library(_));
+            e.kmd |= matches!(kmd_side, DriverSide::Library(_));
+        }
+        Ok(e)
+    }
+    #[cfg(not(feature = "real-driver"))]
+    {
+        Err(format!(
+            "`real:{}`: this build has no real-driver backend",
+            spec.display()
+        ))
+    }
+}
+
 /// A loaded driver pair behind the driver traits, and the runtime they share.
 #[cfg(feature = "real-driver")]
 pub type RealDrivers = (Rc<dyn MiracastKmd>, Rc<dyn MiracastUmd>, RealRuntime);

@@ -675,7 +675,7 @@ impl SocketRelay {
     fn spawn_link_reader(self: &Rc<Self>) {
         let relay = self.clone();
         let name = format!("rtsp-relay-{}", self.rtsp.raw());
-        self.sched.spawn(name, true, async move {
+        self.sched.spawn_unowned(name, true, async move {
             while !relay.os_closed.get() && !relay.driver_closed.get() {
                 match relay.rtsp.recv(None).await {
                     Ok(bytes) => {
@@ -696,7 +696,7 @@ impl SocketRelay {
     fn spawn_idle_relay(self: &Rc<Self>) {
         let relay = self.clone();
         let name = format!("rtsp-relay-{}", self.rtsp.raw());
-        self.sched.spawn(name, true, async move {
+        self.sched.spawn_unowned(name, true, async move {
             loop {
                 if relay.os_closed.get() || relay.driver_closed.get() {
                     return;

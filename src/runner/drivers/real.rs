@@ -16,6 +16,8 @@ use std::path::Path;
 pub(super) fn load(sched: &Sched, spec: &Path, setup: &Setup) -> Result<Drivers, String> {
     let loaded = load_real_drivers_spec(sched, spec, BridgeConfig::default())
         .map_err(|e| format!("`real:{}`: {e}", spec.display()))?;
+    let kmd_binary = loaded.kmd.is_some();
+    let umd_binary = loaded.umd.is_some();
     let (kmd, umd) = match (loaded.kmd, loaded.umd) {
         (Some(k), Some(u)) => (k, u),
         (k, u) => {
@@ -39,5 +41,7 @@ pub(super) fn load(sched: &Sched, spec: &Path, setup: &Setup) -> Result<Drivers,
         umd,
         faults: Box::new(move || runtime.faults().iter().map(Bugcheck::from).collect()),
         violations: Box::new(move || kernel.kernel_violations()),
+        kmd_binary,
+        umd_binary,
     })
 }
