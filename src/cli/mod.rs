@@ -40,6 +40,8 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// Parsed once per process and matched at once: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run scenario files (files or folders, recursively, in path order).
