@@ -32,6 +32,31 @@ pub struct Access {
     pub trace_seq: u32,
 }
 
+/// The earlier access (the last write, or for a write any read since) that a new access by
+/// `me` conflicts with and `clock` does not order: the race detector's one test, for `Tracked`
+/// cells and for the shadow memory of the C race check.
+pub(crate) fn unordered_conflict(
+    last_write: Option<&(Access, u32)>,
+    reads: &[(Access, u32)],
+    me: ThreadId,
+    clock: &VectorClock,
+    write: bool,
+) -> Option<Access> {
+    let unordered = |(prev, epoch): &&(Access, u32)| {
+        prev.thread != me && clock.get(prev.slot as usize) < *epoch
+    };
+    last_write
+        .filter(unordered)
+        .or_else(|| {
+            if write {
+                reads.iter().find(unordered)
+            } else {
+                None
+            }
+        })
+        .map(|(a, _)| a.clone())
+}
+
 /// Two unordered accesses to the same tracked state, at least one a write.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RaceReport {
@@ -109,24 +134,7 @@ impl<T> Tracked<T> {
             trace_seq: self.sched.trace_len(),
         };
         let mut meta = self.meta.borrow_mut();
-        let unordered = |(prev, epoch): &(Access, u32)| {
-            prev.thread != me && clock.get(prev.slot as usize) < *epoch
-        };
-        let conflict = meta
-            .last_write
-            .as_ref()
-            .filter(|w| unordered(w))
-            .map(|(a, _)| a.clone())
-            .or_else(|| {
-                if write {
-                    meta.reads
-                        .iter()
-                        .find(|r| unordered(r))
-                        .map(|(a, _)| a.clone())
-                } else {
-                    None
-                }
-            });
+        let conflict = unordered_conflict(meta.last_write.as_ref(), &meta.reads, me, &clock, write);
         if let Some(first) = conflict
             && !meta.reported
         {

@@ -1629,23 +1629,13 @@ pub(crate) fn check_accesses(rt: &RealRuntime) {
         while granule < addr + size.max(1) {
             let mut st = rt.kernel().st.borrow_mut();
             let cell = st.shadow.entry(granule).or_default();
-            let unordered =
-                |(prev, e): &(Access, u32)| prev.thread != me && clock.get(prev.slot as usize) < *e;
-            let conflict = cell
-                .last_write
-                .as_ref()
-                .filter(|w| unordered(w))
-                .map(|(a, _)| a.clone())
-                .or_else(|| {
-                    if write {
-                        cell.reads
-                            .iter()
-                            .find(|r| unordered(r))
-                            .map(|(a, _)| a.clone())
-                    } else {
-                        None
-                    }
-                });
+            let conflict = crate::sched::tracked::unordered_conflict(
+                cell.last_write.as_ref(),
+                &cell.reads,
+                me,
+                &clock,
+                write,
+            );
             if let Some(first) = conflict
                 && !cell.reported
             {
