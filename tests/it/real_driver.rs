@@ -69,8 +69,11 @@ fn build(source: &str, defines: &[&str]) -> PathBuf {
     for d in defines {
         cmd.arg(format!("-D{d}"));
     }
+    // Built under a name of this process's own and renamed into place: another test process
+    // may be loading the library at `out` meanwhile, and a rename never shows it half written.
+    let partial = out.with_extension(format!("{}.partial", std::process::id()));
     cmd.arg("-o")
-        .arg(&out)
+        .arg(&partial)
         .arg(fixture_dir().join(source))
         .arg("-lpthread");
     let output = match cmd.output() {
@@ -84,6 +87,7 @@ fn build(source: &str, defines: &[&str]) -> PathBuf {
         "building {source} {defines:?} failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    std::fs::rename(&partial, &out).expect("move the built fixture into place");
     built.insert(key, out.clone());
     out
 }
@@ -119,9 +123,12 @@ impl Outcome {
     }
 }
 
+/// The bridge's settings for tests in which no call hangs: a hang deadline far above any real
+/// stall of a loaded CI machine, so that only a real hang ever trips it (the hang tests set
+/// their own short deadline).
 fn bridge_config() -> BridgeConfig {
     BridgeConfig {
-        hang_timeout: Duration::from_secs(5),
+        hang_timeout: Duration::from_secs(60),
         ..BridgeConfig::default()
     }
 }
@@ -561,8 +568,20 @@ fn a_thread_the_driver_creates_is_a_simulated_thread_named_after_its_routine() {
             o.findings,
             o.trace
         );
+        assert!(
+            o.runtime.faults().is_empty(),
+            "seed {seed}: {:?}\n{}",
+            o.runtime.faults(),
+            o.trace
+        );
+        assert_eq!(
+            o.start,
+            Some(NtStatus::STATUS_SUCCESS),
+            "seed {seed}: {}",
+            o.trace
+        );
         let threads = o.runtime.driver_threads();
-        assert_eq!(threads.len(), 1, "{threads:?}");
+        assert_eq!(threads.len(), 1, "seed {seed}: {threads:?}\n{}", o.trace);
         assert_eq!(threads[0].name, "umd-umd_session_worker");
         // Stop joined it.
         assert!(threads[0].ended, "{threads:?}");
