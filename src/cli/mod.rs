@@ -194,8 +194,14 @@ fn explain(rule: &str, scenarios: &std::path::Path) -> u8 {
             c.reach.label(),
             c.name
         ));
-        if let crate::rules::Reach::ModelOnly(why) = c.reach {
-            out.line(format!("            not on binaries: {why}"));
+        match c.reach {
+            crate::rules::Reach::ModelOnly(why) => {
+                out.line(format!("            not on binaries: {why}"));
+            }
+            crate::rules::Reach::LinuxBinaries(why) => {
+                out.line(format!("            on binaries on Linux only: {why}"));
+            }
+            _ => {}
         }
     }
     let files = crate::scenario::discover(&[scenarios.to_path_buf()]).unwrap_or_default();

@@ -1200,6 +1200,7 @@ pub fn binaries(rule: RuleId) -> BinaryReach {
         let this = match c.reach {
             Reach::AllBackends => BinaryReach::Yes,
             Reach::NeedsIoctlProfile => BinaryReach::WithProfile,
+            Reach::LinuxBinaries(_) => BinaryReach::OnLinux,
             Reach::ModelOnly(_) => BinaryReach::ModelOnly,
         };
         best = best.max(this);
@@ -1219,18 +1220,21 @@ pub enum BinaryReach {
     NeedsKernelRoutines,
     /// Checked on binaries whose private IOCTL payloads are described.
     WithProfile,
+    /// Checked on binaries when the simulator runs on Linux.
+    OnLinux,
     /// Checked on binaries.
     Yes,
 }
 
 impl BinaryReach {
-    /// `yes`, `profile`, `no`, or `-`.
+    /// `yes`, `linux`, `profile`, `no`, or `-`.
     pub fn label(self) -> &'static str {
         match self {
             BinaryReach::Unchecked => "-",
             BinaryReach::ModelOnly => "no",
             BinaryReach::NeedsKernelRoutines => "kernel",
             BinaryReach::WithProfile => "profile",
+            BinaryReach::OnLinux => "linux",
             BinaryReach::Yes => "yes",
         }
     }
@@ -1294,6 +1298,14 @@ impl fmt::Display for CatalogueTable {
             {
                 writeln!(f, "{:47}not on binaries: {why}", "")?;
             }
+            if binaries(r.id) == BinaryReach::OnLinux
+                && let Some(why) = super::registry::checks_for(r.id).find_map(|c| match c.reach {
+                    super::Reach::LinuxBinaries(why) => Some(why),
+                    _ => None,
+                })
+            {
+                writeln!(f, "{:47}on binaries on Linux only: {why}", "")?;
+            }
             if self.verbose {
                 writeln!(f, "{:37}{}", "", r.statement)?;
                 writeln!(f, "{:37}source: {}", "", r.source)?;
@@ -1307,8 +1319,14 @@ impl fmt::Display for CatalogueTable {
                         c.reach.label(),
                         c.name
                     )?;
-                    if let super::Reach::ModelOnly(why) = c.reach {
-                        writeln!(f, "{:37}  not on binaries: {why}", "")?;
+                    match c.reach {
+                        super::Reach::ModelOnly(why) => {
+                            writeln!(f, "{:37}  not on binaries: {why}", "")?;
+                        }
+                        super::Reach::LinuxBinaries(why) => {
+                            writeln!(f, "{:37}  on binaries on Linux only: {why}", "")?;
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -1316,8 +1334,9 @@ impl fmt::Display for CatalogueTable {
         let with = |b: BinaryReach| CATALOGUE.iter().filter(|r| binaries(r.id) == b).count();
         writeln!(
             f,
-            "reference: yes = judged on the reference drivers. binaries: yes = judged on driver binaries too ({}); profile = on binaries through the driver profile, run --profile ({}); kernel = waits for the kernel routines for C drivers ({}); no = reference drivers only ({})",
+            "reference: yes = judged on the reference drivers. binaries: yes = judged on driver binaries too ({}); linux = on binaries when the simulator runs on Linux ({}); profile = on binaries through the driver profile, run --profile ({}); kernel = waits for the kernel routines for C drivers ({}); no = reference drivers only ({})",
             with(BinaryReach::Yes),
+            with(BinaryReach::OnLinux),
             with(BinaryReach::WithProfile),
             with(BinaryReach::NeedsKernelRoutines),
             with(BinaryReach::ModelOnly)

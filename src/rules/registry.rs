@@ -49,16 +49,19 @@ pub enum Reach {
     /// It judges a binary only when the UMD's private `MiracastIoControl` payloads are
     /// described (today: the reference drivers' private protocol, which the C fixtures share).
     NeedsIoctlProfile,
+    /// Binaries show it what it needs on Linux only (the reference drivers everywhere); why.
+    LinuxBinaries(&'static str),
     /// Only the reference models (and Rust drivers) show it what it needs; the reason.
     ModelOnly(&'static str),
 }
 
 impl Reach {
-    /// `all`, `profile`, or `model`.
+    /// `all`, `profile`, `linux`, or `model`.
     pub fn label(self) -> &'static str {
         match self {
             Reach::AllBackends => "all",
             Reach::NeedsIoctlProfile => "profile",
+            Reach::LinuxBinaries(_) => "linux",
             Reach::ModelOnly(_) => "model",
         }
     }
@@ -124,7 +127,7 @@ checks! {
     /// `DxgkCbMiracastSendMessage`: live handle, IRQL.
     MessageSend: Online, Reach::AllBackends, [R19, R69], "os::accept_message";
     /// Message buffers still owned by the KMD when the OS touches them.
-    MessageBuffers: Online, Reach::AllBackends, [R26], "os::touch_buffers";
+    MessageBuffers: Online, Reach::LinuxBinaries("a binary's buffers are compared through process_vm_readv, which only Linux has; elsewhere a KMD binary's early release is not seen"), [R26], "os::touch_buffers";
     /// `*BytesReturned` within the output buffer (IOCTL and `HandleKernelModeMessage`).
     BytesReturned: Online, Reach::AllBackends, [R23], "os::kmd_io_control, os::deliver";
     /// `DxgkCbReportChunkInfo`: live handle, reserved private data.
@@ -177,8 +180,11 @@ checks! {
     UmdSerialization: Trace, Reach::AllBackends, [R37], "trace_checks::umd_serialization";
     /// Create, Start, Stop, Destroy in order.
     UmdCallOrder: Trace, Reach::AllBackends, [R38], "trace_checks::umd_call_order";
-    /// `MiracastIoControl` during start: blocked for other threads; arrival requests after.
-    IoControlDuringStart: Trace, Reach::NeedsIoctlProfile, [R42, R43], "trace_checks::io_control_during_start";
+    /// `MiracastIoControl` during start: other threads' IOCTLs wait until Start returns.
+    IoControlDuringStart: Trace, Reach::AllBackends, [R42], "trace_checks::io_control_during_start";
+    /// A monitor-arrival request made from inside `StartMiracastSession` (which IOCTL means
+    /// "arrived" is the driver's private code: the profile says).
+    ArrivalAfterStart: Trace, Reach::NeedsIoctlProfile, [R43], "trace_checks::monitor_arrival_inside_start";
     /// `MiracastIoControl` from other threads fails during stop.
     IoControlDuringStop: Trace, Reach::AllBackends, [R44], "trace_checks::io_control_during_stop";
     /// `ReportSessionStatus` leads to the teardown.

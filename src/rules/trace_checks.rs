@@ -141,7 +141,9 @@ const TRACE_CHECKS: &[(CheckId, TraceCheck)] = &[
     }),
     (CheckId::UmdCallOrder, |ix, _, out| umd_call_order(ix, out)),
     (CheckId::IoControlDuringStart, |ix, _, out| {
-        io_control_during_start(ix, out);
+        io_control_during_start(ix, out)
+    }),
+    (CheckId::ArrivalAfterStart, |ix, _, out| {
         for m in ix.calls_of(Ddi::MiracastIoControl) {
             monitor_arrival_inside_start(ix, m, out);
         }

@@ -308,10 +308,19 @@ fn rules_explain_and_schema() {
     let explain = sim(&["explain", "R26"]);
     assert_eq!(code(&explain), 0);
     assert!(
-        stdout(&explain).contains("  reference drivers: yes\n  binaries: yes\n"),
+        stdout(&explain).contains("  reference drivers: yes\n  binaries: linux\n"),
         "{}",
         stdout(&explain)
     );
+    assert!(
+        stdout(&explain).contains(
+            "on binaries on Linux only: a binary's buffers are compared through process_vm_readv"
+        ),
+        "{}",
+        stdout(&explain)
+    );
+    let r42 = table.lines().find(|l| l.starts_with("R42 ")).unwrap();
+    assert!(r42.contains(" yes       yes "), "{r42}");
     assert!(
         stdout(&explain).contains("scenarios/self-test/rules/message-buffer-released-early.json"),
         "{}",
