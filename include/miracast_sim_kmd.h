@@ -198,6 +198,16 @@ typedef _Check_return_ NTSTATUS(APIENTRY *PFN_MIRACAST_SIM_KMD_ENTRY)(
  *                                     DxgkDdiMiracastCreateContext must answer
  *                                     STATUS_RESOURCE_IN_USE until Value 0 frees it.
  *                                     Returns STATUS_SUCCESS.
+ *     MiracastSimKmdTestMonitorDeparts
+ *                                     the monitor behind the Miracast target is gone, as the
+ *                                     driver's hardware or firmware would tell it (not through
+ *                                     the UMD): report the departure with
+ *                                     DxgkCbIndicateChildStatus (StatusMiracastConnection,
+ *                                     Connected FALSE) exactly as the driver reports its own
+ *                                     departures, and answer DxgkDdiQueryChildStatus accordingly
+ *                                     from then on. Returns STATUS_SUCCESS when it reported a
+ *                                     departure, STATUS_INVALID_DEVICE_STATE when no monitor was
+ *                                     connected.
  *   Value             the argument of EncoderBusy.
  *   InputBufferSize   SendMessage: bytes at pInputBuffer (valid only during the call: copy them).
  *   pInputBuffer      SendMessage: the payload, in the driver's private message format.
@@ -210,6 +220,7 @@ typedef _Check_return_ NTSTATUS(APIENTRY *PFN_MIRACAST_SIM_KMD_ENTRY)(
 typedef enum _MIRACAST_SIM_KMD_TEST_REQUEST_TYPE {
     MiracastSimKmdTestSendMessage = 1,
     MiracastSimKmdTestEncoderBusy = 2,
+    MiracastSimKmdTestMonitorDeparts = 3,
 } MIRACAST_SIM_KMD_TEST_REQUEST_TYPE;
 
 typedef struct _MIRACAST_SIM_KMD_TEST_REQUEST {

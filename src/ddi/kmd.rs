@@ -219,6 +219,14 @@ pub trait MiracastKmd {
         let _ = busy;
         NtStatus::STATUS_NOT_SUPPORTED
     }
+    /// The scenario tells the KMD that the monitor behind the Miracast target is gone, as its
+    /// hardware or firmware would (not through the UMD): the KMD reports the departure with
+    /// `DxgkCbIndicateChildStatus` and returns `STATUS_SUCCESS`, or
+    /// `STATUS_INVALID_DEVICE_STATE` when no monitor was connected. A KMD that cannot be told
+    /// returns `STATUS_NOT_SUPPORTED` (the default).
+    async fn monitor_departs(&self) -> NtStatus {
+        NtStatus::STATUS_NOT_SUPPORTED
+    }
     /// `DxgkDdiMiracastQueryCaps`: returns the caps and how many bytes the KMD wrote (R8).
     async fn miracast_query_caps(&self, caps_size: u32) -> (NtStatus, MiracastCaps, u32);
     /// `DxgkDdiMiracastCreateContext`: returns `MiracastContext` and `TargetId`.

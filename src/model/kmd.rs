@@ -760,6 +760,17 @@ impl MiracastKmd for ReferenceKmd {
         NtStatus::STATUS_SUCCESS
     }
 
+    async fn monitor_departs(&self) -> NtStatus {
+        let departed = {
+            let _guard = self.lock.lock().await;
+            self.take_departure()
+        };
+        match departed {
+            Some(monitor_type) => self.announce_departure(monitor_type).await,
+            None => NtStatus::STATUS_INVALID_DEVICE_STATE,
+        }
+    }
+
     async fn escape_send_message(&self, payload: &[u8], output_size: u32) -> NtStatus {
         if !self.config.miracast_supported {
             return NtStatus::STATUS_NOT_SUPPORTED;
@@ -958,6 +969,23 @@ impl MiracastKmd for ReferenceKmd {
 }
 
 impl ReferenceKmd {
+    /// The monitor is gone (the UMD said so, or the hardware did): marks it disconnected and
+    /// returns its type, or `None` when none was connected. The caller holds `lock`.
+    fn take_departure(&self) -> Option<VideoOutputTechnology> {
+        self.state.write(|s| {
+            std::mem::replace(&mut s.monitor.connected, false).then_some(s.monitor.monitor_type)
+        })
+    }
+
+    /// Reports a departure [`Self::take_departure`] took, without holding `lock`.
+    async fn announce_departure(&self, monitor_type: VideoOutputTechnology) -> NtStatus {
+        // The EDID stays readable until the OS knows the monitor is gone: Plug and Play may
+        // still read it for the arrival it saw (R15).
+        let status = self.indicate_miracast(false, monitor_type).await;
+        self.forget_edid_if_departed().await;
+        status
+    }
+
     async fn io_control(
         &self,
         context: Handle,
@@ -1000,19 +1028,10 @@ impl ReferenceKmd {
                 (self.indicate_miracast(true, monitor_type).await, 0)
             }
             IoctlRequest::MonitorDeparted => {
-                let departed = self.state.write(|s| {
-                    std::mem::replace(&mut s.monitor.connected, false)
-                        .then_some(s.monitor.monitor_type)
-                });
+                let departed = self.take_departure();
                 drop(guard);
                 match departed {
-                    Some(monitor_type) => {
-                        // The EDID stays readable until the OS knows the monitor is gone: Plug
-                        // and Play may still read it for the arrival it saw (R15).
-                        let status = self.indicate_miracast(false, monitor_type).await;
-                        self.forget_edid_if_departed().await;
-                        (status, 0)
-                    }
+                    Some(monitor_type) => (self.announce_departure(monitor_type).await, 0),
                     None => (NtStatus::STATUS_SUCCESS, 0),
                 }
             }

@@ -1047,6 +1047,25 @@ impl Os {
         status
     }
 
+    /// The test request telling the KMD that the monitor behind the Miracast target is gone, as
+    /// its hardware would (a binary through its test hook); the KMD reports the departure.
+    pub async fn kmd_monitor_departs(&self) -> NtStatus {
+        let kmd = self.inner.kmd.clone();
+        let _adapter = self.inner.adapter.read().await;
+        let (status, _, _) = self
+            .call(
+                Ddi::DxgkDdiEscape,
+                CallArgs::Escape {
+                    payload_size: 0,
+                    output_size: 0,
+                },
+                kmd.monitor_departs(),
+                |s| (Some(*s), CallOut::None),
+            )
+            .await;
+        status
+    }
+
     /// The test escape asking the KMD to send `payload` to the UMD.
     pub async fn escape_send_message(&self, payload: &[u8], output_size: u32) -> NtStatus {
         let kmd = self.inner.kmd.clone();

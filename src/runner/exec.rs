@@ -139,6 +139,7 @@ async fn run_step(exec: &Rc<Exec>, step: &Step) {
             let payload = os.in_profile_framing(payload, *named, false);
             Some(os.escape_send_message(&payload, *output_size).await)
         }
+        StepOp::KmdMonitorDeparts => Some(os.kmd_monitor_departs().await),
         StepOp::MiracastIoControl {
             hardware_access,
             payload,

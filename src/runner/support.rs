@@ -113,6 +113,11 @@ fn steps(list: &[Step], exports: Exports, profile: Option<&DriverProfile>, out: 
                 s.label(),
                 s.line
             )),
+            StepOp::KmdMonitorDeparts if exports.kmd && !exports.kmd_test_hook => out.push(format!(
+                "{} (line {}) tells the KMD its monitor is gone through its optional MiracastSimKmdTestHook export (miracast_sim_kmd.h), which this KMD does not have",
+                s.label(),
+                s.line
+            )),
             StepOp::CreateGpuContexts {
                 incompatible_umd: true,
                 ..

@@ -216,6 +216,8 @@ pub enum StepOp {
     SinkMonitorArrives,
     /// The sink's monitor departs.
     SinkMonitorDeparts,
+    /// The KMD's hardware says the monitor is gone (test request).
+    KmdMonitorDeparts,
     /// The sink asks for an IDR picture.
     SinkIdrRequest,
     /// The sink tears down.
@@ -252,6 +254,7 @@ impl StepOp {
             StepOp::EncodeChunks { .. } => "EncodeChunks",
             StepOp::SinkMonitorArrives => "SinkMonitorArrives",
             StepOp::SinkMonitorDeparts => "SinkMonitorDeparts",
+            StepOp::KmdMonitorDeparts => "KmdMonitorDeparts",
             StepOp::SinkIdrRequest => "SinkIdrRequest",
             StepOp::SinkDisconnect => "SinkDisconnect",
             StepOp::Sleep => "Sleep",

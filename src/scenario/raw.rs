@@ -228,6 +228,17 @@ pub enum RawStep {
         #[serde(default)]
         output_size: Option<u32>,
     },
+    /// The test request telling the KMD that the monitor behind the Miracast target is gone, as
+    /// its hardware or firmware would (not through the UMD): the KMD reports the departure.
+    KmdMonitorDeparts {
+        /// Step name.
+        #[serde(default)]
+        id: Option<String>,
+        /// Exact status of the request: `STATUS_SUCCESS` when the KMD reported a departure,
+        /// `STATUS_INVALID_DEVICE_STATE` when no monitor was connected.
+        #[serde(default)]
+        expect_status: Option<NtStatus>,
+    },
     /// `MiracastIoControl` issued by a UMD thread of its own (named `umd-ioctl-...`), not from
     /// inside a UMD function: during start it waits, after stop it fails (R42, R44).
     MiracastIoControl {

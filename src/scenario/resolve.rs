@@ -726,6 +726,10 @@ impl StepResolver<'_> {
                     output_size: output_size.unwrap_or(64),
                 }
             }
+            RawStep::KmdMonitorDeparts { .. } => {
+                need(self, state.adapter, NO_ADAPTER, ADD_BRING_UP)?;
+                StepOp::KmdMonitorDeparts
+            }
             RawStep::MiracastIoControl {
                 hardware_access,
                 payload,
@@ -923,6 +927,7 @@ fn common(raw: &RawStep) -> (Option<String>, Option<NtStatus>) {
         | RawStep::KmdSendMessage {
             id, expect_status, ..
         }
+        | RawStep::KmdMonitorDeparts { id, expect_status }
         | RawStep::MiracastIoControl {
             id, expect_status, ..
         }
@@ -962,6 +967,7 @@ fn raw_op_name(raw: &RawStep) -> &'static str {
         RawStep::Connect { .. } => "Connect",
         RawStep::Disconnect { .. } => "Disconnect",
         RawStep::KmdSendMessage { .. } => "KmdSendMessage",
+        RawStep::KmdMonitorDeparts { .. } => "KmdMonitorDeparts",
         RawStep::MiracastIoControl { .. } => "MiracastIoControl",
         RawStep::DxgkDdiCreateContext { .. } => "DxgkDdiCreateContext",
         RawStep::DxgkDdiDestroyContext { .. } => "DxgkDdiDestroyContext",

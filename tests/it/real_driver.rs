@@ -1541,3 +1541,66 @@ _Static_assert(sizeof(SOCKET) == sizeof(void *), "SOCKET is UINT_PTR");
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The test hook's third request: the KMD's hardware says the monitor is gone. The correct
+/// fixture KMD reports the departure at once; one that only forgets the monitor fails the
+/// conformance scenario (no departure before Stop) and breaks R12 at DestroyContext (the target
+/// is still reported connected); one without the hook is skipped with the reason.
+#[test]
+fn a_kmd_told_its_monitor_is_gone_must_report_the_departure() {
+    let scenario = "scenarios/conformance/lifecycle/monitor-departs-at-the-kmd.json";
+    let run = |kmd_defines: &[&str]| {
+        let backend = format!("real:{},{}", umd(&[]).display(), kmd(kmd_defines).display());
+        let out = sim_binary()
+            .args(["run", scenario, "--backend", &backend, "--format", "json"])
+            .arg("--profile")
+            .arg(fixture_dir().join("profile.json"))
+            .output()
+            .expect("run miracast-sim");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), report["scenarios"][0].clone())
+    };
+    let (code, correct) = run(&[]);
+    assert_eq!(code, Some(0), "{correct:#}");
+    assert_eq!(correct["outcome"], "passed", "{correct:#}");
+    let trace = correct["trace_text"].as_str().unwrap_or_default();
+    let departure = trace
+        .lines()
+        .position(|l| {
+            l.contains("enter DxgkCbIndicateChildStatus") && l.contains("connected=false")
+        })
+        .unwrap_or_else(|| panic!("no departure:\n{trace}"));
+    let stop = trace
+        .lines()
+        .position(|l| l.contains("enter StopMiracastSession"))
+        .expect("the session was stopped");
+    assert!(departure < stop, "{trace}");
+
+    let (code, silent) = run(&["BUG_SILENT_UNPLUG"]);
+    assert_eq!(code, Some(1), "{silent:#}");
+    assert_eq!(silent["outcome"], "failed", "{silent:#}");
+    let rules: BTreeSet<String> = silent["result"]["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .filter_map(|v| v["rule"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(rules, BTreeSet::from(["R12".to_owned()]), "{silent:#}");
+    let reasons = silent["verdict"]["reasons"].to_string();
+    assert!(
+        reasons.contains(r#"expected an event matching {\"ddi\":\"DxgkCbIndicateChildStatus\",\"arg\":\"connected=false\"}"#),
+        "{reasons}"
+    );
+
+    let (code, without) = run(&["WITHOUT_TEST_HOOK"]);
+    assert_eq!(code, Some(0), "{without:#}");
+    assert_eq!(without["outcome"], "skipped", "{without:#}");
+    assert!(
+        without["skip_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("KmdMonitorDeparts (unplug)")
+                && r.contains("MiracastSimKmdTestHook")),
+        "{without:#}"
+    );
+}

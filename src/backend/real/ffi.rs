@@ -1590,6 +1590,9 @@ impl Default for MIRACAST_SIM_KMD_DRIVER_INTERFACE {
 pub const MiracastSimKmdTestSendMessage: u32 = 1;
 /// `MiracastSimKmdTestEncoderBusy` (`miracast_sim_kmd.h`): the encoder is busy (`Value` 1) or free.
 pub const MiracastSimKmdTestEncoderBusy: u32 = 2;
+/// `MiracastSimKmdTestMonitorDeparts` (`miracast_sim_kmd.h`): the monitor behind the Miracast
+/// target is gone, as the driver's hardware would tell it.
+pub const MiracastSimKmdTestMonitorDeparts: u32 = 3;
 
 /// `MIRACAST_SIM_KMD_TEST_REQUEST` (`miracast_sim_kmd.h`): what the optional
 /// `MiracastSimKmdTestHook` export is asked to do.

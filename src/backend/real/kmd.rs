@@ -558,6 +558,14 @@ impl MiracastKmd for RealKmd {
         .await
     }
 
+    async fn monitor_departs(&self) -> NtStatus {
+        self.test_request(|request| {
+            request.Type = ffi::MiracastSimKmdTestMonitorDeparts;
+            Vec::new()
+        })
+        .await
+    }
+
     async fn miracast_query_caps(&self, caps_size: u32) -> (NtStatus, MiracastCaps, u32) {
         let Some(iface) = self.miracast() else {
             return (NtStatus::STATUS_NOT_SUPPORTED, MiracastCaps::default(), 0);
