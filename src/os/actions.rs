@@ -813,6 +813,12 @@ impl Os {
             }
         }
         let umd = self.inner.umd.clone();
+        // A destroyed context gets no more data-rate notifications. After a Stop the
+        // registration is gone already; only a Destroy without one (the `destroy_without_stop`
+        // knob) finds it still there.
+        if self.inner.datarate.borrow().registered() == Some(context) {
+            self.inner.datarate.borrow_mut().unregister();
+        }
         // No data-rate notification may still run the UMD's code when it is destroyed.
         self.datarate_quiesce().await;
         let guard = self.umd_serialized_lock().await;

@@ -30,6 +30,23 @@ pub fn reasons(
     profile: Option<&DriverProfile>,
 ) -> Vec<String> {
     let mut out = Vec::new();
+    let relies = &scenario.relies_on;
+    let umd_why = relies.umd.as_deref().filter(|_| exports.umd);
+    let kmd_why = relies.kmd.as_deref().filter(|_| exports.kmd);
+    match (umd_why, kmd_why) {
+        (Some(u), Some(k)) if u == k => out.push(format!(
+            "this self-test relies on the reference drivers beyond the documented contract: {u}"
+        )),
+        _ => {
+            for (side, why) in [("UMD", umd_why), ("KMD", kmd_why)] {
+                if let Some(why) = why {
+                    out.push(format!(
+                        "this self-test relies on the reference {side} beyond the documented contract: {why}"
+                    ));
+                }
+            }
+        }
+    }
     let setup = &scenario.setup;
     let knobs = setup.knobs.enabled();
     if !knobs.is_empty() && (exports.umd || exports.kmd) {

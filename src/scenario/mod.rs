@@ -54,6 +54,8 @@ pub struct Scenario {
     pub description: String,
     /// HLK job names and rule ids.
     pub tags: Vec<String>,
+    /// What a self-test needs the reference drivers to do beyond the contract (`relies_on`).
+    pub relies_on: raw::RawReliesOn,
     /// First 16 hex digits of the SHA-256 of the file text (replay tokens check it).
     pub content_hash: String,
     /// The world.

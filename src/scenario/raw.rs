@@ -40,6 +40,12 @@ pub struct RawScenario {
     /// `miracast-sim run --filter` matches them.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Self-test scenarios only: behaviour of the reference drivers beyond the documented
+    /// contract that the expectation relies on (how much pool a GPU context costs, that the UMD
+    /// reports statistics, the choice points of a pinned seed). On a driver binary for that side
+    /// the scenario is skipped with this sentence as the reason, never failed for it.
+    #[serde(default, skip_serializing_if = "RawReliesOn::is_empty")]
+    pub relies_on: RawReliesOn,
     /// The adapter, sink, driver under test and OS.
     #[serde(default)]
     pub setup: RawSetup,
@@ -48,6 +54,25 @@ pub struct RawScenario {
     /// What must come of it.
     #[serde(default)]
     pub expect: RawExpect,
+}
+
+/// What a self-test relies on of each reference driver (`relies_on`), one sentence each.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawReliesOn {
+    /// What the expectation needs the reference UMD to do (skipped on a UMD binary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub umd: Option<String>,
+    /// What the expectation needs the reference KMD to do (skipped on a KMD binary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kmd: Option<String>,
+}
+
+impl RawReliesOn {
+    /// Neither side named.
+    pub fn is_empty(&self) -> bool {
+        self.umd.is_none() && self.kmd.is_none()
+    }
 }
 
 /// What kind of scenario a file is (`kind`).

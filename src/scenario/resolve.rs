@@ -192,6 +192,7 @@ pub(super) fn resolve_all(
         kind: raw.kind,
         description: raw.description,
         tags: raw.tags,
+        relies_on: raw.relies_on,
         content_hash: content_hash(text),
         setup: Setup {
             adapter: raw.setup.adapter,
@@ -241,6 +242,24 @@ fn check_kind(cx: &Ctx<'_>, raw: &RawScenario, root: At<'_>, errors: &mut Vec<Sc
             ),
         )),
         _ => {}
+    }
+    if raw.kind != Some(ScenarioKind::SelfTest) && !raw.relies_on.is_empty() {
+        errors.push(cx.err(
+            root.field("relies_on"),
+            ScenarioErrorKind::Invalid,
+            "only a self-test scenario may rely on what the reference drivers do beyond the documented contract",
+            "a conformance scenario must hold for every correct driver: drop `relies_on`, or say \"kind\": \"self-test\" and move the file under `self-test/`",
+        ));
+    }
+    for (side, why) in [("umd", &raw.relies_on.umd), ("kmd", &raw.relies_on.kmd)] {
+        if why.as_deref().is_some_and(|w| w.trim().is_empty()) {
+            errors.push(cx.err(
+                root.child("relies_on").field(side),
+                ScenarioErrorKind::Invalid,
+                format!("`relies_on.{side}` is empty"),
+                "say in a sentence what the expectation needs that driver to do; it is the reason shown when the scenario is skipped",
+            ));
+        }
     }
     if raw.kind != Some(ScenarioKind::Conformance) {
         return;

@@ -1604,3 +1604,57 @@ fn a_kmd_told_its_monitor_is_gone_must_report_the_departure() {
         "{without:#}"
     );
 }
+
+/// The self-test corpus on the correct C fixtures: a self-test the binaries can carry out (an
+/// OS-model knob, nothing the reference drivers alone do) passes on them, and every other one
+/// is skipped with its reason; none fails for relying on the reference drivers.
+#[test]
+fn the_self_test_corpus_on_the_fixtures_passes_or_says_why_it_cannot_run() {
+    let out = sim_binary()
+        .args([
+            "run",
+            "scenarios/self-test",
+            "--backend",
+            &both_fixtures(),
+            "--jobs",
+            "2",
+        ])
+        .arg("--profile")
+        .arg(fixture_dir().join("profile.json"))
+        .output()
+        .expect("run miracast-sim");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let ran = text.lines().filter(|l| l.starts_with("PASS ")).count();
+    let skipped: Vec<&str> = text.lines().filter(|l| l.starts_with("SKIP ")).collect();
+    assert!(
+        ran >= 10,
+        "the OS-model knob self-tests run on binaries:\n{text}"
+    );
+    assert!(
+        text.ends_with(&format!(
+            "{ran} passed, 0 failed, {} skipped\n",
+            skipped.len()
+        )),
+        "{text}"
+    );
+    assert!(
+        skipped.iter().all(|l| l.contains("(cannot run on real:")),
+        "{text}"
+    );
+    for name in [
+        "gpu-contexts-no-memory-when-budget-spent",
+        "os-knob-statistic-changes-state",
+        "os-knob-kernel-messages-without-umd-lock",
+    ] {
+        let line = skipped
+            .iter()
+            .find(|l| l.starts_with(&format!("SKIP {name} ")))
+            .unwrap_or_else(|| panic!("{name} is not skipped:\n{text}"));
+        assert!(line.contains("relies on the reference"), "{line}");
+    }
+    assert!(
+        text.contains("PASS os-knob-destroy-without-stop "),
+        "a Destroy without Stop ends the data-rate notifications for any UMD:\n{text}"
+    );
+}

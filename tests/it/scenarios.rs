@@ -288,6 +288,24 @@ fn the_corpus_is_split_by_kind_and_the_folder_must_agree() {
             ),
             "adapter settings of the reference KMD",
         ),
+        (
+            write(
+                "relies.json",
+                &format!(
+                    r#"{{ "version": 1, "name": "r", "kind": "conformance", "relies_on": {{ "kmd": "its pool sizes" }}, {steps} }}"#
+                ),
+            ),
+            "only a self-test scenario may rely on what the reference drivers do",
+        ),
+        (
+            write(
+                "relies-empty.json",
+                &format!(
+                    r#"{{ "version": 1, "name": "re", "relies_on": {{ "umd": " " }}, {steps} }}"#
+                ),
+            ),
+            "`relies_on.umd` is empty",
+        ),
     ];
     for (path, want) in cases {
         let errors = scenario::load_all(&path).expect_err("must be refused");
