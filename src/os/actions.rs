@@ -1057,33 +1057,34 @@ impl Os {
     /// its hardware would (a binary through its test hook); the KMD reports the departure.
     pub async fn kmd_monitor_departs(&self) -> NtStatus {
         let kmd = self.inner.kmd.clone();
-        let _adapter = self.inner.adapter.read().await;
-        let (status, _, _) = self
-            .call(
-                Ddi::DxgkDdiEscape,
-                CallArgs::Escape {
-                    payload_size: 0,
-                    output_size: 0,
-                },
-                kmd.monitor_departs(),
-                |s| (Some(*s), CallOut::None),
-            )
-            .await;
-        status
+        self.test_escape(0, 0, kmd.monitor_departs()).await
     }
 
     /// The test escape asking the KMD to send `payload` to the UMD.
     pub async fn escape_send_message(&self, payload: &[u8], output_size: u32) -> NtStatus {
         let kmd = self.inner.kmd.clone();
+        let request = kmd.escape_send_message(payload, output_size);
+        self.test_escape(payload.len() as u32, output_size, request)
+            .await
+    }
+
+    /// A scenario's test request to the KMD, traced as the `DxgkDdiEscape` a test would make on
+    /// Windows (a binary KMD gets it through its test hook), under the adapter's shared lock.
+    async fn test_escape(
+        &self,
+        payload_size: u32,
+        output_size: u32,
+        request: impl std::future::Future<Output = NtStatus>,
+    ) -> NtStatus {
         let _adapter = self.inner.adapter.read().await;
         let (status, _, _) = self
             .call(
                 Ddi::DxgkDdiEscape,
                 CallArgs::Escape {
-                    payload_size: payload.len() as u32,
+                    payload_size,
                     output_size,
                 },
-                kmd.escape_send_message(payload, output_size),
+                request,
                 |s| (Some(*s), CallOut::None),
             )
             .await;
