@@ -477,16 +477,19 @@ struct RealThread {
 
 impl RealThread {
     /// Starts a real thread; returns it and its OS thread id (the `pthread_t` a driver sees).
+    /// `label` is the simulated thread as the journal names it (`t4 umd-worker`), so that a
+    /// crash on this thread is reported under the same words whether it came up exploring or
+    /// replaying.
     fn spawn(
-        name: &str,
+        label: &str,
         stack_size: usize,
         shared: Arc<RealShared>,
     ) -> std::io::Result<(RealThread, u64)> {
         let (down_tx, down_rx) = mpsc::channel::<Down>();
         let (up_tx, up_rx) = mpsc::channel::<Up>();
-        let registered = name.to_owned();
+        let registered = label.to_owned();
         let handle = std::thread::Builder::new()
-            .name(format!("driver:{name}"))
+            .name(format!("driver:{label}"))
             .stack_size(stack_size)
             .spawn(move || {
                 super::isolate::register_driver_thread(&registered);
@@ -983,7 +986,7 @@ impl RealRuntime {
         }
         let name = self.inner.sched.thread_name(thread);
         match RealThread::spawn(
-            &name,
+            &format!("t{thread} {name}"),
             self.inner.config.stack_size,
             self.inner.shared.clone(),
         ) {
@@ -1173,7 +1176,7 @@ impl RealRuntime {
             done2.set();
         });
         let real = match RealThread::spawn(
-            &name,
+            &format!("t{sim} {name}"),
             self.inner.config.stack_size,
             self.inner.shared.clone(),
         ) {

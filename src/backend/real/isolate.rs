@@ -591,21 +591,10 @@ fn crash_place(seen: &Seen, events: &[String]) -> (String, Option<String>, Strin
     if let Some((_, tid, comm)) = &seen.crash {
         match seen.threads.get(tid) {
             Some(name) if name == MAIN_THREAD => {}
-            Some(name) => {
-                let journal_thread = seen
-                    .stacks
-                    .keys()
-                    .find(|t| t.split_once(' ').is_some_and(|(_, n)| n == name))
-                    .cloned();
-                let ddi = journal_thread
-                    .as_ref()
-                    .and_then(|t| seen.stacks.get(t))
-                    .and_then(|s| s.last().cloned());
-                return (
-                    journal_thread.unwrap_or_else(|| name.clone()),
-                    ddi,
-                    String::new(),
-                );
+            Some(label) => {
+                // Real threads register under the journal's label of their simulated thread.
+                let ddi = seen.stacks.get(label).and_then(|s| s.last().cloned());
+                return (label.clone(), ddi, String::new());
             }
             None => {
                 let comm = crate::report::escape::escape_text(comm);
