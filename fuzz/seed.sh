@@ -18,7 +18,7 @@ for v in json.load(open(sys.argv[1])):
         open(os.path.join("corpus/wfd_params", name), "wb").write(body)
 PY
 # Replay tokens: from a run of a few shipped scenarios (the binary is built if needed).
-(cd "$root" && cargo run -q -- run scenarios/lifecycle --format json || true) | python3 -c '
+(cd "$root" && cargo run -q -- run scenarios/conformance/lifecycle --format json || true) | python3 -c '
 import json, sys, hashlib, os
 for s in json.load(sys.stdin)["scenarios"]:
     t = s.get("replay_token")

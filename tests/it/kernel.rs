@@ -163,7 +163,7 @@ fn the_kmd_on_kernel_routines_stays_clean_under_exploration_with_timers_dpcs_and
             ],
             40,
         );
-        assert_eq!(all.len(), 5);
+        assert_eq!(all.len(), 6);
         for s in &all {
             assert_eq!(
                 s["explore_verdict"]["passed"], true,

@@ -36,7 +36,7 @@ fn junit_test_cases_carry_their_time() {
     ]);
     let report = quick_junit::Report::deserialize_from_str(&stdout(&o)).expect("JUnit XML");
     let suite = &report.test_suites[0];
-    assert_eq!(suite.test_cases.len(), 3);
+    assert_eq!(suite.test_cases.len(), 4);
     let total: std::time::Duration = suite
         .test_cases
         .iter()
