@@ -123,7 +123,7 @@ impl ScenarioError {
             label: short_label(kind).to_owned(),
             help,
             src: NamedSource::new(path, text.to_owned()).with_language("json"),
-            span: at.map(|r| SourceSpan::new(r.start.into(), r.len().max(1))),
+            span: at.map(|r| char_span(text, r)),
             message,
         }
     }
@@ -388,7 +388,7 @@ impl ScenarioError {
     fn excerpt(&self) -> Option<ScenarioError> {
         let span = self.span?;
         let text = self.src.inner().as_str();
-        let start = span.offset().min(text.len());
+        let start = floor_boundary(text, span.offset().min(text.len()));
         let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
         if line_end - line_start <= MAX_SHOWN_LINE {
@@ -417,6 +417,18 @@ impl ScenarioError {
 const MAX_SHOWN_LINE: usize = 400;
 /// Bytes of context on each side of the error in such an excerpt.
 const EXCERPT_SIDE: usize = 80;
+
+/// The byte range `r` of `text` widened to whole characters (at least one byte), so that no
+/// slice of the text for the diagnostic cuts a character: a JSON error's column may point inside
+/// a multi-byte character of a hostile file.
+fn char_span(text: &str, r: Range<usize>) -> SourceSpan {
+    let start = floor_boundary(text, r.start.min(text.len()));
+    let mut end = r.end.max(start + 1).min(text.len());
+    while end < text.len() && !text.is_char_boundary(end) {
+        end += 1;
+    }
+    SourceSpan::new(start.into(), end.saturating_sub(start).max(1))
+}
 
 fn floor_boundary(text: &str, mut offset: usize) -> usize {
     while offset > 0 && !text.is_char_boundary(offset) {
