@@ -2559,15 +2559,24 @@ mod tests {
     /// weak import would be NULL in the driver.
     #[test]
     fn every_declared_routine_is_bound() {
-        let header = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("include/miracast_sim_kernel.h"),
-        )
-        .expect("read the header");
+        let read = |name: &str| {
+            std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("include")
+                    .join(name),
+            )
+            .expect("read the header")
+        };
+        // The kernel routines, and the race check's one import.
+        let header = read("miracast_sim_kernel.h") + &read("miracast_sim_race.h");
         let bound: BTreeSet<&str> = routines().iter().map(|(n, _)| *n).collect();
         let declared: Vec<String> = header
             .lines()
-            .filter(|l| l.starts_with("NTKERNELAPI "))
+            .filter(|l| {
+                l.starts_with("NTKERNELAPI ") || l.starts_with("__attribute__((weak)) VOID NTAPI ")
+            })
             .filter_map(|l| {
+                let l = l.trim_start_matches("__attribute__((weak)) ");
                 let name = l.split('(').next()?.split_whitespace().last()?;
                 Some(name.to_owned())
             })
@@ -2591,5 +2600,119 @@ mod tests {
         assert_eq!(ddi_irql(Ddi::DxgkDdiDpcRoutine), DISPATCH_LEVEL);
         assert_eq!(ddi_irql(Ddi::DxgkDdiMiracastIoControl), PASSIVE_LEVEL);
         assert_eq!(tag_text(0x7478_434d), "MCxt");
+    }
+
+    /// A heap block of the UMD, at an address no library maps.
+    const BLOCK: usize = 0x7e57_0000_0000;
+    /// A pthread mutex, inside the block.
+    const MUTEX: usize = BLOCK + 32;
+
+    fn allocated() -> RaceEvent {
+        RaceEvent::HeapAllocated {
+            addr: BLOCK,
+            bytes: 64,
+            role: DriverRole::Umd,
+        }
+    }
+
+    fn write(offset: usize, size: usize) -> RaceEvent {
+        RaceEvent::Access {
+            addr: BLOCK + offset,
+            size,
+            write: true,
+        }
+    }
+
+    /// Runs two simulated threads that nothing orders (`a` first, then `b`), each handing one
+    /// turn's race events to the check, and returns the races found.
+    fn two_threads(a: Vec<RaceEvent>, b: Vec<RaceEvent>) -> Vec<RaceReport> {
+        let sched = crate::sched::Sched::new(Box::new(crate::sched::FirstStrategy));
+        let rt = RealRuntime::new(&sched, super::super::bridge::BridgeConfig::default());
+        for (name, events) in [("a", a), ("b", b)] {
+            let rt = rt.clone();
+            sched.spawn(name, false, async move {
+                if let Ok(mut buffer) = rt.inner.shared.accesses.lock() {
+                    buffer.extend(events);
+                }
+                check_accesses(&rt);
+            });
+        }
+        sched.run(crate::sched::RunLimits::default());
+        sched.races()
+    }
+
+    #[test]
+    fn a_live_heap_block_written_by_two_unordered_threads_is_a_race_named_after_the_block() {
+        let races = two_threads(vec![allocated(), write(8, 4)], vec![write(8, 4)]);
+        assert_eq!(races.len(), 1, "{races:?}");
+        assert_eq!(
+            races[0].cell,
+            "umd heap block of 64 bytes +0x8 (allocated in a)"
+        );
+        assert_eq!(
+            (
+                races[0].first.thread_name.as_str(),
+                races[0].second.thread_name.as_str()
+            ),
+            ("a", "b")
+        );
+    }
+
+    #[test]
+    fn a_heap_block_freed_and_allocated_again_on_another_thread_is_not_a_race() {
+        let races = two_threads(
+            vec![
+                allocated(),
+                write(8, 4),
+                RaceEvent::HeapFreed { addr: BLOCK },
+            ],
+            vec![allocated(), write(8, 4)],
+        );
+        assert!(races.is_empty(), "{races:?}");
+    }
+
+    #[test]
+    fn memory_the_driver_never_allocated_is_not_checked() {
+        let races = two_threads(vec![write(8, 4)], vec![write(8, 4)]);
+        assert!(races.is_empty(), "{races:?}");
+    }
+
+    #[test]
+    fn neighbouring_fields_are_not_one_another() {
+        let races = two_threads(vec![allocated(), write(8, 4)], vec![write(12, 4)]);
+        assert!(races.is_empty(), "{races:?}");
+    }
+
+    #[test]
+    fn a_pthread_mutex_unlock_orders_what_came_before_for_its_next_lock() {
+        let locked = two_threads(
+            vec![
+                allocated(),
+                write(8, 4),
+                RaceEvent::Released { sync: MUTEX },
+            ],
+            vec![RaceEvent::Acquired { sync: MUTEX }, write(8, 4)],
+        );
+        assert!(locked.is_empty(), "{locked:?}");
+        // A write after the unlock is in an epoch the next locker has not seen.
+        let after_unlock = two_threads(
+            vec![
+                allocated(),
+                RaceEvent::Released { sync: MUTEX },
+                write(8, 4),
+            ],
+            vec![RaceEvent::Acquired { sync: MUTEX }, write(8, 4)],
+        );
+        assert_eq!(after_unlock.len(), 1, "{after_unlock:?}");
+        // Another mutex orders nothing.
+        let other = two_threads(
+            vec![
+                allocated(),
+                write(8, 4),
+                RaceEvent::Released { sync: MUTEX },
+            ],
+            vec![RaceEvent::Acquired { sync: MUTEX + 8 }, write(8, 4)],
+        );
+        assert_eq!(other.len(), 1, "{other:?}");
     }
 }
