@@ -29,7 +29,7 @@
 //! - a KMD built with `-fsanitize=thread` (and without the sanitizer's runtime) reports its
 //!   loads and stores through `MiracastSimTsanAccess`; [`check_accesses`] checks those to memory
 //!   the driver owns against the scheduler's happens-before at every hand-back (R27; see
-//!   ARCHITECTURE.md, "Races in a C KMD").
+//!   ARCHITECTURE.md, "Races in a C driver").
 //!
 //! Before the first DDI (`MiracastSimKmdEntry`, on the loader's thread) the routines that do not
 //! schedule work on the runtime directly; lock and wait calls there do nothing (no other thread
