@@ -26,10 +26,12 @@
 //!   ([`crate::os::PoolFaults`]), tags, and leak detection when `DxgkDdiMiracastDestroyContext`
 //!   returns (R72);
 //! - time is virtual;
-//! - a KMD built with `-fsanitize=thread` (and without the sanitizer's runtime) reports its
-//!   loads and stores through `MiracastSimTsanAccess`; [`check_accesses`] checks those to memory
-//!   the driver owns against the scheduler's happens-before at every hand-back (R27; see
-//!   ARCHITECTURE.md, "Races in a C driver").
+//! - a KMD or UMD built with `-fsanitize=thread` (and without the sanitizer's runtime, see
+//!   `include/miracast_sim_race.h`) reports its loads and stores through
+//!   `MiracastSimTsanAccess`, and `interpose` adds its heap blocks and pthread mutex releases and
+//!   acquires; [`check_accesses`] checks the accesses to memory the driver owns against the
+//!   scheduler's happens-before at every hand-back (R27 in the KMD's memory, R30 in the UMD's;
+//!   see ARCHITECTURE.md, "Races in a C driver").
 //!
 //! Before the first DDI (`MiracastSimKmdEntry`, on the loader's thread) the routines that do not
 //! schedule work on the runtime directly; lock and wait calls there do nothing (no other thread
