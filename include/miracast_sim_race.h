@@ -10,15 +10,16 @@
  *     cc -std=c11 -I include -shared -fPIC -fsanitize=thread -nodefaultlibs -lc -lpthread \
  *        -o libumd.so umd.c
  * The instrumented loads and stores call the __tsan_* entry points below (defined here, hidden,
- * in every file that includes this header), which hand each access to the simulator through one
- * import, MiracastSimTsanAccess, declared weak so that the library loads without it; the
- * simulator's loader binds it as it binds the kernel routines. Without -fsanitize=thread nothing
+ * in every file that includes this header), which hand each access to the simulator through
+ * MiracastSimTsanAccess and each ordering atomic operation through MiracastSimTsanSync, both
+ * declared weak so that the library loads without them; the simulator's loader binds them as it
+ * binds the kernel routines. Without -fsanitize=thread nothing
  * here is compiled.
  *
  * The simulator orders accesses only by its own happens-before: the documented OS
- * synchronization, the kernel routines of <wdm.h> (spin locks, mutexes, events), a UMD's pthread
- * mutexes (an unlock publishes, a later lock of the same mutex sees what was published), thread
- * creation and join; never its own hand-offs between threads. It checks the memory the driver
+ * synchronization, the kernel routines of <wdm.h> (spin locks, mutexes, events), a driver's
+ * pthread mutexes (an unlock publishes, a later lock of the same mutex sees what was published)
+ * and atomics (below), thread creation and join; never its own hand-offs between threads. It checks the memory the driver
  * owns: a KMD's pool blocks, the heap blocks a UMD (or KMD) took with malloc/calloc/realloc,
  * and the libraries' static data. Two accesses of different simulated threads, one a write,
  * that nothing orders are a race: in a KMD's memory R27, in a UMD's memory R30, the rule of
@@ -27,7 +28,10 @@
  * netdispumdddi/nc-netdispumdddi-pfn_handle_kmd_message).
  *
  * Atomic operations are performed here and never reported (an atomic access is not a data race);
- * they do not order other accesses for the check.
+ * they order other accesses as C11 says through MiracastSimTsanSync: an acquire (or stronger)
+ * load sees what the last release store to the same atomic published, a release store publishes
+ * what came before it, and a read-modify-write does both as its order says. Fences order
+ * nothing for the check.
  */
 #ifndef MIRACAST_SIM_RACE_H
 #define MIRACAST_SIM_RACE_H
@@ -49,6 +53,25 @@ extern "C" {
 /* Bound by the simulator's loader; weak, so the library loads (and the hooks do nothing) where
  * nothing binds it. */
 __attribute__((weak)) VOID NTAPI MiracastSimTsanAccess(const volatile void *Address, SIZE_T Size, BOOLEAN Write);
+/* An atomic operation at Address that orders: Kind is MIRACAST_SIM_TSAN_ACQUIRE and/or
+ * MIRACAST_SIM_TSAN_RELEASE, with MIRACAST_SIM_TSAN_STORE for a plain store (which publishes only
+ * its own thread's past, not that of earlier releases). */
+__attribute__((weak)) VOID NTAPI MiracastSimTsanSync(const volatile void *Address, ULONG Kind);
+#define MIRACAST_SIM_TSAN_ACQUIRE 1u
+#define MIRACAST_SIM_TSAN_RELEASE 2u
+#define MIRACAST_SIM_TSAN_STORE 4u
+/* The instrumentation's memory orders: relaxed 0, consume 1, acquire 2, release 3, acq_rel 4,
+ * seq_cst 5 (the C11 orders; the high bits may carry hints). */
+#define MIRACAST_SIM_TSAN_ORDER_ACQUIRES(mo) (((mo) & 0xffff) == 1 || ((mo) & 0xffff) == 2 || ((mo) & 0xffff) >= 4)
+#define MIRACAST_SIM_TSAN_ORDER_RELEASES(mo) (((mo) & 0xffff) >= 3)
+#define MIRACAST_SIM_TSAN_SYNC(a, kind)                                                                          \
+    do {                                                                                                         \
+        if (MiracastSimTsanSync && ((kind) & (MIRACAST_SIM_TSAN_ACQUIRE | MIRACAST_SIM_TSAN_RELEASE)))           \
+            MiracastSimTsanSync((a), (kind));                                                                    \
+    } while (0)
+#define MIRACAST_SIM_TSAN_RMW_KIND(mo)                                                                           \
+    ((MIRACAST_SIM_TSAN_ORDER_ACQUIRES(mo) ? MIRACAST_SIM_TSAN_ACQUIRE : 0u) |                                   \
+     (MIRACAST_SIM_TSAN_ORDER_RELEASES(mo) ? MIRACAST_SIM_TSAN_RELEASE : 0u))
 
 #define MIRACAST_SIM_TSAN_HOOK __attribute__((weak, visibility("hidden"), no_sanitize_thread, used))
 #define MIRACAST_SIM_TSAN_REPORT(a, n, w)                                                                        \
@@ -74,39 +97,65 @@ MIRACAST_SIM_TSAN_RW(2)
 MIRACAST_SIM_TSAN_RW(4)
 MIRACAST_SIM_TSAN_RW(8)
 MIRACAST_SIM_TSAN_RW(16)
-/* Atomic operations are atomic, hence never races: performed here, not reported. */
+/* Atomic operations are atomic, hence never races: performed here, not reported; the orders they
+ * give go to the simulator (no instrumented access lies between an operation and its report, so
+ * reporting a release just before or just after it is the same). A compare-and-exchange that
+ * fails is a load with the failure order. */
+#define MIRACAST_SIM_TSAN_CAS_SYNC(a, done, mo, fmo)                                                             \
+    MIRACAST_SIM_TSAN_SYNC(a, (done) ? MIRACAST_SIM_TSAN_RMW_KIND(mo)                                            \
+                                     : (MIRACAST_SIM_TSAN_ORDER_ACQUIRES(fmo) ? MIRACAST_SIM_TSAN_ACQUIRE : 0u))
 #define MIRACAST_SIM_TSAN_ATOMIC(bits, type)                                                                     \
     MIRACAST_SIM_TSAN_HOOK type __tsan_atomic##bits##_load(const volatile type *a, int mo) {                    \
-        (void)mo;                                                                                                \
-        return __atomic_load_n(a, __ATOMIC_SEQ_CST);                                                             \
+        type v = __atomic_load_n(a, __ATOMIC_SEQ_CST);                                                           \
+        MIRACAST_SIM_TSAN_SYNC(a, MIRACAST_SIM_TSAN_ORDER_ACQUIRES(mo) ? MIRACAST_SIM_TSAN_ACQUIRE : 0u);        \
+        return v;                                                                                                \
     }                                                                                                            \
     MIRACAST_SIM_TSAN_HOOK void __tsan_atomic##bits##_store(volatile type *a, type v, int mo) {                 \
-        (void)mo;                                                                                                \
+        MIRACAST_SIM_TSAN_SYNC(a, MIRACAST_SIM_TSAN_ORDER_RELEASES(mo)                                           \
+                                      ? (MIRACAST_SIM_TSAN_RELEASE | MIRACAST_SIM_TSAN_STORE)                    \
+                                      : 0u);                                                                     \
         __atomic_store_n(a, v, __ATOMIC_SEQ_CST);                                                                \
     }                                                                                                            \
     MIRACAST_SIM_TSAN_HOOK type __tsan_atomic##bits##_exchange(volatile type *a, type v, int mo) {              \
-        (void)mo;                                                                                                \
+        MIRACAST_SIM_TSAN_SYNC(a, MIRACAST_SIM_TSAN_RMW_KIND(mo));                                               \
         return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST);                                                      \
     }                                                                                                            \
     MIRACAST_SIM_TSAN_HOOK type __tsan_atomic##bits##_fetch_add(volatile type *a, type v, int mo) {             \
-        (void)mo;                                                                                                \
+        MIRACAST_SIM_TSAN_SYNC(a, MIRACAST_SIM_TSAN_RMW_KIND(mo));                                               \
         return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST);                                                       \
     }                                                                                                            \
     MIRACAST_SIM_TSAN_HOOK type __tsan_atomic##bits##_fetch_sub(volatile type *a, type v, int mo) {             \
-        (void)mo;                                                                                                \
+        MIRACAST_SIM_TSAN_SYNC(a, MIRACAST_SIM_TSAN_RMW_KIND(mo));                                               \
         return __atomic_fetch_sub(a, v, __ATOMIC_SEQ_CST);                                                       \
+    }                                                                                                            \
+    MIRACAST_SIM_TSAN_HOOK type __tsan_atomic##bits##_fetch_and(volatile type *a, type v, int mo) {             \
+        MIRACAST_SIM_TSAN_SYNC(a, MIRACAST_SIM_TSAN_RMW_KIND(mo));                                               \
+        return __atomic_fetch_and(a, v, __ATOMIC_SEQ_CST);                                                       \
+    }                                                                                                            \
+    MIRACAST_SIM_TSAN_HOOK type __tsan_atomic##bits##_fetch_or(volatile type *a, type v, int mo) {              \
+        MIRACAST_SIM_TSAN_SYNC(a, MIRACAST_SIM_TSAN_RMW_KIND(mo));                                               \
+        return __atomic_fetch_or(a, v, __ATOMIC_SEQ_CST);                                                        \
+    }                                                                                                            \
+    MIRACAST_SIM_TSAN_HOOK type __tsan_atomic##bits##_fetch_xor(volatile type *a, type v, int mo) {             \
+        MIRACAST_SIM_TSAN_SYNC(a, MIRACAST_SIM_TSAN_RMW_KIND(mo));                                               \
+        return __atomic_fetch_xor(a, v, __ATOMIC_SEQ_CST);                                                       \
     }                                                                                                            \
     MIRACAST_SIM_TSAN_HOOK int __tsan_atomic##bits##_compare_exchange_strong(volatile type *a, type *c, type v, \
                                                                              int mo, int fmo) {                  \
-        (void)mo;                                                                                                \
-        (void)fmo;                                                                                               \
-        return __atomic_compare_exchange_n(a, c, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);                      \
+        int done = __atomic_compare_exchange_n(a, c, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);                 \
+        MIRACAST_SIM_TSAN_CAS_SYNC(a, done, mo, fmo);                                                            \
+        return done;                                                                                             \
+    }                                                                                                            \
+    MIRACAST_SIM_TSAN_HOOK int __tsan_atomic##bits##_compare_exchange_weak(volatile type *a, type *c, type v,   \
+                                                                           int mo, int fmo) {                    \
+        int done = __atomic_compare_exchange_n(a, c, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);                 \
+        MIRACAST_SIM_TSAN_CAS_SYNC(a, done, mo, fmo);                                                            \
+        return done;                                                                                             \
     }                                                                                                            \
     MIRACAST_SIM_TSAN_HOOK type __tsan_atomic##bits##_compare_exchange_val(volatile type *a, type c, type v,    \
                                                                           int mo, int fmo) {                     \
-        (void)mo;                                                                                                \
-        (void)fmo;                                                                                               \
-        __atomic_compare_exchange_n(a, &c, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);                            \
+        int done = __atomic_compare_exchange_n(a, &c, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);                \
+        MIRACAST_SIM_TSAN_CAS_SYNC(a, done, mo, fmo);                                                            \
         return c;                                                                                                \
     }
 MIRACAST_SIM_TSAN_ATOMIC(8, char)

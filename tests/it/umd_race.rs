@@ -169,6 +169,36 @@ fn message_state_updated_without_the_lock_breaks_r30_alone_with_both_threads_and
 }
 
 #[test]
+fn a_spin_lock_of_the_umds_own_atomics_orders_its_message_state() {
+    // ATOMIC_MESSAGE_LOCK: an exchange with acquire order takes the lock, a store with release
+    // order gives it back. Those orders are the only thing between the two deliveries' updates
+    // of the count (the same accesses as BUG_UNSYNCHRONIZED_MESSAGE_STATE), so this is clean
+    // only because the race header reports them as an acquire and a release.
+    let b = backend(
+        &race_check_umd(&["ATOMIC_MESSAGE_LOCK"]),
+        &race_check_kmd(&[]),
+    );
+    let (code, stdout, stderr) = run(
+        &b,
+        &[
+            TWO_AT_ONCE,
+            "--format",
+            "json",
+            "--jobs",
+            "1",
+            "--explore=10",
+        ],
+    );
+    let s = &scenarios(&stdout, &stderr)[0];
+    assert_eq!(
+        s["explore_verdict"]["passed"], true,
+        "{}",
+        s["explore_verdict"]
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
 fn without_the_race_check_build_the_same_bug_is_not_seen_and_the_fixtures_still_pass() {
     // The race check needs the instrumentation: the plain build of the buggy UMD runs the
     // message scenario to its end with the C library's own allocator, and the plain correct

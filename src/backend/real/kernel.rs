@@ -373,9 +373,14 @@ pub(crate) enum RaceEvent {
     },
     /// `free` (or `realloc` moving the block) gave `addr` back.
     HeapFreed { addr: usize },
-    /// The mutex at `sync` was unlocked: a release.
+    /// The mutex at `sync` was unlocked, or an atomic read-modify-write at `sync` released: a
+    /// release (joined into what `sync` published before).
     Released { sync: usize },
-    /// The mutex at `sync` was locked: an acquire.
+    /// An atomic store at `sync` released: it publishes this thread's past alone (a later
+    /// acquire of `sync` reads this store, not the earlier ones).
+    ReleasedByStore { sync: usize },
+    /// The mutex at `sync` was locked, or an atomic at `sync` was read with acquire order: an
+    /// acquire.
     Acquired { sync: usize },
 }
 
@@ -1750,17 +1755,17 @@ pub(crate) fn check_accesses(rt: &RealRuntime) {
                 }
                 continue;
             }
-            RaceEvent::Released { sync } => {
+            RaceEvent::Released { sync } | RaceEvent::ReleasedByStore { sync } => {
                 // Published before the tick: this thread's later accesses are in an epoch the
-                // next locker has not seen.
+                // next acquirer has not seen.
                 let released = sched.release();
-                rt.kernel()
-                    .st
-                    .borrow_mut()
-                    .sync_clocks
-                    .entry(sync)
-                    .or_default()
-                    .join(&released);
+                let mut st = rt.kernel().st.borrow_mut();
+                if matches!(event, RaceEvent::ReleasedByStore { .. }) {
+                    st.sync_clocks.insert(sync, released);
+                } else {
+                    st.sync_clocks.entry(sync).or_default().join(&released);
+                }
+                drop(st);
                 clock = sched.clock_of_current();
                 epoch = clock.get(slot);
                 continue;
@@ -2478,6 +2483,27 @@ unsafe extern "C" fn miracast_sim_tsan_access(
     }
 }
 
+/// `MiracastSimTsanSync` kinds (`include/miracast_sim_race.h`).
+const TSAN_ACQUIRE: u32 = 1;
+const TSAN_RELEASE: u32 = 2;
+const TSAN_STORE: u32 = 4;
+
+/// An atomic operation of a race-check build that orders (`include/miracast_sim_race.h`): the
+/// release and then the acquire it makes, in the thread's event order.
+unsafe extern "C" fn miracast_sim_tsan_sync(address: *const libc::c_void, kind: u32) {
+    let sync = address as usize;
+    if kind & TSAN_RELEASE != 0 {
+        note_race_event(if kind & TSAN_STORE != 0 {
+            RaceEvent::ReleasedByStore { sync }
+        } else {
+            RaceEvent::Released { sync }
+        });
+    }
+    if kind & TSAN_ACQUIRE != 0 {
+        note_race_event(RaceEvent::Acquired { sync });
+    }
+}
+
 unsafe extern "C" fn miracast_sim_dbg_print(text: *const libc::c_char) -> u32 {
     if text.is_null() {
         return 0;
@@ -2549,6 +2575,7 @@ pub(crate) fn routines() -> Vec<(&'static str, usize)> {
         "KeQueryInterruptTime" => ke_query_interrupt_time,
         "KeStallExecutionProcessor" => ke_stall_execution_processor,
         "MiracastSimTsanAccess" => miracast_sim_tsan_access,
+        "MiracastSimTsanSync" => miracast_sim_tsan_sync,
         "MiracastSimDbgPrint" => miracast_sim_dbg_print,
     }
 }
@@ -2686,7 +2713,7 @@ mod tests {
     }
 
     #[test]
-    fn a_pthread_mutex_unlock_orders_what_came_before_for_its_next_lock() {
+    fn a_release_orders_what_came_before_for_the_next_acquire_of_the_same_object() {
         let locked = two_threads(
             vec![
                 allocated(),
@@ -2706,6 +2733,16 @@ mod tests {
             vec![RaceEvent::Acquired { sync: MUTEX }, write(8, 4)],
         );
         assert_eq!(after_unlock.len(), 1, "{after_unlock:?}");
+        // A release store publishes its own thread's past to an acquire load of the atomic.
+        let atomic = two_threads(
+            vec![
+                allocated(),
+                write(8, 4),
+                RaceEvent::ReleasedByStore { sync: MUTEX },
+            ],
+            vec![RaceEvent::Acquired { sync: MUTEX }, write(8, 4)],
+        );
+        assert!(atomic.is_empty(), "{atomic:?}");
         // Another mutex orders nothing.
         let other = two_threads(
             vec![
