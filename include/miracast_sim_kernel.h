@@ -24,7 +24,9 @@
  *     Verifier's words;
  *   - pool comes from the scenario's memory budget, with tags, leak detection and failure
  *     injection;
- *   - time is virtual.
+ *   - time is virtual;
+ *   - built with -fsanitize=thread, the driver's loads and stores are checked for races
+ *     (miracast_sim_race.h).
  * On a platform without the loader's import rewriting (Windows, macOS) these routines are not
  * provided.
  */
@@ -33,6 +35,7 @@
 
 #include "miracast_sim_wintypes.h"
 #include "miracast_sim_ntstatus.h"
+#include "miracast_sim_race.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -266,87 +269,6 @@ static inline LONG InterlockedCompareExchange(LONG volatile *Destination, LONG E
     __atomic_compare_exchange_n(Destination, &Comparand, Exchange, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
     return Comparand;
 }
-
-/* ---- the race check (R27, R30) ------------------------------------------------------------
- *
- * Build the KMD with ThreadSanitizer's instrumentation but without its runtime:
- *     cc -std=c11 -I include -shared -fPIC -fsanitize=thread -nodefaultlibs -lc -o libkmd.so kmd.c
- * The instrumented loads and stores call the __tsan_* entry points below (defined here, hidden,
- * in every file that includes this header), which hand each access to the simulator
- * (MiracastSimTsanAccess). The simulator orders accesses only by its own happens-before: the
- * documented OS synchronization and the kernel routines above, never its own hand-offs between
- * threads. Two accesses of different simulated threads, one a write, that nothing orders are a
- * race (R27 in a KMD). Without -fsanitize=thread none of this is compiled. */
-#if !defined(__SANITIZE_THREAD__) && defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define __SANITIZE_THREAD__ 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-NTKERNELAPI VOID NTAPI MiracastSimTsanAccess(const volatile void *Address, SIZE_T Size, BOOLEAN Write);
-
-#define MIRACAST_SIM_TSAN_HOOK __attribute__((weak, visibility("hidden"), no_sanitize_thread, used))
-MIRACAST_SIM_TSAN_HOOK void __tsan_init(void) {}
-MIRACAST_SIM_TSAN_HOOK void __tsan_func_entry(void *pc) { (void)pc; }
-MIRACAST_SIM_TSAN_HOOK void __tsan_func_exit(void) {}
-MIRACAST_SIM_TSAN_HOOK void __tsan_vptr_update(void **vptr, void *value) { (void)vptr; (void)value; }
-MIRACAST_SIM_TSAN_HOOK void __tsan_vptr_read(void **vptr) { (void)vptr; }
-MIRACAST_SIM_TSAN_HOOK void __tsan_read_range(void *a, SIZE_T n) { MiracastSimTsanAccess(a, n, FALSE); }
-MIRACAST_SIM_TSAN_HOOK void __tsan_write_range(void *a, SIZE_T n) { MiracastSimTsanAccess(a, n, TRUE); }
-#define MIRACAST_SIM_TSAN_RW(n)                                                                                  \
-    MIRACAST_SIM_TSAN_HOOK void __tsan_read##n(void *a) { MiracastSimTsanAccess(a, n, FALSE); }                \
-    MIRACAST_SIM_TSAN_HOOK void __tsan_write##n(void *a) { MiracastSimTsanAccess(a, n, TRUE); }                \
-    MIRACAST_SIM_TSAN_HOOK void __tsan_unaligned_read##n(void *a) { MiracastSimTsanAccess(a, n, FALSE); }      \
-    MIRACAST_SIM_TSAN_HOOK void __tsan_unaligned_write##n(void *a) { MiracastSimTsanAccess(a, n, TRUE); }      \
-    MIRACAST_SIM_TSAN_HOOK void __tsan_volatile_read##n(void *a) { MiracastSimTsanAccess(a, n, FALSE); }       \
-    MIRACAST_SIM_TSAN_HOOK void __tsan_volatile_write##n(void *a) { MiracastSimTsanAccess(a, n, TRUE); }
-MIRACAST_SIM_TSAN_RW(1)
-MIRACAST_SIM_TSAN_RW(2)
-MIRACAST_SIM_TSAN_RW(4)
-MIRACAST_SIM_TSAN_RW(8)
-MIRACAST_SIM_TSAN_RW(16)
-/* Atomic operations are atomic, hence never races: performed here, not reported. */
-#define MIRACAST_SIM_TSAN_ATOMIC(bits, type)                                                                     \
-    MIRACAST_SIM_TSAN_HOOK type __tsan_atomic##bits##_load(const volatile type *a, int mo) {                    \
-        (void)mo;                                                                                                \
-        return __atomic_load_n(a, __ATOMIC_SEQ_CST);                                                             \
-    }                                                                                                            \
-    MIRACAST_SIM_TSAN_HOOK void __tsan_atomic##bits##_store(volatile type *a, type v, int mo) {                 \
-        (void)mo;                                                                                                \
-        __atomic_store_n(a, v, __ATOMIC_SEQ_CST);                                                                \
-    }                                                                                                            \
-    MIRACAST_SIM_TSAN_HOOK type __tsan_atomic##bits##_exchange(volatile type *a, type v, int mo) {              \
-        (void)mo;                                                                                                \
-        return __atomic_exchange_n(a, v, __ATOMIC_SEQ_CST);                                                      \
-    }                                                                                                            \
-    MIRACAST_SIM_TSAN_HOOK type __tsan_atomic##bits##_fetch_add(volatile type *a, type v, int mo) {             \
-        (void)mo;                                                                                                \
-        return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST);                                                       \
-    }                                                                                                            \
-    MIRACAST_SIM_TSAN_HOOK type __tsan_atomic##bits##_fetch_sub(volatile type *a, type v, int mo) {             \
-        (void)mo;                                                                                                \
-        return __atomic_fetch_sub(a, v, __ATOMIC_SEQ_CST);                                                       \
-    }                                                                                                            \
-    MIRACAST_SIM_TSAN_HOOK int __tsan_atomic##bits##_compare_exchange_strong(volatile type *a, type *c, type v, \
-                                                                             int mo, int fmo) {                  \
-        (void)mo;                                                                                                \
-        (void)fmo;                                                                                               \
-        return __atomic_compare_exchange_n(a, c, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);                      \
-    }                                                                                                            \
-    MIRACAST_SIM_TSAN_HOOK type __tsan_atomic##bits##_compare_exchange_val(volatile type *a, type c, type v,    \
-                                                                          int mo, int fmo) {                     \
-        (void)mo;                                                                                                \
-        (void)fmo;                                                                                               \
-        __atomic_compare_exchange_n(a, &c, v, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);                            \
-        return c;                                                                                                \
-    }
-MIRACAST_SIM_TSAN_ATOMIC(32, int)
-MIRACAST_SIM_TSAN_ATOMIC(64, long long)
-MIRACAST_SIM_TSAN_HOOK void __tsan_atomic_thread_fence(int mo) {
-    (void)mo;
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-}
-#endif
 
 #ifdef __cplusplus
 } /* extern "C" */

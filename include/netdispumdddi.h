@@ -5,13 +5,16 @@
  *
  * Written for miracast-sim from Microsoft's public DDI documentation (names, member order,
  * spellings such as "DISOCNNECT", and values as documented). It is not the Windows header.
- * Builds without the Windows SDK: the base types come from miracast_sim_wintypes.h.
+ * Builds without the Windows SDK: the base types come from miracast_sim_wintypes.h. Built with
+ * -fsanitize=thread (and without the sanitizer's runtime), a UMD's loads and stores are checked
+ * for races by the simulator (miracast_sim_race.h).
  */
 #ifndef MIRACAST_SIM_NETDISPUMDDDI_H
 #define MIRACAST_SIM_NETDISPUMDDDI_H
 
 #include "miracast_sim_wintypes.h"
 #include "miracast_sim_ntstatus.h"
+#include "miracast_sim_race.h"
 
 #ifdef __cplusplus
 extern "C" {

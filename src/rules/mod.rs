@@ -186,7 +186,9 @@ impl Findings {
 /// Turns a race found by the scheduler's race detector into the rule it breaks: a race that
 /// involves the completion routine breaks R27 (it may run before `DxgkCbMiracastSendMessage`
 /// returns, on another thread); a race between `HandleKernelModeMessage` calls breaks R30 (the
-/// UMD must synchronize itself). Other races are attributed by which driver's state raced.
+/// UMD must synchronize itself). A race in a C driver's memory (the race check of
+/// `backend::real::kernel`) is the KMD's R27 or the UMD's R30 by whose memory it is. Other races
+/// are attributed by which driver's state raced.
 pub fn race_violation(race: &crate::sched::RaceReport) -> Violation {
     use crate::ddi::Ddi;
     let inside = |ddi: Ddi| race.first.inside.contains(&ddi) || race.second.inside.contains(&ddi);
@@ -204,10 +206,23 @@ pub fn race_violation(race: &crate::sched::RaceReport) -> Violation {
             }
         )
     };
-    // A C KMD's memory, seen by the race check of `backend::real::kernel` (its cells are named
-    // `kmd pool ...` or `kmd memory ...`): the KMD's state, R27.
-    let c_kmd = race.cell.starts_with("kmd pool ") || race.cell.starts_with("kmd memory ");
-    let (rule, culprit) = if c_kmd
+    // A C driver's memory, seen by the race check of `backend::real::kernel`, whose cells are
+    // named after whose memory it is. The KMD's (`kmd pool ...`, `kmd memory ...`, `kmd heap
+    // ...`): the KMD's state, R27. The UMD's (`umd heap ...`, `umd memory ...`): R30, whatever
+    // the two accesses were inside. R30 is the rule that tells the UMD to synchronize itself
+    // (the OS may run HandleKernelModeMessage on several threads at once, and it runs the UMD's
+    // other entry points and callbacks on threads of its own); the OS documents no other
+    // ordering for the UMD's memory, so any unordered pair of accesses to it is the UMD's
+    // missing synchronization.
+    let c_kmd = ["kmd pool ", "kmd memory ", "kmd heap "]
+        .iter()
+        .any(|p| race.cell.starts_with(p));
+    let c_umd = ["umd heap ", "umd memory "]
+        .iter()
+        .any(|p| race.cell.starts_with(p));
+    let (rule, culprit) = if c_umd {
+        (RuleId::R30, Culprit::Umd)
+    } else if c_kmd
         || inside(Ddi::DxgkCbMiracastSendMessageCallback)
         || inside(Ddi::DxgkCbMiracastSendMessage)
     {
@@ -221,6 +236,8 @@ pub fn race_violation(race: &crate::sched::RaceReport) -> Violation {
     };
     let check = if c_kmd {
         CheckId::KernelRace
+    } else if c_umd {
+        CheckId::UmdRace
     } else {
         CheckId::DataRace
     };

@@ -104,7 +104,7 @@ pub struct CheckDef {
 }
 
 const NO_MEMORY_VIEW: Reach = Reach::ModelOnly(
-    "it sees state a Rust driver keeps in Tracked cells; a C KMD built with -fsanitize=thread is checked by KernelRace, a C UMD's memory is not seen",
+    "it sees state a Rust driver keeps in Tracked cells; a C driver built with -fsanitize=thread is checked by KernelRace (KMD memory) and UmdRace (UMD memory)",
 );
 
 checks! {
@@ -229,6 +229,10 @@ checks! {
     /// Unsynchronized accesses to a C KMD's memory, seen through its ThreadSanitizer
     /// instrumentation (`include/miracast_sim_kernel.h`) under the scheduler's happens-before.
     KernelRace: Race, Reach::AllBackends, [R27], "backend::real::kernel::check_accesses";
+    /// Unsynchronized accesses to a C UMD's memory (the heap blocks it allocated, its static
+    /// data), seen through its ThreadSanitizer instrumentation (`include/miracast_sim_race.h`)
+    /// under the scheduler's happens-before, the UMD's pthread mutexes included.
+    UmdRace: Race, Reach::AllBackends, [R30], "backend::real::kernel::check_accesses (UMD memory)";
 }
 
 /// The entry of `id`.

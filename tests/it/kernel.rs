@@ -303,7 +303,7 @@ fn rules_shows_the_irql_and_pool_rules_as_checked_on_binaries() {
     let text = String::from_utf8_lossy(&out.stdout);
     for (rule, binaries) in [
         ("R27", "yes"),
-        ("R30", "no"),
+        ("R30", "yes"),
         ("R69", "yes"),
         ("R70", "yes"),
         ("R71", "yes"),
@@ -319,7 +319,7 @@ fn rules_shows_the_irql_and_pool_rules_as_checked_on_binaries() {
 }
 
 /// Builds the fixture KMD with ThreadSanitizer's instrumentation and without its runtime, as
-/// `include/miracast_sim_kernel.h` says; once per process (tests run in parallel and load it).
+/// `include/miracast_sim_race.h` says; once per process (tests run in parallel and load it).
 fn tsan_kmd(defines: &[&str]) -> std::path::PathBuf {
     use std::collections::BTreeMap;
     use std::sync::{Mutex, OnceLock};

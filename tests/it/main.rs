@@ -21,6 +21,9 @@ mod rules;
 /// A real driver binary (C fixtures built with `cc`) through the loader: sessions, seeded bugs, crashes, loader errors.
 mod real_driver;
 
+/// R30 on a C UMD built for the race check: clean when it locks, the seeded unlocked message state found and replayed.
+mod umd_race;
+
 /// Kernel routines for C drivers (`include/wdm.h`): locks, waits, IRQL and pool under the scheduler, seeded kernel bugs found by exploration.
 mod kernel;
 

@@ -33,8 +33,15 @@ fn fixture_dir() -> PathBuf {
 
 /// Builds `source` (`umd.c` or `kmd.c`) with `defines` into a shared library, once per process.
 fn build(source: &str, defines: &[&str]) -> PathBuf {
+    build_with(source, defines, false)
+}
+
+/// Builds `source` with `defines`; with `race_check`, with ThreadSanitizer's instrumentation and
+/// without its runtime (`-fsanitize=thread -nodefaultlibs -lc`), as `include/miracast_sim_race.h`
+/// says a driver is built for the race check.
+fn build_with(source: &str, defines: &[&str], race_check: bool) -> PathBuf {
     static BUILT: OnceLock<Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
-    let key = format!("{source}{}", defines.join(""));
+    let key = format!("{source}{}{race_check}", defines.join(""));
     let built = BUILT.get_or_init(|| Mutex::new(BTreeMap::new()));
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(path) = built.get(&key) {
@@ -49,7 +56,8 @@ fn build(source: &str, defines: &[&str]) -> PathBuf {
         .collect::<Vec<_>>()
         .join("-");
     let name = format!(
-        "lib{stem}{}{}.{}",
+        "lib{stem}{}{}{}.{}",
+        if race_check { "-race" } else { "" },
         if suffix.is_empty() { "" } else { "-" },
         suffix,
         if cfg!(target_os = "macos") {
@@ -66,6 +74,9 @@ fn build(source: &str, defines: &[&str]) -> PathBuf {
         .arg(&include)
         .arg("-I")
         .arg(fixture_dir());
+    if race_check {
+        cmd.args(["-fsanitize=thread", "-nodefaultlibs", "-lc"]);
+    }
     for d in defines {
         cmd.arg(format!("-D{d}"));
     }
@@ -98,6 +109,16 @@ pub(crate) fn umd(defines: &[&str]) -> PathBuf {
 
 pub(crate) fn kmd(defines: &[&str]) -> PathBuf {
     build("kmd.c", defines)
+}
+
+/// The fixture UMD built for the race check.
+pub(crate) fn race_check_umd(defines: &[&str]) -> PathBuf {
+    build_with("umd.c", defines, true)
+}
+
+/// The fixture KMD built for the race check.
+pub(crate) fn race_check_kmd(defines: &[&str]) -> PathBuf {
+    build_with("kmd.c", defines, true)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -986,7 +1007,7 @@ pub(crate) fn sim_binary() -> Command {
 pub(crate) const FIXTURE_CORPUS: [&str; 1] = ["scenarios/conformance"];
 
 /// How many conformance scenarios there are.
-fn conformance_count() -> usize {
+pub(crate) fn conformance_count() -> usize {
     miracast_sim::scenario::discover(&[PathBuf::from("scenarios/conformance")])
         .expect("scenarios/conformance is readable")
         .len()

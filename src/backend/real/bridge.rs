@@ -301,9 +301,10 @@ pub(crate) struct RealShared {
     mutex_waiters: Mutex<BTreeMap<usize, u32>>,
     /// Simulated threads waiting for descriptor activity.
     fd_waiters: AtomicU32,
-    /// Memory accesses of a ThreadSanitizer-instrumented driver since the last hand-back
-    /// (address, size, write), checked by `kernel` at every boundary.
-    pub(crate) accesses: Mutex<Vec<(usize, usize, bool)>>,
+    /// What the race check needs of the driver's code since the last hand-back (memory
+    /// accesses of a ThreadSanitizer-instrumented driver, heap blocks, pthread mutex releases
+    /// and acquires), checked by `kernel` at every boundary.
+    pub(crate) accesses: Mutex<Vec<super::kernel::RaceEvent>>,
 }
 
 impl RealShared {

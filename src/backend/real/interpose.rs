@@ -19,10 +19,20 @@
 //! - `nanosleep`, `clock_nanosleep`, `usleep`, `sleep` sleep in virtual time; `clock_gettime`,
 //!   `gettimeofday`, `time` read virtual time;
 //! - `pthread_mutex_lock` that would block, `pthread_cond_wait`/`timedwait`, `signal`,
-//!   `broadcast`, `sched_yield` are simulated waits and wake-ups;
+//!   `broadcast`, `sched_yield` are simulated waits and wake-ups; every `pthread_mutex_unlock` is
+//!   a release and every successful `pthread_mutex_lock`/`trylock` an acquire of the mutex in the
+//!   scheduler's vector clocks, contended or not (the race check's happens-before, see
+//!   `kernel::check_accesses`);
 //! - `send`/`write`/`recv`/`read`/`poll`/`select`/`close` on the RTSP socket go to the OS
 //!   model's RTSP link; on other descriptors they are real, and a read or poll that would block
 //!   waits in the simulator until another simulated thread writes a descriptor or time passes.
+//!
+//! A library built for the race check (it imports `MiracastSimTsanAccess`, see
+//! `include/miracast_sim_race.h`) also has `malloc`, `calloc`, `realloc`, `free`,
+//! `posix_memalign` and `aligned_alloc` redirected: the hook calls the real function, then, on a
+//! bridge thread, tells the race check the block is the driver's (or is given back), so that
+//! a UMD's heap state is checked and a block reused after `free` has no history. Other
+//! libraries keep the C library's allocator untouched.
 //!
 //! The same rewriting binds a KMD's kernel routines (`include/wdm.h`), which the header declares
 //! weak and leaves undefined, to `kernel`'s entry points (see `kernel::routines`).
@@ -30,6 +40,7 @@
 #![allow(unsafe_code)]
 
 use super::bridge::{HookReply, HookRequest, hook_call, hook_shared, is_bridge_pthread};
+use super::kernel::{DriverRole, RaceEvent, note_race_event};
 use libc::{c_char, c_int, c_uint, c_void, size_t, ssize_t};
 use std::time::Duration;
 
@@ -89,7 +100,7 @@ const SLOT_TYPES: [u32; 2] = [6, 7]; // R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT
 const SLOT_TYPES: [u32; 2] = [1025, 1026]; // R_AARCH64_GLOB_DAT, R_AARCH64_JUMP_SLOT
 
 /// The functions redirected, by the name the driver imports.
-fn hooks() -> [(&'static str, usize); 30] {
+fn hooks() -> [(&'static str, usize); 31] {
     [
         ("pthread_create", hook_pthread_create as *const () as usize),
         ("pthread_join", hook_pthread_join as *const () as usize),
@@ -98,6 +109,10 @@ fn hooks() -> [(&'static str, usize); 30] {
         (
             "pthread_mutex_lock",
             hook_pthread_mutex_lock as *const () as usize,
+        ),
+        (
+            "pthread_mutex_trylock",
+            hook_pthread_mutex_trylock as *const () as usize,
         ),
         (
             "pthread_mutex_unlock",
@@ -145,12 +160,34 @@ fn hooks() -> [(&'static str, usize); 30] {
     ]
 }
 
-/// Redirects the imports of the library behind the `dlopen` handle `handle`. Returns how many
-/// import slots now point at a hook.
+/// The allocator of a library built for the race check, whose blocks belong to `UMD`'s side
+/// (`true`: the UMD, `false`: the KMD).
+fn heap_hooks<const UMD: bool>() -> [(&'static str, usize); 6] {
+    [
+        ("malloc", hook_malloc::<UMD> as *const () as usize),
+        ("calloc", hook_calloc::<UMD> as *const () as usize),
+        ("realloc", hook_realloc::<UMD> as *const () as usize),
+        ("free", hook_free as *const () as usize),
+        (
+            "posix_memalign",
+            hook_posix_memalign::<UMD> as *const () as usize,
+        ),
+        (
+            "aligned_alloc",
+            hook_aligned_alloc::<UMD> as *const () as usize,
+        ),
+    ]
+}
+
+/// The import a race-check build has (`include/miracast_sim_race.h`).
+const RACE_CHECK_IMPORT: &str = "MiracastSimTsanAccess";
+
+/// Redirects the imports of the library behind the `dlopen` handle `handle`, the driver of
+/// `role`. Returns how many import slots now point at a hook.
 ///
 /// # Errors
 /// A sentence when the library's dynamic section cannot be read.
-pub(crate) fn install(handle: *mut c_void) -> Result<usize, String> {
+pub(crate) fn install(handle: *mut c_void, role: DriverRole) -> Result<usize, String> {
     let mut map: *mut LinkMap = std::ptr::null_mut();
     // SAFETY: `handle` is a live dlopen handle; RTLD_DI_LINKMAP stores a `struct link_map *`,
     // whose first three members (l_addr, l_name, l_ld) `LinkMap` mirrors.
@@ -195,10 +232,8 @@ pub(crate) fn install(handle: *mut c_void) -> Result<usize, String> {
     if strtab == 0 || symtab == 0 {
         return Err("the library has no dynamic symbol table".to_owned());
     }
-    // The C library calls, then the kernel routines of `include/wdm.h` (`kernel`).
-    let mut table: Vec<(&str, usize)> = hooks().to_vec();
-    table.extend(super::kernel::routines());
-    let mut patched = 0;
+    // Every import slot, by name.
+    let mut slots: Vec<(usize, &str)> = Vec::new();
     for (start, size) in [(rela, relasz), (jmprel, pltrelsz)] {
         if start == 0 {
             continue;
@@ -213,20 +248,34 @@ pub(crate) fn install(handle: *mut c_void) -> Result<usize, String> {
             }
             // SAFETY: `sym` indexes the dynamic symbol table the relocation refers to.
             let s = unsafe { *(symtab as *const Sym).add(sym) };
-            // SAFETY: `st_name` is an offset into the NUL-terminated string table.
+            // SAFETY: `st_name` is an offset into the NUL-terminated string table, which stays
+            // mapped while the library is loaded (this function's whole run).
             let name =
                 unsafe { std::ffi::CStr::from_ptr((strtab + s.st_name as usize) as *const c_char) };
             let Ok(name) = name.to_str() else { continue };
-            let Some((_, hook)) = table.iter().find(|(n, _)| *n == name) else {
-                continue;
-            };
-            let slot = base + r.r_offset as usize;
-            make_writable(slot)?;
-            // SAFETY: `slot` is the library's GOT entry for `name`, now writable; a pointer-sized
-            // aligned store of a function with the same C signature.
-            unsafe { std::ptr::write_volatile(slot as *mut usize, *hook) };
-            patched += 1;
+            slots.push((base + r.r_offset as usize, name));
         }
+    }
+    // The C library calls, the allocator of a race-check build, then the kernel routines of
+    // `include/wdm.h` (`kernel`).
+    let mut table: Vec<(&str, usize)> = hooks().to_vec();
+    if slots.iter().any(|(_, n)| *n == RACE_CHECK_IMPORT) {
+        match role {
+            DriverRole::Umd => table.extend(heap_hooks::<true>()),
+            DriverRole::Kmd => table.extend(heap_hooks::<false>()),
+        }
+    }
+    table.extend(super::kernel::routines());
+    let mut patched = 0;
+    for (slot, name) in slots {
+        let Some((_, hook)) = table.iter().find(|(n, _)| *n == name) else {
+            continue;
+        };
+        make_writable(slot)?;
+        // SAFETY: `slot` is the library's GOT entry for `name`, now writable; a pointer-sized
+        // aligned store of a function with the same C signature.
+        unsafe { std::ptr::write_volatile(slot as *mut usize, *hook) };
+        patched += 1;
     }
     Ok(patched)
 }
@@ -546,6 +595,9 @@ unsafe extern "C" fn hook_pthread_mutex_lock(m: *mut libc::pthread_mutex_t) -> c
         // SAFETY: the driver's own mutex; trylock never blocks.
         let rc = unsafe { libc::pthread_mutex_trylock(m) };
         if rc != libc::EBUSY {
+            if rc == 0 {
+                note_race_event(RaceEvent::Acquired { sync: m as usize });
+            }
             return rc;
         }
         // Held by a simulated thread that is not running: wait for its unlock.
@@ -553,7 +605,20 @@ unsafe extern "C" fn hook_pthread_mutex_lock(m: *mut libc::pthread_mutex_t) -> c
     }
 }
 
+unsafe extern "C" fn hook_pthread_mutex_trylock(m: *mut libc::pthread_mutex_t) -> c_int {
+    // SAFETY: the driver's own mutex; trylock never blocks.
+    let rc = unsafe { libc::pthread_mutex_trylock(m) };
+    if rc == 0 {
+        // An acquire whether or not anyone waited: the race check's happens-before.
+        note_race_event(RaceEvent::Acquired { sync: m as usize });
+    }
+    rc
+}
+
 unsafe extern "C" fn hook_pthread_mutex_unlock(m: *mut libc::pthread_mutex_t) -> c_int {
+    // A release whether or not anyone waits (the race check's happens-before): published while
+    // the mutex is still held, so no lock of it can come first.
+    note_race_event(RaceEvent::Released { sync: m as usize });
     // SAFETY: the driver's own mutex.
     let rc = unsafe { libc::pthread_mutex_unlock(m) };
     if rc == 0 && hook_shared().is_some_and(|s| s.has_mutex_waiters(m as usize)) {
@@ -648,6 +713,90 @@ unsafe extern "C" fn hook_sched_yield() -> c_int {
     }
     // SAFETY: no arguments.
     unsafe { libc::sched_yield() }
+}
+
+// ---- the heap of a race-check build ---------------------------------------------------------
+
+fn role_of<const UMD: bool>() -> DriverRole {
+    if UMD {
+        DriverRole::Umd
+    } else {
+        DriverRole::Kmd
+    }
+}
+
+/// Tells the race check that the driver now owns `bytes` at `p` (nothing for NULL, or off the
+/// bridge: a block the simulator did not see allocated is never checked).
+fn allocated<const UMD: bool>(p: *mut c_void, bytes: usize) {
+    if !p.is_null() {
+        note_race_event(RaceEvent::HeapAllocated {
+            addr: p as usize,
+            bytes,
+            role: role_of::<UMD>(),
+        });
+    }
+}
+
+fn freed(p: *mut c_void) {
+    if !p.is_null() {
+        note_race_event(RaceEvent::HeapFreed { addr: p as usize });
+    }
+}
+
+unsafe extern "C" fn hook_malloc<const UMD: bool>(bytes: size_t) -> *mut c_void {
+    // SAFETY: the driver's own call, passed on unchanged.
+    let p = unsafe { libc::malloc(bytes) };
+    allocated::<UMD>(p, bytes);
+    p
+}
+
+unsafe extern "C" fn hook_calloc<const UMD: bool>(count: size_t, size: size_t) -> *mut c_void {
+    // SAFETY: the driver's own call, passed on unchanged.
+    let p = unsafe { libc::calloc(count, size) };
+    allocated::<UMD>(p, count.saturating_mul(size));
+    p
+}
+
+unsafe extern "C" fn hook_realloc<const UMD: bool>(old: *mut c_void, bytes: size_t) -> *mut c_void {
+    // SAFETY: the driver's own call, passed on unchanged.
+    let p = unsafe { libc::realloc(old, bytes) };
+    // The old block is gone when a new one came back, or when a zero size freed it; a failed
+    // resize leaves it as it was.
+    if !p.is_null() || bytes == 0 {
+        freed(old);
+    }
+    allocated::<UMD>(p, bytes);
+    p
+}
+
+unsafe extern "C" fn hook_free(p: *mut c_void) {
+    freed(p);
+    // SAFETY: the driver's own call, passed on unchanged.
+    unsafe { libc::free(p) }
+}
+
+unsafe extern "C" fn hook_posix_memalign<const UMD: bool>(
+    out: *mut *mut c_void,
+    alignment: size_t,
+    bytes: size_t,
+) -> c_int {
+    // SAFETY: the driver's own call, passed on unchanged.
+    let rc = unsafe { libc::posix_memalign(out, alignment, bytes) };
+    if rc == 0 && !out.is_null() {
+        // SAFETY: on success posix_memalign stored the block in the driver's `*out`.
+        allocated::<UMD>(unsafe { *out }, bytes);
+    }
+    rc
+}
+
+unsafe extern "C" fn hook_aligned_alloc<const UMD: bool>(
+    alignment: size_t,
+    bytes: size_t,
+) -> *mut c_void {
+    // SAFETY: the driver's own call, passed on unchanged.
+    let p = unsafe { libc::aligned_alloc(alignment, bytes) };
+    allocated::<UMD>(p, bytes);
+    p
 }
 
 // ---- time -----------------------------------------------------------------------------------

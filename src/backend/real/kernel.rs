@@ -26,10 +26,12 @@
 //!   ([`crate::os::PoolFaults`]), tags, and leak detection when `DxgkDdiMiracastDestroyContext`
 //!   returns (R72);
 //! - time is virtual;
-//! - a KMD built with `-fsanitize=thread` (and without the sanitizer's runtime) reports its
-//!   loads and stores through `MiracastSimTsanAccess`; [`check_accesses`] checks those to memory
-//!   the driver owns against the scheduler's happens-before at every hand-back (R27; see
-//!   ARCHITECTURE.md, "Races in a C KMD").
+//! - a KMD or UMD built with `-fsanitize=thread` (and without the sanitizer's runtime, see
+//!   `include/miracast_sim_race.h`) reports its loads and stores through
+//!   `MiracastSimTsanAccess`, and `interpose` adds its heap blocks and pthread mutex releases and
+//!   acquires; [`check_accesses`] checks the accesses to memory the driver owns against the
+//!   scheduler's happens-before at every hand-back (R27 in the KMD's memory, R30 in the UMD's;
+//!   see ARCHITECTURE.md, "Races in a C driver").
 //!
 //! Before the first DDI (`MiracastSimKmdEntry`, on the loader's thread) the routines that do not
 //! schedule work on the runtime directly; lock and wait calls there do nothing (no other thread
@@ -41,6 +43,7 @@ use super::bridge::{HookReply, HookRequest, RealRuntime, hook_call, hook_shared}
 use crate::ddi::{Ddi, Direction};
 use crate::os::PoolFaults;
 use crate::rules::{CheckId, Culprit, RuleId, Violation};
+use crate::sched::clock::VectorClock;
 use crate::sched::tracked::Access;
 use crate::sched::{RaceReport, SimEvent, SimMutex, SimMutexGuard, ThreadId};
 use crate::status::NtStatus;
@@ -311,11 +314,106 @@ struct State {
     sites: BTreeSet<String>,
     next_object: u32,
     violations: Vec<Violation>,
-    /// The race check's shadow memory: per 8-byte granule, the last write and the reads since.
+    /// The race check's shadow memory: per byte, the last write and the reads since.
     shadow: BTreeMap<usize, Shadow>,
+    /// Live C heap blocks a race-check build of a driver took with `malloc` and friends, by
+    /// address (see `interpose`'s heap hooks).
+    heap: BTreeMap<usize, HeapBlock>,
+    /// The clock each driver `pthread_mutex_t` (by address) published at its last unlock.
+    sync_clocks: BTreeMap<usize, VectorClock>,
+    /// The loaded driver libraries: the base address `dladdr` gives for their code and data,
+    /// and whose they are.
+    libraries: Vec<(usize, DriverRole)>,
 }
 
-/// What the race check remembers of one 8-byte granule.
+/// Which driver a library, and the heap blocks its code allocates, belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DriverRole {
+    /// The user-mode driver.
+    Umd,
+    /// The kernel-mode driver.
+    Kmd,
+}
+
+impl DriverRole {
+    /// How a race report's cell name starts (`rules::race_violation` reads it).
+    fn prefix(self) -> &'static str {
+        match self {
+            DriverRole::Umd => "umd",
+            DriverRole::Kmd => "kmd",
+        }
+    }
+}
+
+/// A heap block a driver's code allocated on a bridge thread.
+struct HeapBlock {
+    bytes: usize,
+    role: DriverRole,
+    /// The DDI (or driver thread) that allocated it: names the block independently of where
+    /// the heap put it.
+    place: String,
+}
+
+/// What a driver's code did since its real thread got the turn, in order, as the race check
+/// needs it: loads and stores (the ThreadSanitizer instrumentation), heap blocks taken and
+/// given back, and its pthread mutexes' unlocks and locks (the happens-before they give).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RaceEvent {
+    /// A load or store of `size` bytes at `addr`.
+    Access {
+        addr: usize,
+        size: usize,
+        write: bool,
+    },
+    /// `malloc`/`calloc`/`realloc`/`posix_memalign`/`aligned_alloc` returned `addr`.
+    HeapAllocated {
+        addr: usize,
+        bytes: usize,
+        role: DriverRole,
+    },
+    /// `free` (or `realloc` moving the block) gave `addr` back.
+    HeapFreed { addr: usize },
+    /// The mutex at `sync` was unlocked, or an atomic read-modify-write at `sync` released: a
+    /// release (joined into what `sync` published before).
+    Released { sync: usize },
+    /// An atomic store at `sync` released: it publishes this thread's past alone (a later
+    /// acquire of `sync` reads this store, not the earlier ones).
+    ReleasedByStore { sync: usize },
+    /// The mutex at `sync` was locked, or an atomic at `sync` was read with acquire order: an
+    /// acquire.
+    Acquired { sync: usize },
+}
+
+/// Buffers `event` of the calling real thread for the next hand-back (nothing on a thread that
+/// is not the bridge's).
+pub(crate) fn note_race_event(event: RaceEvent) {
+    if let Some(shared) = hook_shared()
+        && let Ok(mut events) = shared.accesses.lock()
+    {
+        events.push(event);
+    }
+}
+
+/// Records the library of `role` that holds `address` (an export), so that its static data is
+/// checked and named after it.
+pub(crate) fn note_library(rt: &RealRuntime, role: DriverRole, address: usize) {
+    if let Some(base) = library_base(address) {
+        rt.kernel().st.borrow_mut().libraries.push((base, role));
+    }
+}
+
+/// The base `dladdr` gives for the loaded object holding `address`.
+fn library_base(address: usize) -> Option<usize> {
+    // SAFETY: Dl_info is plain data (all-zero is "nothing found"); dladdr only reads the
+    // loader's tables for `address`.
+    unsafe {
+        let mut info: libc::Dl_info = std::mem::zeroed();
+        (libc::dladdr(address as *const libc::c_void, &mut info) != 0)
+            .then_some(info.dli_fbase as usize)
+    }
+}
+
+/// What the race check remembers of one byte.
 #[derive(Default)]
 struct Shadow {
     last_write: Option<(Access, u32)>,
@@ -1582,22 +1680,47 @@ fn free(rt: &RealRuntime, api: &'static str, addr: usize, tag: Option<u32>) -> b
 
 /// Memory given back or handed out anew has no access history.
 fn forget_shadow(rt: &RealRuntime, addr: usize, bytes: usize) {
-    let first = addr & !7;
     let end = addr + bytes.max(1);
     let mut st = rt.kernel().st.borrow_mut();
-    let keys: Vec<usize> = st.shadow.range(first..end).map(|(k, _)| *k).collect();
+    let keys: Vec<usize> = st.shadow.range(addr..end).map(|(k, _)| *k).collect();
     for k in keys {
         st.shadow.remove(&k);
     }
 }
 
-/// The race check (a driver built with `-fsanitize=thread`, see `include/miracast_sim_kernel.h`):
-/// the accesses the driver's code made since it got the turn, on the current simulated thread,
-/// against the shadow memory. Two accesses of different threads, one a write, that the
-/// scheduler's happens-before does not order (the OS's documented synchronization, simulated
-/// locks and events, the kernel routines; never the bridge's own hand-offs) are a race.
+/// Forgets the pthread mutex clocks inside memory given back or handed out anew (a mutex
+/// destroyed with its block publishes nothing to one that reuses the address).
+fn forget_sync_clocks(rt: &RealRuntime, addr: usize, bytes: usize) {
+    let mut st = rt.kernel().st.borrow_mut();
+    let keys: Vec<usize> = st
+        .sync_clocks
+        .range(addr..addr + bytes.max(1))
+        .map(|(k, _)| *k)
+        .collect();
+    for k in keys {
+        st.sync_clocks.remove(&k);
+    }
+}
+
+/// "StartMiracastSession": the innermost DDI of `thread`, or its name on a driver thread.
+fn allocation_place(rt: &RealRuntime, thread: ThreadId) -> String {
+    let sched = rt.sched();
+    match sched.frames(thread).last() {
+        Some(ddi) => ddi.name().to_owned(),
+        None => sched.thread_name(thread),
+    }
+}
+
+/// The race check (a driver built with `-fsanitize=thread`, see `include/miracast_sim_race.h`):
+/// what the driver's code did since it got the turn, on the current simulated thread, in order.
+/// Loads and stores of memory the driver owns are checked against the shadow memory; heap
+/// blocks taken or given back change what it owns (and lose their history); a pthread mutex's
+/// unlock is a release and its lock an acquire of the mutex's clock, as a `SimMutex` is. Two
+/// accesses of different threads, one a write, that the scheduler's happens-before does not
+/// order (the OS's documented synchronization, simulated locks and events, the kernel routines,
+/// the driver's pthread mutexes; never the bridge's own hand-offs) are a race.
 pub(crate) fn check_accesses(rt: &RealRuntime) {
-    let accesses = match rt.inner.shared.accesses.lock() {
+    let events = match rt.inner.shared.accesses.lock() {
         Ok(mut a) if !a.is_empty() => std::mem::take(&mut *a),
         _ => return,
     };
@@ -1605,12 +1728,57 @@ pub(crate) fn check_accesses(rt: &RealRuntime) {
     let Some(me) = sched.try_current() else {
         return;
     };
-    let clock = sched.clock_of_current();
+    let mut clock = sched.clock_of_current();
     let slot = sched.clock_slot(me);
-    let epoch = clock.get(slot);
+    let mut epoch = clock.get(slot);
     let mut template: Option<Access> = None;
     let mut races = Vec::new();
-    for (addr, size, write) in accesses {
+    for event in events {
+        let (addr, size, write) = match event {
+            RaceEvent::Access { addr, size, write } => (addr, size, write),
+            RaceEvent::HeapAllocated { addr, bytes, role } => {
+                forget_shadow(rt, addr, bytes);
+                forget_sync_clocks(rt, addr, bytes);
+                let place = allocation_place(rt, me);
+                rt.kernel()
+                    .st
+                    .borrow_mut()
+                    .heap
+                    .insert(addr, HeapBlock { bytes, role, place });
+                continue;
+            }
+            RaceEvent::HeapFreed { addr } => {
+                let block = rt.kernel().st.borrow_mut().heap.remove(&addr);
+                if let Some(block) = block {
+                    forget_shadow(rt, addr, block.bytes);
+                    forget_sync_clocks(rt, addr, block.bytes);
+                }
+                continue;
+            }
+            RaceEvent::Released { sync } | RaceEvent::ReleasedByStore { sync } => {
+                // Published before the tick: this thread's later accesses are in an epoch the
+                // next acquirer has not seen.
+                let released = sched.release();
+                let mut st = rt.kernel().st.borrow_mut();
+                if matches!(event, RaceEvent::ReleasedByStore { .. }) {
+                    st.sync_clocks.insert(sync, released);
+                } else {
+                    st.sync_clocks.entry(sync).or_default().join(&released);
+                }
+                drop(st);
+                clock = sched.clock_of_current();
+                epoch = clock.get(slot);
+                continue;
+            }
+            RaceEvent::Acquired { sync } => {
+                let published = rt.kernel().st.borrow().sync_clocks.get(&sync).cloned();
+                if let Some(published) = published {
+                    sched.acquire(&published);
+                    clock = sched.clock_of_current();
+                }
+                continue;
+            }
+        };
         if !driver_owned(rt, addr) {
             continue;
         }
@@ -1625,10 +1793,12 @@ pub(crate) fn check_accesses(rt: &RealRuntime) {
             })
             .clone();
         let access = Access { write, ..access };
-        let mut granule = addr & !7;
-        while granule < addr + size.max(1) {
-            let mut st = rt.kernel().st.borrow_mut();
-            let cell = st.shadow.entry(granule).or_default();
+        // Byte by byte, so that neighbouring fields (an `int` written under a lock next to one
+        // written without) are never taken for one another; one report per access.
+        let mut race: Option<(usize, Access)> = None;
+        let mut st = rt.kernel().st.borrow_mut();
+        for byte in addr..addr + size.max(1) {
+            let cell = st.shadow.entry(byte).or_default();
             let conflict = crate::sched::tracked::unordered_conflict(
                 cell.last_write.as_ref(),
                 &cell.reads,
@@ -1640,7 +1810,7 @@ pub(crate) fn check_accesses(rt: &RealRuntime) {
                 && !cell.reported
             {
                 cell.reported = true;
-                races.push((granule, first, access.clone()));
+                race.get_or_insert((byte, first));
             }
             if write {
                 cell.last_write = Some((access.clone(), epoch));
@@ -1649,11 +1819,14 @@ pub(crate) fn check_accesses(rt: &RealRuntime) {
                 cell.reads.retain(|(a, _)| a.thread != me);
                 cell.reads.push((access.clone(), epoch));
             }
-            granule += 8;
+        }
+        drop(st);
+        if let Some((byte, first)) = race {
+            races.push((byte, first, access));
         }
     }
-    for (granule, first, second) in races {
-        let cell = memory_name(rt, granule);
+    for (byte, first, second) in races {
+        let cell = memory_name(rt, byte);
         sched.report_race(RaceReport {
             cell,
             first,
@@ -1662,45 +1835,73 @@ pub(crate) fn check_accesses(rt: &RealRuntime) {
     }
 }
 
-/// Memory the driver owns: its pool blocks and the static data of the loaded libraries. The
-/// buffers the OS passes to a DDI (and any other heap memory, whose reuse by a later call would
-/// look like sharing) are left out.
+/// The pool block or heap block holding `addr`, as (start, bytes).
+fn owning_block(st: &State, addr: usize) -> Option<(usize, usize)> {
+    let pool = st
+        .blocks
+        .range(..=addr)
+        .next_back()
+        .map(|(start, b)| (*start, b.bytes.max(1) as usize));
+    let heap = st
+        .heap
+        .range(..=addr)
+        .next_back()
+        .map(|(start, b)| (*start, b.bytes.max(1)));
+    [pool, heap]
+        .into_iter()
+        .flatten()
+        .find(|(start, bytes)| addr < start + bytes)
+}
+
+/// The driver library holding `addr` (its static data), if any.
+fn library_of(rt: &RealRuntime, addr: usize) -> Option<DriverRole> {
+    let base = library_base(addr)?;
+    let st = rt.kernel().st.borrow();
+    st.libraries
+        .iter()
+        .find(|(b, _)| *b == base)
+        .map(|(_, role)| *role)
+}
+
+/// Memory the driver owns: its pool blocks, the live heap blocks a race-check build allocated
+/// on a bridge thread, and the static data of the driver libraries. The buffers the OS passes
+/// to a DDI (fresh per call) and heap memory the simulator did not see allocated (whose reuse
+/// by a later call would look like sharing) are left out.
 fn driver_owned(rt: &RealRuntime, addr: usize) -> bool {
-    let in_pool = {
-        let st = rt.kernel().st.borrow();
-        st.blocks
-            .range(..=addr)
-            .next_back()
-            .is_some_and(|(start, b)| addr < start + b.bytes.max(1) as usize)
-    };
-    if in_pool {
-        return true;
-    }
-    // SAFETY: Dl_info is plain data (all-zero is "nothing found"); dladdr only reads the
-    // loader's tables for `addr`.
-    unsafe {
-        let mut info: libc::Dl_info = std::mem::zeroed();
-        libc::dladdr(addr as *const libc::c_void, &mut info) != 0
-    }
+    owning_block(&rt.kernel().st.borrow(), addr).is_some() || library_of(rt, addr).is_some()
 }
 
 /// A name for driver memory that does not depend on where the heap put it: the pool block's
-/// tag and the offset, or the library and offset of a global.
-fn memory_name(rt: &RealRuntime, granule: usize) -> String {
+/// tag and the offset, the heap block's size, offset and allocating DDI, or the library and
+/// offset of a global. It starts with whose memory it is (`kmd ...`, `umd ...`), which is what
+/// `rules::race_violation` attributes the race by.
+fn memory_name(rt: &RealRuntime, byte: usize) -> String {
     let st = rt.kernel().st.borrow();
-    if let Some((start, b)) = st.blocks.range(..=granule).next_back()
-        && granule < start + b.bytes.max(1) as usize
+    if let Some((start, b)) = st.blocks.range(..=byte).next_back()
+        && byte < start + b.bytes.max(1) as usize
     {
         return format!(
             "kmd pool '{}' +{:#x} ({} bytes from {})",
             tag_text(b.tag),
-            granule - start,
+            byte - start,
             b.bytes,
             b.api
         );
     }
+    if let Some((start, b)) = st.heap.range(..=byte).next_back()
+        && byte < start + b.bytes.max(1)
+    {
+        return format!(
+            "{} heap block of {} bytes +{:#x} (allocated in {})",
+            b.role.prefix(),
+            b.bytes,
+            byte - start,
+            b.place
+        );
+    }
     drop(st);
-    format!("kmd memory {}", routine_name(granule))
+    let role = library_of(rt, byte).unwrap_or(DriverRole::Kmd);
+    format!("{} memory {}", role.prefix(), routine_name(byte))
 }
 
 // ---- the C entry points ----------------------------------------------------------------------
@@ -2274,7 +2475,32 @@ unsafe extern "C" fn miracast_sim_tsan_access(
         return;
     }
     if let Ok(mut a) = shared.accesses.lock() {
-        a.push((addr, size, write != 0));
+        a.push(RaceEvent::Access {
+            addr,
+            size,
+            write: write != 0,
+        });
+    }
+}
+
+/// `MiracastSimTsanSync` kinds (`include/miracast_sim_race.h`).
+const TSAN_ACQUIRE: u32 = 1;
+const TSAN_RELEASE: u32 = 2;
+const TSAN_STORE: u32 = 4;
+
+/// An atomic operation of a race-check build that orders (`include/miracast_sim_race.h`): the
+/// release and then the acquire it makes, in the thread's event order.
+unsafe extern "C" fn miracast_sim_tsan_sync(address: *const libc::c_void, kind: u32) {
+    let sync = address as usize;
+    if kind & TSAN_RELEASE != 0 {
+        note_race_event(if kind & TSAN_STORE != 0 {
+            RaceEvent::ReleasedByStore { sync }
+        } else {
+            RaceEvent::Released { sync }
+        });
+    }
+    if kind & TSAN_ACQUIRE != 0 {
+        note_race_event(RaceEvent::Acquired { sync });
     }
 }
 
@@ -2349,6 +2575,7 @@ pub(crate) fn routines() -> Vec<(&'static str, usize)> {
         "KeQueryInterruptTime" => ke_query_interrupt_time,
         "KeStallExecutionProcessor" => ke_stall_execution_processor,
         "MiracastSimTsanAccess" => miracast_sim_tsan_access,
+        "MiracastSimTsanSync" => miracast_sim_tsan_sync,
         "MiracastSimDbgPrint" => miracast_sim_dbg_print,
     }
 }
@@ -2361,15 +2588,24 @@ mod tests {
     /// weak import would be NULL in the driver.
     #[test]
     fn every_declared_routine_is_bound() {
-        let header = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("include/miracast_sim_kernel.h"),
-        )
-        .expect("read the header");
+        let read = |name: &str| {
+            std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("include")
+                    .join(name),
+            )
+            .expect("read the header")
+        };
+        // The kernel routines, and the race check's one import.
+        let header = read("miracast_sim_kernel.h") + &read("miracast_sim_race.h");
         let bound: BTreeSet<&str> = routines().iter().map(|(n, _)| *n).collect();
         let declared: Vec<String> = header
             .lines()
-            .filter(|l| l.starts_with("NTKERNELAPI "))
+            .filter(|l| {
+                l.starts_with("NTKERNELAPI ") || l.starts_with("__attribute__((weak)) VOID NTAPI ")
+            })
             .filter_map(|l| {
+                let l = l.trim_start_matches("__attribute__((weak)) ");
                 let name = l.split('(').next()?.split_whitespace().last()?;
                 Some(name.to_owned())
             })
@@ -2393,5 +2629,129 @@ mod tests {
         assert_eq!(ddi_irql(Ddi::DxgkDdiDpcRoutine), DISPATCH_LEVEL);
         assert_eq!(ddi_irql(Ddi::DxgkDdiMiracastIoControl), PASSIVE_LEVEL);
         assert_eq!(tag_text(0x7478_434d), "MCxt");
+    }
+
+    /// A heap block of the UMD, at an address no library maps.
+    const BLOCK: usize = 0x7e57_0000_0000;
+    /// A pthread mutex, inside the block.
+    const MUTEX: usize = BLOCK + 32;
+
+    fn allocated() -> RaceEvent {
+        RaceEvent::HeapAllocated {
+            addr: BLOCK,
+            bytes: 64,
+            role: DriverRole::Umd,
+        }
+    }
+
+    fn write(offset: usize, size: usize) -> RaceEvent {
+        RaceEvent::Access {
+            addr: BLOCK + offset,
+            size,
+            write: true,
+        }
+    }
+
+    /// Runs two simulated threads that nothing orders (`a` first, then `b`), each handing one
+    /// turn's race events to the check, and returns the races found.
+    fn two_threads(a: Vec<RaceEvent>, b: Vec<RaceEvent>) -> Vec<RaceReport> {
+        let sched = crate::sched::Sched::new(Box::new(crate::sched::FirstStrategy));
+        let rt = RealRuntime::new(&sched, super::super::bridge::BridgeConfig::default());
+        for (name, events) in [("a", a), ("b", b)] {
+            let rt = rt.clone();
+            sched.spawn(name, false, async move {
+                if let Ok(mut buffer) = rt.inner.shared.accesses.lock() {
+                    buffer.extend(events);
+                }
+                check_accesses(&rt);
+            });
+        }
+        sched.run(crate::sched::RunLimits::default());
+        sched.races()
+    }
+
+    #[test]
+    fn a_live_heap_block_written_by_two_unordered_threads_is_a_race_named_after_the_block() {
+        let races = two_threads(vec![allocated(), write(8, 4)], vec![write(8, 4)]);
+        assert_eq!(races.len(), 1, "{races:?}");
+        assert_eq!(
+            races[0].cell,
+            "umd heap block of 64 bytes +0x8 (allocated in a)"
+        );
+        assert_eq!(
+            (
+                races[0].first.thread_name.as_str(),
+                races[0].second.thread_name.as_str()
+            ),
+            ("a", "b")
+        );
+    }
+
+    #[test]
+    fn a_heap_block_freed_and_allocated_again_on_another_thread_is_not_a_race() {
+        let races = two_threads(
+            vec![
+                allocated(),
+                write(8, 4),
+                RaceEvent::HeapFreed { addr: BLOCK },
+            ],
+            vec![allocated(), write(8, 4)],
+        );
+        assert!(races.is_empty(), "{races:?}");
+    }
+
+    #[test]
+    fn memory_the_driver_never_allocated_is_not_checked() {
+        let races = two_threads(vec![write(8, 4)], vec![write(8, 4)]);
+        assert!(races.is_empty(), "{races:?}");
+    }
+
+    #[test]
+    fn neighbouring_fields_are_not_one_another() {
+        let races = two_threads(vec![allocated(), write(8, 4)], vec![write(12, 4)]);
+        assert!(races.is_empty(), "{races:?}");
+    }
+
+    #[test]
+    fn a_release_orders_what_came_before_for_the_next_acquire_of_the_same_object() {
+        let locked = two_threads(
+            vec![
+                allocated(),
+                write(8, 4),
+                RaceEvent::Released { sync: MUTEX },
+            ],
+            vec![RaceEvent::Acquired { sync: MUTEX }, write(8, 4)],
+        );
+        assert!(locked.is_empty(), "{locked:?}");
+        // A write after the unlock is in an epoch the next locker has not seen.
+        let after_unlock = two_threads(
+            vec![
+                allocated(),
+                RaceEvent::Released { sync: MUTEX },
+                write(8, 4),
+            ],
+            vec![RaceEvent::Acquired { sync: MUTEX }, write(8, 4)],
+        );
+        assert_eq!(after_unlock.len(), 1, "{after_unlock:?}");
+        // A release store publishes its own thread's past to an acquire load of the atomic.
+        let atomic = two_threads(
+            vec![
+                allocated(),
+                write(8, 4),
+                RaceEvent::ReleasedByStore { sync: MUTEX },
+            ],
+            vec![RaceEvent::Acquired { sync: MUTEX }, write(8, 4)],
+        );
+        assert!(atomic.is_empty(), "{atomic:?}");
+        // Another mutex orders nothing.
+        let other = two_threads(
+            vec![
+                allocated(),
+                write(8, 4),
+                RaceEvent::Released { sync: MUTEX },
+            ],
+            vec![RaceEvent::Acquired { sync: MUTEX + 8 }, write(8, 4)],
+        );
+        assert_eq!(other.len(), 1, "{other:?}");
     }
 }

@@ -104,8 +104,8 @@ impl RealKmd {
     pub fn load(rt: &RealRuntime, path: &Path) -> Result<RealKmd, LoadError> {
         let _loading = super::isolate::LoadSpan::new(rt, ENTRY_EXPORT);
         let shown = path.display().to_string();
-        let (library, interposed) =
-            platform::open_library(path).map_err(|reason| LoadError::Open {
+        let (library, interposed) = platform::open_library(path, super::kernel::DriverRole::Kmd)
+            .map_err(|reason| LoadError::Open {
                 path: shown.clone(),
                 reason,
             })?;
@@ -129,6 +129,8 @@ impl RealKmd {
                     export: ENTRY_EXPORT,
                 })?
         };
+        // Its static data is the KMD's memory for the race check.
+        super::kernel::note_library(rt, super::kernel::DriverRole::Kmd, entry as usize);
         let device = rt.driver_handle(ADAPTER_HANDLE);
         let os_interface = Box::new(ffi::MIRACAST_SIM_KMD_OS_INTERFACE {
             Size: std::mem::size_of::<ffi::MIRACAST_SIM_KMD_OS_INTERFACE>() as u32,

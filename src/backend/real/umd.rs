@@ -86,8 +86,8 @@ impl RealUmd {
     pub fn load(rt: &RealRuntime, path: &Path) -> Result<RealUmd, LoadError> {
         let _loading = super::isolate::LoadSpan::new(rt, QUERY_EXPORT);
         let shown = path.display().to_string();
-        let (library, interposed) =
-            platform::open_library(path).map_err(|reason| LoadError::Open {
+        let (library, interposed) = platform::open_library(path, super::kernel::DriverRole::Umd)
+            .map_err(|reason| LoadError::Open {
                 path: shown.clone(),
                 reason,
             })?;
@@ -120,6 +120,8 @@ impl RealUmd {
             path: shown.clone(),
             export: QUERY_EXPORT,
         })?;
+        // Its static data is the UMD's memory for the race check.
+        super::kernel::note_library(rt, super::kernel::DriverRole::Umd, query as usize);
         Ok(RealUmd {
             rt: rt.clone(),
             query,

@@ -13,9 +13,11 @@ pub(crate) type RawSocket = super::ffi::SOCKET;
 
 /// Opens a driver library with `dlopen(RTLD_NOW | RTLD_LOCAL)`: unresolved symbols fail the
 /// load at once instead of at the first call. On Linux its C library imports are then
-/// interposed (`interpose`); the second value says whether that worked (and if not, why).
+/// interposed (`interpose`; `role` says whose heap blocks a race-check build allocates); the
+/// second value says whether that worked (and if not, why).
 pub(crate) fn open_library(
     path: &Path,
+    role: super::kernel::DriverRole,
 ) -> Result<(libloading::Library, Result<usize, String>), String> {
     use libloading::os::unix::{Library, RTLD_LOCAL, RTLD_NOW};
     // SAFETY: loading a library runs its initializers; running the driver's code is the purpose
@@ -25,10 +27,12 @@ pub(crate) fn open_library(
     #[cfg(target_os = "linux")]
     let (lib, interposed) = {
         let raw = lib.into_raw();
-        let interposed = super::interpose::install(raw);
+        let interposed = super::interpose::install(raw, role);
         // SAFETY: `raw` came from `into_raw` just above and is handed back once.
         (unsafe { Library::from_raw(raw) }, interposed)
     };
+    #[cfg(not(target_os = "linux"))]
+    let _ = role;
     #[cfg(not(target_os = "linux"))]
     let interposed = Err("C library interposition is implemented for Linux only".to_owned());
     Ok((lib.into(), interposed))

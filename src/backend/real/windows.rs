@@ -18,6 +18,7 @@ pub(crate) type RawSocket = super::ffi::SOCKET;
 /// directories only (never the current directory).
 pub(crate) fn open_library(
     path: &Path,
+    _role: super::kernel::DriverRole,
 ) -> Result<(libloading::Library, Result<usize, String>), String> {
     use libloading::os::windows::{
         LOAD_LIBRARY_SEARCH_DEFAULT_DIRS, LOAD_LIBRARY_SEARCH_DLL_LOAD_DIR, Library,
