@@ -4,7 +4,7 @@
 //! a replay token that reproduces it.
 #![cfg(feature = "real-driver")]
 
-use super::real_driver::{FIXTURE_CORPUS, kmd, sim_binary, umd};
+use super::real_driver::{FIXTURE_CORPUS, kmd, race_check_kmd, sim_binary, umd};
 use serde_json::Value;
 use std::path::Path;
 
@@ -318,56 +318,6 @@ fn rules_shows_the_irql_and_pool_rules_as_checked_on_binaries() {
     }
 }
 
-/// Builds the fixture KMD with ThreadSanitizer's instrumentation and without its runtime, as
-/// `include/miracast_sim_race.h` says; once per process (tests run in parallel and load it).
-fn tsan_kmd(defines: &[&str]) -> std::path::PathBuf {
-    use std::collections::BTreeMap;
-    use std::sync::{Mutex, OnceLock};
-    static BUILT: OnceLock<Mutex<BTreeMap<String, std::path::PathBuf>>> = OnceLock::new();
-    let mut built = BUILT
-        .get_or_init(|| Mutex::new(BTreeMap::new()))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    let key = defines.join(",");
-    if let Some(path) = built.get(&key) {
-        return path.clone();
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kernel_tsan");
-    std::fs::create_dir_all(&out_dir).expect("create the fixture output directory");
-    let out = out_dir.join(format!(
-        "libkmd-tsan{}.so",
-        defines
-            .iter()
-            .map(|d| format!("-{}", d.to_lowercase()))
-            .collect::<String>()
-    ));
-    let mut cmd =
-        std::process::Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_owned()));
-    cmd.args(["-std=c11", "-O1", "-g", "-Wall", "-shared", "-fPIC"])
-        .args(["-fsanitize=thread", "-nodefaultlibs", "-lc"])
-        .arg("-I")
-        .arg(root.join("include"))
-        .arg("-I")
-        .arg(root.join("tests/fixtures/real_driver"));
-    for d in defines {
-        cmd.arg(format!("-D{d}"));
-    }
-    let output = cmd
-        .arg("-o")
-        .arg(&out)
-        .arg(root.join("tests/fixtures/real_driver/kmd.c"))
-        .output()
-        .expect("run `cc` (install the Debian package `gcc`)");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    built.insert(key, out.clone());
-    out
-}
-
 const MONITOR_OFF: &str =
     "scenarios/conformance/hlk-preflight/wireless-display-verify-monitor-off.json";
 
@@ -376,7 +326,7 @@ fn an_unprotected_counter_in_a_thread_sanitizer_build_breaks_r27_and_the_locked_
     let buggy = format!(
         "real:{},{}",
         umd(&[]).display(),
-        tsan_kmd(&["BUG_UNPROTECTED_COUNTER"]).display()
+        race_check_kmd(&["BUG_UNPROTECTED_COUNTER"]).display()
     );
     let s = &explore(&buggy, &[MONITOR_OFF], 30)[0];
     let (message, token) = finding(s, "R27");
@@ -407,7 +357,11 @@ fn an_unprotected_counter_in_a_thread_sanitizer_build_breaks_r27_and_the_locked_
     // The same driver with the counter under its spin lock: the lock's release and acquire
     // order the accesses, and nothing else in the driver races, on every scenario of the corpus
     // the fixtures can run.
-    let clean = format!("real:{},{}", umd(&[]).display(), tsan_kmd(&[]).display());
+    let clean = format!(
+        "real:{},{}",
+        umd(&[]).display(),
+        race_check_kmd(&[]).display()
+    );
     let all = explore(&clean, &FIXTURE_CORPUS, 3);
     assert!(all.len() >= 20, "{}", all.len());
     for s in all {
@@ -484,7 +438,11 @@ fn the_kmd_on_kernel_routines_adds_no_kernel_finding_on_the_whole_corpus_explore
     // The fixtures lack features most of the corpus asks of the reference drivers, so many
     // scenarios fail for that; none may fail with what the kernel routines judge (IRQL, pool,
     // races in the KMD's memory, deadlocks through its locks) or crash.
-    let clean = format!("real:{},{}", umd(&[]).display(), tsan_kmd(&[]).display());
+    let clean = format!(
+        "real:{},{}",
+        umd(&[]).display(),
+        race_check_kmd(&[]).display()
+    );
     let out = sim_binary()
         .args(["run", "scenarios", "--backend", &clean, "--format", "json"])
         .args(["--profile", PROFILE])
