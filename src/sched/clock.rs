@@ -14,7 +14,7 @@
 //! the dense vector of counters it replaces returned after the same operations (the tests
 //! below compare the two on random operation sequences).
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 
@@ -24,25 +24,35 @@ const BITS: u32 = 4;
 const WIDTH: usize = 1 << BITS;
 const MASK: usize = WIDTH - 1;
 
+/// A tree node and an id no other node content ever had: a node is never changed in place
+/// under an id it had ([`Node::edit`] gives it a new one), so an id names one content for good.
 #[derive(Clone)]
-enum Node {
+struct Node {
+    id: u64,
+    kind: Kind,
+}
+
+#[derive(Clone)]
+enum Kind {
     Leaf([u32; WIDTH]),
-    /// Children and an id no other branch content ever had (see [`MEMO`]).
-    Branch(u64, [Option<Rc<Node>>; WIDTH]),
+    /// The children, their ids beside them, and for each child the last node it was joined
+    /// with and how that came out (see [`join_nodes`]): comparing two branches' children by
+    /// id reads only the two branches, not the children, which a long run keeps all over
+    /// memory.
+    Branch {
+        ids: [u64; WIDTH],
+        children: [Option<Rc<Node>>; WIDTH],
+        seen: [Cell<(u64, Outcome)>; WIDTH],
+    },
 }
 
 thread_local! {
-    /// The last branch id handed out.
-    static BRANCH_IDS: Cell<u64> = const { Cell::new(0) };
-    /// Recent outcomes of joining two branches, by their ids (a direct-mapped cache).
-    static MEMO: RefCell<Vec<(u64, u64, Outcome)>> = const { RefCell::new(Vec::new()) };
+    /// The last node id handed out.
+    static NODE_IDS: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Entries in [`MEMO`].
-const MEMO_SIZE: usize = 1 << 12;
-
-fn branch_id() -> u64 {
-    BRANCH_IDS.with(|ids| {
+fn node_id() -> u64 {
+    NODE_IDS.with(|ids| {
         let id = ids.get() + 1;
         ids.set(id);
         id
@@ -50,68 +60,72 @@ fn branch_id() -> u64 {
 }
 
 impl Node {
-    fn empty(level: u32) -> Node {
-        if level == 0 {
-            Node::Leaf([0; WIDTH])
+    fn new(kind: Kind) -> Rc<Node> {
+        Rc::new(Node {
+            id: node_id(),
+            kind,
+        })
+    }
+
+    fn empty(level: u32) -> Rc<Node> {
+        Node::new(if level == 0 {
+            Kind::Leaf([0; WIDTH])
         } else {
-            Node::Branch(branch_id(), Default::default())
-        }
+            Kind::Branch {
+                ids: [0; WIDTH],
+                children: Default::default(),
+                seen: Default::default(),
+            }
+        })
     }
 
     /// The node at `at` (made at `level` if absent), for writing: copied first if another
-    /// clock shares it; a branch written gets a new id, since its content changes.
+    /// clock shares it, and given a new id since its content changes (the caller writes the
+    /// id into the parent, [`Node::edit_child`]).
     fn edit(at: &mut Option<Rc<Node>>, level: u32) -> &mut Node {
-        let node = Rc::make_mut(at.get_or_insert_with(|| Rc::new(Node::empty(level))));
-        if let Node::Branch(id, _) = node {
-            *id = branch_id();
-        }
+        let node = Rc::make_mut(at.get_or_insert_with(|| Node::empty(level)));
+        node.id = node_id();
         node
+    }
+
+    /// Child `i` of this branch, for writing (see [`Node::edit`]), with its id kept beside it.
+    fn edit_child(&mut self, i: usize, level: u32) -> &mut Node {
+        let Kind::Branch {
+            ids,
+            children,
+            seen,
+        } = &mut self.kind
+        else {
+            unreachable!("a node above level 0 is a branch")
+        };
+        let child = Node::edit(&mut children[i], level - 1);
+        ids[i] = child.id;
+        seen[i] = Cell::default();
+        child
     }
 }
 
-/// How two subtrees compare.
-#[derive(Clone, Copy, PartialEq, Eq)]
+/// How two subtrees compare, remembered beside a child (ids start at 1, so the default,
+/// partner 0, is never found).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 enum Outcome {
     /// Same counters.
+    #[default]
     Equal,
     /// The first has seen everything the second has, and more.
     A,
     /// The second has seen everything the first has, and more.
     B,
-    /// Each has seen something the other has not.
-    Neither,
 }
 
-/// The outcome of joining branches `a` and `b`, if it is remembered.
-///
-/// Why a cache: two clocks may differ in a large part of their width for a long time, and
-/// in the same way. A rw-lock's clock of shared releases, for instance, holds every message
-/// thread's last epoch, while the clock of the thread sending messages holds an earlier epoch
-/// of each (what it acquired through the driver's lock); joining each new message thread's
-/// clock into the former would compare the whole of both. The subtrees that differ are the
-/// same nodes every time, and a branch's id names its content for good (a branch is never
-/// changed in place under an id it had: [`Node::edit`]), so the outcome is looked up instead.
-fn remembered(a: u64, b: u64) -> Option<Outcome> {
-    MEMO.with(|m| {
-        let m = m.borrow();
-        let e = m.get(memo_index(a, b))?;
-        (e.0 == a && e.1 == b).then_some(e.2)
-    })
-}
-
-fn remember(a: u64, b: u64, outcome: Outcome) {
-    MEMO.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.is_empty() {
-            m.resize(MEMO_SIZE, (0, 0, Outcome::Equal));
+impl Outcome {
+    fn flipped(self) -> Outcome {
+        match self {
+            Outcome::Equal => Outcome::Equal,
+            Outcome::A => Outcome::B,
+            Outcome::B => Outcome::A,
         }
-        m[memo_index(a, b)] = (a, b, outcome);
-    });
-}
-
-fn memo_index(a: u64, b: u64) -> usize {
-    let h = (a ^ b.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (h >> 52) as usize & (MEMO_SIZE - 1)
+    }
 }
 
 /// How `a` joined with `b` came out, for one subtree.
@@ -126,12 +140,41 @@ enum Joined {
     New(Rc<Node>),
 }
 
-fn join_nodes(a: &Rc<Node>, b: &Rc<Node>) -> Joined {
-    if Rc::ptr_eq(a, b) {
-        return Joined::Equal;
+impl Joined {
+    fn outcome(&self) -> Option<Outcome> {
+        match self {
+            Joined::Equal => Some(Outcome::Equal),
+            Joined::A => Some(Outcome::A),
+            Joined::B => Some(Outcome::B),
+            Joined::New(_) => None,
+        }
     }
-    match (&**a, &**b) {
-        (Node::Leaf(x), Node::Leaf(y)) => {
+}
+
+impl From<Outcome> for Joined {
+    fn from(o: Outcome) -> Joined {
+        match o {
+            Outcome::Equal => Joined::Equal,
+            Outcome::A => Joined::A,
+            Outcome::B => Joined::B,
+        }
+    }
+}
+
+/// Joins subtree `b` into subtree `a` (nodes at one level).
+///
+/// Two branches' children are compared by id first (the same id: the same subtree), then by
+/// what each child remembers of its last join: two clocks may differ over much of their width
+/// for a long time, and in the same way. A rw-lock's clock of shared releases, for instance,
+/// holds every message thread's last epoch, while the clock of the thread sending messages
+/// holds an earlier epoch of each (what it acquired through the driver's lock); joining each
+/// new message thread's clock into the former would compare the whole of both, join after
+/// join. The subtrees that differ are the same nodes every time, so the outcome is read beside
+/// the child, on both sides, without reading the children. Only dominance is remembered (a join
+/// where each side has seen more makes a new node, whose id no one has compared yet).
+fn join_nodes(a: &Node, b: &Node) -> Joined {
+    match (&a.kind, &b.kind) {
+        (Kind::Leaf(x), Kind::Leaf(y)) => {
             let (mut a_ge, mut b_ge) = (true, true);
             for (p, q) in x.iter().zip(y) {
                 a_ge &= p >= q;
@@ -146,55 +189,83 @@ fn join_nodes(a: &Rc<Node>, b: &Rc<Node>) -> Joined {
                     for (p, q) in m.iter_mut().zip(y) {
                         *p = (*p).max(*q);
                     }
-                    Joined::New(Rc::new(Node::Leaf(m)))
+                    Joined::New(Node::new(Kind::Leaf(m)))
                 }
             }
         }
-        (Node::Branch(ia, x), Node::Branch(ib, y)) => {
-            match remembered(*ia, *ib) {
-                Some(Outcome::Equal) => return Joined::Equal,
-                Some(Outcome::A) => return Joined::A,
-                Some(Outcome::B) => return Joined::B,
-                Some(Outcome::Neither) | None => {}
-            }
+        (
+            Kind::Branch {
+                ids: xi,
+                children: x,
+                seen: xs,
+            },
+            Kind::Branch {
+                ids: yi,
+                children: y,
+                seen: ys,
+            },
+        ) => {
             let (mut a_ge, mut b_ge) = (true, true);
-            let mut merged: [Option<Joined>; WIDTH] = Default::default();
-            for (i, (p, q)) in x.iter().zip(y).enumerate() {
-                let j = match (p, q) {
-                    (_, None) if p.is_some() => Joined::A,
-                    (_, None) => Joined::Equal,
+            // Children that need more than keeping `a`'s: adopted from `b` or new.
+            let mut from_b: u32 = 0;
+            let mut new: [Option<Rc<Node>>; WIDTH] = Default::default();
+            for i in 0..WIDTH {
+                let j = match (&x[i], &y[i]) {
+                    (Some(_), None) => Joined::A,
+                    (None, None) => Joined::Equal,
                     (None, Some(_)) => Joined::B,
-                    (Some(p), Some(q)) => join_nodes(p, q),
+                    (Some(_), Some(_)) if xi[i] == yi[i] => Joined::Equal,
+                    (Some(p), Some(q)) => {
+                        let (mine, theirs) = (xs[i].get(), ys[i].get());
+                        if mine.0 == yi[i] {
+                            mine.1.into()
+                        } else if theirs.0 == xi[i] {
+                            theirs.1.flipped().into()
+                        } else {
+                            let j = join_nodes(p, q);
+                            if let Some(o) = j.outcome() {
+                                xs[i].set((yi[i], o));
+                                ys[i].set((xi[i], o.flipped()));
+                            }
+                            j
+                        }
+                    }
                 };
-                match &j {
+                match j {
                     Joined::Equal => {}
                     Joined::A => b_ge = false,
-                    Joined::B => a_ge = false,
-                    Joined::New(_) => (a_ge, b_ge) = (false, false),
-                }
-                merged[i] = Some(j);
-            }
-            let outcome = match (a_ge, b_ge) {
-                (true, true) => Outcome::Equal,
-                (true, false) => Outcome::A,
-                (false, true) => Outcome::B,
-                (false, false) => Outcome::Neither,
-            };
-            remember(*ia, *ib, outcome);
-            match outcome {
-                Outcome::Equal => Joined::Equal,
-                Outcome::A => Joined::A,
-                Outcome::B => Joined::B,
-                Outcome::Neither => {
-                    let mut children: [Option<Rc<Node>>; WIDTH] = Default::default();
-                    for (i, j) in merged.into_iter().enumerate() {
-                        children[i] = match j {
-                            Some(Joined::New(n)) => Some(n),
-                            Some(Joined::B) => y[i].clone(),
-                            _ => x[i].clone(),
-                        };
+                    Joined::B => {
+                        a_ge = false;
+                        from_b |= 1 << i;
                     }
-                    Joined::New(Rc::new(Node::Branch(branch_id(), children)))
+                    Joined::New(n) => {
+                        (a_ge, b_ge) = (false, false);
+                        new[i] = Some(n);
+                    }
+                }
+            }
+            match (a_ge, b_ge) {
+                (true, true) => Joined::Equal,
+                (true, false) => Joined::A,
+                (false, true) => Joined::B,
+                (false, false) => {
+                    let (mut ids, mut children, seen) = (*xi, x.clone(), xs.clone());
+                    for (i, n) in new.into_iter().enumerate() {
+                        if let Some(n) = n {
+                            ids[i] = n.id;
+                            children[i] = Some(n);
+                            seen[i].set(Default::default());
+                        } else if from_b & (1 << i) != 0 {
+                            ids[i] = yi[i];
+                            children[i] = y[i].clone();
+                            seen[i].set(ys[i].get());
+                        }
+                    }
+                    Joined::New(Node::new(Kind::Branch {
+                        ids,
+                        children,
+                        seen,
+                    }))
                 }
             }
         }
@@ -222,9 +293,15 @@ impl VectorClock {
     /// Adds a level above the root (the old tree becomes its first child).
     fn grow(&mut self) {
         if let Some(root) = self.root.take() {
+            let mut ids = [0; WIDTH];
+            ids[0] = root.id;
             let mut children: [Option<Rc<Node>>; WIDTH] = Default::default();
             children[0] = Some(root);
-            self.root = Some(Rc::new(Node::Branch(branch_id(), children)));
+            self.root = Some(Node::new(Kind::Branch {
+                ids,
+                children,
+                seen: Default::default(),
+            }));
         }
         self.height += 1;
     }
@@ -240,12 +317,14 @@ impl VectorClock {
         };
         let mut level = self.height;
         loop {
-            match &**node {
-                Node::Leaf(v) => return v[thread & MASK],
-                Node::Branch(_, c) => match &c[(thread >> (BITS * level)) & MASK] {
-                    Some(n) => node = n,
-                    None => return 0,
-                },
+            match &node.kind {
+                Kind::Leaf(v) => return v[thread & MASK],
+                Kind::Branch { children, .. } => {
+                    match &children[(thread >> (BITS * level)) & MASK] {
+                        Some(n) => node = n,
+                        None => return 0,
+                    }
+                }
             }
             level -= 1;
         }
@@ -256,17 +335,15 @@ impl VectorClock {
         while !Self::covers(self.height, thread) {
             self.grow();
         }
-        let mut at = &mut self.root;
         let mut level = self.height;
-        loop {
-            match Node::edit(at, level) {
-                Node::Leaf(v) => {
-                    v[thread & MASK] += 1;
-                    return;
-                }
-                Node::Branch(_, c) => at = &mut c[(thread >> (BITS * level)) & MASK],
-            }
+        let mut node = Node::edit(&mut self.root, level);
+        while level > 0 {
+            node = node.edit_child((thread >> (BITS * level)) & MASK, level);
             level -= 1;
+        }
+        match &mut node.kind {
+            Kind::Leaf(v) => v[thread & MASK] += 1,
+            Kind::Branch { .. } => unreachable!("a node at level 0 is a leaf"),
         }
     }
 
@@ -285,42 +362,56 @@ impl VectorClock {
         // `other`'s tree is the subtree of this one along the path of slot 0 at its height.
         let mut mine = self.root.as_ref();
         for _ in other.height..self.height {
-            mine = match mine.map(|n| &**n) {
-                Some(Node::Branch(_, c)) => c[0].as_ref(),
+            mine = match mine.map(|n| &n.kind) {
+                Some(Kind::Branch { children, .. }) => children[0].as_ref(),
                 _ => None,
             };
         }
         let joined = match mine {
             None => theirs.clone(),
+            Some(mine) if Rc::ptr_eq(mine, theirs) => return,
             Some(mine) => match join_nodes(mine, theirs) {
                 Joined::Equal | Joined::A => return,
                 Joined::B => theirs.clone(),
                 Joined::New(n) => n,
             },
         };
-        let mut at = &mut self.root;
-        for level in (other.height + 1..=self.height).rev() {
-            match Node::edit(at, level) {
-                Node::Branch(_, c) => at = &mut c[0],
-                Node::Leaf(_) => unreachable!("a node above level 0 is a branch"),
-            }
+        if self.height == other.height {
+            self.root = Some(joined);
+            return;
         }
-        *at = Some(joined);
+        let mut level = self.height;
+        let mut node = Node::edit(&mut self.root, level);
+        while level > other.height + 1 {
+            node = node.edit_child(0, level);
+            level -= 1;
+        }
+        let Kind::Branch {
+            ids,
+            children,
+            seen,
+        } = &mut node.kind
+        else {
+            unreachable!("a node above level 0 is a branch")
+        };
+        ids[0] = joined.id;
+        children[0] = Some(joined);
+        seen[0] = Cell::default();
     }
 
     /// The counters above 0 with their slots, in slot order (for comparisons and debugging).
     fn entries(&self) -> Vec<(usize, u32)> {
         fn walk(node: &Node, base: usize, level: u32, out: &mut Vec<(usize, u32)>) {
-            match node {
-                Node::Leaf(v) => out.extend(
+            match &node.kind {
+                Kind::Leaf(v) => out.extend(
                     v.iter()
                         .enumerate()
                         .filter(|(_, c)| **c > 0)
                         .map(|(i, c)| (base + i, *c)),
                 ),
-                Node::Branch(_, c) => {
+                Kind::Branch { children, .. } => {
                     let span = 1usize << (BITS * level);
-                    for (i, child) in c.iter().enumerate() {
+                    for (i, child) in children.iter().enumerate() {
                         if let Some(child) = child {
                             walk(child, base + i * span, level - 1, out);
                         }
@@ -386,7 +477,9 @@ mod tests {
         let (Some(ra), Some(rb)) = (&a.root, &b.root) else {
             panic!("both clocks have counters")
         };
-        let (Node::Branch(_, ca), Node::Branch(_, cb)) = (&**ra, &**rb) else {
+        let (Kind::Branch { children: ca, .. }, Kind::Branch { children: cb, .. }) =
+            (&ra.kind, &rb.kind)
+        else {
             panic!("wide clocks have branches at the top")
         };
         assert!(Rc::ptr_eq(ca[1].as_ref().unwrap(), cb[1].as_ref().unwrap()));
