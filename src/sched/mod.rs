@@ -79,8 +79,11 @@ struct ThreadInfo {
     daemon: bool,
     clock: VectorClock,
     /// The thread's component in every vector clock. A finished thread's slot goes to a later
-    /// thread whose creator has seen all of the finished thread's steps, so clocks stay as
-    /// wide as the threads alive at once, not as all the threads a long run ever started.
+    /// thread whose creator has seen every epoch of it that escaped, which keeps clocks narrow
+    /// where threads end seen by their successors' creators. A thread that ends after its last
+    /// synchronization (a message-delivery thread) keeps its slot for good, so a long run's
+    /// clocks grow with it; they are trees sharing their nodes ([`clock`]), so that width costs
+    /// each clock operation only the tree's depth.
     slot: u32,
     /// The highest epoch of its own slot that escaped (see [`State::retired`]).
     escaped: u32,
