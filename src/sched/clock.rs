@@ -35,15 +35,18 @@ struct Node {
 #[derive(Clone)]
 enum Kind {
     Leaf([u32; WIDTH]),
-    /// The children, their ids beside them, and for each child the last node it was joined
-    /// with and how that came out (see [`join_nodes`]): comparing two branches' children by
-    /// id reads only the two branches, not the children, which a long run keeps all over
-    /// memory.
-    Branch {
-        ids: [u64; WIDTH],
-        children: [Option<Rc<Node>>; WIDTH],
-        seen: [Cell<(u64, Outcome)>; WIDTH],
-    },
+    /// Boxed: a leaf is a tenth of a branch's size.
+    Branch(Box<Branch>),
+}
+
+/// The children, their ids beside them, and for each child the last node it was joined with
+/// and how that came out (see [`join_nodes`]): comparing two branches' children by id reads
+/// only the two branches, not the children, which a long run keeps all over memory.
+#[derive(Clone)]
+struct Branch {
+    ids: [u64; WIDTH],
+    children: [Option<Rc<Node>>; WIDTH],
+    seen: [Cell<(u64, Outcome)>; WIDTH],
 }
 
 thread_local! {
@@ -71,11 +74,11 @@ impl Node {
         Node::new(if level == 0 {
             Kind::Leaf([0; WIDTH])
         } else {
-            Kind::Branch {
+            Kind::Branch(Box::new(Branch {
                 ids: [0; WIDTH],
                 children: Default::default(),
                 seen: Default::default(),
-            }
+            }))
         })
     }
 
@@ -90,14 +93,14 @@ impl Node {
 
     /// Child `i` of this branch, for writing (see [`Node::edit`]), with its id kept beside it.
     fn edit_child(&mut self, i: usize, level: u32) -> &mut Node {
-        let Kind::Branch {
+        let Kind::Branch(b) = &mut self.kind else {
+            unreachable!("a node above level 0 is a branch")
+        };
+        let Branch {
             ids,
             children,
             seen,
-        } = &mut self.kind
-        else {
-            unreachable!("a node above level 0 is a branch")
-        };
+        } = &mut **b;
         let child = Node::edit(&mut children[i], level - 1);
         ids[i] = child.id;
         seen[i] = Cell::default();
@@ -193,18 +196,17 @@ fn join_nodes(a: &Node, b: &Node) -> Joined {
                 }
             }
         }
-        (
-            Kind::Branch {
+        (Kind::Branch(xb), Kind::Branch(yb)) => {
+            let Branch {
                 ids: xi,
                 children: x,
                 seen: xs,
-            },
-            Kind::Branch {
+            } = &**xb;
+            let Branch {
                 ids: yi,
                 children: y,
                 seen: ys,
-            },
-        ) => {
+            } = &**yb;
             let (mut a_ge, mut b_ge) = (true, true);
             // Children that need more than keeping `a`'s: adopted from `b` or new.
             let mut from_b: u32 = 0;
@@ -261,11 +263,11 @@ fn join_nodes(a: &Node, b: &Node) -> Joined {
                             seen[i].set(ys[i].get());
                         }
                     }
-                    Joined::New(Node::new(Kind::Branch {
+                    Joined::New(Node::new(Kind::Branch(Box::new(Branch {
                         ids,
                         children,
                         seen,
-                    }))
+                    }))))
                 }
             }
         }
@@ -297,11 +299,11 @@ impl VectorClock {
             ids[0] = root.id;
             let mut children: [Option<Rc<Node>>; WIDTH] = Default::default();
             children[0] = Some(root);
-            self.root = Some(Node::new(Kind::Branch {
+            self.root = Some(Node::new(Kind::Branch(Box::new(Branch {
                 ids,
                 children,
                 seen: Default::default(),
-            }));
+            }))));
         }
         self.height += 1;
     }
@@ -319,12 +321,10 @@ impl VectorClock {
         loop {
             match &node.kind {
                 Kind::Leaf(v) => return v[thread & MASK],
-                Kind::Branch { children, .. } => {
-                    match &children[(thread >> (BITS * level)) & MASK] {
-                        Some(n) => node = n,
-                        None => return 0,
-                    }
-                }
+                Kind::Branch(b) => match &b.children[(thread >> (BITS * level)) & MASK] {
+                    Some(n) => node = n,
+                    None => return 0,
+                },
             }
             level -= 1;
         }
@@ -363,7 +363,7 @@ impl VectorClock {
         let mut mine = self.root.as_ref();
         for _ in other.height..self.height {
             mine = match mine.map(|n| &n.kind) {
-                Some(Kind::Branch { children, .. }) => children[0].as_ref(),
+                Some(Kind::Branch(b)) => b.children[0].as_ref(),
                 _ => None,
             };
         }
@@ -386,17 +386,12 @@ impl VectorClock {
             node = node.edit_child(0, level);
             level -= 1;
         }
-        let Kind::Branch {
-            ids,
-            children,
-            seen,
-        } = &mut node.kind
-        else {
+        let Kind::Branch(b) = &mut node.kind else {
             unreachable!("a node above level 0 is a branch")
         };
-        ids[0] = joined.id;
-        children[0] = Some(joined);
-        seen[0] = Cell::default();
+        b.ids[0] = joined.id;
+        b.children[0] = Some(joined);
+        b.seen[0] = Cell::default();
     }
 
     /// The counters above 0 with their slots, in slot order (for comparisons and debugging).
@@ -409,9 +404,9 @@ impl VectorClock {
                         .filter(|(_, c)| **c > 0)
                         .map(|(i, c)| (base + i, *c)),
                 ),
-                Kind::Branch { children, .. } => {
+                Kind::Branch(b) => {
                     let span = 1usize << (BITS * level);
-                    for (i, child) in children.iter().enumerate() {
+                    for (i, child) in b.children.iter().enumerate() {
                         if let Some(child) = child {
                             walk(child, base + i * span, level - 1, out);
                         }
@@ -477,12 +472,13 @@ mod tests {
         let (Some(ra), Some(rb)) = (&a.root, &b.root) else {
             panic!("both clocks have counters")
         };
-        let (Kind::Branch { children: ca, .. }, Kind::Branch { children: cb, .. }) =
-            (&ra.kind, &rb.kind)
-        else {
+        let (Kind::Branch(ba), Kind::Branch(bb)) = (&ra.kind, &rb.kind) else {
             panic!("wide clocks have branches at the top")
         };
-        assert!(Rc::ptr_eq(ca[1].as_ref().unwrap(), cb[1].as_ref().unwrap()));
+        assert!(Rc::ptr_eq(
+            ba.children[1].as_ref().unwrap(),
+            bb.children[1].as_ref().unwrap()
+        ));
         assert_eq!(a, {
             let mut m = before;
             m.join(&b);
