@@ -5,8 +5,11 @@
 //! shows up as a growing per-step figure.
 //!
 //! `cargo bench --bench steps` (all sizes and kinds), `cargo bench --bench steps -- 100000`
-//! (sizes up to that), `cargo bench --bench steps -- Advance` (one kind). Peak memory is the process's resident high-water mark (`VmHWM`), reset before each
-//! scenario through `/proc/self/clear_refs` (Linux; elsewhere only time is reported).
+//! (sizes up to that), `cargo bench --bench steps -- Advance` (one kind). Peak memory is the
+//! process's resident high-water mark (`VmHWM`) above its resident memory before the scenario,
+//! the mark reset through `/proc/self/clear_refs` (Linux; elsewhere only time is reported).
+//! Memory a scenario freed stays in the process, so a later scenario that fits in it shows a
+//! lower peak than it has: for memory, run one kind per process.
 
 use miracast_sim::runner::{self, RunOptions};
 use miracast_sim::scenario;
