@@ -1,15 +1,19 @@
 //! Step scaling: scenarios of 10,000, 100,000 and 1,000,000 steps of one kind, each parsed,
-//! resolved and run once (trace off, as exploration runs), reporting wall time and peak memory
-//! per step. Both must stay flat as the step count grows: a cost that grows with the number of
-//! steps done so far (quadratic time, memory kept per finished step) shows up as a growing
-//! per-step figure.
+//! resolved and run once to its end (trace off, as exploration runs; no poll limit), reporting
+//! wall time and peak memory per step. Both must stay flat as the step count grows: a cost that
+//! grows with the number of steps done so far (quadratic time, memory kept per finished step)
+//! shows up as a growing per-step figure.
 //!
 //! `cargo bench --bench steps` (all sizes and kinds), `cargo bench --bench steps -- 100000`
-//! (sizes up to that), `cargo bench --bench steps -- Advance` (one kind). Peak memory is the process's resident high-water mark (`VmHWM`), reset before each
-//! scenario through `/proc/self/clear_refs` (Linux; elsewhere only time is reported).
+//! (sizes up to that), `cargo bench --bench steps -- Advance` (one kind). Peak memory is the
+//! process's resident high-water mark (`VmHWM`) above its resident memory before the scenario,
+//! the mark reset through `/proc/self/clear_refs` (Linux; elsewhere only time is reported).
+//! Memory a scenario freed stays in the process, so a later scenario that fits in it shows a
+//! lower peak than it has: for memory, run one kind per process.
 
 use miracast_sim::runner::{self, RunOptions};
 use miracast_sim::scenario;
+use miracast_sim::sched::{RunEnd, RunLimits};
 use std::time::Instant;
 
 fn scenario_text(kind: &str, steps: usize) -> String {
@@ -79,10 +83,20 @@ fn main() {
                 &parsed,
                 &RunOptions {
                     trace: false,
+                    // The default poll limit (2,000,000) would end a long scenario early.
+                    limits: RunLimits {
+                        max_steps: u64::MAX,
+                        ..RunLimits::default()
+                    },
                     ..RunOptions::default()
                 },
             );
             let took = started.elapsed();
+            assert_eq!(result.end, RunEnd::Completed, "{kind} x {steps}");
+            assert!(
+                result.steps.iter().all(|s| s.ran),
+                "{kind} x {steps}: a step did not run"
+            );
             assert!(result.violations.is_empty(), "{:?}", result.violations);
             let peak = memory()
                 .filter(|_| peak_known)

@@ -79,8 +79,11 @@ struct ThreadInfo {
     daemon: bool,
     clock: VectorClock,
     /// The thread's component in every vector clock. A finished thread's slot goes to a later
-    /// thread whose creator has seen all of the finished thread's steps, so clocks stay as
-    /// wide as the threads alive at once, not as all the threads a long run ever started.
+    /// thread whose creator has seen every epoch of it that escaped, which keeps clocks narrow
+    /// where threads end seen by their successors' creators. A thread that ends after its last
+    /// synchronization (a message-delivery thread) keeps its slot for good, so a long run's
+    /// clocks grow with it; they are trees sharing their nodes ([`clock`]), so that width costs
+    /// each clock operation only the tree's depth.
     slot: u32,
     /// The highest epoch of its own slot that escaped (see [`State::retired`]).
     escaped: u32,
@@ -976,6 +979,146 @@ mod tests {
         assert_eq!(order(1), order(1));
         let distinct: std::collections::BTreeSet<_> = (0..16).map(|s| order(s).0).collect();
         assert!(distinct.len() > 1, "seeds never changed the order");
+    }
+
+    /// What a slot-reuse run saw: the slots of threads `a` and `b`, and the races found.
+    struct ReuseRun {
+        slot_a: usize,
+        slot_b: usize,
+        races: Vec<RaceReport>,
+    }
+
+    /// `main` first makes the clocks wide and deep, as a long run of kernel messages does:
+    /// `fillers` threads each take a lock (the last one sets an event `main` waits for), then
+    /// write after their release, so their slots are never free and every clock carries an
+    /// entry per filler (4,200 of them make the clock tree four levels deep).
+    /// Then `main` starts `a`, waits for the event `a` sets, and starts `b`; `bystander`, started
+    /// before `a`, never synchronizes with `a` or `b`. `late_write`: `a` writes `x` once more
+    /// after setting the event (an epoch `main` never sees). `b` writes `x` and `z` and sets
+    /// `b-done`; the bystander writes `z` and, once `b-done` is set, reads `y`, which only `a`
+    /// wrote (before its set).
+    fn reuse_run(seed: u64, fillers: usize, late_write: bool) -> ReuseRun {
+        let s = Sched::new(Box::new(RandomStrategy::new(seed)));
+        let cells = |name: &str| Rc::new(Tracked::new(&s, name, 0u32));
+        let (x, y, z) = (cells("x"), cells("y"), cells("z"));
+        let (a_done, b_done) = (
+            SimEvent::new(&s, "a-done", false),
+            SimEvent::new(&s, "b-done", false),
+        );
+        let lock = SimMutex::new(&s, "fillers");
+        let slots = Rc::new(Cell::new((0usize, 0usize)));
+        let s2 = s.clone();
+        let (slots2, b_done2) = (slots.clone(), b_done.clone());
+        s.spawn("main", false, async move {
+            let s = s2;
+            let passed = Rc::new(Cell::new(0usize));
+            let all_passed = SimEvent::new(&s, "fillers-passed", false);
+            for i in 0..fillers {
+                let (s3, lock, passed) = (s.clone(), lock.clone(), passed.clone());
+                let all_passed = all_passed.clone();
+                let own = Rc::new(Tracked::new(&s, format!("filler-{i}"), 0u32));
+                s.spawn(format!("filler-{i}"), false, async move {
+                    {
+                        let _g = lock.lock().await;
+                        own.write(|v| *v += 1);
+                        passed.set(passed.get() + 1);
+                        if passed.get() == fillers {
+                            all_passed.set();
+                        }
+                    }
+                    s3.yield_now().await;
+                    own.write(|v| *v += 1);
+                });
+            }
+            if fillers > 0 {
+                all_passed.wait(None).await;
+            }
+            let (s3, z3, y3, b_done3) = (s.clone(), z.clone(), y.clone(), b_done2.clone());
+            let y = y.clone();
+            s.spawn("bystander", false, async move {
+                z3.write(|v| *v += 1);
+                b_done3.wait(None).await;
+                y3.read(|v| *v);
+                s3.yield_now().await;
+            });
+            let (x3, y3, a_done3) = (x.clone(), y.clone(), a_done.clone());
+            let a = s.spawn("a", false, async move {
+                x3.write(|v| *v += 1);
+                y3.write(|v| *v += 1);
+                a_done3.set();
+                if late_write {
+                    x3.write(|v| *v += 1);
+                }
+            });
+            a_done.wait(None).await;
+            // `a` ends in the step that sets the event, or the one after with its late write.
+            s.yield_now().await;
+            let b = s.spawn("b", false, async move {
+                x.write(|v| *v += 1);
+                z.write(|v| *v += 1);
+                b_done2.set();
+            });
+            slots2.set((s.clock_slot(a), s.clock_slot(b)));
+        });
+        assert_eq!(s.run(RunLimits::default()), RunEnd::Completed);
+        let (slot_a, slot_b) = slots.get();
+        ReuseRun {
+            slot_a,
+            slot_b,
+            races: s.races(),
+        }
+    }
+
+    fn raced(run: &ReuseRun, cell: &str) -> bool {
+        run.races.iter().any(|r| r.cell == cell)
+    }
+
+    #[test]
+    fn a_reused_slot_keeps_ordered_accesses_ordered_and_unordered_ones_racing() {
+        for (seed, fillers) in [(0, 0), (1, 40), (2, 300), (3, 4_200)] {
+            let run = reuse_run(seed, fillers, false);
+            // `main` saw every epoch of `a` that escaped, so `b` takes `a`'s slot.
+            assert_eq!(run.slot_a, run.slot_b, "seed {seed}, {fillers} fillers");
+            // `a` -> event -> `main` -> spawn -> `b`: ordered, although in one slot.
+            assert!(!raced(&run, "x"), "seed {seed}: {:?}", run.races);
+            // The bystander saw `b`'s set, so it saw `a`'s write too (`b` happens after `a`).
+            assert!(!raced(&run, "y"), "seed {seed}: {:?}", run.races);
+            // The bystander never synchronized with `b`: its write races `b`'s.
+            let z: Vec<_> = run.races.iter().filter(|r| r.cell == "z").collect();
+            assert_eq!(z.len(), 1, "seed {seed}: {:?}", run.races);
+            let names = [
+                z[0].first.thread_name.as_str(),
+                z[0].second.thread_name.as_str(),
+            ];
+            assert!(
+                names.contains(&"b") && names.contains(&"bystander"),
+                "{names:?}"
+            );
+            // The fillers' late writes touch only their own cells.
+            assert!(run.races.iter().all(|r| !r.cell.starts_with("filler")));
+        }
+    }
+
+    #[test]
+    fn a_slot_whose_last_epoch_its_successor_could_not_have_seen_is_not_reused() {
+        for (seed, fillers) in [(0, 0), (1, 40), (2, 300), (3, 4_200)] {
+            let run = reuse_run(seed, fillers, true);
+            let x: Vec<_> = run.races.iter().filter(|r| r.cell == "x").collect();
+            assert_eq!(x.len(), 1, "seed {seed}: {:?}", run.races);
+            let names = [
+                x[0].first.thread_name.as_str(),
+                x[0].second.thread_name.as_str(),
+            ];
+            assert!(names.contains(&"a") && names.contains(&"b"), "{names:?}");
+            assert!(
+                raced(&run, "z") && !raced(&run, "y"),
+                "seed {seed}: {:?}",
+                run.races
+            );
+            // `a` wrote after its last release: `b`, in that slot, would start at the epoch of
+            // that write and take it for its own past, hiding the race on `x`.
+            assert_ne!(run.slot_a, run.slot_b, "seed {seed}, {fillers} fillers");
+        }
     }
 
     #[test]
