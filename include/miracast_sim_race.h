@@ -18,8 +18,9 @@
  *
  * The simulator orders accesses only by its own happens-before: the documented OS
  * synchronization, the kernel routines of <wdm.h> (spin locks, mutexes, events), a driver's
- * pthread mutexes (an unlock publishes, a later lock of the same mutex sees what was published)
- * and atomics (below), thread creation and join; never its own hand-offs between threads. It checks the memory the driver
+ * pthread mutexes, read-write locks, spin locks and semaphores (an unlock or sem_post publishes,
+ * a later lock or sem_wait of the same object sees what was published) and atomics (below),
+ * thread creation and join; never its own hand-offs between threads. It checks the memory the driver
  * owns: a KMD's pool blocks, the heap blocks a UMD (or KMD) took with malloc/calloc/realloc,
  * and the libraries' static data. Two accesses of different simulated threads, one a write,
  * that nothing orders are a race: in a KMD's memory R27, in a UMD's memory R30, the rule of

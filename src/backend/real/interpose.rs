@@ -18,10 +18,11 @@
 //!   `pthread_detach`, `pthread_exit` act on it;
 //! - `nanosleep`, `clock_nanosleep`, `usleep`, `sleep` sleep in virtual time; `clock_gettime`,
 //!   `gettimeofday`, `time` read virtual time;
-//! - `pthread_mutex_lock` that would block, `pthread_cond_wait`/`timedwait`, `signal`,
-//!   `broadcast`, `sched_yield` are simulated waits and wake-ups; every `pthread_mutex_unlock` is
-//!   a release and every successful `pthread_mutex_lock`/`trylock` an acquire of the mutex in the
-//!   scheduler's vector clocks, contended or not (the race check's happens-before, see
+//! - a `pthread_mutex_lock`, `pthread_rwlock_rdlock`/`wrlock`, `pthread_spin_lock` or `sem_wait`
+//!   that would block, `pthread_cond_wait`/`timedwait`, `signal`, `broadcast`, `sched_yield` are
+//!   simulated waits and wake-ups; every unlock (and `sem_post`) is a release and every lock
+//!   taken (and `sem_wait`), `try` forms included, an acquire of the object in the scheduler's
+//!   vector clocks, contended or not (the race check's happens-before, see
 //!   `kernel::check_accesses`);
 //! - `send`/`write`/`recv`/`read`/`poll`/`select`/`close` on the RTSP socket go to the OS
 //!   model's RTSP link; on other descriptors they are real, and a read or poll that would block
@@ -100,7 +101,7 @@ const SLOT_TYPES: [u32; 2] = [6, 7]; // R_X86_64_GLOB_DAT, R_X86_64_JUMP_SLOT
 const SLOT_TYPES: [u32; 2] = [1025, 1026]; // R_AARCH64_GLOB_DAT, R_AARCH64_JUMP_SLOT
 
 /// The functions redirected, by the name the driver imports.
-fn hooks() -> [(&'static str, usize); 31] {
+fn hooks() -> [(&'static str, usize); 42] {
     [
         ("pthread_create", hook_pthread_create as *const () as usize),
         ("pthread_join", hook_pthread_join as *const () as usize),
@@ -118,6 +119,41 @@ fn hooks() -> [(&'static str, usize); 31] {
             "pthread_mutex_unlock",
             hook_pthread_mutex_unlock as *const () as usize,
         ),
+        (
+            "pthread_rwlock_rdlock",
+            hook_pthread_rwlock_rdlock as *const () as usize,
+        ),
+        (
+            "pthread_rwlock_wrlock",
+            hook_pthread_rwlock_wrlock as *const () as usize,
+        ),
+        (
+            "pthread_rwlock_tryrdlock",
+            hook_pthread_rwlock_tryrdlock as *const () as usize,
+        ),
+        (
+            "pthread_rwlock_trywrlock",
+            hook_pthread_rwlock_trywrlock as *const () as usize,
+        ),
+        (
+            "pthread_rwlock_unlock",
+            hook_pthread_rwlock_unlock as *const () as usize,
+        ),
+        (
+            "pthread_spin_lock",
+            hook_pthread_spin_lock as *const () as usize,
+        ),
+        (
+            "pthread_spin_trylock",
+            hook_pthread_spin_trylock as *const () as usize,
+        ),
+        (
+            "pthread_spin_unlock",
+            hook_pthread_spin_unlock as *const () as usize,
+        ),
+        ("sem_wait", hook_sem_wait as *const () as usize),
+        ("sem_trywait", hook_sem_trywait as *const () as usize),
+        ("sem_post", hook_sem_post as *const () as usize),
         (
             "pthread_cond_wait",
             hook_pthread_cond_wait as *const () as usize,
@@ -586,45 +622,167 @@ unsafe extern "C" fn hook_pthread_exit(value: *mut c_void) -> ! {
     unsafe { libc::pthread_exit(value) }
 }
 
+/// Takes a lock on a bridge thread without ever blocking the real thread: `try_lock` until it
+/// answers other than `busy`; while the lock is held by a simulated thread that is not running,
+/// waits in the simulator for a release of `addr`. A lock taken is an acquire of `addr` for the
+/// race check.
+fn lock_without_blocking(addr: usize, busy: c_int, try_lock: impl Fn() -> c_int) -> c_int {
+    loop {
+        let rc = try_lock();
+        if rc != busy {
+            if rc == 0 {
+                note_race_event(RaceEvent::Acquired { sync: addr });
+            }
+            return rc;
+        }
+        let _ = hook_call(HookRequest::MutexWait { addr });
+    }
+}
+
+/// A lock taken without waiting (`trylock`): an acquire of `addr` when `rc` says it was taken,
+/// whether or not anyone waited (the race check's happens-before).
+fn tried(addr: usize, rc: c_int) -> c_int {
+    if rc == 0 {
+        note_race_event(RaceEvent::Acquired { sync: addr });
+    }
+    rc
+}
+
+/// Releases the lock at `addr`: a release for the race check, published while the lock is still
+/// held so that no acquire of it can come first, then `unlock`, then a wake-up of the simulated
+/// threads waiting for it.
+fn unlock_and_wake(addr: usize, unlock: impl FnOnce() -> c_int) -> c_int {
+    note_race_event(RaceEvent::Released { sync: addr });
+    let rc = unlock();
+    if rc == 0 && hook_shared().is_some_and(|s| s.has_mutex_waiters(addr)) {
+        let _ = hook_call(HookRequest::MutexWake { addr });
+    }
+    rc
+}
+
 unsafe extern "C" fn hook_pthread_mutex_lock(m: *mut libc::pthread_mutex_t) -> c_int {
     if !on_bridge() {
         // SAFETY: the driver's own mutex.
         return unsafe { libc::pthread_mutex_lock(m) };
     }
-    loop {
-        // SAFETY: the driver's own mutex; trylock never blocks.
-        let rc = unsafe { libc::pthread_mutex_trylock(m) };
-        if rc != libc::EBUSY {
-            if rc == 0 {
-                note_race_event(RaceEvent::Acquired { sync: m as usize });
-            }
-            return rc;
-        }
-        // Held by a simulated thread that is not running: wait for its unlock.
-        let _ = hook_call(HookRequest::MutexWait { addr: m as usize });
-    }
+    // SAFETY: the driver's own mutex; trylock never blocks.
+    lock_without_blocking(m as usize, libc::EBUSY, || unsafe {
+        libc::pthread_mutex_trylock(m)
+    })
 }
 
 unsafe extern "C" fn hook_pthread_mutex_trylock(m: *mut libc::pthread_mutex_t) -> c_int {
     // SAFETY: the driver's own mutex; trylock never blocks.
-    let rc = unsafe { libc::pthread_mutex_trylock(m) };
-    if rc == 0 {
-        // An acquire whether or not anyone waited: the race check's happens-before.
-        note_race_event(RaceEvent::Acquired { sync: m as usize });
-    }
-    rc
+    tried(m as usize, unsafe { libc::pthread_mutex_trylock(m) })
 }
 
 unsafe extern "C" fn hook_pthread_mutex_unlock(m: *mut libc::pthread_mutex_t) -> c_int {
-    // A release whether or not anyone waits (the race check's happens-before): published while
-    // the mutex is still held, so no lock of it can come first.
-    note_race_event(RaceEvent::Released { sync: m as usize });
     // SAFETY: the driver's own mutex.
-    let rc = unsafe { libc::pthread_mutex_unlock(m) };
-    if rc == 0 && hook_shared().is_some_and(|s| s.has_mutex_waiters(m as usize)) {
-        let _ = hook_call(HookRequest::MutexWake { addr: m as usize });
+    unlock_and_wake(m as usize, || unsafe { libc::pthread_mutex_unlock(m) })
+}
+
+// A read-write lock, a spin lock and a semaphore are locks like a mutex: taken without blocking
+// the real thread (the holder may be a simulated thread that is not running, which a real wait
+// would deadlock against), and ordered for the race check, a release at unlock or post, an
+// acquire at lock or wait (readers included: a read section's writes are ordered like a
+// writer's, which can hide a race between two readers that write, never invent one).
+
+unsafe extern "C" fn hook_pthread_rwlock_rdlock(l: *mut libc::pthread_rwlock_t) -> c_int {
+    if !on_bridge() {
+        // SAFETY: the driver's own lock.
+        return unsafe { libc::pthread_rwlock_rdlock(l) };
     }
-    rc
+    // SAFETY: the driver's own lock; tryrdlock never blocks.
+    lock_without_blocking(l as usize, libc::EBUSY, || unsafe {
+        libc::pthread_rwlock_tryrdlock(l)
+    })
+}
+
+unsafe extern "C" fn hook_pthread_rwlock_wrlock(l: *mut libc::pthread_rwlock_t) -> c_int {
+    if !on_bridge() {
+        // SAFETY: the driver's own lock.
+        return unsafe { libc::pthread_rwlock_wrlock(l) };
+    }
+    // SAFETY: the driver's own lock; trywrlock never blocks.
+    lock_without_blocking(l as usize, libc::EBUSY, || unsafe {
+        libc::pthread_rwlock_trywrlock(l)
+    })
+}
+
+unsafe extern "C" fn hook_pthread_rwlock_tryrdlock(l: *mut libc::pthread_rwlock_t) -> c_int {
+    // SAFETY: the driver's own lock; tryrdlock never blocks.
+    tried(l as usize, unsafe { libc::pthread_rwlock_tryrdlock(l) })
+}
+
+unsafe extern "C" fn hook_pthread_rwlock_trywrlock(l: *mut libc::pthread_rwlock_t) -> c_int {
+    // SAFETY: the driver's own lock; trywrlock never blocks.
+    tried(l as usize, unsafe { libc::pthread_rwlock_trywrlock(l) })
+}
+
+unsafe extern "C" fn hook_pthread_rwlock_unlock(l: *mut libc::pthread_rwlock_t) -> c_int {
+    // SAFETY: the driver's own lock.
+    unlock_and_wake(l as usize, || unsafe { libc::pthread_rwlock_unlock(l) })
+}
+
+unsafe extern "C" fn hook_pthread_spin_lock(l: *mut libc::pthread_spinlock_t) -> c_int {
+    if !on_bridge() {
+        // SAFETY: the driver's own lock.
+        return unsafe { libc::pthread_spin_lock(l) };
+    }
+    // SAFETY: the driver's own lock; trylock never spins.
+    lock_without_blocking(l as usize, libc::EBUSY, || unsafe {
+        libc::pthread_spin_trylock(l)
+    })
+}
+
+unsafe extern "C" fn hook_pthread_spin_trylock(l: *mut libc::pthread_spinlock_t) -> c_int {
+    // SAFETY: the driver's own lock; trylock never spins.
+    tried(l as usize, unsafe { libc::pthread_spin_trylock(l) })
+}
+
+unsafe extern "C" fn hook_pthread_spin_unlock(l: *mut libc::pthread_spinlock_t) -> c_int {
+    // SAFETY: the driver's own lock.
+    unlock_and_wake(l as usize, || unsafe { libc::pthread_spin_unlock(l) })
+}
+
+/// `sem_trywait` as a lock attempt: 0 when it took a unit, `EAGAIN` when there was none, other
+/// errors as the C library set them (`errno` stays set for the caller).
+fn sem_try(s: *mut libc::sem_t) -> c_int {
+    // SAFETY: the driver's own semaphore; sem_trywait never blocks.
+    if unsafe { libc::sem_trywait(s) } == 0 {
+        0
+    } else {
+        errno()
+    }
+}
+
+unsafe extern "C" fn hook_sem_wait(s: *mut libc::sem_t) -> c_int {
+    if !on_bridge() {
+        // SAFETY: the driver's own semaphore.
+        return unsafe { libc::sem_wait(s) };
+    }
+    match lock_without_blocking(s as usize, libc::EAGAIN, || sem_try(s)) {
+        0 => 0,
+        e => {
+            set_errno(e);
+            -1
+        }
+    }
+}
+
+unsafe extern "C" fn hook_sem_trywait(s: *mut libc::sem_t) -> c_int {
+    match tried(s as usize, sem_try(s)) {
+        0 => 0,
+        e => {
+            set_errno(e);
+            -1
+        }
+    }
+}
+
+unsafe extern "C" fn hook_sem_post(s: *mut libc::sem_t) -> c_int {
+    // SAFETY: the driver's own semaphore.
+    unlock_and_wake(s as usize, || unsafe { libc::sem_post(s) })
 }
 
 fn cond_wait(
