@@ -391,47 +391,10 @@ fn c_fixture(stem: &str) -> std::path::PathBuf {
     c_fixture_with(stem, &[])
 }
 
-/// A C fixture driver built with seeded bugs (`BUG_...` defines), once per test process. The
-/// library is built under a temporary name and renamed into place, so a test (or a child
-/// process) that has the previous build loaded never sees a half-written file.
+/// A C fixture driver built with seeded bugs (`BUG_...` defines), once per test process.
 #[cfg(feature = "real-driver")]
 fn c_fixture_with(stem: &str, defines: &[&str]) -> std::path::PathBuf {
-    use std::collections::BTreeMap;
-    use std::sync::{Mutex, OnceLock};
-    static BUILT: OnceLock<Mutex<BTreeMap<String, std::path::PathBuf>>> = OnceLock::new();
-    let key = format!("{stem}{defines:?}");
-    let mut built = BUILT
-        .get_or_init(|| Mutex::new(BTreeMap::new()))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if let Some(path) = built.get(&key) {
-        return path.clone();
-    }
-    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-real-driver");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let suffix: String = defines
-        .iter()
-        .map(|d| format!("-{}", d.trim_start_matches("BUG_").to_lowercase()))
-        .collect();
-    let out = out_dir.join(format!("lib{stem}{suffix}.so"));
-    let partial = out_dir.join(format!("lib{stem}{suffix}.so.{}", std::process::id()));
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_owned()))
-        .args(["-std=c11", "-O1", "-shared", "-fPIC", "-w", "-I"])
-        .arg(root.join("include"))
-        .arg("-I")
-        .arg(root.join("tests/fixtures/real_driver"))
-        .args(defines.iter().map(|d| format!("-D{d}")))
-        .arg("-o")
-        .arg(&partial)
-        .arg(root.join(format!("tests/fixtures/real_driver/{stem}.c")))
-        .arg("-lpthread")
-        .status()
-        .expect("a C compiler (`cc`, Debian package gcc) builds the fixture drivers");
-    assert!(status.success());
-    std::fs::rename(&partial, &out).unwrap();
-    built.insert(key, out.clone());
-    out
+    super::real_driver::build(&format!("{stem}.c"), defines)
 }
 
 /// A copy of the monitor-off scenario (its power-off commit makes the KMD send a kernel

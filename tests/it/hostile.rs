@@ -31,43 +31,7 @@ fn text(bytes: &[u8]) -> String {
 /// Builds `source` (relative to `tests/fixtures`) with `defines`, once per test process.
 #[cfg(feature = "real-driver")]
 fn build(source: &str, defines: &[&str]) -> PathBuf {
-    use std::collections::BTreeMap;
-    use std::sync::{Mutex, OnceLock};
-    static BUILT: OnceLock<Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
-    let key = format!("{source}{defines:?}");
-    let mut built = BUILT
-        .get_or_init(|| Mutex::new(BTreeMap::new()))
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if let Some(path) = built.get(&key) {
-        return path.clone();
-    }
-    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hostile-drivers");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let name: String = source.replace(['/', '.'], "-")
-        + &defines
-            .iter()
-            .map(|d| format!("-{}", d.to_lowercase()))
-            .collect::<String>();
-    let out = out_dir.join(format!("lib{name}.so"));
-    let partial = out_dir.join(format!("lib{name}.so.{}", std::process::id()));
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_owned()))
-        .args(["-std=c11", "-O1", "-shared", "-fPIC", "-w", "-I"])
-        .arg(root.join("include"))
-        .arg("-I")
-        .arg(root.join("tests/fixtures/real_driver"))
-        .args(defines.iter().map(|d| format!("-D{d}")))
-        .arg("-o")
-        .arg(&partial)
-        .arg(root.join("tests/fixtures").join(source))
-        .arg("-lpthread")
-        .status()
-        .expect("a C compiler (`cc`, Debian package gcc) builds the fixture drivers");
-    assert!(status.success(), "building {source} {defines:?}");
-    std::fs::rename(&partial, &out).unwrap();
-    built.insert(key, out.clone());
-    out
+    super::real_driver::fixture_library(source, defines, false)
 }
 
 /// A copy of the monitor-off scenario (Connect, a kernel message, Disconnect) named `name`,

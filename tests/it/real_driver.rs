@@ -31,17 +31,20 @@ fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real_driver")
 }
 
-/// Builds `source` (`umd.c` or `kmd.c`) with `defines` into a shared library, once per process.
-fn build(source: &str, defines: &[&str]) -> PathBuf {
-    build_with(source, defines, false)
+/// Builds the fixture `source` (`umd.c` or `kmd.c` of `tests/fixtures/real_driver`) with
+/// `defines` into a shared library, once per process.
+pub(crate) fn build(source: &str, defines: &[&str]) -> PathBuf {
+    fixture_library(&format!("real_driver/{source}"), defines, false)
 }
 
-/// Builds `source` with `defines`; with `race_check`, with ThreadSanitizer's instrumentation and
-/// without its runtime (`-fsanitize=thread -nodefaultlibs -lc`), as `include/miracast_sim_race.h`
-/// says a driver is built for the race check.
-fn build_with(source: &str, defines: &[&str], race_check: bool) -> PathBuf {
+/// Builds `source` (a path under `tests/fixtures`: `real_driver/umd.c`, `hostile/umd.c`) with
+/// `defines` into a shared library, once per test process, for every test module; with
+/// `race_check`, with ThreadSanitizer's instrumentation and without its runtime
+/// (`-fsanitize=thread -nodefaultlibs -lc`), as `include/miracast_sim_race.h` says a driver is
+/// built for the race check.
+pub(crate) fn fixture_library(source: &str, defines: &[&str], race_check: bool) -> PathBuf {
     static BUILT: OnceLock<Mutex<BTreeMap<String, PathBuf>>> = OnceLock::new();
-    let key = format!("{source}{}{race_check}", defines.join(""));
+    let key = format!("{source}{defines:?}{race_check}");
     let built = BUILT.get_or_init(|| Mutex::new(BTreeMap::new()));
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(path) = built.get(&key) {
@@ -49,7 +52,11 @@ fn build_with(source: &str, defines: &[&str], race_check: bool) -> PathBuf {
     }
     let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("real_driver");
     std::fs::create_dir_all(&out_dir).expect("create the fixture output directory");
-    let stem = source.trim_end_matches(".c");
+    // `real_driver/umd.c` is `libumd`, another folder's file `libhostile-umd`.
+    let stem = source
+        .trim_start_matches("real_driver/")
+        .trim_end_matches(".c")
+        .replace('/', "-");
     let suffix = defines
         .iter()
         .map(|d| d.trim_start_matches("BUG_").to_lowercase())
@@ -67,11 +74,11 @@ fn build_with(source: &str, defines: &[&str], race_check: bool) -> PathBuf {
         }
     );
     let out = out_dir.join(name);
-    let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut cmd = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_owned()));
     cmd.args(["-std=c11", "-O1", "-g", "-Wall", "-shared", "-fPIC"])
         .arg("-I")
-        .arg(&include)
+        .arg(root.join("include"))
         .arg("-I")
         .arg(fixture_dir());
     if race_check {
@@ -85,7 +92,7 @@ fn build_with(source: &str, defines: &[&str], race_check: bool) -> PathBuf {
     let partial = out.with_extension(format!("{}.partial", std::process::id()));
     cmd.arg("-o")
         .arg(&partial)
-        .arg(fixture_dir().join(source))
+        .arg(root.join("tests/fixtures").join(source))
         .arg("-lpthread");
     let output = match cmd.output() {
         Ok(o) => o,
@@ -113,12 +120,12 @@ pub(crate) fn kmd(defines: &[&str]) -> PathBuf {
 
 /// The fixture UMD built for the race check.
 pub(crate) fn race_check_umd(defines: &[&str]) -> PathBuf {
-    build_with("umd.c", defines, true)
+    fixture_library("real_driver/umd.c", defines, true)
 }
 
 /// The fixture KMD built for the race check.
 pub(crate) fn race_check_kmd(defines: &[&str]) -> PathBuf {
-    build_with("kmd.c", defines, true)
+    fixture_library("real_driver/kmd.c", defines, true)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1133,6 +1140,13 @@ fn the_conformance_corpus_passes_on_the_correct_fixtures_plain_and_explored() {
     }
 }
 
+/// The human report's `SKIP name (...)` line for the scenario `name`.
+fn skip_line<'a>(text: &'a str, name: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(&format!("SKIP {name} ")))
+        .unwrap_or_else(|| panic!("no SKIP line for {name}:\n{text}"))
+}
+
 /// A scenario a binary cannot carry out is skipped with its reason in every report format and
 /// the summary line, and `validate --backend` says so in advance; never a silent pass.
 #[test]
@@ -1184,10 +1198,7 @@ fn what_a_binary_cannot_do_is_skipped_with_the_reason_in_every_format() {
             "`hardware_busy` is told to a binary KMD through its optional MiracastSimKmdTestHook",
         ),
     ] {
-        let line = text
-            .lines()
-            .find(|l| l.starts_with(&format!("SKIP {name} ")))
-            .unwrap_or_else(|| panic!("no SKIP line for {name}:\n{text}"));
+        let line = skip_line(&text, name);
         assert!(line.contains(why), "{line}");
     }
     let report: serde_json::Value =
@@ -1668,10 +1679,7 @@ fn the_self_test_corpus_on_the_fixtures_passes_or_says_why_it_cannot_run() {
         "os-knob-statistic-changes-state",
         "os-knob-kernel-messages-without-umd-lock",
     ] {
-        let line = skipped
-            .iter()
-            .find(|l| l.starts_with(&format!("SKIP {name} ")))
-            .unwrap_or_else(|| panic!("{name} is not skipped:\n{text}"));
+        let line = skip_line(&text, name);
         assert!(line.contains("relies on the reference"), "{line}");
     }
     assert!(
