@@ -131,18 +131,7 @@ fn message_state_updated_without_the_lock_breaks_r30_alone_with_both_threads_and
     assert_eq!(again, first);
 
     // Explored: the verdict's one unexpected finding is R30, and its token replays it.
-    let (_, stdout, stderr) = run(
-        &b,
-        &[
-            TWO_AT_ONCE,
-            "--format",
-            "json",
-            "--jobs",
-            "1",
-            "--explore=10",
-        ],
-    );
-    let s = &scenarios(&stdout, &stderr)[0];
+    let (_, s) = explore_two_at_once(&b);
     let unexpected = s["explore_verdict"]["unexpected"]
         .as_array()
         .expect("explore_verdict.unexpected");
@@ -181,8 +170,9 @@ fn a_spin_lock_of_the_umds_own_atomics_orders_its_message_state() {
     assert_clean_explored(&b, "ATOMIC_MESSAGE_LOCK");
 }
 
-/// Two messages at once on `backend` under ten explored schedules: no finding on any.
-fn assert_clean_explored(backend: &str, label: &str) {
+/// Two messages at once on `backend` under ten explored schedules, one worker: the exit code
+/// and the scenario's JSON report.
+fn explore_two_at_once(backend: &str) -> (Option<i32>, Value) {
     let (code, stdout, stderr) = run(
         backend,
         &[
@@ -194,13 +184,18 @@ fn assert_clean_explored(backend: &str, label: &str) {
             "--explore=10",
         ],
     );
-    let s = &scenarios(&stdout, &stderr)[0];
+    (code, scenarios(&stdout, &stderr)[0].clone())
+}
+
+/// Two messages at once on `backend` under ten explored schedules: no finding on any.
+fn assert_clean_explored(backend: &str, label: &str) {
+    let (code, s) = explore_two_at_once(backend);
     assert_eq!(
         s["explore_verdict"]["passed"], true,
         "{label}: {}",
         s["explore_verdict"]
     );
-    assert_eq!(code, Some(0), "{label}: {stderr}");
+    assert_eq!(code, Some(0), "{label}: {s}");
 }
 
 #[test]
