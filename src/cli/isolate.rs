@@ -161,7 +161,11 @@ pub fn outcome_of(verdict: &Verdict) -> Outcome {
 
 /// Runs `scenario` in this process.
 pub fn run_here(scenario: &Scenario, options: &RunOptions) -> Ran {
-    let result = runner::run_seeded(scenario, options);
+    judged(scenario, runner::run_seeded(scenario, options))
+}
+
+/// A finished run of `scenario`, judged, with its replay token when the backend was there.
+fn judged(scenario: &Scenario, result: runner::RunResult) -> Ran {
     let verdict = runner::judge(scenario, &result);
     Ran {
         outcome: outcome_of(&verdict),
@@ -658,12 +662,8 @@ pub fn run_in_child_replaying(
         choices,
         Box::new(crate::sched::RandomStrategy::new(seed)),
     );
-    let result = runner::run_once(scenario, options, Box::new(strategy));
-    let verdict = runner::judge(scenario, &result);
-    Ran {
-        outcome: outcome_of(&verdict),
-        replay_token: (!verdict.unavailable).then(|| result.replay_token()),
-        result: result.into(),
-        verdict,
-    }
+    judged(
+        scenario,
+        runner::run_once(scenario, options, Box::new(strategy)),
+    )
 }

@@ -195,17 +195,9 @@ fn replay_one(text: &str, hint: Option<&std::path::Path>, args: &ReplayArgs) -> 
     )));
     let n = choices.len();
     let strategy = ReplayStrategy::new(choices, Box::new(RandomStrategy::new(token.seed)));
-    let profile = match args
-        .profile
-        .as_deref()
-        .map(crate::profile::load)
-        .transpose()
-    {
+    let profile = match super::run::profile_or_exit(args.profile.as_deref()) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_code::INVALID;
-        }
+        Err(code) => return code,
     };
     let options = RunOptions {
         seed: Some(token.seed),
@@ -253,12 +245,7 @@ fn replay_one(text: &str, hint: Option<&std::path::Path>, args: &ReplayArgs) -> 
         verdict: Some(verdict),
         ..ScenarioReport::default()
     };
-    let report = RunReport {
-        scenarios: vec![entry],
-        rule_coverage: None,
-    };
-    out.text(&human::render(&report));
-    out.finish(super::run::exit_for(&report))
+    print_one(&out, entry)
 }
 
 /// Replays a driver binary's schedule in a supervised child: a crash under it is the bugcheck
@@ -310,6 +297,11 @@ fn replay_isolated(
         verdict: Some(ran.verdict),
         ..ScenarioReport::default()
     };
+    print_one(out, entry)
+}
+
+/// Prints the human report of the one replayed scenario; returns the exit code it earns.
+fn print_one(out: &super::output::Stdout, entry: ScenarioReport) -> u8 {
     let report = RunReport {
         scenarios: vec![entry],
         rule_coverage: None,

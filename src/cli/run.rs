@@ -146,6 +146,17 @@ pub fn partition_of(path: &Path, n: u64) -> u64 {
     h % n + 1
 }
 
+/// The driver profile of `--profile`, if given; when it cannot be read or is invalid, the error
+/// is printed and the exit code returned (every command that takes the flag refuses alike).
+pub(super) fn profile_or_exit(
+    path: Option<&Path>,
+) -> Result<Option<&'static crate::profile::DriverProfile>, u8> {
+    path.map(crate::profile::load).transpose().map_err(|e| {
+        eprintln!("error: {e}");
+        exit_code::INVALID
+    })
+}
+
 fn default_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
     if paths.is_empty() {
         vec![PathBuf::from("scenarios")]
@@ -554,9 +565,8 @@ pub fn run(args: &RunArgs) -> u8 {
         eprintln!("error: {e}");
         return exit_code::INVALID;
     }
-    if let Some(Err(e)) = args.profile.as_deref().map(crate::profile::load) {
-        eprintln!("error: {e}");
-        return exit_code::INVALID;
+    if let Err(code) = profile_or_exit(args.profile.as_deref()) {
+        return code;
     }
     if args.profile.is_none()
         && let Some(Backend::Real(spec)) = &args.backend
@@ -673,17 +683,9 @@ pub fn validate(args: &ValidateArgs) -> u8 {
             return exit_code::INVALID;
         }
     };
-    let profile = match args
-        .profile
-        .as_deref()
-        .map(crate::profile::load)
-        .transpose()
-    {
+    let profile = match profile_or_exit(args.profile.as_deref()) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_code::INVALID;
-        }
+        Err(code) => return code,
     };
     let out = super::output::Stdout::new();
     let mut invalid = 0;
