@@ -13,33 +13,15 @@
 //!
 //! `cargo bench --all-features --bench kernel` (needs `cc`: Debian package `gcc`).
 
+mod common;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use miracast_sim::backend::real::{BridgeConfig, RealKmd, RealRuntime};
 use miracast_sim::ddi::{ChildDescriptor, ChildStatus, ChildStatusKind, MiracastKmd};
 use miracast_sim::sched::{FirstStrategy, RunEnd, RunLimits, Sched};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-
-fn build_kmd() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kernel_bench");
-    std::fs::create_dir_all(&out_dir).expect("create the bench output directory");
-    let out = out_dir.join("libkmd.so");
-    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_owned()))
-        .args(["-std=c11", "-O2", "-shared", "-fPIC", "-I"])
-        .arg(root.join("include"))
-        .arg("-I")
-        .arg(root.join("tests/fixtures/real_driver"))
-        .arg("-o")
-        .arg(&out)
-        .arg(root.join("tests/fixtures/real_driver/kmd.c"))
-        .status()
-        .expect("run `cc` (install the Debian package `gcc`)");
-    assert!(status.success(), "building kmd.c failed");
-    out
-}
 
 #[derive(Clone, Copy)]
 enum Call {
@@ -79,7 +61,7 @@ fn run(path: &Path, call: Call, iters: u64) -> Duration {
 }
 
 fn kernel_routines(c: &mut Criterion) {
-    let path = build_kmd();
+    let path = common::build_fixture("kmd.c", "kernel_bench");
     let mut g = c.benchmark_group("kernel routines");
     g.sample_size(20);
     g.bench_function("plain DDI call (DxgkDdiQueryChildRelations)", |b| {

@@ -13,6 +13,8 @@
 //!
 //! `cargo bench --all-features --bench real_driver` (needs `cc`: Debian package `gcc`).
 
+mod common;
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use miracast_sim::backend::real::{BridgeConfig, load_real_drivers};
 use miracast_sim::ddi::{MiracastKmd, MiracastUmd};
@@ -26,30 +28,9 @@ use miracast_sim::sched::{RandomStrategy, RunEnd, RunLimits, Sched};
 use miracast_sim::status::NtStatus;
 use miracast_sim::wfd::SinkConfig;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
-
-fn build(source: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("real_driver_bench");
-    std::fs::create_dir_all(&out_dir).expect("create the bench output directory");
-    let out = out_dir.join(format!("lib{}.so", source.trim_end_matches(".c")));
-    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".to_owned()))
-        .args(["-std=c11", "-O2", "-shared", "-fPIC", "-I"])
-        .arg(root.join("include"))
-        .arg("-I")
-        .arg(root.join("tests/fixtures/real_driver"))
-        .arg("-o")
-        .arg(&out)
-        .arg(root.join("tests/fixtures/real_driver").join(source))
-        .arg("-lpthread")
-        .status()
-        .expect("run `cc` (install the Debian package `gcc`)");
-    assert!(status.success(), "building {source} failed");
-    out
-}
 
 type Drivers = (Rc<dyn MiracastKmd>, Rc<dyn MiracastUmd>);
 
@@ -86,7 +67,10 @@ fn session(make: &dyn Fn(&Sched) -> Drivers) {
 }
 
 fn bench(c: &mut Criterion) {
-    let (umd_path, kmd_path) = (build("umd.c"), build("kmd.c"));
+    let (umd_path, kmd_path) = (
+        common::build_fixture("umd.c", "real_driver_bench"),
+        common::build_fixture("kmd.c", "real_driver_bench"),
+    );
     let mut group = c.benchmark_group("session");
     group.bench_function("reference_model", |b| {
         b.iter(|| {
@@ -126,7 +110,10 @@ fn corpus() -> Vec<Scenario> {
 }
 
 fn bench_corpus(c: &mut Criterion) {
-    let (umd_path, kmd_path) = (build("umd.c"), build("kmd.c"));
+    let (umd_path, kmd_path) = (
+        common::build_fixture("umd.c", "real_driver_bench"),
+        common::build_fixture("kmd.c", "real_driver_bench"),
+    );
     // In process, without isolation: leave out the scenarios that make the OS model break one
     // of its own guarantees (OS-model knobs), since a driver may rightly crash on those (the
     // `destroy_without_stop` knob keeps calling a destroyed context).
