@@ -15,7 +15,7 @@
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 static INTERRUPT: OnceLock<Arc<AtomicBool>> = OnceLock::new();
@@ -75,7 +75,9 @@ pub struct Progress {
     schedules: AtomicU64,
     failing: AtomicU64,
     current: Mutex<String>,
-    finished: AtomicBool,
+    /// Set by [`Progress::finish`]; the condition variable wakes the ticker at once, so a short
+    /// run does not wait out a tick before it exits.
+    finished: (Mutex<bool>, Condvar),
     printed: AtomicBool,
 }
 
@@ -90,7 +92,7 @@ impl Progress {
             schedules: AtomicU64::new(0),
             failing: AtomicU64::new(0),
             current: Mutex::new(String::new()),
-            finished: AtomicBool::new(false),
+            finished: (Mutex::new(false), Condvar::new()),
             printed: AtomicBool::new(false),
         }
     }
@@ -158,9 +160,17 @@ impl Progress {
     ) {
         scope.spawn(move || {
             let mut next = Instant::now() + every;
-            while !self.finished.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(50).min(every));
-                if Instant::now() >= next {
+            let (finished, wake) = &self.finished;
+            let Ok(mut done) = finished.lock() else {
+                return;
+            };
+            while !*done {
+                let wait = next.saturating_duration_since(Instant::now());
+                done = match wake.wait_timeout(done, wait) {
+                    Ok((guard, _)) => guard,
+                    Err(_) => return,
+                };
+                if !*done && Instant::now() >= next {
                     let mut err = std::io::stderr().lock();
                     let _ = writeln!(err, "{}", self.line());
                     let _ = err.flush();
@@ -185,7 +195,11 @@ impl Progress {
 
     /// Stops the ticker.
     pub fn finish(&self) {
-        self.finished.store(true, Ordering::Relaxed);
+        let (finished, wake) = &self.finished;
+        if let Ok(mut done) = finished.lock() {
+            *done = true;
+        }
+        wake.notify_all();
     }
 }
 
