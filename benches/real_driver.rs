@@ -5,11 +5,11 @@
 //! backend. The difference is what real threads, channel hand-offs and the loopback RTSP socket
 //! cost per session.
 //!
-//! A second group runs the shipped corpus (`scenarios/`, less the scenarios with OS-model knobs)
-//! through the runner, in process, once on the reference models and once on the C fixtures
-//! (`--backend real:UMD,KMD`): what running a corpus on a driver binary costs next to the model. The fixtures do not implement
-//! every feature the corpus asks of the reference drivers, so some of those runs fail; each
-//! still plays its whole scenario.
+//! A second group runs the scenarios of the shipped corpus (`scenarios/`) that the C fixtures can
+//! run (those `run scenarios/ --backend real:UMD,KMD` does not skip), through the runner, in
+//! process, once on the reference models and once on the fixtures: what running a corpus on a
+//! driver binary costs next to the model, for the same work. Every run must pass, so the
+//! bench measures the runs a user sees pass.
 //!
 //! `cargo bench --all-features --bench real_driver` (needs `cc`: Debian package `gcc`).
 
@@ -114,30 +114,38 @@ fn bench_corpus(c: &mut Criterion) {
         common::build_fixture("umd.c", "real_driver_bench"),
         common::build_fixture("kmd.c", "real_driver_bench"),
     );
-    // In process, without isolation: leave out the scenarios that make the OS model break one
-    // of its own guarantees (OS-model knobs), since a driver may rightly crash on those (the
-    // `destroy_without_stop` knob keeps calling a destroyed context).
+    let spec = format!("{},{}", umd_path.display(), kmd_path.display());
+    let fixtures = Backend::Real(spec.into());
+    let profile = miracast_sim::profile::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real_driver/profile.json"),
+    )
+    .expect("the fixtures' driver profile loads");
+    // Exactly the scenarios the fixtures can run (what `run scenarios/ --backend real:...`
+    // does not skip), on both backends: the same work, so the ratio is the cost of the binary.
     let scenarios: Vec<Scenario> = corpus()
         .into_iter()
-        .filter(|s| s.setup.os.knobs.enabled().is_empty())
+        .filter(|s| runner::cannot_run(s, &fixtures, Some(profile)).is_empty())
         .collect();
-    let spec = format!("{},{}", umd_path.display(), kmd_path.display());
     let mut group = c.benchmark_group("corpus");
     group.throughput(Throughput::Elements(scenarios.len() as u64));
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
     for (label, backend) in [
         ("reference_model", Backend::Model),
-        ("c_fixtures", Backend::Real(spec.into())),
+        ("c_fixtures", fixtures.clone()),
     ] {
         let options = RunOptions {
             backend: Some(backend),
+            profile: Some(profile),
             ..RunOptions::default()
         };
         group.bench_function(label, |b| {
             b.iter(|| {
                 for s in &scenarios {
-                    black_box(runner::run_seeded(s, &options).violations.len());
+                    let result = runner::run_seeded(s, &options);
+                    let verdict = runner::judge(s, &result);
+                    assert!(verdict.passed, "{} fails on {label}: {verdict:?}", s.name);
+                    black_box(result.violations.len());
                 }
             })
         });
