@@ -229,6 +229,33 @@ fn a_daemon_that_leaves_the_group_and_holds_the_pipes_does_not_stall_the_run() {
 
 #[cfg(all(feature = "real-driver", target_os = "linux"))]
 #[test]
+fn a_process_the_driver_forks_gets_the_c_library_back_and_ends_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = hostile_scenario(dir.path(), "fork-sleep", Some("HOSTILE_FORK_THEN_SLEEP"));
+    let pid_file = dir.path().join("forked.pid");
+    let o = Command::new(env!("CARGO_BIN_EXE_miracast-sim"))
+        .args(["run", path.to_str().unwrap()])
+        .env("CI", "true")
+        .env("HOSTILE_PID_FILE", &pid_file)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}{}", text(&o.stdout), text(&o.stderr));
+    let forked: u32 = std::fs::read_to_string(&pid_file)
+        .expect("the forked process wrote its pid")
+        .trim()
+        .parse()
+        .unwrap();
+    // It left the process group, so only its own 10 ms sleep ends it. Its thread was a bridge
+    // thread in the parent; in the fork nothing answers the bridge, and a sleep that went to
+    // the simulator would wait for ever.
+    assert!(
+        eventually_dead(forked),
+        "the forked process {forked} still runs: its sleep waits for a simulator that is not there"
+    );
+}
+
+#[cfg(all(feature = "real-driver", target_os = "linux"))]
+#[test]
 fn a_driver_crashing_under_explore_is_a_finding_and_the_exploration_run_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     hostile_scenario(dir.path(), "a-correct", None);

@@ -344,9 +344,7 @@ pub(crate) trait SimSocket {
 
 /// The shared state of the current real thread, when it is one of the bridge's.
 pub(crate) fn hook_shared() -> Option<Arc<RealShared>> {
-    LINK.try_with(|l| l.borrow().as_ref().map(|l| l.shared.clone()))
-        .ok()
-        .flatten()
+    current_link().map(|l| l.shared.clone())
 }
 
 /// Sends a hook request from a bridge thread and waits for the answer (when the run is over,
@@ -363,6 +361,21 @@ struct Link {
     up: Sender<Up>,
     down: Receiver<Down>,
     shared: Arc<RealShared>,
+    /// The process the link belongs to. A driver that forks copies the thread's link into the
+    /// child, where nobody answers it: there the thread is no bridge thread, and its C library
+    /// calls are the C library's.
+    pid: u32,
+}
+
+/// The process whose runtimes serve callbacks (set when a runtime is made).
+static BRIDGE_PROCESS: AtomicU32 = AtomicU32::new(0);
+
+/// The current thread's link, when it is a bridge thread of this process.
+fn current_link() -> Option<Rc<Link>> {
+    LINK.try_with(|l| l.borrow().clone())
+        .ok()
+        .flatten()
+        .filter(|l| l.pid == std::process::id())
 }
 
 thread_local! {
@@ -411,8 +424,11 @@ pub(crate) fn resolve_handle(driver_value: usize) -> Option<Handle> {
 /// Sends a callback request from a trampoline and blocks until the OS answers. Runs driver
 /// calls nested inside the callback meanwhile.
 pub(crate) fn callback(driver_handle: usize, request: CallbackRequest) -> CallbackReply {
-    let link = LINK.try_with(|l| l.borrow().clone()).ok().flatten();
-    if let Some(link) = link {
+    if BRIDGE_PROCESS.load(Ordering::Relaxed) != std::process::id() {
+        // A process the driver forked: no runtime lives here to serve the call.
+        return CallbackReply::Refused;
+    }
+    if let Some(link) = current_link() {
         let reply = if link.up.send(Up::Callback(request)).is_ok() {
             serve_down(&link)
         } else {
@@ -448,7 +464,7 @@ pub(crate) fn callback(driver_handle: usize, request: CallbackRequest) -> Callba
 /// until the runtime hangs up).
 fn serve_down(link: &Link) -> Option<CallbackReply> {
     loop {
-        match link.down.recv() {
+        match recv_spinning(&link.down) {
             Ok(Down::Reply(r)) => return Some(r),
             Ok(Down::Call(job)) => {
                 let up = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)) {
@@ -461,6 +477,42 @@ fn serve_down(link: &Link) -> Option<CallbackReply> {
             }
             Err(_) => return None,
         }
+    }
+}
+
+/// How long a hand-off spins for the other side before it sleeps (see the module doc).
+const SPIN: Duration = Duration::from_micros(200);
+/// Spins before a hand-off starts yielding its core.
+const SPINS_BEFORE_YIELD: u32 = 256;
+
+/// The next message on `rx` if one comes within [`SPIN`]; `None` after that or when the sender
+/// is gone (the caller's blocking receive then says which).
+fn spin_for<T>(rx: &Receiver<T>) -> Option<T> {
+    let start = Instant::now();
+    let mut n = 0u32;
+    loop {
+        match rx.try_recv() {
+            Ok(m) => return Some(m),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) => {}
+        }
+        n = n.saturating_add(1);
+        if n < SPINS_BEFORE_YIELD {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+            if start.elapsed() >= SPIN {
+                return None;
+            }
+        }
+    }
+}
+
+/// `rx.recv()`, spinning first.
+fn recv_spinning<T>(rx: &Receiver<T>) -> Result<T, mpsc::RecvError> {
+    match spin_for(rx) {
+        Some(m) => Ok(m),
+        None => rx.recv(),
     }
 }
 
@@ -498,6 +550,7 @@ impl RealThread {
                     up: up_tx,
                     down: down_rx,
                     shared,
+                    pid: std::process::id(),
                 });
                 LINK.with(|l| *l.borrow_mut() = Some(link.clone()));
                 let _ = serve_down(&link);
@@ -645,6 +698,7 @@ const JOURNAL_LEN: usize = 64;
 impl RealRuntime {
     /// A runtime on `sched`.
     pub fn new(sched: &Sched, config: BridgeConfig) -> Self {
+        BRIDGE_PROCESS.store(std::process::id(), Ordering::Relaxed);
         RealRuntime {
             inner: Rc::new(RuntimeInner {
                 sched: sched.clone(),
@@ -917,7 +971,10 @@ impl RealRuntime {
         };
         let mut last_progress = Instant::now();
         loop {
-            let message = real.up.recv_timeout(tick);
+            let message = match spin_for(&real.up) {
+                Some(m) => Ok(m),
+                None => real.up.recv_timeout(tick),
+            };
             if message.is_ok() {
                 // What the driver's code touched since it got the turn, under this thread's
                 // happens-before as of now (it does not change while the driver holds the turn).
@@ -953,6 +1010,7 @@ impl RealRuntime {
                     return None;
                 }
                 Err(RecvTimeoutError::Timeout) => {
+                    super::isolate::flush_protocol();
                     if self.pump_all() {
                         last_progress = Instant::now();
                     }

@@ -5,7 +5,7 @@
 //! Protocol (the child's stdout, one line each, other lines ignored):
 //!
 //! ```text
-//! @@miracast-sim-event t3 msg-delivery-1: enter HandleKernelModeMessage     (streamed, flushed)
+//! @@miracast-sim-event t3 msg-delivery-1: enter HandleKernelModeMessage     (streamed)
 //! @@miracast-sim-thread 4242 msg-delivery-1        (a real thread that runs driver calls)
 //! @@miracast-sim-crash 11 4250 worker              (from the child's fault handler)
 //! @@miracast-sim-schedule 17                       (exploration: schedule 17 starts)
@@ -14,6 +14,10 @@
 //! @@miracast-sim-done                              (a schedule was counted)
 //! @@miracast-sim-result {"...": ...}                                          (once, at the end)
 //! ```
+//!
+//! The child sends lines in batches, at most [`FLUSH_EVERY`] apart while it makes progress, at
+//! once when driver code keeps the turn for a tick, and from its fault handler and at `exit`
+//! before it dies, so the parent's view is never older than that and a crash loses nothing.
 //!
 //! The child moves that protocol to a descriptor of its own at start and points its stdout at
 //! its stderr, so whatever the driver prints never mixes with the protocol: the parent reads
@@ -54,7 +58,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -80,7 +84,71 @@ pub const MAX_LINE: usize = 256 << 20;
 const DRAIN_GRACE: Duration = Duration::from_millis(300);
 
 static STREAMING: AtomicBool = AtomicBool::new(false);
-static PROTOCOL: Mutex<Option<std::fs::File>> = Mutex::new(None);
+static PROTOCOL: Mutex<Option<Protocol>> = Mutex::new(None);
+
+/// Protocol bytes written and not yet sent to the parent. A fixed array that is never moved,
+/// so the fault handler can send what is pending before its crash record without taking a
+/// lock: a crash loses no event and no choice. (`AtomicU8` has the layout of `u8`.)
+static PENDING: [AtomicU8; PENDING_CAPACITY] = [const { AtomicU8::new(0) }; PENDING_CAPACITY];
+/// How many bytes of [`PENDING`] are pending; written under the [`PROTOCOL`] lock.
+static PENDING_LEN: AtomicUsize = AtomicUsize::new(0);
+const PENDING_CAPACITY: usize = 64 << 10;
+/// The longest protocol lines wait before they are sent while the child makes progress. A
+/// pipe write per line woke the parent for every DDI call and every choice, which cost an
+/// isolated scenario of 20,000 DDI calls more than it spent in the driver.
+const FLUSH_EVERY: Duration = Duration::from_millis(20);
+
+/// The child's end of the protocol.
+struct Protocol {
+    file: std::fs::File,
+    last_flush: Instant,
+}
+
+impl Protocol {
+    /// Sends the pending bytes.
+    fn flush(&mut self) {
+        self.last_flush = Instant::now();
+        let n = PENDING_LEN.load(Ordering::Acquire);
+        if n == 0 {
+            return;
+        }
+        let bytes: Vec<u8> = PENDING[..n]
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        PENDING_LEN.store(0, Ordering::Release);
+        let _ = self.file.write_all(&bytes);
+    }
+
+    /// Appends `line` (newline included) to the pending bytes, sending first if it does not fit.
+    fn push(&mut self, line: &[u8]) {
+        let n = PENDING_LEN.load(Ordering::Acquire);
+        if n + line.len() > PENDING_CAPACITY {
+            self.flush();
+        }
+        if line.len() > PENDING_CAPACITY {
+            let _ = self.file.write_all(line);
+            return;
+        }
+        let n = PENDING_LEN.load(Ordering::Acquire);
+        for (slot, b) in PENDING[n..].iter().zip(line) {
+            slot.store(*b, Ordering::Relaxed);
+        }
+        PENDING_LEN.store(n + line.len(), Ordering::Release);
+    }
+}
+
+/// In an isolated child, sends the protocol lines still pending. The bridge calls it whenever
+/// driver code has held the turn for a tick without answering, so the supervisor sees where a
+/// slow or hung driver is before its deadline.
+pub(crate) fn flush_protocol() {
+    if !STREAMING.load(Ordering::Relaxed) {
+        return;
+    }
+    if let Some(p) = PROTOCOL.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        p.flush();
+    }
+}
 
 /// How the supervisor treats an isolated child.
 #[derive(Clone, Debug)]
@@ -106,15 +174,24 @@ pub fn stream_journal_line(line: &str) {
     protocol_line(EVENT_PREFIX, line);
 }
 
+/// Writes one protocol line. Lines wait in [`PENDING`] for at most [`FLUSH_EVERY`] while the
+/// child makes progress; a thread registration and the result go at once, the fault handler
+/// sends what is pending before the crash record, and the bridge flushes when driver code keeps
+/// the turn ([`flush_protocol`]), so buffering hides nothing from the supervisor.
 fn protocol_line(prefix: &str, text: &str) {
     if !STREAMING.load(Ordering::Relaxed) {
         return;
     }
     let mut guard = PROTOCOL.lock().unwrap_or_else(|e| e.into_inner());
     match guard.as_mut() {
-        Some(f) => {
-            let _ = writeln!(f, "{prefix}{text}");
-            let _ = f.flush();
+        Some(p) => {
+            p.push(format!("{prefix}{text}\n").as_bytes());
+            if prefix == THREAD_PREFIX
+                || prefix == RESULT_PREFIX
+                || p.last_flush.elapsed() >= FLUSH_EVERY
+            {
+                p.flush();
+            }
         }
         None => {
             let mut out = std::io::stdout().lock();
@@ -184,6 +261,9 @@ pub(crate) struct LoadSpan<'a> {
 impl<'a> LoadSpan<'a> {
     pub(crate) fn new(rt: &'a super::bridge::RealRuntime, what: &'static str) -> Self {
         rt.journal(format!("enter {what}"));
+        // Loading runs the library's initializers on this thread, outside the bridge's
+        // hand-offs, so the supervisor must see the entry now to give a hang its deadline.
+        flush_protocol();
         LoadSpan { rt, what }
     }
 }
@@ -676,7 +756,10 @@ impl Drop for Group {
 /// process exit code to use.
 pub fn isolated_child_main<T: Serialize>(run: impl FnOnce(&[u8]) -> T) -> i32 {
     if let Some(file) = platform::take_stdout_for_protocol() {
-        *PROTOCOL.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
+        *PROTOCOL.lock().unwrap_or_else(|e| e.into_inner()) = Some(Protocol {
+            file,
+            last_flush: Instant::now(),
+        });
     }
     platform::install_fault_handler();
     STREAMING.store(true, Ordering::Relaxed);
@@ -707,6 +790,8 @@ mod platform {
     static GROUPS: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
     static RELAY: Once = Once::new();
     static PROTOCOL_FD: AtomicI32 = AtomicI32::new(-1);
+    /// The isolated child itself (not a process its driver forked).
+    static CHILD_PROCESS: AtomicI32 = AtomicI32::new(-1);
 
     pub(super) fn own_group(command: &mut Command) {
         command.process_group(0);
@@ -811,7 +896,9 @@ mod platform {
     /// take its default course (the handler is reset before it runs).
     extern "C" fn on_fault(signal: libc::c_int) {
         let fd = PROTOCOL_FD.load(Ordering::SeqCst);
-        if fd >= 0 {
+        // SAFETY: getpid is async-signal-safe and cannot fail.
+        if fd >= 0 && unsafe { libc::getpid() } == CHILD_PROCESS.load(Ordering::SeqCst) {
+            send_pending();
             let mut buf = [0u8; 128];
             let mut n = 0;
             let mut put = |bytes: &[u8]| {
@@ -845,6 +932,29 @@ mod platform {
         }
     }
 
+    /// Sends the protocol bytes still pending, without a lock (from the fault handler, or at
+    /// `exit` when the driver ends the process).
+    fn send_pending() {
+        let fd = PROTOCOL_FD.load(Ordering::SeqCst);
+        // SAFETY: getpid is async-signal-safe and cannot fail.
+        if fd < 0 || unsafe { libc::getpid() } != CHILD_PROCESS.load(Ordering::SeqCst) {
+            // A process the driver forked must not repeat the child's protocol.
+            return;
+        }
+        let pending = super::PENDING_LEN
+            .swap(0, Ordering::AcqRel)
+            .min(super::PENDING_CAPACITY);
+        // SAFETY: write(2) is async-signal-safe; PENDING is a static array of AtomicU8, which
+        // has the layout of u8, and its first `pending` bytes are initialized.
+        unsafe {
+            libc::write(fd, super::PENDING.as_ptr().cast(), pending);
+        }
+    }
+
+    extern "C" fn send_pending_at_exit() {
+        send_pending();
+    }
+
     fn put_number(put: &mut impl FnMut(&[u8]), value: i64) {
         let mut digits = [0u8; 20];
         let mut i = digits.len();
@@ -866,6 +976,12 @@ mod platform {
     /// Installs [`on_fault`] for the fault signals, one shot each, on the alternate signal
     /// stack when the thread has one (so a stack overflow on a simulator thread is caught).
     pub(super) fn install_fault_handler() {
+        // SAFETY: getpid cannot fail.
+        CHILD_PROCESS.store(unsafe { libc::getpid() }, Ordering::SeqCst);
+        // SAFETY: atexit registers a plain function; it runs when driver code calls exit().
+        unsafe {
+            libc::atexit(send_pending_at_exit);
+        }
         for signal in [
             libc::SIGSEGV,
             libc::SIGBUS,

@@ -24,6 +24,13 @@
 //! the answer back and blocks again. So the scheduler decides the order at every DDI entry and
 //! exit and at every callback, for real driver code as for the reference models.
 //!
+//! Each hand-off between the executor and a real thread first spins on its channel for up to
+//! 200 µs (yielding the core after a few hundred spins, so two runs sharing a core still make
+//! progress) and only then sleeps. The other side usually answers within microseconds, and a
+//! sleep and wake-up through the kernel cost more than the driver's own code: 10,000 GPU
+//! contexts created and destroyed on the C fixture KMD took 5.8 s with sleeping hand-offs and
+//! 0.2 s with spinning ones. Spinning decides nothing: the order is still the scheduler's.
+//!
 //! # The C library (`interpose`, Linux)
 //!
 //! The driver library's imports of the C library's thread, sleep, clock, wait and socket calls
