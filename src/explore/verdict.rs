@@ -16,7 +16,10 @@
 //! `outcome` and the exit code are all derived from [`ExploreVerdict::passed`].
 
 use super::explorer::{ExploreReport, Failure};
-use crate::scenario::Scenario;
+use crate::scenario::{HoldsOn, Scenario};
+
+/// The finding key of a scenario's own expectations not holding.
+const EXPECT: &str = "expect";
 use serde::{Deserialize, Serialize};
 
 /// A finding as the verdict reports it.
@@ -47,6 +50,11 @@ pub struct ExploreVerdict {
     pub missing: Vec<String>,
     /// Schedules whose two runs differed (`--check-determinism`).
     pub nondeterministic: usize,
+    /// For a scenario whose expectations show one ordering (`expect.holds_on: some`): the
+    /// schedules on which they held. Its `expect` findings on the other schedules fail it only
+    /// when no schedule showed the ordering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering_shown_in: Option<u64>,
 }
 
 fn finding(report: &ExploreReport, f: &Failure) -> VerdictFinding {
@@ -79,10 +87,19 @@ impl ExploreVerdict {
             nondeterministic: report.nondeterminism.len(),
             ..ExploreVerdict::default()
         };
+        let some_ordering = scenario.expect.holds_on == HoldsOn::Some;
+        if some_ordering {
+            v.ordering_shown_in = Some(
+                report
+                    .schedules
+                    .saturating_sub(report.schedules_with(EXPECT)),
+            );
+        }
+        let shown = v.ordering_shown_in.is_some_and(|n| n > 0);
         for f in &report.failures {
             if expected.contains(&f.finding.key) {
                 v.found_as_expected.push(finding(report, f));
-            } else {
+            } else if !(shown && f.finding.key == EXPECT) {
                 v.unexpected.push(finding(report, f));
             }
         }
@@ -116,6 +133,9 @@ impl ExploreVerdict {
                 "found as expected: {}",
                 count(&self.found_as_expected)
             ));
+        }
+        if let Some(n) = self.ordering_shown_in {
+            parts.push(format!("its ordering shown in {n}"));
         }
         if parts.len() == 1 {
             parts.push("no finding".to_owned());
@@ -161,8 +181,25 @@ impl ExploreVerdict {
                 .iter()
                 .any(|x| x.key == f.finding.key)
         };
-        for f in report.failures.iter().filter(|f| !expected(f)) {
+        let elsewhere = |f: &Failure| {
+            f.finding.key == EXPECT && !self.unexpected.iter().any(|x| x.key == EXPECT)
+        };
+        for f in report
+            .failures
+            .iter()
+            .filter(|f| !expected(f) && !elsewhere(f))
+        {
             out.push_str(&report.failure_text(f, "FAIL"));
+        }
+        for f in report.failures.iter().filter(|f| elsewhere(f)) {
+            out.push_str(&report.failure_text(f, "OTHER ORDERING (expected: holds_on some)"));
+        }
+        if let Some(n) = self.ordering_shown_in {
+            out.push_str(&format!(
+                "{} the expected ordering in {n} of {} schedules\n",
+                if n > 0 { "SHOWN" } else { "NOT SHOWN" },
+                self.schedules
+            ));
         }
         for f in report.failures.iter().filter(|f| expected(f)) {
             out.push_str(&report.failure_text(f, "FOUND (expected)"));

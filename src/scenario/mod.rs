@@ -26,7 +26,7 @@ pub mod sink;
 pub mod span;
 
 pub use error::{ScenarioError, ScenarioErrorKind};
-pub use raw::ScenarioKind;
+pub use raw::{HoldsOn, ScenarioKind};
 pub use resolve::{content_hash, folder_kind, parse_backend, parse_duration};
 pub use sink::SinkAdapter;
 
@@ -284,6 +284,8 @@ pub struct Expect {
     pub before: Vec<(Matcher, Matcher)>,
     /// Must match no event.
     pub never: Vec<Matcher>,
+    /// Under exploration: on every schedule, or on at least one.
+    pub holds_on: HoldsOn,
 }
 
 impl Expect {

@@ -448,6 +448,23 @@ pub struct RawExpect {
     /// No trace event may match any of these.
     #[serde(default)]
     pub never: Vec<RawMatcher>,
+    /// Under `--explore`: whether the expectations above (everything but `violations`) must
+    /// hold on every schedule (`every`, the default) or describe one ordering the OS may
+    /// produce (`some`: exploration passes them when at least one schedule shows it; a plain
+    /// run still checks them on its seed). Rules broken are judged on every schedule either way.
+    #[serde(default)]
+    pub holds_on: HoldsOn,
+}
+
+/// On which schedules a scenario's expectations must hold under exploration.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldsOn {
+    /// On every schedule.
+    #[default]
+    Every,
+    /// On at least one: the scenario shows one ordering the OS may produce.
+    Some,
 }
 
 /// "A happens before B".

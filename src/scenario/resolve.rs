@@ -1038,6 +1038,7 @@ fn resolve_expect(cx: &Ctx<'_>, raw: &RawExpect, at: At<'_>) -> Result<Expect, S
         happens,
         before,
         never,
+        holds_on: raw.holds_on,
     })
 }
 

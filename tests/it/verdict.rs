@@ -248,3 +248,49 @@ fn the_conformance_corpus_passes_explored_on_the_reference_drivers() {
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.ends_with(&format!("{n} passed, 0 failed\n")), "{out}");
 }
+
+#[test]
+fn expectations_that_show_one_ordering_pass_when_some_schedule_shows_it_and_fail_when_none_does() {
+    const SHOWN: &str = "scenarios/self-test/os-model/completion-before-send-returns.json";
+    let dir = tempfile::tempdir().unwrap();
+    let o = sim(&["run", SHOWN, "--explore=50"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let (word, _, tail) = &lines(&out)[0];
+    assert_eq!(word, "PASS", "{out}");
+    assert!(tail.contains("its ordering shown in "), "{tail}");
+    // The other schedules are listed, with a token, as another ordering, not as a failure.
+    assert!(
+        out.contains("OTHER ORDERING (expected: holds_on some) expect in "),
+        "{out}"
+    );
+    assert!(out.contains("SHOWN the expected ordering in "), "{out}");
+
+    // Without `holds_on: some`, the same exploration fails on the orderings it does not show.
+    let every = edited(dir.path(), SHOWN, "every-ordering", |doc| {
+        doc["expect"].as_object_mut().unwrap().remove("holds_on");
+    });
+    let o = sim(&["run", &every, "--explore=50"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(lines(&out)[0].2.contains("unexpected: expect in "), "{out}");
+
+    // An ordering no schedule can show (the completion before the message was even sent)
+    // fails with the schedules it was looked for in.
+    let never = edited(dir.path(), SHOWN, "impossible-ordering", |doc| {
+        doc["expect"]["before"] = serde_json::json!([{
+            "first": { "ddi": "DxgkCbMiracastSendMessageCallback" },
+            "then": { "ddi": "DxgkCbMiracastSendMessage" }
+        }]);
+    });
+    let o = sim(&["run", &never, "--explore=50"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let (word, _, tail) = &lines(&out)[0];
+    assert_eq!(word, "FAIL", "{out}");
+    assert!(tail.contains("its ordering shown in 0"), "{tail}");
+    assert!(
+        out.contains("NOT SHOWN the expected ordering in 0 of "),
+        "{out}"
+    );
+}
