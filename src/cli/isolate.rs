@@ -184,15 +184,24 @@ pub fn wanted(isolate: bool, no_isolate: bool, scenario: &Scenario, options: &Ru
 
 /// The child side of `__run-isolated`: the input is an [`IsolatedInput`]; the answer a
 /// [`ChildAnswer`], or an [`ExploreAnswer`] for an exploration.
-fn child_run(input: &[u8]) -> serde_json::Value {
+/// What the child sends: a [`ChildAnswer`] or an [`ExploreAnswer`], written as that type
+/// itself (untagged), so the parent reads the one it asked for.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ChildOutput {
+    Once(ChildAnswer),
+    Explore(ExploreAnswer),
+}
+
+fn child_run(input: &[u8]) -> ChildOutput {
     let input: IsolatedInput = match serde_json::from_slice(input) {
         Ok(i) => i,
-        Err(e) => return serde_json::json!({ "Err": format!("bad isolated-run input: {e}") }),
+        Err(e) => return ChildOutput::Once(Err(format!("bad isolated-run input: {e}"))),
     };
     if input.explore_argv.is_empty() {
-        serde_json::to_value(child_run_once(&input)).unwrap_or_default()
+        ChildOutput::Once(child_run_once(&input))
     } else {
-        serde_json::to_value(child_explore(&input)).unwrap_or_default()
+        ChildOutput::Explore(child_explore(&input))
     }
 }
 
