@@ -203,6 +203,12 @@ pub trait MiracastKmd {
     async fn create_context(&self, args: &CreateContextArgs) -> (NtStatus, Handle);
     /// `DxgkDdiDestroyContext`.
     async fn destroy_context(&self, context: Handle) -> NtStatus;
+    /// `DxgkDdiRemoveDevice`: the adapter goes away and the OS then unloads the KMD, which must
+    /// free its adapter context and everything else it still holds. The default frees nothing,
+    /// which is right for a driver that keeps no adapter state of its own.
+    async fn remove_device(&self) -> NtStatus {
+        NtStatus::STATUS_SUCCESS
+    }
     /// `DxgkDdiInterruptRoutine` for a simulated hardware event; true when the interrupt was
     /// the KMD's.
     async fn interrupt_routine(&self, event: HardwareEvent) -> bool;

@@ -51,6 +51,7 @@ macro_rules! ddis {
 ddis! {
     DxgkDdiAddDevice => OsToKmd, "DXGKDDI_ADD_DEVICE",
     DxgkDdiStartDevice => OsToKmd, "DXGKDDI_START_DEVICE",
+    DxgkDdiRemoveDevice => OsToKmd, "DXGKDDI_REMOVE_DEVICE",
     DxgkDdiQueryInterface => OsToKmd, "DXGKDDI_QUERY_INTERFACE",
     DxgkDdiQueryChildRelations => OsToKmd, "DXGKDDI_QUERY_CHILD_RELATIONS",
     DxgkDdiQueryChildStatus => OsToKmd, "DXGKDDI_QUERY_CHILD_STATUS",

@@ -54,6 +54,7 @@ pub fn sync_class(ddi: Ddi) -> SyncClass {
         Ddi::HandleKernelModeMessage => SyncClass::UmdMessage,
         Ddi::DxgkDdiAddDevice
         | Ddi::DxgkDdiStartDevice
+        | Ddi::DxgkDdiRemoveDevice
         | Ddi::DxgkDdiQueryChildRelations
         | Ddi::DxgkDdiSetPowerState
         | Ddi::DxgkDdiMiracastQueryCaps => SyncClass::Level3,

@@ -1014,6 +1014,23 @@ impl Os {
         first
     }
 
+    /// Adapter stop: `DxgkDdiRemoveDevice` at PASSIVE_LEVEL with the adapter lock held
+    /// exclusively (a Level-3 call), after which the OS unloads the KMD.
+    pub async fn remove_adapter(&self) -> NtStatus {
+        let kmd = self.inner.kmd.clone();
+        let level3 = self.level3_lock().await;
+        let (status, _, _) = self
+            .call(
+                Ddi::DxgkDdiRemoveDevice,
+                CallArgs::None,
+                kmd.remove_device(),
+                |s| (Some(*s), CallOut::None),
+            )
+            .await;
+        drop(level3);
+        status
+    }
+
     /// `DxgkDdiCommitVidPn`; with `monitor_power_off` the KMD must tell the UMD (R31).
     pub async fn commit_vidpn(&self, monitor_power_off: bool) -> Option<NtStatus> {
         let target = self.miracast_target()?;

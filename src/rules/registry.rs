@@ -225,7 +225,7 @@ checks! {
     KernelIrql: Online, Reach::AllBackends, [R69, R70], "backend::real::kernel (IRQL)";
     /// Pool a driver binary allocated in the Miracast context's DDIs and still holds when
     /// `DxgkDdiMiracastDestroyContext` returns.
-    KernelPool: Online, Reach::AllBackends, [R72], "backend::real::kernel (pool)";
+    KernelPool: Online, Reach::AllBackends, [R12, R72], "backend::real::kernel (pool)";
     /// Unsynchronized accesses to a C KMD's memory, seen through its ThreadSanitizer
     /// instrumentation (`include/miracast_sim_kernel.h`) under the scheduler's happens-before.
     KernelRace: Race, Reach::AllBackends, [R27], "backend::real::kernel::check_accesses";

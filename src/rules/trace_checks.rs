@@ -564,6 +564,7 @@ fn level3_rule(call: &Call<'_>) -> Option<RuleId> {
         Ddi::DxgkDdiMiracastQueryCaps
         | Ddi::DxgkDdiAddDevice
         | Ddi::DxgkDdiStartDevice
+        | Ddi::DxgkDdiRemoveDevice
         | Ddi::DxgkDdiQueryChildRelations
         | Ddi::DxgkDdiSetPowerState => Some(RuleId::R68),
         _ => None,

@@ -99,6 +99,7 @@ async fn run_step(exec: &Rc<Exec>, step: &Step) {
     });
     let status: Option<NtStatus> = match &step.op {
         StepOp::AdapterBringUp => Some(os.bring_up_adapter().await),
+        StepOp::AdapterRemove => Some(os.remove_adapter().await),
         StepOp::KmdCreateContext => os.kmd_create_context().await,
         StepOp::UmdLoad => Some(os.umd_load().await),
         StepOp::UmdCreateContext => os.umd_create_context().await,

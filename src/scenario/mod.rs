@@ -228,6 +228,8 @@ pub enum StepOp {
     Sleep,
     /// System resume.
     Resume,
+    /// `DxgkDdiRemoveDevice`, then the KMD is unloaded.
+    AdapterRemove,
     /// Virtual time passes.
     Advance(Duration),
     /// Concurrent branches.
@@ -261,6 +263,7 @@ impl StepOp {
             StepOp::SinkDisconnect => "SinkDisconnect",
             StepOp::Sleep => "Sleep",
             StepOp::Resume => "Resume",
+            StepOp::AdapterRemove => "AdapterRemove",
             StepOp::Advance(_) => "Advance",
             StepOp::Parallel(_) => "Parallel",
         }

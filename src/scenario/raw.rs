@@ -164,6 +164,17 @@ pub enum RawStep {
         #[serde(default)]
         expect_status: Option<NtStatus>,
     },
+    /// Adapter stop: `DxgkDdiRemoveDevice`, after which the OS unloads the KMD. Every context
+    /// must be gone by then; for a KMD on the kernel routines, pool still allocated is a leak
+    /// (R72, as Driver Verifier's pool tracking reports it at unload). The last step.
+    AdapterRemove {
+        /// Step name.
+        #[serde(default)]
+        id: Option<String>,
+        /// Exact status `DxgkDdiRemoveDevice` must return.
+        #[serde(default)]
+        expect_status: Option<NtStatus>,
+    },
     /// `DxgkDdiMiracastCreateContext`: the KMD's Miracast context and TargetId.
     DxgkDdiMiracastCreateContext {
         /// Step name.

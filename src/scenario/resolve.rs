@@ -652,6 +652,42 @@ impl StepResolver<'_> {
                 state.adapter = state.adapter.max_yes(Tri::set(expect_status));
                 StepOp::AdapterBringUp
             }
+            RawStep::AdapterRemove { .. } => {
+                need(self, state.adapter, NO_ADAPTER, ADD_BRING_UP)?;
+                for (piece, what, fix) in [
+                    (
+                        state.session,
+                        "a Miracast session may still run",
+                        "add `Disconnect` (or `StopMiracastSession` and the destroys) before it",
+                    ),
+                    (
+                        state.umd,
+                        "a UMD Miracast context may still exist",
+                        "add `Disconnect` or `DestroyMiracastContext` before it",
+                    ),
+                    (
+                        state.kmd,
+                        "a KMD Miracast context may still exist",
+                        "add `Disconnect` or `DxgkDdiMiracastDestroyContext` before it",
+                    ),
+                    (
+                        state.gpu,
+                        "GPU contexts may still exist",
+                        "add `DxgkDdiDestroyContext` before it",
+                    ),
+                ] {
+                    if piece != Tri::No {
+                        return Err(self.cx.err(
+                            at.op(),
+                            ScenarioErrorKind::Phase,
+                            format!("the OS removes the adapter only after every context is gone, and {what} here"),
+                            fix,
+                        ));
+                    }
+                }
+                state.adapter = Tri::No;
+                StepOp::AdapterRemove
+            }
             RawStep::DxgkDdiMiracastCreateContext { .. } => {
                 need(self, state.adapter, NO_ADAPTER, ADD_BRING_UP)?;
                 state.kmd = state.kmd.max_yes(Tri::set(expect_status));
@@ -938,6 +974,7 @@ impl StepResolver<'_> {
 fn common(raw: &RawStep) -> (Option<String>, Option<NtStatus>) {
     match raw {
         RawStep::AdapterBringUp { id, expect_status }
+        | RawStep::AdapterRemove { id, expect_status }
         | RawStep::DxgkDdiMiracastCreateContext { id, expect_status }
         | RawStep::QueryMiracastDriverInterface { id, expect_status }
         | RawStep::CreateMiracastContext { id, expect_status }
@@ -976,6 +1013,7 @@ fn common(raw: &RawStep) -> (Option<String>, Option<NtStatus>) {
 fn raw_op_name(raw: &RawStep) -> &'static str {
     match raw {
         RawStep::AdapterBringUp { .. } => "AdapterBringUp",
+        RawStep::AdapterRemove { .. } => "AdapterRemove",
         RawStep::DxgkDdiMiracastCreateContext { .. } => "DxgkDdiMiracastCreateContext",
         RawStep::QueryMiracastDriverInterface { .. } => "QueryMiracastDriverInterface",
         RawStep::CreateMiracastContext { .. } => "CreateMiracastContext",

@@ -135,10 +135,11 @@ fn waiting_on_an_event_at_dispatch_level_breaks_r69_in_driver_verifier_words() {
 }
 
 #[test]
-fn a_miracast_context_pool_leak_breaks_r72_at_destroy() {
+fn a_miracast_context_pool_leak_breaks_r12_at_destroy() {
+    // R12: DxgkDdiMiracastDestroyContext frees everything created in CreateContext.
     let b = backend(&["BUG_POOL_LEAK"]);
     let s = &explore(&b, &[CONNECT], 30)[0];
-    let (message, token) = finding(s, "R72");
+    let (message, token) = finding(s, "R12");
     assert!(
         message.contains(
             "DxgkDdiMiracastDestroyContext returned with 1 pool allocation(s) of the Miracast context still live: 16 bytes tagged 'MCxt' from ExAllocatePool2"
@@ -148,6 +149,26 @@ fn a_miracast_context_pool_leak_breaks_r72_at_destroy() {
     let (code, text) = replay(&token, &b);
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("'MCxt'"), "{text}");
+}
+
+#[test]
+fn pool_still_allocated_when_the_adapter_is_removed_breaks_r72_at_unload() {
+    const REMOVED: &str = "scenarios/conformance/lifecycle/adapter-removed-after-a-session.json";
+    let b = backend(&["BUG_ADAPTER_POOL_LEAK"]);
+    let s = &explore(&b, &[REMOVED], 30)[0];
+    let (message, token) = finding(s, "R72");
+    assert!(
+        message.contains(
+            "DRIVER_VERIFIER_DETECTED_VIOLATION (C4/0x62, pool tracking): the KMD is unloaded after DxgkDdiRemoveDevice with 1 pool allocation(s) still live: 800 bytes tagged 'Adpt' from ExAllocatePool2 in MiracastSimKmdEntry"
+        ),
+        "{message}"
+    );
+    let (code, text) = replay(&token, &b);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("C4/0x62"), "{text}");
+    // The correct KMD frees its adapter context in DxgkDdiRemoveDevice.
+    let clean = &explore(&backend(&[]), &[REMOVED], 30)[0];
+    assert_eq!(clean["explore_verdict"]["passed"], true, "{clean:#}");
 }
 
 #[test]
@@ -163,7 +184,12 @@ fn the_kmd_on_kernel_routines_stays_clean_under_exploration_with_timers_dpcs_and
             ],
             40,
         );
-        assert_eq!(all.len(), 6);
+        let lifecycle = miracast_sim::scenario::discover(&[std::path::PathBuf::from(
+            "scenarios/conformance/lifecycle",
+        )])
+        .expect("scenarios/conformance/lifecycle")
+        .len();
+        assert_eq!(all.len(), lifecycle + 2);
         for s in &all {
             assert_eq!(
                 s["explore_verdict"]["passed"], true,
@@ -462,7 +488,7 @@ fn the_kmd_on_kernel_routines_adds_no_kernel_finding_on_the_whole_corpus_explore
             let key = f["key"].as_str().unwrap_or_default();
             assert!(
                 ![
-                    "R27", "R69", "R70", "R71", "R72", "deadlock", "bugcheck", "panic"
+                    "R12", "R27", "R69", "R70", "R71", "R72", "deadlock", "bugcheck", "panic"
                 ]
                 .contains(&key),
                 "{}: {}",

@@ -170,6 +170,13 @@ const BAD: &[(&str, ScenarioErrorKind, usize, usize, &str)] = &[
         "add `StartMiracastSession` or `Connect` before it",
     ),
     (
+        "remove-with-live-context.json",
+        ScenarioErrorKind::Phase,
+        7,
+        13,
+        "add `Disconnect` (or `StopMiracastSession` and the destroys) before it",
+    ),
+    (
         "wrong-version.json",
         ScenarioErrorKind::Version,
         2,

@@ -24,7 +24,8 @@
 //! - pool comes from the OS model's memory budget (so R71 and R72 judge a binary's GPU contexts
 //!   as they judge the reference KMD's), with the scenario's failure injection
 //!   ([`crate::os::PoolFaults`]), tags, and leak detection when `DxgkDdiMiracastDestroyContext`
-//!   returns (R72);
+//!   returns (R12: it frees everything created for the context) and when the KMD is unloaded
+//!   after `DxgkDdiRemoveDevice` (R72);
 //! - time is virtual;
 //! - a KMD or UMD built with `-fsanitize=thread` (and without the sanitizer's runtime, see
 //!   `include/miracast_sim_race.h`) reports its loads and stores through
@@ -495,7 +496,8 @@ pub(crate) fn ddi_entered(rt: &RealRuntime, ddi: Ddi) {
 }
 
 /// The driver returned from `ddi`: it must return at the IRQL it was called at; after
-/// `DxgkDdiMiracastDestroyContext`, pool allocated for the Miracast context must be freed (R72).
+/// `DxgkDdiMiracastDestroyContext`, pool allocated for the Miracast context must be freed (R12);
+/// after `DxgkDdiRemoveDevice`, every block (R72).
 pub(crate) fn ddi_left(rt: &RealRuntime, ddi: Ddi) {
     if ddi.direction() != Direction::OsToKmd {
         return;
@@ -527,6 +529,9 @@ pub(crate) fn ddi_left(rt: &RealRuntime, ddi: Ddi) {
             ),
         );
     }
+    if ddi == Ddi::DxgkDdiRemoveDevice {
+        leaks_at_unload(rt);
+    }
     if ddi == Ddi::DxgkDdiMiracastDestroyContext {
         let leaked: Vec<(usize, String)> = {
             let mut st = rt.kernel().st.borrow_mut();
@@ -553,7 +558,7 @@ pub(crate) fn ddi_left(rt: &RealRuntime, ddi: Ddi) {
             violation(
                 rt,
                 CheckId::KernelPool,
-                RuleId::R72,
+                RuleId::R12,
                 format!(
                     "DRIVER_VERIFIER_DETECTED_VIOLATION (C4/0x62, pool tracking): DxgkDdiMiracastDestroyContext returned with {} pool allocation(s) of the Miracast context still live: {}",
                     list.len(),
@@ -561,6 +566,40 @@ pub(crate) fn ddi_left(rt: &RealRuntime, ddi: Ddi) {
                 ),
             );
         }
+    }
+}
+
+/// Adapter stop: once `DxgkDdiRemoveDevice` has returned the OS unloads the KMD, so every pool
+/// block still allocated is a leak, which Driver Verifier's pool tracking reports at unload
+/// (C4/0x62). Judged as R72: the KMD did not free what it allocated.
+fn leaks_at_unload(rt: &RealRuntime) {
+    let leaked: Vec<String> = rt
+        .kernel()
+        .st
+        .borrow()
+        .blocks
+        .values()
+        .map(|b| {
+            format!(
+                "{} bytes tagged '{}' from {} in {}",
+                b.bytes,
+                tag_text(b.tag),
+                b.api,
+                b.place
+            )
+        })
+        .collect();
+    if !leaked.is_empty() {
+        violation(
+            rt,
+            CheckId::KernelPool,
+            RuleId::R72,
+            format!(
+                "DRIVER_VERIFIER_DETECTED_VIOLATION (C4/0x62, pool tracking): the KMD is unloaded after DxgkDdiRemoveDevice with {} pool allocation(s) still live: {}",
+                leaked.len(),
+                leaked.join("; ")
+            ),
+        );
     }
 }
 

@@ -308,6 +308,20 @@ impl MiracastKmd for RealKmd {
             .await
     }
 
+    async fn remove_device(&self) -> NtStatus {
+        let f = self.driver.DxgkDdiRemoveDevice;
+        let a = self.adapter();
+        self.rt
+            .call(Ddi::DxgkDdiRemoveDevice, move || {
+                let f = f.expect("checked at load");
+                // SAFETY: `a` is the driver's adapter context, which the driver frees here; the
+                // OS calls nothing of this adapter afterwards (a scenario's `AdapterRemove` needs
+                // every context gone and leaves no adapter for later steps).
+                NtStatus(unsafe { f(a as ffi::PVOID) })
+            })
+            .await
+    }
+
     async fn query_miracast_interface(
         &self,
         size: u16,
