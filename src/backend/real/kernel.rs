@@ -288,6 +288,19 @@ struct Block {
     place: String,
 }
 
+impl Block {
+    /// `16 bytes tagged 'MCxt' from ExAllocatePool2 in thread t4 ..., inside ...`, for a leak.
+    fn describe(&self) -> String {
+        format!(
+            "{} bytes tagged '{}' from {} in {}",
+            self.bytes,
+            tag_text(self.tag),
+            self.api,
+            self.place
+        )
+    }
+}
+
 /// One IRQL frame of a simulated thread: a DDI the OS called (or a DPC, a work item) with the
 /// IRQL it was entered at, and the IRQL now.
 struct Frame {
@@ -533,28 +546,16 @@ pub(crate) fn ddi_left(rt: &RealRuntime, ddi: Ddi) {
         leaks_at_unload(rt);
     }
     if ddi == Ddi::DxgkDdiMiracastDestroyContext {
-        let leaked: Vec<(usize, String)> = {
+        let list: Vec<String> = {
             let mut st = rt.kernel().st.borrow_mut();
             let mut out = Vec::new();
-            for (addr, b) in st.blocks.iter_mut() {
-                if b.miracast {
-                    b.miracast = false;
-                    out.push((
-                        *addr,
-                        format!(
-                            "{} bytes tagged '{}' from {} in {}",
-                            b.bytes,
-                            tag_text(b.tag),
-                            b.api,
-                            b.place
-                        ),
-                    ));
-                }
+            for b in st.blocks.values_mut().filter(|b| b.miracast) {
+                b.miracast = false;
+                out.push(b.describe());
             }
             out
         };
-        if !leaked.is_empty() {
-            let list: Vec<String> = leaked.into_iter().map(|(_, s)| s).collect();
+        if !list.is_empty() {
             violation(
                 rt,
                 CheckId::KernelPool,
@@ -579,15 +580,7 @@ fn leaks_at_unload(rt: &RealRuntime) {
         .borrow()
         .blocks
         .values()
-        .map(|b| {
-            format!(
-                "{} bytes tagged '{}' from {} in {}",
-                b.bytes,
-                tag_text(b.tag),
-                b.api,
-                b.place
-            )
-        })
+        .map(Block::describe)
         .collect();
     if !leaked.is_empty() {
         violation(
