@@ -934,7 +934,10 @@ impl Os {
                     b"D3DUMD-1.3".to_vec()
                 },
             };
-            self.inner.memory.borrow_mut().begin_call();
+            self.inner
+                .memory
+                .borrow_mut()
+                .begin_call(self.inner.sched.current());
             let _adapter = self.inner.adapter.read().await;
             let ((status, handle), _, leave) = self
                 .call(
@@ -949,7 +952,7 @@ impl Os {
                 .await;
             let (allocated, exhausted) = {
                 let mut memory = self.inner.memory.borrow_mut();
-                let (a, f) = memory.end_call();
+                let (a, f) = memory.end_call(self.inner.sched.current());
                 (a.saturating_sub(f), memory.exhausted())
             };
             if status == NtStatus::STATUS_SUCCESS {
@@ -986,7 +989,10 @@ impl Os {
         let contexts = self.inner.memory.borrow_mut().take_gpu_contexts();
         let mut first = NtStatus::STATUS_SUCCESS;
         for (handle, allocated) in contexts {
-            self.inner.memory.borrow_mut().begin_call();
+            self.inner
+                .memory
+                .borrow_mut()
+                .begin_call(self.inner.sched.current());
             let _adapter = self.inner.adapter.read().await;
             let (status, _, leave) = self
                 .call(
@@ -996,7 +1002,11 @@ impl Os {
                     |s| (Some(*s), CallOut::None),
                 )
                 .await;
-            let (a, f) = self.inner.memory.borrow_mut().end_call();
+            let (a, f) = self
+                .inner
+                .memory
+                .borrow_mut()
+                .end_call(self.inner.sched.current());
             let freed = f.saturating_sub(a);
             if freed < allocated {
                 self.report(

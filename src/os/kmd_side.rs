@@ -195,17 +195,19 @@ impl DxgkrnlServices for KmdServices {
         let Some(os) = self.os("the pool allocation callback") else {
             return false;
         };
+        let thread = os.inner.sched.try_current();
         os.inner
             .memory
             .borrow_mut()
-            .allocate(bytes, os.inner.config.memory_budget_bytes)
+            .allocate(thread, bytes, os.inner.config.memory_budget_bytes)
     }
 
     fn free_pool(&self, bytes: u64) {
         let Some(os) = self.os("the pool free callback") else {
             return;
         };
-        os.inner.memory.borrow_mut().free(bytes);
+        let thread = os.inner.sched.try_current();
+        os.inner.memory.borrow_mut().free(thread, bytes);
     }
 }
 

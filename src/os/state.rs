@@ -61,8 +61,9 @@ pub(super) struct Indication {
 pub(super) struct Memory {
     used: u64,
     exhausted: bool,
-    /// Pool bytes (allocated, freed) during the GPU-context call in progress (R71, R72).
-    call: Option<(u64, u64)>,
+    /// Pool bytes (allocated, freed) during each GPU-context call in progress, by the thread
+    /// making it (R71, R72): calls on two threads at once each count only their own.
+    calls: BTreeMap<ThreadId, (u64, u64)>,
     gpu_contexts: BTreeMap<u64, (Handle, u64)>,
     next_gpu_context: u64,
 }
@@ -72,7 +73,7 @@ impl Default for Memory {
         Memory {
             used: 0,
             exhausted: false,
-            call: None,
+            calls: BTreeMap::new(),
             gpu_contexts: BTreeMap::new(),
             next_gpu_context: 1,
         }
@@ -80,36 +81,37 @@ impl Default for Memory {
 }
 
 impl Memory {
-    /// An allocation of `bytes` against `budget`; false (and exhausted) when it does not fit.
-    pub(super) fn allocate(&mut self, bytes: u64, budget: u64) -> bool {
+    /// An allocation of `bytes` against `budget` by `thread`; false (and exhausted) when it
+    /// does not fit.
+    pub(super) fn allocate(&mut self, thread: Option<ThreadId>, bytes: u64, budget: u64) -> bool {
         if self.used.saturating_add(bytes) > budget {
             self.exhausted = true;
             return false;
         }
         self.used += bytes;
-        if let Some((allocated, _)) = self.call.as_mut() {
+        if let Some((allocated, _)) = thread.and_then(|t| self.calls.get_mut(&t)) {
             *allocated += bytes;
         }
         true
     }
 
-    /// `bytes` given back.
-    pub(super) fn free(&mut self, bytes: u64) {
+    /// `bytes` given back by `thread`.
+    pub(super) fn free(&mut self, thread: Option<ThreadId>, bytes: u64) {
         self.used = self.used.saturating_sub(bytes);
         self.exhausted = false;
-        if let Some((_, freed)) = self.call.as_mut() {
+        if let Some((_, freed)) = thread.and_then(|t| self.calls.get_mut(&t)) {
             *freed += bytes;
         }
     }
 
-    /// A GPU-context call begins: count what it allocates and frees.
-    pub(super) fn begin_call(&mut self) {
-        self.call = Some((0, 0));
+    /// A GPU-context call begins on `thread`: count what it allocates and frees.
+    pub(super) fn begin_call(&mut self, thread: ThreadId) {
+        self.calls.insert(thread, (0, 0));
     }
 
-    /// The GPU-context call ended: (allocated, freed) during it.
-    pub(super) fn end_call(&mut self) -> (u64, u64) {
-        self.call.take().unwrap_or((0, 0))
+    /// The GPU-context call on `thread` ended: (allocated, freed) during it.
+    pub(super) fn end_call(&mut self, thread: ThreadId) -> (u64, u64) {
+        self.calls.remove(&thread).unwrap_or((0, 0))
     }
 
     /// The last allocation did not fit, and nothing was freed since.

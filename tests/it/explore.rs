@@ -369,3 +369,21 @@ fn orderings_that_once_broke_the_reference_kmd_stay_clean() {
         );
     }
 }
+
+#[test]
+fn gpu_contexts_created_on_two_threads_at_once_are_each_judged_by_their_own_allocations() {
+    // DxgkDdiCreateContext is Level 0, so the OS may run two at once. The OS counted the pool a
+    // GPU context took in one window for the whole OS: two creates at once mixed their counts,
+    // and about one schedule in five reported a correct KMD under R72 ("freed 65536 of the
+    // 131072 bytes"). Each thread now counts its own call.
+    let scenario = load("scenarios/conformance/gpu-contexts/from-two-threads.json");
+    let config = ExploreConfig {
+        mode: Mode::Portfolio,
+        max_schedules: Some(200),
+        shrink: false,
+        ..ExploreConfig::default()
+    };
+    let report = explore_scenario(&scenario, &ScenarioRunConfig::default(), &config);
+    assert_eq!(report.schedules, 200);
+    assert!(report.failures.is_empty(), "{}", report.summary());
+}
