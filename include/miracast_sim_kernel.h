@@ -117,9 +117,28 @@ NTKERNELAPI VOID NTAPI KeInitializeGuardedMutex(PKGUARDED_MUTEX Mutex);
 NTKERNELAPI VOID NTAPI KeAcquireGuardedMutex(PKGUARDED_MUTEX Mutex);
 NTKERNELAPI VOID NTAPI KeReleaseGuardedMutex(PKGUARDED_MUTEX Mutex);
 
-/* Normal kernel APCs are not modelled: a critical region changes nothing under the simulator. */
+/* Critical regions: normal kernel APCs are not delivered under the simulator, but the depth is
+ * counted per thread, because acquiring an ERESOURCE outside one is a Driver Verifier violation
+ * (C4/0x37). */
 NTKERNELAPI VOID NTAPI KeEnterCriticalRegion(VOID);
 NTKERNELAPI VOID NTAPI KeLeaveCriticalRegion(VOID);
+
+/* ---- executive resources (ERESOURCE) -------------------------------------------------------- */
+
+/* A reader-writer lock: shared owners, or one exclusive owner who may acquire it again (shared
+ * or exclusive). A shared owner asking for exclusive access deadlocks, as on Windows. Acquire
+ * inside a critical region (KeEnterCriticalRegion) at IRQL <= APC_LEVEL. Opaque: the real
+ * structure's size is not published; this one is large enough for any field a driver touches
+ * (none: initialize it only with ExInitializeResourceLite). */
+typedef struct _ERESOURCE {
+    ULONG_PTR Opaque[13];
+} ERESOURCE, *PERESOURCE;
+
+NTKERNELAPI NTSTATUS NTAPI ExInitializeResourceLite(PERESOURCE Resource);
+NTKERNELAPI NTSTATUS NTAPI ExDeleteResourceLite(PERESOURCE Resource);
+NTKERNELAPI BOOLEAN NTAPI ExAcquireResourceExclusiveLite(PERESOURCE Resource, BOOLEAN Wait);
+NTKERNELAPI BOOLEAN NTAPI ExAcquireResourceSharedLite(PERESOURCE Resource, BOOLEAN Wait);
+NTKERNELAPI VOID NTAPI ExReleaseResourceLite(PERESOURCE Resource);
 
 /* ---- events and waits ----------------------------------------------------------------------- */
 

@@ -385,6 +385,42 @@ impl SimRwLock {
         }
     }
 
+    /// Takes the lock shared if no thread holds it exclusively, without waiting.
+    pub fn try_read(&self) -> Option<SimRwGuard> {
+        self.try_take(false)
+    }
+
+    /// Takes the lock exclusively if no thread holds it at all, without waiting.
+    pub fn try_write(&self) -> Option<SimRwGuard> {
+        self.try_take(true)
+    }
+
+    fn try_take(&self, exclusive: bool) -> Option<SimRwGuard> {
+        let me = self.sched.current();
+        let mut st = self.state.borrow_mut();
+        let free = st.writer.is_none() && (!exclusive || st.readers.is_empty());
+        if !free {
+            return None;
+        }
+        if exclusive {
+            st.writer = Some(me);
+        } else {
+            st.readers.push(me);
+        }
+        let mut released = st.released.clone();
+        if exclusive {
+            released.join(&st.read_released);
+        }
+        let id = st.id;
+        drop(st);
+        self.sched.touch(id, exclusive);
+        self.sched.acquire(&released);
+        Some(SimRwGuard {
+            lock: self.clone(),
+            exclusive,
+        })
+    }
+
     /// Its object id (for [`Op`]s).
     pub fn id(&self) -> ObjectId {
         self.state.borrow().id

@@ -56,7 +56,7 @@ fn replay(token: &str, backend: &str) -> (Option<i32>, String) {
         .args([
             "replay",
             token,
-            "scenarios/conformance/lifecycle",
+            "scenarios/conformance",
             "--backend",
             backend,
         ])
@@ -169,6 +169,40 @@ fn pool_still_allocated_when_the_adapter_is_removed_breaks_r72_at_unload() {
     // The correct KMD frees its adapter context in DxgkDdiRemoveDevice.
     let clean = &explore(&backend(&[]), &[REMOVED], 30)[0];
     assert_eq!(clean["explore_verdict"]["passed"], true, "{clean:#}");
+}
+
+#[test]
+fn an_eresource_orders_threads_and_its_misuse_is_found_in_driver_verifier_words() {
+    const TWO_THREADS: &str = "scenarios/conformance/gpu-contexts/from-two-threads.json";
+    // Exclusive inside a critical region, a nested shared acquisition by the exclusive owner,
+    // a try (Wait FALSE) first on destroy: clean on every schedule.
+    let clean = &explore(&backend(&["RESOURCE_GPU_LOCK"]), &[TWO_THREADS], 60)[0];
+    assert_eq!(clean["explore_verdict"]["passed"], true, "{clean:#}");
+    // Without KeEnterCriticalRegion: R69, C4/0x37, replayed from its token.
+    let b = backend(&["BUG_RESOURCE_APCS_ENABLED"]);
+    let s = &explore(&b, &[TWO_THREADS], 30)[0];
+    let (message, token) = finding(s, "R69");
+    assert!(
+        message.contains(
+            "DRIVER_VERIFIER_DETECTED_VIOLATION (C4/0x37): ExAcquireResourceExclusiveLite called with normal kernel APCs enabled at PASSIVE_LEVEL: call KeEnterCriticalRegion first"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("inside DxgkDdiCreateContext"), "{message}");
+    let (code, text) = replay(&token, &b);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("C4/0x37"), "{text}");
+    // Shared, then exclusive on the same thread: it waits for itself, as on Windows.
+    let s = &explore(
+        &backend(&["BUG_RESOURCE_SHARED_TO_EXCLUSIVE"]),
+        &[TWO_THREADS],
+        30,
+    )[0];
+    let (message, _) = finding(s, "deadlock");
+    assert!(
+        message.contains("in the KMD's DxgkDdiCreateContext waits for exclusive ERESOURCE #"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -46,7 +46,9 @@ use crate::os::PoolFaults;
 use crate::rules::{CheckId, Culprit, RuleId, Violation};
 use crate::sched::clock::VectorClock;
 use crate::sched::tracked::Access;
-use crate::sched::{RaceReport, SimEvent, SimMutex, SimMutexGuard, ThreadId};
+use crate::sched::{
+    RaceReport, SimEvent, SimMutex, SimMutexGuard, SimRwGuard, SimRwLock, ThreadId,
+};
 use crate::status::NtStatus;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -141,6 +143,25 @@ pub(crate) enum KernelCall {
     },
     /// `ExTryToAcquireFastMutex`: 1 when acquired.
     TryAcquire {
+        addr: usize,
+    },
+    /// `KeEnterCriticalRegion` (true) or `KeLeaveCriticalRegion`.
+    CriticalRegion {
+        enter: bool,
+    },
+    InitResource {
+        addr: usize,
+    },
+    DeleteResource {
+        addr: usize,
+    },
+    /// `ExAcquireResource{Exclusive,Shared}Lite`: 1 when acquired.
+    AcquireResource {
+        addr: usize,
+        exclusive: bool,
+        wait: bool,
+    },
+    ReleaseResource {
         addr: usize,
     },
     Release {
@@ -248,6 +269,15 @@ pub(crate) enum KernelCall {
 
 // ---- state -----------------------------------------------------------------------------------
 
+/// An `ERESOURCE`: one lock between simulated threads, with the owners Windows tracks (an
+/// exclusive owner's recursion count, or each shared owner's).
+struct Resource {
+    name: String,
+    lock: SimRwLock,
+    exclusive: Option<(ThreadId, u32, SimRwGuard)>,
+    shared: BTreeMap<ThreadId, (u32, SimRwGuard)>,
+}
+
 struct Lock {
     name: String,
     mutex: SimMutex,
@@ -316,6 +346,9 @@ struct State {
     roles: BTreeMap<ThreadId, String>,
     locks: BTreeMap<usize, Lock>,
     held: BTreeMap<ThreadId, Vec<usize>>,
+    resources: BTreeMap<usize, Resource>,
+    /// `KeEnterCriticalRegion` depth per thread.
+    critical: BTreeMap<ThreadId, u32>,
     /// Lock-order edges (held, then acquired) by lock name, for Driver Verifier's deadlock
     /// detection.
     order: BTreeSet<(String, String)>,
@@ -747,6 +780,19 @@ pub(crate) async fn serve(rt: &RealRuntime, call: KernelCall) -> HookReply {
             sched.yield_now().await;
             HookReply::Value(u64::from(was))
         }
+        KernelCall::AcquireResource {
+            addr,
+            exclusive,
+            wait,
+        } => {
+            let got = acquire_resource(rt, addr, exclusive, wait).await;
+            HookReply::Value(u64::from(got))
+        }
+        KernelCall::ReleaseResource { addr } => {
+            release_resource(rt, addr);
+            sched.yield_now().await;
+            HookReply::Done
+        }
         KernelCall::Wait { addr, timeout } => wait(rt, addr, timeout).await,
         KernelCall::Delay { interval } => {
             check_max(
@@ -799,6 +845,56 @@ pub(crate) async fn serve(rt: &RealRuntime, call: KernelCall) -> HookReply {
 pub(crate) fn serve_now(rt: &RealRuntime, call: KernelCall) -> HookReply {
     let on_thread = rt.sched().try_current().is_some();
     match call {
+        KernelCall::CriticalRegion { enter } => {
+            // Before the first DDI (in MiracastSimKmdEntry) there is no simulated thread and
+            // nothing to acquire, so the depth is not kept.
+            if let Some(me) = rt.sched().try_current() {
+                let mut st = rt.kernel().st.borrow_mut();
+                let depth = st.critical.entry(me).or_default();
+                if enter {
+                    *depth += 1;
+                } else if *depth == 0 {
+                    drop(st);
+                    rt.note(format!(
+                        "KeLeaveCriticalRegion without KeEnterCriticalRegion ({})",
+                        place(rt, me)
+                    ));
+                } else {
+                    *depth -= 1;
+                }
+            }
+            HookReply::Done
+        }
+        KernelCall::InitResource { addr } => {
+            let live = rt.kernel().st.borrow().resources.get(&addr).map(|r| {
+                (
+                    r.name.clone(),
+                    r.exclusive.is_some() || !r.shared.is_empty(),
+                )
+            });
+            if let Some((name, true)) = live {
+                rt.note(format!(
+                    "DRIVER_VERIFIER_DETECTED_VIOLATION (C4/0xD0): ExInitializeResourceLite on {name}, which is owned"
+                ));
+            }
+            let name = rt.kernel().object_name("ERESOURCE");
+            init_resource(rt, addr, name);
+            HookReply::Value(0)
+        }
+        KernelCall::DeleteResource { addr } => {
+            let gone = rt.kernel().st.borrow_mut().resources.remove(&addr);
+            match gone {
+                None => rt.note(
+                    "DRIVER_VERIFIER_DETECTED_VIOLATION (C4/0xD1): ExDeleteResourceLite of an ERESOURCE never initialized".to_owned(),
+                ),
+                Some(r) if r.exclusive.is_some() || !r.shared.is_empty() => rt.note(format!(
+                    "Driver Verifier (C4/0x100B): ExDeleteResourceLite of {}, which is owned",
+                    r.name
+                )),
+                Some(_) => {}
+            }
+            HookReply::Value(0)
+        }
         KernelCall::InitLock { addr, how } => {
             let name = rt.kernel().object_name(how.object());
             let mutex = SimMutex::new(rt.sched(), name.clone());
@@ -1033,7 +1129,7 @@ pub(crate) fn serve_now(rt: &RealRuntime, call: KernelCall) -> HookReply {
             HookReply::Value(u64::from(was))
         }
         KernelCall::Acquire { .. } => HookReply::Value(u64::from(PASSIVE_LEVEL)),
-        KernelCall::TryAcquire { .. } => HookReply::Value(1),
+        KernelCall::TryAcquire { .. } | KernelCall::AcquireResource { .. } => HookReply::Value(1),
         KernelCall::Wait { .. } | KernelCall::Delay { .. } => HookReply::Value(0),
         call @ (KernelCall::InsertDpc { .. }
         | KernelCall::SetTimer { .. }
@@ -1048,7 +1144,9 @@ pub(crate) fn serve_now(rt: &RealRuntime, call: KernelCall) -> HookReply {
             ));
             HookReply::Value(0)
         }
-        KernelCall::Release { .. } | KernelCall::Stall { .. } => HookReply::Done,
+        KernelCall::Release { .. }
+        | KernelCall::ReleaseResource { .. }
+        | KernelCall::Stall { .. } => HookReply::Done,
     }
 }
 
@@ -1151,6 +1249,147 @@ async fn acquire(rt: &RealRuntime, addr: usize, how: LockHow) -> HookReply {
         LockHow::SpinAtDpc => {}
     }
     HookReply::Value(u64::from(irql))
+}
+
+/// The `ERESOURCE` at `addr`, made on first use when the driver skipped
+/// `ExInitializeResourceLite` (noted in Driver Verifier's words).
+fn resource_name(rt: &RealRuntime, addr: usize) -> (SimRwLock, String) {
+    if let Some(r) = rt.kernel().st.borrow().resources.get(&addr) {
+        return (r.lock.clone(), r.name.clone());
+    }
+    let name = rt.kernel().object_name("ERESOURCE");
+    rt.note(format!(
+        "{name} used without ExInitializeResourceLite (Driver Verifier: C4/0xD1)"
+    ));
+    init_resource(rt, addr, name)
+}
+
+fn init_resource(rt: &RealRuntime, addr: usize, name: String) -> (SimRwLock, String) {
+    let lock = SimRwLock::new(rt.sched(), name.clone());
+    rt.kernel().st.borrow_mut().resources.insert(
+        addr,
+        Resource {
+            name: name.clone(),
+            lock: lock.clone(),
+            exclusive: None,
+            shared: BTreeMap::new(),
+        },
+    );
+    (lock, name)
+}
+
+/// `ExAcquireResource{Exclusive,Shared}Lite`. An exclusive owner acquires again (either way)
+/// by counting; a shared owner acquires shared again by counting; a shared owner asking for
+/// exclusive access waits for itself, a deadlock the scheduler reports, as Windows would hang.
+async fn acquire_resource(rt: &RealRuntime, addr: usize, exclusive: bool, wait: bool) -> bool {
+    let me = rt.sched().current();
+    let routine = if exclusive {
+        "ExAcquireResourceExclusiveLite"
+    } else {
+        "ExAcquireResourceSharedLite"
+    };
+    let irql = check_max(rt, routine, APC_LEVEL, 0x0002_0007, RuleId::R69);
+    let critical = rt
+        .kernel()
+        .st
+        .borrow()
+        .critical
+        .get(&me)
+        .copied()
+        .unwrap_or(0);
+    if critical == 0 && irql < APC_LEVEL {
+        violation(
+            rt,
+            CheckId::KernelIrql,
+            RuleId::R69,
+            format!(
+                "DRIVER_VERIFIER_DETECTED_VIOLATION (C4/0x37): {routine} called with normal kernel APCs enabled at {}: call KeEnterCriticalRegion first ({})",
+                irql_name(irql),
+                place(rt, me)
+            ),
+        );
+    }
+    let (lock, _) = resource_name(rt, addr);
+    {
+        let mut st = rt.kernel().st.borrow_mut();
+        if let Some(r) = st.resources.get_mut(&addr) {
+            if let Some((owner, count, _)) = r.exclusive.as_mut()
+                && *owner == me
+            {
+                *count += 1;
+                return true;
+            }
+            if !exclusive && let Some((count, _)) = r.shared.get_mut(&me) {
+                *count += 1;
+                return true;
+            }
+        }
+    }
+    let guard = match (exclusive, wait) {
+        (true, true) => Some(lock.write().await),
+        (false, true) => Some(lock.read().await),
+        (true, false) => lock.try_write(),
+        (false, false) => lock.try_read(),
+    };
+    if !wait {
+        rt.sched().yield_now().await;
+    }
+    let Some(guard) = guard else {
+        return false;
+    };
+    let mut st = rt.kernel().st.borrow_mut();
+    if let Some(r) = st.resources.get_mut(&addr) {
+        if exclusive {
+            r.exclusive = Some((me, 1, guard));
+        } else {
+            r.shared.insert(me, (1, guard));
+        }
+    }
+    true
+}
+
+/// `ExReleaseResourceLite`: one acquisition of the calling thread's ends.
+fn release_resource(rt: &RealRuntime, addr: usize) {
+    let me = rt.sched().current();
+    check_max(
+        rt,
+        "ExReleaseResourceLite",
+        DISPATCH_LEVEL,
+        0x38,
+        RuleId::R69,
+    );
+    let (_, name) = resource_name(rt, addr);
+    let guard: Option<SimRwGuard> = {
+        let mut st = rt.kernel().st.borrow_mut();
+        let Some(r) = st.resources.get_mut(&addr) else {
+            return;
+        };
+        if let Some((owner, count, _)) = r.exclusive.as_mut()
+            && *owner == me
+        {
+            *count -= 1;
+            if *count == 0 {
+                r.exclusive.take().map(|(_, _, g)| g)
+            } else {
+                return;
+            }
+        } else if let Some((count, _)) = r.shared.get_mut(&me) {
+            *count -= 1;
+            if *count == 0 {
+                r.shared.remove(&me).map(|(_, g)| g)
+            } else {
+                return;
+            }
+        } else {
+            drop(st);
+            rt.note(format!(
+                "RESOURCE_NOT_OWNED (bug check 0xE3): ExReleaseResourceLite of {name}, which this thread does not own ({})",
+                place(rt, me)
+            ));
+            return;
+        }
+    };
+    drop(guard);
 }
 
 /// `ExTryToAcquireFastMutex`: the mutex if it is free, without waiting.
@@ -2093,9 +2332,41 @@ unsafe extern "C" fn ex_try_to_acquire_fast_mutex(m: *mut libc::c_void) -> u8 {
     value(request(KernelCall::TryAcquire { addr: m as usize })) as u8
 }
 
-unsafe extern "C" fn ke_enter_critical_region() {}
+unsafe extern "C" fn ke_enter_critical_region() {
+    request(KernelCall::CriticalRegion { enter: true });
+}
 
-unsafe extern "C" fn ke_leave_critical_region() {}
+unsafe extern "C" fn ke_leave_critical_region() {
+    request(KernelCall::CriticalRegion { enter: false });
+}
+
+unsafe extern "C" fn ex_initialize_resource_lite(r: *mut libc::c_void) -> i32 {
+    value(request(KernelCall::InitResource { addr: r as usize })) as i32
+}
+
+unsafe extern "C" fn ex_delete_resource_lite(r: *mut libc::c_void) -> i32 {
+    value(request(KernelCall::DeleteResource { addr: r as usize })) as i32
+}
+
+unsafe extern "C" fn ex_acquire_resource_exclusive_lite(r: *mut libc::c_void, wait: u8) -> u8 {
+    value(request(KernelCall::AcquireResource {
+        addr: r as usize,
+        exclusive: true,
+        wait: wait != 0,
+    })) as u8
+}
+
+unsafe extern "C" fn ex_acquire_resource_shared_lite(r: *mut libc::c_void, wait: u8) -> u8 {
+    value(request(KernelCall::AcquireResource {
+        addr: r as usize,
+        exclusive: false,
+        wait: wait != 0,
+    })) as u8
+}
+
+unsafe extern "C" fn ex_release_resource_lite(r: *mut libc::c_void) {
+    request(KernelCall::ReleaseResource { addr: r as usize });
+}
 
 unsafe extern "C" fn ex_initialize_fast_mutex(m: *mut libc::c_void) {
     request(KernelCall::InitLock {
@@ -2571,6 +2842,11 @@ pub(crate) fn routines() -> Vec<(&'static str, usize)> {
         "KeReleaseInStackQueuedSpinLockFromDpcLevel" => ke_release_in_stack_queued_spin_lock_from_dpc_level,
         "KeEnterCriticalRegion" => ke_enter_critical_region,
         "KeLeaveCriticalRegion" => ke_leave_critical_region,
+        "ExInitializeResourceLite" => ex_initialize_resource_lite,
+        "ExDeleteResourceLite" => ex_delete_resource_lite,
+        "ExAcquireResourceExclusiveLite" => ex_acquire_resource_exclusive_lite,
+        "ExAcquireResourceSharedLite" => ex_acquire_resource_shared_lite,
+        "ExReleaseResourceLite" => ex_release_resource_lite,
         "KeInitializeGuardedMutex" => ke_initialize_guarded_mutex,
         "KeAcquireGuardedMutex" => ke_acquire_guarded_mutex,
         "KeReleaseGuardedMutex" => ke_release_guarded_mutex,
