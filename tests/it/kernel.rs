@@ -206,6 +206,61 @@ fn an_eresource_orders_threads_and_its_misuse_is_found_in_driver_verifier_words(
 }
 
 #[test]
+fn ke_flush_queued_dpcs_returns_only_after_the_dpcs_queued_before_it_have_ended() {
+    // DEFERRED_ARRIVAL: the arrival IOCTL waits for the work item its timer's DPC queued, then
+    // calls KeFlushQueuedDpcs; on the orderings where the DPC has not ended yet, the IOCTL
+    // returns only after it has.
+    let b = backend(&["DEFERRED_ARRIVAL"]);
+    for seed in 1..=300 {
+        let out = sim_binary()
+            .args(["run", CONNECT, "--format", "json", "--no-isolate"])
+            .args(["--backend", &b, "--profile", PROFILE])
+            .args(["--seed", &seed.to_string()])
+            .output()
+            .expect("run miracast-sim");
+        let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+        let s = &report["scenarios"][0];
+        assert_eq!(s["outcome"], "passed", "seed {seed}: {s:#}");
+        let trace = s["trace_text"].as_str().unwrap_or_default();
+        let lines: Vec<&str> = trace.lines().collect();
+        let Some(flush) = lines
+            .iter()
+            .position(|l| l.contains("note KeFlushQueuedDpcs waits"))
+        else {
+            continue;
+        };
+        let thread_of = |l: &str| l.split_whitespace().nth(2).unwrap_or_default().to_owned();
+        let ioctl_thread = thread_of(lines[flush]);
+        let dpc_thread = lines
+            .iter()
+            .find(|l| l.contains("thread-start kmd-work-"))
+            .and_then(|l| {
+                l.rsplit_once("(from ")
+                    .map(|(_, t)| t.trim_end_matches(')'))
+            })
+            .expect("the DPC started the work item")
+            .to_owned();
+        let dpc_exit = lines
+            .iter()
+            .skip(flush)
+            .position(|l| thread_of(l) == dpc_thread && l.ends_with("thread-exit"))
+            .map(|i| i + flush)
+            .unwrap_or_else(|| panic!("seed {seed}: the DPC never ended after the flush\n{trace}"));
+        let ioctl_leave = lines
+            .iter()
+            .skip(flush)
+            .position(|l| {
+                thread_of(l) == ioctl_thread && l.contains("leave DxgkDdiMiracastIoControl")
+            })
+            .map(|i| i + flush)
+            .expect("the IOCTL returns");
+        assert!(dpc_exit < ioctl_leave, "seed {seed}:\n{trace}");
+        return;
+    }
+    panic!("no seed in 1..=300 had KeFlushQueuedDpcs wait");
+}
+
+#[test]
 fn the_kmd_on_kernel_routines_stays_clean_under_exploration_with_timers_dpcs_and_work_items() {
     for defines in [&[][..], &["DEFERRED_ARRIVAL"][..]] {
         let b = backend(defines);

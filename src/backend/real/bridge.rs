@@ -754,14 +754,17 @@ impl RealRuntime {
     pub(crate) fn spawn_kernel_thread(
         &self,
         name: String,
-        first: Box<dyn FnOnce(ThreadId)>,
+        first: Box<dyn FnOnce(ThreadId) -> bool>,
         job: Box<dyn FnOnce() + Send>,
         last: AfterRoutine,
     ) -> ThreadId {
         let rt = self.clone();
         let sim = self.inner.sched.spawn(name, true, async move {
             let thread = rt.inner.sched.current();
-            first(thread);
+            if !first(thread) {
+                // Cancelled before it ran (a DPC taken off its queue).
+                return;
+            }
             let Some(real) = rt.real_thread(thread) else {
                 return;
             };

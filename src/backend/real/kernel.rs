@@ -212,6 +212,7 @@ pub(crate) enum KernelCall {
     RemoveDpc {
         addr: usize,
     },
+    FlushQueuedDpcs,
     InitTimer {
         addr: usize,
         sync: bool,
@@ -296,7 +297,8 @@ struct Dpc {
     name: String,
     routine: usize,
     context: usize,
-    queued: bool,
+    /// The queued run that has not started yet, by its number.
+    queued: Option<u64>,
 }
 
 struct Timer {
@@ -354,6 +356,12 @@ struct State {
     order: BTreeSet<(String, String)>,
     events: BTreeMap<usize, Event>,
     dpcs: BTreeMap<usize, Dpc>,
+    /// The number the next queued DPC run gets.
+    next_dpc_run: u64,
+    /// DPC runs queued and not finished (nor taken off the queue).
+    dpc_runs: BTreeSet<u64>,
+    /// Threads in `KeFlushQueuedDpcs`: the runs before this number must end first.
+    dpc_flushes: Vec<(u64, SimEvent)>,
     timers: BTreeMap<usize, Timer>,
     work_items: BTreeMap<usize, WorkItem>,
     blocks: BTreeMap<usize, Block>,
@@ -794,6 +802,10 @@ pub(crate) async fn serve(rt: &RealRuntime, call: KernelCall) -> HookReply {
             HookReply::Done
         }
         KernelCall::Wait { addr, timeout } => wait(rt, addr, timeout).await,
+        KernelCall::FlushQueuedDpcs => {
+            flush_queued_dpcs(rt).await;
+            HookReply::Done
+        }
         KernelCall::Delay { interval } => {
             check_max(
                 rt,
@@ -1001,19 +1013,25 @@ pub(crate) fn serve_now(rt: &RealRuntime, call: KernelCall) -> HookReply {
                     name,
                     routine,
                     context,
-                    queued: false,
+                    queued: None,
                 },
             );
             HookReply::Done
         }
         KernelCall::RemoveDpc { addr } => {
-            let mut st = rt.kernel().st.borrow_mut();
-            let removed = st.dpcs.get_mut(&addr).is_some_and(|d| {
-                let was = d.queued;
-                d.queued = false;
-                was
-            });
-            HookReply::Value(u64::from(removed))
+            // The run taken off the queue does not start (its thread sees it gone) and counts
+            // as ended for KeFlushQueuedDpcs.
+            let removed = rt
+                .kernel()
+                .st
+                .borrow_mut()
+                .dpcs
+                .get_mut(&addr)
+                .and_then(|d| d.queued.take());
+            if let Some(run) = removed {
+                dpc_run_ended(rt, run);
+            }
+            HookReply::Value(u64::from(removed.is_some()))
         }
         KernelCall::InitTimer { addr, sync } => {
             let name = rt.kernel().object_name("KTIMER");
@@ -1144,8 +1162,10 @@ pub(crate) fn serve_now(rt: &RealRuntime, call: KernelCall) -> HookReply {
             ));
             HookReply::Value(0)
         }
+        // Before the first DDI no DPC has been queued (see above), so there is nothing to flush.
         KernelCall::Release { .. }
         | KernelCall::ReleaseResource { .. }
+        | KernelCall::FlushQueuedDpcs
         | KernelCall::Stall { .. } => HookReply::Done,
     }
 }
@@ -1549,7 +1569,7 @@ async fn wait(rt: &RealRuntime, addr: usize, timeout: Option<i64>) -> HookReply 
 }
 
 fn insert_dpc(rt: &RealRuntime, addr: usize, arg1: usize, arg2: usize) -> bool {
-    let (name, routine, context) = {
+    let (name, routine, context, run) = {
         let mut st = rt.kernel().st.borrow_mut();
         let Some(d) = st.dpcs.get_mut(&addr) else {
             drop(st);
@@ -1559,11 +1579,17 @@ fn insert_dpc(rt: &RealRuntime, addr: usize, arg1: usize, arg2: usize) -> bool {
             );
             return false;
         };
-        if d.queued {
+        if d.queued.is_some() {
             return false;
         }
-        d.queued = true;
-        (d.name.clone(), d.routine, d.context)
+        let run = st.next_dpc_run;
+        st.next_dpc_run += 1;
+        st.dpc_runs.insert(run);
+        if let Some(d) = st.dpcs.get_mut(&addr) {
+            d.queued = Some(run);
+        }
+        let d = &st.dpcs[&addr];
+        (d.name.clone(), d.routine, d.context, run)
     };
     let rt2 = rt.clone();
     let role = format!("the DPC {name}");
@@ -1582,12 +1608,80 @@ fn insert_dpc(rt: &RealRuntime, addr: usize, arg1: usize, arg2: usize) -> bool {
         DISPATCH_LEVEL,
         Box::new(job),
         Box::new(move || {
-            if let Some(d) = rt2.kernel().st.borrow_mut().dpcs.get_mut(&addr) {
-                d.queued = false;
+            // Dequeued as it starts, so the routine may queue itself again; a run taken off
+            // the queue by KeRemoveQueueDpc does not start.
+            let mut st = rt2.kernel().st.borrow_mut();
+            match st.dpcs.get_mut(&addr) {
+                Some(d) if d.queued == Some(run) => {
+                    d.queued = None;
+                    true
+                }
+                _ => false,
             }
         }),
+        Box::new(move |rt: &RealRuntime| dpc_run_ended(rt, run)),
     );
     true
+}
+
+/// A DPC run ended (or was taken off the queue): wake the `KeFlushQueuedDpcs` callers whose
+/// earlier runs are now all done.
+fn dpc_run_ended(rt: &RealRuntime, run: u64) {
+    let ready: Vec<SimEvent> = {
+        let mut st = rt.kernel().st.borrow_mut();
+        st.dpc_runs.remove(&run);
+        let oldest = st.dpc_runs.first().copied();
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut st.dpc_flushes)
+            .into_iter()
+            .partition(|(before, _)| oldest.is_none_or(|o| o >= *before));
+        st.dpc_flushes = waiting;
+        ready.into_iter().map(|(_, e)| e).collect()
+    };
+    for e in ready {
+        e.set();
+    }
+}
+
+/// `KeFlushQueuedDpcs`: returns once every DPC run queued before the call has ended.
+async fn flush_queued_dpcs(rt: &RealRuntime) {
+    let me = rt.sched().current();
+    let irql = thread_irql(&rt.kernel().st.borrow(), me);
+    if irql > PASSIVE_LEVEL {
+        violation(
+            rt,
+            CheckId::KernelIrql,
+            RuleId::R69,
+            format!(
+                "KeFlushQueuedDpcs called at {} (allowed: PASSIVE_LEVEL only; it waits) ({})",
+                irql_name(irql),
+                place(rt, me)
+            ),
+        );
+    }
+    // The call's choice point comes first: the DPC runs it waits for are those queued before
+    // it takes effect.
+    rt.sched().yield_now().await;
+    let wait = {
+        let mut st = rt.kernel().st.borrow_mut();
+        let before = st.next_dpc_run;
+        let pending = st.dpc_runs.range(..before).count();
+        (pending > 0).then(|| {
+            let e = SimEvent::new(
+                rt.sched(),
+                format!("the DPCs queued before KeFlushQueuedDpcs (t{me})"),
+                false,
+            );
+            st.dpc_flushes.push((before, e.clone()));
+            e
+        })
+    };
+    if let Some(e) = wait {
+        rt.note(format!(
+            "KeFlushQueuedDpcs waits for the DPC runs queued before it ({})",
+            place(rt, me)
+        ));
+        e.wait(None).await;
+    }
 }
 
 /// Starts a simulated thread that runs a driver routine (a DPC, a work item) at `irql`.
@@ -1597,13 +1691,21 @@ fn spawn_routine(
     role: String,
     irql: u8,
     job: Box<dyn FnOnce() + Send>,
-    first: Box<dyn FnOnce()>,
+    first: Box<dyn FnOnce() -> bool>,
+    after: Box<dyn FnOnce(&RealRuntime)>,
 ) {
     let rt2 = rt.clone();
+    let after = std::rc::Rc::new(std::cell::RefCell::new(Some(after)));
+    let after_cancelled = after.clone();
     rt.spawn_kernel_thread(
         name,
         Box::new(move |thread| {
-            first();
+            if !first() {
+                if let Some(a) = after_cancelled.borrow_mut().take() {
+                    a(&rt2);
+                }
+                return false;
+            }
             let mut st = rt2.kernel().st.borrow_mut();
             st.roles.insert(thread, role);
             st.frames.insert(
@@ -1613,9 +1715,10 @@ fn spawn_routine(
                     now: irql,
                 }],
             );
+            true
         }),
         job,
-        Box::new(|rt: &RealRuntime, thread| {
+        Box::new(move |rt: &RealRuntime, thread| {
             let frame = rt
                 .kernel()
                 .st
@@ -1652,6 +1755,9 @@ fn spawn_routine(
                         }
                     ),
                 );
+            }
+            if let Some(a) = after.borrow_mut().take() {
+                a(rt);
             }
         }),
     );
@@ -1779,7 +1885,9 @@ fn queue_work_item(rt: &RealRuntime, item: usize, routine: usize, queue: i32, co
             if let Some(w) = rt2.kernel().st.borrow_mut().work_items.get_mut(&item) {
                 w.queued = false;
             }
+            true
         }),
+        Box::new(|_: &RealRuntime| {}),
     );
 }
 
@@ -2520,6 +2628,10 @@ unsafe extern "C" fn ke_remove_queue_dpc(dpc: *mut libc::c_void) -> u8 {
     value(request(KernelCall::RemoveDpc { addr: dpc as usize })) as u8
 }
 
+unsafe extern "C" fn ke_flush_queued_dpcs() {
+    request(KernelCall::FlushQueuedDpcs);
+}
+
 unsafe extern "C" fn ke_initialize_timer(t: *mut libc::c_void) {
     request(KernelCall::InitTimer {
         addr: t as usize,
@@ -2864,6 +2976,7 @@ pub(crate) fn routines() -> Vec<(&'static str, usize)> {
         "KeInitializeDpc" => ke_initialize_dpc,
         "KeInsertQueueDpc" => ke_insert_queue_dpc,
         "KeRemoveQueueDpc" => ke_remove_queue_dpc,
+        "KeFlushQueuedDpcs" => ke_flush_queued_dpcs,
         "KeInitializeTimer" => ke_initialize_timer,
         "KeInitializeTimerEx" => ke_initialize_timer_ex,
         "KeSetTimer" => ke_set_timer,
