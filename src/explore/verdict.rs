@@ -10,6 +10,9 @@
 //! - any other finding fails it (`R27`, `deadlock`, `expect`, `bugcheck`, ...);
 //! - a rule the scenario expects that **no** schedule broke fails it: "expected R17, not
 //!   found in N schedules";
+//! - with `expect.holds_on: some`, the scenario's own expectations show one ordering the OS may
+//!   produce: their finding `expect` fails it only when no schedule showed that ordering
+//!   ([`ExploreVerdict::ordering_shown_in`]);
 //! - a nondeterministic schedule (`--check-determinism`) fails it.
 //!
 //! The scenario passes exactly when none of these fail it; the human line, the JSON report's
