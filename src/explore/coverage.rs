@@ -191,7 +191,7 @@ pub struct RuleEntry {
 ///
 /// Which DDIs a rule concerns comes from the catalogue itself: every DDI or callback its title
 /// or statement names (by documented name or C type), plus, for the few rules whose text names
-/// none, the calls that carry what they judge ([`extra_ddis`]). The JSON form is a list in
+/// none, the calls that carry what they judge (`extra_ddis`). The JSON form is a list in
 /// catalogue order with sorted scenario names, so two runs of the same corpus give the same
 /// bytes and a change shows as a small diff.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -138,7 +138,7 @@ impl ReplayToken {
     }
 }
 
-/// Re-runs the run `token` recorded on `scenario`: its choices with [`ReplayStrategy`], then the
+/// Re-runs the run `token` recorded on `scenario`: its choices with [`ReplayStrategy`](crate::sched::ReplayStrategy), then the
 /// seed's random strategy past them. `options` gives the backend; the seed is the token's.
 ///
 /// # Errors
