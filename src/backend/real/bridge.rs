@@ -361,21 +361,24 @@ struct Link {
     up: Sender<Up>,
     down: Receiver<Down>,
     shared: Arc<RealShared>,
-    /// The process the link belongs to. A driver that forks copies the thread's link into the
-    /// child, where nobody answers it: there the thread is no bridge thread, and its C library
-    /// calls are the C library's.
-    pid: u32,
 }
 
 /// The process whose runtimes serve callbacks (set when a runtime is made).
 static BRIDGE_PROCESS: AtomicU32 = AtomicU32::new(0);
 
-/// The current thread's link, when it is a bridge thread of this process.
+/// False in a process the driver forked: no runtime lives there to serve a call.
+fn in_bridge_process() -> bool {
+    BRIDGE_PROCESS.load(Ordering::Relaxed) == std::process::id()
+}
+
+/// The current thread's link, when it is a bridge thread. A driver that forks copies the
+/// thread's link into the child, where nobody answers it: there the thread is no bridge thread,
+/// and its C library calls are the C library's.
 fn current_link() -> Option<Rc<Link>> {
-    LINK.try_with(|l| l.borrow().clone())
-        .ok()
-        .flatten()
-        .filter(|l| l.pid == std::process::id())
+    if !in_bridge_process() {
+        return None;
+    }
+    LINK.try_with(|l| l.borrow().clone()).ok().flatten()
 }
 
 thread_local! {
@@ -424,8 +427,7 @@ pub(crate) fn resolve_handle(driver_value: usize) -> Option<Handle> {
 /// Sends a callback request from a trampoline and blocks until the OS answers. Runs driver
 /// calls nested inside the callback meanwhile.
 pub(crate) fn callback(driver_handle: usize, request: CallbackRequest) -> CallbackReply {
-    if BRIDGE_PROCESS.load(Ordering::Relaxed) != std::process::id() {
-        // A process the driver forked: no runtime lives here to serve the call.
+    if !in_bridge_process() {
         return CallbackReply::Refused;
     }
     if let Some(link) = current_link() {
@@ -550,7 +552,6 @@ impl RealThread {
                     up: up_tx,
                     down: down_rx,
                     shared,
-                    pid: std::process::id(),
                 });
                 LINK.with(|l| *l.borrow_mut() = Some(link.clone()));
                 let _ = serve_down(&link);

@@ -895,10 +895,8 @@ mod platform {
     /// Writes `\n@@miracast-sim-crash SIGNAL TID COMM\n` to the protocol, then lets the fault
     /// take its default course (the handler is reset before it runs).
     extern "C" fn on_fault(signal: libc::c_int) {
-        let fd = PROTOCOL_FD.load(Ordering::SeqCst);
-        // SAFETY: getpid is async-signal-safe and cannot fail.
-        if fd >= 0 && unsafe { libc::getpid() } == CHILD_PROCESS.load(Ordering::SeqCst) {
-            send_pending();
+        if let Some(fd) = protocol_fd_here() {
+            send_pending(fd);
             let mut buf = [0u8; 128];
             let mut n = 0;
             let mut put = |bytes: &[u8]| {
@@ -932,15 +930,18 @@ mod platform {
         }
     }
 
-    /// Sends the protocol bytes still pending, without a lock (from the fault handler, or at
-    /// `exit` when the driver ends the process).
-    fn send_pending() {
+    /// The protocol's descriptor, in the isolated child itself: a process its driver forked
+    /// must not repeat the child's protocol. Async-signal-safe.
+    fn protocol_fd_here() -> Option<i32> {
         let fd = PROTOCOL_FD.load(Ordering::SeqCst);
         // SAFETY: getpid is async-signal-safe and cannot fail.
-        if fd < 0 || unsafe { libc::getpid() } != CHILD_PROCESS.load(Ordering::SeqCst) {
-            // A process the driver forked must not repeat the child's protocol.
-            return;
-        }
+        let here = unsafe { libc::getpid() } == CHILD_PROCESS.load(Ordering::SeqCst);
+        (fd >= 0 && here).then_some(fd)
+    }
+
+    /// Sends the protocol bytes still pending to `fd`, without a lock (from the fault handler,
+    /// or at `exit` when the driver ends the process).
+    fn send_pending(fd: i32) {
         let pending = super::PENDING_LEN
             .swap(0, Ordering::AcqRel)
             .min(super::PENDING_CAPACITY);
@@ -952,7 +953,9 @@ mod platform {
     }
 
     extern "C" fn send_pending_at_exit() {
-        send_pending();
+        if let Some(fd) = protocol_fd_here() {
+            send_pending(fd);
+        }
     }
 
     fn put_number(put: &mut impl FnMut(&[u8]), value: i64) {

@@ -1609,15 +1609,19 @@ fn insert_dpc(rt: &RealRuntime, addr: usize, arg1: usize, arg2: usize) -> bool {
         Box::new(job),
         Box::new(move || {
             // Dequeued as it starts, so the routine may queue itself again; a run taken off
-            // the queue by KeRemoveQueueDpc does not start.
-            let mut st = rt2.kernel().st.borrow_mut();
-            match st.dpcs.get_mut(&addr) {
+            // the queue (KeRemoveQueueDpc, or the KDPC initialized again) does not start, and
+            // has ended for KeFlushQueuedDpcs.
+            let starts = match rt2.kernel().st.borrow_mut().dpcs.get_mut(&addr) {
                 Some(d) if d.queued == Some(run) => {
                     d.queued = None;
                     true
                 }
                 _ => false,
+            };
+            if !starts {
+                dpc_run_ended(&rt2, run);
             }
+            starts
         }),
         Box::new(move |rt: &RealRuntime| dpc_run_ended(rt, run)),
     );
@@ -1664,8 +1668,8 @@ async fn flush_queued_dpcs(rt: &RealRuntime) {
     let wait = {
         let mut st = rt.kernel().st.borrow_mut();
         let before = st.next_dpc_run;
-        let pending = st.dpc_runs.range(..before).count();
-        (pending > 0).then(|| {
+        let pending = st.dpc_runs.range(..before).next().is_some();
+        pending.then(|| {
             let e = SimEvent::new(
                 rt.sched(),
                 format!("the DPCs queued before KeFlushQueuedDpcs (t{me})"),
@@ -1685,6 +1689,7 @@ async fn flush_queued_dpcs(rt: &RealRuntime) {
 }
 
 /// Starts a simulated thread that runs a driver routine (a DPC, a work item) at `irql`.
+/// `first` runs as it starts and may cancel it (false); `after` runs once the routine returned.
 fn spawn_routine(
     rt: &RealRuntime,
     name: String,
@@ -1695,15 +1700,10 @@ fn spawn_routine(
     after: Box<dyn FnOnce(&RealRuntime)>,
 ) {
     let rt2 = rt.clone();
-    let after = std::rc::Rc::new(std::cell::RefCell::new(Some(after)));
-    let after_cancelled = after.clone();
     rt.spawn_kernel_thread(
         name,
         Box::new(move |thread| {
             if !first() {
-                if let Some(a) = after_cancelled.borrow_mut().take() {
-                    a(&rt2);
-                }
                 return false;
             }
             let mut st = rt2.kernel().st.borrow_mut();
@@ -1756,9 +1756,7 @@ fn spawn_routine(
                     ),
                 );
             }
-            if let Some(a) = after.borrow_mut().take() {
-                a(rt);
-            }
+            after(rt);
         }),
     );
 }
